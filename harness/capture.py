@@ -1,0 +1,112 @@
+"""Capture: one packet socket per namespace, open before the probe acts, drained afterwards.
+
+Why not scapy's `sniff`/`AsyncSniffer`: they read from a thread that may not
+be running yet when the first packet goes by (scapy issue 3208).  Here the
+AF_PACKET socket itself is the capture: once it exists, the kernel queues
+every frame of every interface of its namespace into it, outgoing ones
+included, stamped with the kernel's time.  Nothing runs in the background, and
+the harness reads the queue when it wants.  scapy is used for what it is good at:
+dissecting the frames and writing pcaps.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyroute2.netlink.rtnl import RTMGRP_NEIGH
+from scapy.utils import PcapWriter
+
+from harness.netns import Lab, NetNS
+
+ETH_P_ALL = 0x0003
+SO_TIMESTAMPNS = 35  # also SCM_TIMESTAMPNS
+RCVBUF = 4 << 20
+SNAPLEN = 65535
+
+PKTTYPE_NAMES = {0: "host", 1: "broadcast", 2: "multicast", 3: "otherhost", 4: "outgoing"}
+ARPHRD_ETHER = 1
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame as a packet socket saw it."""
+
+    ns: str
+    ifname: str
+    pkttype: int
+    hatype: int
+    time: float
+    data: bytes
+
+    @property
+    def direction(self) -> str:
+        """`out` for frames this namespace sent, `in` for frames it received."""
+        return "out" if self.pkttype == 4 else "in"
+
+
+class Capture:
+    """Packet sockets on every namespace of a lab, plus neighbour-event sockets to wake on."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.frames: list[Frame] = []
+        self._sockets: dict[str, socket.socket] = {}
+        self.neighbour_events: list[socket.socket] = []
+        for name, ns in lab.namespaces.items():
+            self._sockets[name] = self._open(lab, ns)
+            events = lab.socket(name, socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+            events.bind((0, RTMGRP_NEIGH))
+            events.setblocking(False)
+            self.neighbour_events.append(events)
+
+    @staticmethod
+    def _open(lab: Lab, ns: NetNS) -> socket.socket:
+        sock = lab.socket(ns.name, socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        sock.setblocking(False)
+        return sock
+
+    def sockets(self) -> list[socket.socket]:
+        """The capture sockets, for select()."""
+        return list(self._sockets.values())
+
+    def poll(self) -> int:
+        """Move every queued frame into `frames`; return how many were new."""
+        before = len(self.frames)
+        for ns_name, sock in self._sockets.items():
+            while True:
+                try:
+                    data, ancdata, _flags, addr = sock.recvmsg(SNAPLEN, socket.CMSG_SPACE(16))
+                except (BlockingIOError, InterruptedError):
+                    break
+                stamp = 0.0
+                for level, kind, payload in ancdata:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                        sec, nsec = struct.unpack("qq", payload[:16])
+                        stamp = sec + nsec / 1e9
+                # CPython resolves the ifindex with an ioctl on this socket, i.e. in its namespace.
+                ifname, _proto, pkttype, hatype = addr[0], addr[1], addr[2], addr[3]
+                self.frames.append(Frame(ns_name, ifname, pkttype, hatype, stamp, data))
+        return len(self.frames) - before
+
+    def write_pcaps(self, directory: Path) -> list[Path]:
+        """One pcap per interface that saw traffic, named NAMESPACE-IFNAME.pcap."""
+        directory.mkdir(parents=True, exist_ok=True)
+        groups: dict[tuple[str, str], list[Frame]] = {}
+        for frame in self.frames:
+            groups.setdefault((frame.ns, frame.ifname), []).append(frame)
+        paths = []
+        for (ns_name, ifname), frames in sorted(groups.items()):
+            path = directory / f"{ns_name}-{ifname}.pcap"
+            linktype = LINKTYPE_ETHERNET if frames[0].hatype == ARPHRD_ETHER else LINKTYPE_RAW
+            with PcapWriter(str(path), linktype=linktype, sync=False, nano=True) as writer:
+                for frame in frames:
+                    sec = int(frame.time)
+                    writer.write_packet(frame.data, sec=sec, usec=round((frame.time - sec) * 1e9))
+            paths.append(path)
+        return paths

@@ -1,0 +1,198 @@
+"""Namespace lifecycle: anonymous network namespaces that cannot outlive the process.
+
+Why anonymous namespaces, and why this cannot leak
+---------------------------------------------------
+`ip netns add` bind-mounts a namespace under /run/netns, so it survives the
+process that made it: a run killed with SIGKILL leaves it behind.  Here a
+namespace is made with unshare(CLONE_NEWNET) on the calling thread, an fd to it
+is kept, and the thread returns to where it was.  Nothing names it on the file
+system; it lives exactly as long as something references it: our fd, the
+netlink and packet sockets opened inside it.  All of those are fds of this
+process, so when the process ends, for any reason, SIGKILL included, the kernel
+drops the last reference and destroys the namespace together with every link
+in it (a veth pair dies with either end).  Nothing is ever created in the
+namespace the process started in.
+
+Every resource is registered with its owning `Lab` at the moment it is made and
+released last-in-first-out when the lab closes, even when setup fails half-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import itertools
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pyroute2 import IPRoute
+
+CLONE_NEWNET = 0x40000000
+
+# os.unshare/os.setns exist only from Python 3.12; Debian 12 ships 3.11.
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+_THREAD_NS = "/proc/thread-self/ns/net"
+
+
+class NamespaceError(RuntimeError):
+    """A namespace could not be made or entered."""
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        if err == errno.EPERM:
+            raise NamespaceError(
+                f"{what}: permission denied. Building network namespaces needs root "
+                "(CAP_SYS_ADMIN); run as root, e.g. `sudo scripts/test` or `sudo .venv/bin/pytest`."
+            )
+        raise NamespaceError(f"{what}: {os.strerror(err)}")
+
+
+def _setns(fd: int) -> None:
+    _check(_libc.setns(fd, CLONE_NEWNET), "setns")
+
+
+def namespace_inode(fd: int) -> int:
+    """The inode that identifies a namespace (what `lsns` and /proc/PID/ns/net show)."""
+    return os.fstat(fd).st_ino
+
+
+class NetNS:
+    """One anonymous network namespace with one netlink socket reused for every call."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        here = os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+            try:
+                self.fd = os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
+                # The netlink socket belongs to the namespace it is created in.
+                self.ipr = IPRoute()
+            finally:
+                _setns(here)
+        finally:
+            os.close(here)
+        self.inode = namespace_inode(self.fd)
+
+    @contextlib.contextmanager
+    def entered(self) -> Iterator[None]:
+        """Run the block with this thread inside the namespace, then go back."""
+        here = os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(self.fd)
+            try:
+                yield
+            finally:
+                _setns(here)
+        finally:
+            os.close(here)
+
+    def socket(self, family: int, kind: int, proto: int = 0) -> socket.socket:
+        """A socket that lives in this namespace (a socket keeps the namespace it was made in)."""
+        with self.entered():
+            return socket.socket(family, kind, proto)
+
+    def sysctl_path(self, key: str) -> Path:
+        """/proc/sys path of a dotted key; interface names may contain dots, so `/` also works."""
+        rel = key.replace(".", "/") if "/" not in key else key
+        return Path("/proc/sys") / rel
+
+    def read_sysctl(self, key: str) -> str:
+        """The value of a sysctl as this namespace sees it."""
+        # /proc/sys/net resolves against the reading thread's namespace.
+        with self.entered():
+            return self.sysctl_path(key).read_text().strip()
+
+    def write_sysctl(self, key: str, value: str | int) -> None:
+        """Set a sysctl inside this namespace only."""
+        if not key.startswith(("net.", "net/")):
+            raise ValueError(f"sysctl {key!r}: only net.* keys are namespaced; refusing to write it")
+        with self.entered():
+            path = self.sysctl_path(key)
+            if not path.exists():
+                raise FileNotFoundError(f"sysctl {key!r} does not exist in namespace {self.name!r}")
+            path.write_text(f"{value}\n")
+
+    def link_index(self, ifname: str) -> int:
+        """ifindex of an interface of this namespace, with a clear error when it is missing."""
+        found = self.ipr.link_lookup(ifname=ifname)
+        if not found:
+            raise LookupError(f"no interface {ifname!r} in namespace {self.name!r}")
+        return int(found[0])
+
+    def interface_names(self) -> dict[int, str]:
+        """ifindex -> name for every link of the namespace."""
+        return {int(link["index"]): str(link.get("ifname")) for link in self.ipr.get_links()}
+
+    def close(self) -> None:
+        """Drop this object's references; the kernel frees the namespace once no socket holds it."""
+        with contextlib.suppress(Exception):
+            self.ipr.close()
+        os.close(self.fd)
+
+    def __repr__(self) -> str:
+        return f"NetNS({self.name!r}, inode={self.inode})"
+
+
+_lab_counter = itertools.count(1)
+
+
+class Lab:
+    """Owns every namespace and socket of one case and releases them last-in-first-out."""
+
+    def __init__(self, label: str = "lab") -> None:
+        # Labels only name things in reports: anonymous namespaces cannot collide
+        # between xdist workers or runs, so no global name has to be unique.
+        self.label = f"{label}#{os.getpid()}.{next(_lab_counter)}"
+        self.namespaces: dict[str, NetNS] = {}
+        self._stack = contextlib.ExitStack()
+
+    def namespace(self, name: str) -> NetNS:
+        """Create a namespace called `name` inside this lab."""
+        if name in self.namespaces:
+            raise ValueError(f"namespace {name!r} exists already in {self.label}")
+        ns = NetNS(name)
+        self._stack.callback(ns.close)
+        self.namespaces[name] = ns
+        return ns
+
+    def __getitem__(self, name: str) -> NetNS:
+        try:
+            return self.namespaces[name]
+        except KeyError:
+            raise KeyError(
+                f"no host {name!r} in this lab (hosts: {', '.join(self.namespaces)})"
+            ) from None
+
+    def socket(self, host: str, family: int, kind: int, proto: int = 0) -> socket.socket:
+        """A socket inside host's namespace, closed with the lab."""
+        sock = self[host].socket(family, kind, proto)
+        self._stack.callback(sock.close)
+        return sock
+
+    def defer(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Register a cleanup that runs when the lab closes (LIFO)."""
+        self._stack.callback(callback, *args)
+
+    def inodes(self) -> set[int]:
+        """Inodes of the lab's namespaces (used to prove they are gone after close)."""
+        return {ns.inode for ns in self.namespaces.values()}
+
+    def close(self) -> None:
+        """Release everything, newest first."""
+        self.namespaces.clear()
+        self._stack.close()
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

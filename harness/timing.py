@@ -1,0 +1,67 @@
+"""Every wait and every timer of the harness, in one place.
+
+No stage sleeps for a fixed time.  A stage waits for an event: a netlink
+notification, a packet on a capture socket, a datagram on a listener. Each
+wait is bounded by a deadline.  Where a claim is that something does *not*
+happen, the only interval is the settle window below, applied once per probe.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+from collections.abc import Callable, Iterable
+
+# A namespace's links must be up and bridge ports forwarding within this bound.
+READY_DEADLINE_S = 2.0
+
+# The kernel's ARP defaults (3 probes, 1 s apart) would make "nobody answered"
+# cost 3 s.  Inside scenario namespaces only, the retransmit interval is cut so
+# an unanswered neighbour turns FAILED after ARP_MCAST_SOLICIT x ARP_RETRANS_MS.
+# The number of probes is left at the kernel's default, so what ARP asks for
+# and how often is unchanged; the trace of every case states this tuning.
+ARP_RETRANS_MS = 40
+ARP_MCAST_SOLICIT = 3
+
+# After a probe, the case is settled when no neighbour entry is still being
+# resolved and no frame has been seen for SETTLE_QUIET_S; it ends earlier when
+# everything the expectation asks for has been seen, or at once when the
+# syscall failed and nothing at all was sent.
+SETTLE_QUIET_S = 0.03
+SETTLE_DEADLINE_S = 1.5
+
+
+class WaitTimeout(TimeoutError):
+    """A bounded wait ran out; the message says what was awaited."""
+
+
+def wait_until(
+    done: Callable[[], bool],
+    wake_on: Iterable[socket.socket],
+    deadline_s: float,
+    what: str,
+) -> None:
+    """Re-check `done` each time one of `wake_on` becomes readable, until it holds or time runs out.
+
+    The sockets are event sources (netlink groups, captures); what they carry is
+    drained and discarded here, the state is re-read by `done`.
+    """
+    sockets = list(wake_on)
+    end = time.monotonic() + deadline_s
+    while not done():
+        left = end - time.monotonic()
+        if left <= 0:
+            raise WaitTimeout(f"gave up after {deadline_s:.1f}s waiting for {what}")
+        readable, _, _ = select.select(sockets, [], [], left)
+        for sock in readable:
+            drain(sock)
+
+
+def drain(sock: socket.socket) -> None:
+    """Discard whatever is queued on a non-blocking event socket."""
+    while True:
+        try:
+            sock.recv(65536, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return
