@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,20 @@ class Frame:
         return "out" if self.pkttype == 4 else "in"
 
 
+def _close_concurrently(sockets: dict[str, socket.socket]) -> None:
+    """Close packet sockets in parallel threads.
+
+    packet_release() waits for an RCU grace period (synchronize_net), about 14 ms
+    here; closed one after another, five sockets cost 70 ms, closed together one
+    grace period.  Measured: 72 ms serial, 14 ms concurrent, for five.
+    """
+    threads = [threading.Thread(target=sock.close) for sock in sockets.values()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 class Capture:
     """Packet sockets on every namespace of a lab, plus neighbour-event sockets to wake on."""
 
@@ -56,16 +71,17 @@ class Capture:
         self.frames: list[Frame] = []
         self._sockets: dict[str, socket.socket] = {}
         self.neighbour_events: list[socket.socket] = []
+        lab.defer(_close_concurrently, self._sockets)
         for name, ns in lab.namespaces.items():
-            self._sockets[name] = self._open(lab, ns)
+            self._sockets[name] = self._open(ns)
             events = lab.socket(name, socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
             events.bind((0, RTMGRP_NEIGH))
             events.setblocking(False)
             self.neighbour_events.append(events)
 
     @staticmethod
-    def _open(lab: Lab, ns: NetNS) -> socket.socket:
-        sock = lab.socket(ns.name, socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    def _open(ns: NetNS) -> socket.socket:
+        sock = ns.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         sock.setblocking(False)

@@ -81,6 +81,8 @@ class NetNS:
         finally:
             os.close(here)
         self.inode = namespace_inode(self.fd)
+        # ifname -> ifindex; every netlink round trip costs about a millisecond.
+        self._indexes: dict[str, int] = {"lo": 1}
 
     @contextlib.contextmanager
     def entered(self) -> Iterator[None]:
@@ -121,12 +123,21 @@ class NetNS:
                 raise FileNotFoundError(f"sysctl {key!r} does not exist in namespace {self.name!r}")
             path.write_text(f"{value}\n")
 
+    def add_link(self, ifname: str, kind: str, **attrs: Any) -> int:
+        """`ip link add` with an ifindex chosen here, so no lookup is needed afterwards."""
+        index = max(self._indexes.values()) + 1
+        self.ipr.link("add", index=index, ifname=ifname, kind=kind, **attrs)
+        self._indexes[ifname] = index
+        return index
+
     def link_index(self, ifname: str) -> int:
         """ifindex of an interface of this namespace, with a clear error when it is missing."""
-        found = self.ipr.link_lookup(ifname=ifname)
-        if not found:
-            raise LookupError(f"no interface {ifname!r} in namespace {self.name!r}")
-        return int(found[0])
+        if ifname not in self._indexes:
+            found = self.ipr.link_lookup(ifname=ifname)
+            if not found:
+                raise LookupError(f"no interface {ifname!r} in namespace {self.name!r}")
+            self._indexes[ifname] = int(found[0])
+        return self._indexes[ifname]
 
     def interface_names(self) -> dict[int, str]:
         """ifindex -> name for every link of the namespace."""

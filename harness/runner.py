@@ -30,9 +30,9 @@ from harness.verdict import (
     render_trace,
 )
 
-# Neighbour states that mean "the kernel is still resolving; frames may be queued".
-NUD_INCOMPLETE, NUD_DELAY, NUD_PROBE = 0x01, 0x08, 0x10
-_RESOLVING = NUD_INCOMPLETE | NUD_DELAY | NUD_PROBE
+# Only an INCOMPLETE neighbour holds frames back (in its arp_queue); DELAY and
+# PROBE entries are still used for sending while they are re-confirmed.
+NUD_INCOMPLETE = 0x01
 
 
 def _resolving(net: Network) -> list[str]:
@@ -40,7 +40,7 @@ def _resolving(net: Network) -> list[str]:
     pending = []
     for host in net.topology.hosts:
         for entry in net.host(host).ipr.get_neighbours(family=socket.AF_INET):
-            if entry["state"] & _RESOLVING:
+            if entry["state"] & NUD_INCOMPLETE:
                 pending.append(f"{host}: {entry.get('NDA_DST')}")
     return pending
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_LINK
@@ -19,6 +20,7 @@ from harness.routes import RouteCommand, RouteSpec
 from harness.scenario import Change, Topology
 
 BRIDGE = "br0"
+IFF_UP, IFF_MULTICAST = 0x1, 0x1000
 BRPORT_STATE_FORWARDING = 3
 
 # Set in every namespace before any link exists, so new devices inherit them.
@@ -98,7 +100,7 @@ def build(lab: Lab, topology: Topology) -> Network:
         for key, value in BASELINE_SYSCTLS.items():
             ns.write_sysctl(key, value)
         monitors.append(_monitor(ns, lab))
-        ns.ipr.link("set", index=ns.link_index("lo"), state="up")
+        ns.ipr.link("set", index=1, state="up")  # lo is always ifindex 1
     net.log.append(
         "harness tuning in every namespace: IPv6 off; ARP retransmit "
         f"{timing.ARP_RETRANS_MS} ms x {timing.ARP_MCAST_SOLICIT} probes (kernel default 1000 ms x 3)"
@@ -107,14 +109,14 @@ def build(lab: Lab, topology: Topology) -> Network:
     for lan_name, ports in lans.items():
         switch = lab[lan_name]
         net.lans[lan_name] = switch
-        switch.ipr.link("add", ifname=BRIDGE, kind="bridge", br_stp_state=0)
-        bridge = switch.link_index(BRIDGE)
-        switch.ipr.link("set", index=bridge, state="up")
+        # Up, and without IFF_MULTICAST: the bridge only forwards, and with
+        # multicast on it would send IGMP reports of its own into every capture.
+        bridge = switch.add_link(BRIDGE, "bridge", br_stp_state=0,
+                                 flags=IFF_UP, change=IFF_UP | IFF_MULTICAST)
         for n, (host, ifname) in enumerate(ports):
             port = f"{host}-{ifname}"
             port = port if len(port) <= 15 else f"port{n}"
-            _veth(switch, port, lab[host], ifname)
-            switch.ipr.link("set", index=switch.link_index(port), master=bridge, state="up")
+            _veth(switch, port, lab[host], ifname, master=bridge, state="up")
 
     for (host_a, if_a), (host_b, if_b) in topology.veth_pairs():
         _veth(lab[host_a], if_a, lab[host_b], if_b)
@@ -141,10 +143,10 @@ def build(lab: Lab, topology: Topology) -> Network:
     return net
 
 
-def _veth(ns_a: NetNS, if_a: str, ns_b: NetNS, if_b: str) -> None:
+def _veth(ns_a: NetNS, if_a: str, ns_b: NetNS, if_b: str, **attrs: Any) -> None:
     """A veth pair made inside ns_a whose peer is born directly in ns_b."""
     try:
-        ns_a.ipr.link("add", ifname=if_a, kind="veth", peer={"ifname": if_b, "net_ns_fd": ns_b.fd})
+        ns_a.add_link(if_a, "veth", peer={"ifname": if_b, "net_ns_fd": ns_b.fd}, **attrs)
     except NetlinkError as exc:
         raise TopologyError(
             f"veth {ns_a.name}.{if_a} <-> {ns_b.name}.{if_b}: {exc.args[1]} (errno {exc.code})"

@@ -1,0 +1,170 @@
+"""pytest plugin: every case of every scenario file is a test item.
+
+Collection, selection (-k), parallelism (-n, pytest-xdist), JUnit XML and
+reporting are pytest's own; this plugin only turns YAML cases into items, runs
+them through `harness.runner`, and gathers their records into one results.json
+per run (each worker writes one record file per case; the controller merges).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.results import RESULTS_DIR, CaseRecord, kernel_release, new_run_dir, write_results
+from harness.runner import run_case
+from harness.scenario import Case, Scenario, ScenarioError, load_scenario
+
+ROOT_HINT = (
+    "needs root to build network namespaces: run `sudo scripts/test`, "
+    "or `sudo .venv/bin/pytest` from the project folder"
+)
+_RUN_DIR = pytest.StashKey[Path]()
+
+
+def is_root() -> bool:
+    """True when this process may create network namespaces."""
+    return os.geteuid() == 0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "live-kernel scenario harness")
+    group.addoption("--results-dir", type=Path, default=None,
+                    help="where this run's results.json and pcaps go (default: results/<time>-<id>/)")
+    group.addoption("--harness-table", action="store_true",
+                    help="print a verdict table of every case at the end")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        config.stash[_RUN_DIR] = Path(workerinput["harness_run_dir"])
+        return
+    chosen: Path | None = config.getoption("--results-dir", None)
+    if chosen is not None:
+        chosen.mkdir(parents=True, exist_ok=True)
+        config.stash[_RUN_DIR] = chosen
+    elif is_root():
+        config.stash[_RUN_DIR] = new_run_dir(RESULTS_DIR)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker writes into the controller's run folder."""
+    run_dir = node.config.stash.get(_RUN_DIR, None)
+    if run_dir is not None:
+        node.workerinput["harness_run_dir"] = str(run_dir)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"kernel: {kernel_release()}"]
+    if not is_root():
+        lines.append(f"harness: not root; scenario cases will be skipped ({ROOT_HINT})")
+    run_dir = config.stash.get(_RUN_DIR, None)
+    if run_dir is not None:
+        lines.append(f"harness results: {run_dir}")
+    return lines
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix in (".yaml", ".yml") and "scenarios" in file_path.parts:
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    """A scenario YAML file; a malformed one is a collection error naming file and field."""
+
+    def collect(self) -> Iterator[CaseItem]:
+        try:
+            scenario = load_scenario(self.path)
+        except ScenarioError as exc:
+            raise self.CollectError(str(exc)) from None
+        for case in scenario.cases:
+            yield CaseItem.from_parent(self, name=case.id, scenario=scenario, case=case)
+
+
+class CaseFailed(Exception):
+    """The kernel did not do what the claim expects."""
+
+    def __init__(self, record: CaseRecord) -> None:
+        super().__init__(record.message)
+        self.record = record
+
+
+class CaseItem(pytest.Item):
+    """One case of one scenario, run on the live kernel."""
+
+    def __init__(self, *, scenario: Scenario, case: Case, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.case = case
+        self.add_marker(pytest.mark.kernel)
+
+    def runtest(self) -> None:
+        run_dir = self.config.stash.get(_RUN_DIR, None)
+        if not is_root():
+            pytest.skip(ROOT_HINT)
+        record = run_case(self.scenario, self.case, run_dir)
+        self.user_properties += [
+            ("kernel", record.kernel),
+            ("verdict", record.verdict),
+            ("errno", (record.observed or {}).get("errno", "")),
+            ("article", record.article),
+        ]
+        if run_dir is not None:
+            path = run_dir / "records" / record.scenario / f"{record.case}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(record.to_json(), ensure_ascii=False))
+        if record.verdict != "pass":
+            raise CaseFailed(record)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CaseFailed):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo, style=style))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.scenario.name}::{self.case.id}: {self.case.title}"
+
+
+def _records(run_dir: Path) -> list[CaseRecord]:
+    return [CaseRecord.from_json(json.loads(p.read_text()))
+            for p in sorted((run_dir / "records").glob("*/*.json"))]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    run_dir = config.stash.get(_RUN_DIR, None)
+    if run_dir is None:
+        return
+    records = _records(run_dir) if (run_dir / "records").is_dir() else []
+    if records:
+        write_results(run_dir, records)
+    elif config.getoption("--results-dir", None) is None and not any(run_dir.iterdir()):
+        run_dir.rmdir()  # a run without scenario cases leaves no empty folder
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    run_dir = config.stash.get(_RUN_DIR, None)
+    if run_dir is None or not (run_dir / "results.json").exists():
+        return
+    records = _records(run_dir)
+    tr = terminalreporter
+    tr.section("harness verdicts")
+    if config.getoption("--harness-table"):
+        width = max(len(r.key) for r in records)
+        for r in sorted(records, key=lambda r: r.key):
+            tr.write_line(f"{r.verdict.upper():<5}  {r.key:<{width}}  {r.title}")
+    counts = Counter(r.verdict for r in records)
+    summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+    tr.write_line(f"{len(records)} cases on kernel {kernel_release()}: {summary}")
+    tr.write_line(f"results: {run_dir / 'results.json'}")
