@@ -26,13 +26,16 @@ import errno
 import itertools
 import os
 import socket
+import struct
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pyroute2 import IPRoute
 
 CLONE_NEWNET = 0x40000000
+SO_NETNS_COOKIE = 71  # Linux >= 5.14; not in Python's socket module
 
 # os.unshare/os.setns exist only from Python 3.12; Debian 12 ships 3.11.
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -59,9 +62,31 @@ def _setns(fd: int) -> None:
     _check(_libc.setns(fd, CLONE_NEWNET), "setns")
 
 
-def namespace_inode(fd: int) -> int:
-    """The inode that identifies a namespace (what `lsns` and /proc/PID/ns/net show)."""
-    return os.fstat(fd).st_ino
+@dataclass(frozen=True)
+class NamespaceId:
+    """Who a namespace is: its inode (what /proc/PID/ns/net shows) and its cookie.
+
+    The kernel recycles inode numbers as soon as a namespace is freed; the
+    cookie is never reused, so the pair tells a namespace from a later one.
+    """
+
+    inode: int
+    cookie: int
+
+
+def namespace_id(fd: int) -> NamespaceId:
+    """Identify the namespace an fd (from /proc/PID/ns/net or /proc/PID/fd/N) refers to."""
+    here = os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(fd)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                raw = sock.getsockopt(socket.SOL_SOCKET, SO_NETNS_COOKIE, 8)
+        finally:
+            _setns(here)
+    finally:
+        os.close(here)
+    return NamespaceId(os.fstat(fd).st_ino, struct.unpack("Q", raw)[0])
 
 
 class NetNS:
@@ -80,7 +105,7 @@ class NetNS:
                 _setns(here)
         finally:
             os.close(here)
-        self.inode = namespace_inode(self.fd)
+        self.id = namespace_id(self.fd)
         # ifname -> ifindex; every netlink round trip costs about a millisecond.
         self._indexes: dict[str, int] = {"lo": 1}
 
@@ -150,7 +175,7 @@ class NetNS:
         os.close(self.fd)
 
     def __repr__(self) -> str:
-        return f"NetNS({self.name!r}, inode={self.inode})"
+        return f"NetNS({self.name!r}, inode={self.id.inode})"
 
 
 _lab_counter = itertools.count(1)
@@ -164,6 +189,7 @@ class Lab:
         # between xdist workers or runs, so no global name has to be unique.
         self.label = f"{label}#{os.getpid()}.{next(_lab_counter)}"
         self.namespaces: dict[str, NetNS] = {}
+        self._created: set[NamespaceId] = set()
         self._stack = contextlib.ExitStack()
 
     def namespace(self, name: str) -> NetNS:
@@ -173,6 +199,7 @@ class Lab:
         ns = NetNS(name)
         self._stack.callback(ns.close)
         self.namespaces[name] = ns
+        self._created.add(ns.id)
         return ns
 
     def __getitem__(self, name: str) -> NetNS:
@@ -193,9 +220,9 @@ class Lab:
         """Register a cleanup that runs when the lab closes (LIFO)."""
         self._stack.callback(callback, *args)
 
-    def inodes(self) -> set[int]:
-        """Inodes of the lab's namespaces (used to prove they are gone after close)."""
-        return {ns.inode for ns in self.namespaces.values()}
+    def created(self) -> set[NamespaceId]:
+        """Every namespace this lab made; still known after close, to prove them gone."""
+        return set(self._created)
 
     def close(self) -> None:
         """Release everything, newest first."""

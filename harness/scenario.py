@@ -19,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
     field_validator,
     model_validator,
@@ -76,7 +77,7 @@ def _route(value: Any) -> RouteSpec:
     return spec
 
 
-Route = Annotated[RouteSpec, BeforeValidator(_route)]
+Route = Annotated[RouteSpec, BeforeValidator(_route), PlainSerializer(str)]
 
 
 class Strict(BaseModel):

@@ -1,0 +1,126 @@
+"""Command line: `harness run | list | bench`.
+
+`run` is pytest with this project's plugin (so -k, -n and JUnit XML behave as
+pytest users expect); `list` reads the catalogue; `bench` times cases one after
+another in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness.pytest_plugin import ROOT_HINT, is_root
+from harness.results import kernel_release
+from harness.scenario import PROJECT_ROOT, Scenario, ScenarioError, discover, load_scenario
+
+
+def _scenarios(paths: list[Path]) -> list[Scenario]:
+    return [load_scenario(p) for p in discover(paths or None)]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run cases through pytest, in parallel, with a verdict table at the end."""
+    if not is_root():
+        print(f"harness run {ROOT_HINT.replace('run `sudo scripts/test`', 'run `sudo scripts/run`')}",
+              file=sys.stderr)
+        return 2
+    import pytest
+
+    paths = [str(p) for p in args.paths] or [str(PROJECT_ROOT / "scenarios")]
+    argv = [*paths, "--rootdir", str(PROJECT_ROOT), "-p", "no:cacheprovider",
+            "--harness-table", "-q", "-n", str(args.workers)]
+    if args.k:
+        argv += ["-k", args.k]
+    if args.results_dir:
+        argv += ["--results-dir", str(args.results_dir)]
+    return int(pytest.main(argv))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print each scenario's claim, source and cases."""
+    for scenario in _scenarios(args.paths):
+        rel = scenario.path.relative_to(PROJECT_ROOT) if scenario.path.is_relative_to(
+            PROJECT_ROOT) else scenario.path
+        print(f"{rel}  [{scenario.source.article}: {scenario.source.section}]")
+        print(f"  claim: {' '.join(scenario.claim.split())}")
+        for case in scenario.cases:
+            print(f"  - {scenario.name}/{case.id}: {case.title}")
+        print()
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Time every case `--repeat` times, one after another, setup and teardown included."""
+    if not is_root():
+        print(f"harness bench {ROOT_HINT}", file=sys.stderr)
+        return 2
+    from harness.runner import run_case
+
+    durations: list[float] = []
+    bad: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
+        for scenario in _scenarios(args.paths):
+            for case in scenario.cases:
+                if args.k and args.k not in f"{scenario.name}/{case.id}":
+                    continue
+                for _ in range(args.repeat):
+                    started = time.perf_counter()
+                    record = run_case(scenario, case, Path(tmp) if args.pcaps else None)
+                    durations.append(time.perf_counter() - started)
+                    if record.verdict != "pass":
+                        bad.append(f"{record.key}: {record.verdict}")
+    if not durations:
+        print("no case matched", file=sys.stderr)
+        return 2
+    ms = sorted(d * 1000 for d in durations)
+    quart = statistics.quantiles(ms, n=20) if len(ms) > 1 else [ms[0]] * 19
+    print(f"kernel {kernel_release()}; {len(ms)} case runs, sequential, "
+          f"setup and teardown included{', pcaps written' if args.pcaps else ''}")
+    print(f"per case: median {statistics.median(ms):.1f} ms, p5 {quart[0]:.1f} ms, "
+          f"p95 {quart[-1]:.1f} ms, min {ms[0]:.1f} ms, max {ms[-1]:.1f} ms")
+    if bad:
+        print(f"{len(bad)} runs did not pass: " + "; ".join(sorted(set(bad))))
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `harness` command."""
+    parser = argparse.ArgumentParser(
+        prog="harness", description="Check claims about Linux routing on the running kernel."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run scenarios (default: all under scenarios/)")
+    run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders")
+    run.add_argument("-k", help="only cases whose id matches this pytest -k expression")
+    run.add_argument("-n", "--workers", default="auto", help="parallel workers (default: auto)")
+    run.add_argument("--results-dir", type=Path, help="write results here instead of results/<run>/")
+    run.set_defaults(func=cmd_run)
+
+    lst = sub.add_parser("list", help="list scenarios, their claims and cases")
+    lst.add_argument("paths", nargs="*", type=Path)
+    lst.set_defaults(func=cmd_list)
+
+    bench = sub.add_parser("bench", help="median wall time per case, setup and teardown included")
+    bench.add_argument("paths", nargs="*", type=Path)
+    bench.add_argument("--repeat", type=int, default=5, help="runs of each case (default 5)")
+    bench.add_argument("-k", help="only cases whose scenario/case id contains this text")
+    bench.add_argument("--pcaps", action="store_true", help="also write pcaps, as a real run does")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `harness` console script and `python -m harness`."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ScenarioError, FileNotFoundError) as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2

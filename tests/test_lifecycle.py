@@ -1,0 +1,91 @@
+"""The namespace lifecycle cannot leak: normal close, failed setup, Ctrl-C and SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.netns import Lab, NamespaceId
+from harness.runner import run_case
+from harness.scenario import SCENARIO_DIR, Topology, load_scenario, load_topology
+from harness.topology import TopologyError, build
+from tests.conftest import needs_root
+from tests.rootstate import differences, namespace_references, snapshot
+
+pytestmark = [needs_root, pytest.mark.kernel]
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def test_lab_close_releases_every_namespace(host_untouched: None) -> None:
+    with Lab("close") as lab:
+        build(lab, load_topology("lan-with-gateway"))
+        made = lab.created()
+        assert len(made) == 5  # sender, peer, gw, far and the lan0 switch
+        assert namespace_references(made), "while open, the lab must hold its namespaces"
+    assert namespace_references(made) == []
+
+
+def test_nothing_is_created_in_the_root_namespace() -> None:
+    before = snapshot()
+    with Lab("root") as lab:
+        build(lab, load_topology("lan-with-gateway"))
+        assert differences(before, snapshot()) == {}, "a link, route or sysctl appeared in root"
+
+
+def _failing_topology() -> Topology:
+    """A topology the kernel refuses half-way: the gateway is on no connected subnet."""
+    doc = load_topology("lan-with-gateway").model_dump()
+    doc["hosts"]["sender"]["routes"] = ["default via 203.0.113.1"]
+    return Topology.model_validate(doc)
+
+
+def test_setup_failing_half_way_leaves_nothing(host_untouched: None) -> None:
+    lab = Lab("fails")
+    with pytest.raises(TopologyError, match=r"sender: `ip route add default via 203.0.113.1`"):
+        with lab:
+            build(lab, _failing_topology())
+    assert lab.namespaces == {}
+    # The links and namespaces existed when the route failed; all must be gone.
+    assert len(lab.created()) == 5
+    assert namespace_references(lab.created()) == []
+
+
+def test_failed_setup_is_an_error_verdict_naming_the_command(host_untouched: None) -> None:
+    scenario = load_scenario(SCENARIO_DIR / "dontroute" / "so-dontroute-experiment-table.yaml")
+    broken = scenario.model_copy(update={"topology": _failing_topology()})
+    record = run_case(broken, broken.cases[0])
+    assert record.verdict == "error"
+    assert "sender: `ip route add default via 203.0.113.1` failed: Network is unreachable" in (
+        record.message
+    )
+
+
+def _start_mid_case() -> tuple[subprocess.Popen[str], set[NamespaceId]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.hold_case"], cwd=PROJECT, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the child prints once it is mid-case
+    if not line:
+        raise AssertionError(f"helper died before the case started: {proc.communicate()[1]}")
+    made = {NamespaceId(**ns) for ns in json.loads(line)["namespaces"]}
+    assert len(made) == 5
+    assert namespace_references(made), "the helper must hold its namespaces while mid-case"
+    return proc, made
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
+def test_a_killed_run_leaves_nothing(sig: signal.Signals) -> None:
+    before = snapshot()
+    proc, made = _start_mid_case()
+    proc.send_signal(sig)
+    proc.communicate(timeout=10)
+    assert proc.returncode != 0
+    assert namespace_references(made) == []
+    assert differences(before, snapshot()) == {}
