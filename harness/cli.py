@@ -26,14 +26,25 @@ def _scenarios(paths: list[Path]) -> list[Scenario]:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run cases through pytest, in parallel, with a verdict table at the end."""
     if not is_root():
-        print(f"harness run {ROOT_HINT.replace('run `sudo scripts/test`', 'run `sudo scripts/run`')}",
-              file=sys.stderr)
+        print(
+            f"harness run {ROOT_HINT.replace('run `sudo scripts/test`', 'run `sudo scripts/run`')}",
+            file=sys.stderr,
+        )
         return 2
     import pytest
 
     paths = [str(p) for p in args.paths] or [str(PROJECT_ROOT / "scenarios")]
-    argv = [*paths, "--rootdir", str(PROJECT_ROOT), "-p", "no:cacheprovider",
-            "--harness-table", "-q", "-n", str(args.workers)]
+    argv = [
+        *paths,
+        "--rootdir",
+        str(PROJECT_ROOT),
+        "-p",
+        "no:cacheprovider",
+        "--harness-table",
+        "-q",
+        "-n",
+        str(args.workers),
+    ]
     if args.k:
         argv += ["-k", args.k]
     if args.results_dir:
@@ -44,8 +55,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """Print each scenario's claim, source and cases."""
     for scenario in _scenarios(args.paths):
-        rel = scenario.path.relative_to(PROJECT_ROOT) if scenario.path.is_relative_to(
-            PROJECT_ROOT) else scenario.path
+        rel = (
+            scenario.path.relative_to(PROJECT_ROOT)
+            if scenario.path.is_relative_to(PROJECT_ROOT)
+            else scenario.path
+        )
         print(f"{rel}  [{scenario.source.article}: {scenario.source.section}]")
         print(f"  claim: {' '.join(scenario.claim.split())}")
         for case in scenario.cases:
@@ -79,10 +93,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 2
     ms = sorted(d * 1000 for d in durations)
     quart = statistics.quantiles(ms, n=20) if len(ms) > 1 else [ms[0]] * 19
-    print(f"kernel {kernel_release()}; {len(ms)} case runs, sequential, "
-          f"setup and teardown included{', pcaps written' if args.pcaps else ''}")
-    print(f"per case: median {statistics.median(ms):.1f} ms, p5 {quart[0]:.1f} ms, "
-          f"p95 {quart[-1]:.1f} ms, min {ms[0]:.1f} ms, max {ms[-1]:.1f} ms")
+    print(
+        f"kernel {kernel_release()}; {len(ms)} case runs, sequential, "
+        f"setup and teardown included{', pcaps written' if args.pcaps else ''}"
+    )
+    print(
+        f"per case: median {statistics.median(ms):.1f} ms, p5 {quart[0]:.1f} ms, "
+        f"p95 {quart[-1]:.1f} ms, min {ms[0]:.1f} ms, max {ms[-1]:.1f} ms"
+    )
     if bad:
         print(f"{len(bad)} runs did not pass: " + "; ".join(sorted(set(bad))))
         return 1
@@ -100,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders")
     run.add_argument("-k", help="only cases whose id matches this pytest -k expression")
     run.add_argument("-n", "--workers", default="auto", help="parallel workers (default: auto)")
-    run.add_argument("--results-dir", type=Path, help="write results here instead of results/<run>/")
+    run.add_argument(
+        "--results-dir", type=Path, help="write results here instead of results/<run>/"
+    )
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="list scenarios, their claims and cases")

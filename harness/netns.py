@@ -109,6 +109,11 @@ class NetNS:
         # ifname -> ifindex; every netlink round trip costs about a millisecond.
         self._indexes: dict[str, int] = {"lo": 1}
 
+    @property
+    def path(self) -> str:
+        """A path other tools can enter while we hold it: `nsenter --net=PATH ip route`."""
+        return f"/proc/{os.getpid()}/fd/{self.fd}"
+
     @contextlib.contextmanager
     def entered(self) -> Iterator[None]:
         """Run the block with this thread inside the namespace, then go back."""
@@ -141,7 +146,9 @@ class NetNS:
     def write_sysctl(self, key: str, value: str | int) -> None:
         """Set a sysctl inside this namespace only."""
         if not key.startswith(("net.", "net/")):
-            raise ValueError(f"sysctl {key!r}: only net.* keys are namespaced; refusing to write it")
+            raise ValueError(
+                f"sysctl {key!r}: only net.* keys are namespaced; refusing to write it"
+            )
         with self.entered():
             path = self.sysctl_path(key)
             if not path.exists():

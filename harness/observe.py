@@ -68,7 +68,9 @@ class Observation:
 
     def arp_requests_by(self, host: str) -> list[ArpRecord]:
         """ARP requests that left `host`."""
-        return [a for a in self.arp if a.host == host and a.direction == "out" and a.op == "who-has"]
+        return [
+            a for a in self.arp if a.host == host and a.direction == "out" and a.op == "who-has"
+        ]
 
     def trace(self) -> list[ArpRecord | PacketRecord]:
         """ARP and packets merged in time order."""
@@ -97,7 +99,8 @@ def _summary(pkt: Packet) -> tuple[str, str, str, str]:
         ip = pkt[IP]
         proto = IP_PROTOS.get(ip.proto, str(ip.proto))
         if UDP in pkt:
-            text = f"UDP {ip.src}:{pkt[UDP].sport} > {ip.dst}:{pkt[UDP].dport} len {len(pkt[UDP].payload)}"
+            udp = pkt[UDP]
+            text = f"UDP {ip.src}:{udp.sport} > {ip.dst}:{udp.dport} len {len(udp.payload)}"
         elif TCP in pkt:
             text = f"TCP {ip.src}:{pkt[TCP].sport} > {ip.dst}:{pkt[TCP].dport} [{pkt[TCP].flags}]"
         elif ICMP in pkt:
@@ -112,9 +115,7 @@ def _summary(pkt: Packet) -> tuple[str, str, str, str]:
     return "?", "", "", pkt.summary()
 
 
-def observe(
-    frames: list[Frame], outcome: ProbeOutcome, receipts: list[Receipt]
-) -> Observation:
+def observe(frames: list[Frame], outcome: ProbeOutcome, receipts: list[Receipt]) -> Observation:
     """Turn raw captures and socket results into an Observation."""
     obs = Observation(errno=outcome.errno, errno_message=outcome.message, received=list(receipts))
     for frame in sorted(frames, key=lambda f: f.time):
@@ -122,14 +123,31 @@ def observe(
         pkt = _dissect(frame)
         if ARP in pkt:
             arp = pkt[ARP]
-            obs.arp.append(ArpRecord(
-                t_ms, frame.ns, frame.ifname, frame.direction, ARP_OPS.get(arp.op, str(arp.op)),
-                str(arp.pdst), str(arp.psrc), str(arp.hwsrc),
-            ))
+            obs.arp.append(
+                ArpRecord(
+                    t_ms,
+                    frame.ns,
+                    frame.ifname,
+                    frame.direction,
+                    ARP_OPS.get(arp.op, str(arp.op)),
+                    str(arp.pdst),
+                    str(arp.psrc),
+                    str(arp.hwsrc),
+                )
+            )
             continue
         proto, src, dst, text = _summary(pkt)
-        obs.packets.append(PacketRecord(
-            t_ms, frame.ns, frame.ifname, frame.direction,
-            PKTTYPE_NAMES.get(frame.pkttype, str(frame.pkttype)), proto, src, dst, text,
-        ))
+        obs.packets.append(
+            PacketRecord(
+                t_ms,
+                frame.ns,
+                frame.ifname,
+                frame.direction,
+                PKTTYPE_NAMES.get(frame.pkttype, str(frame.pkttype)),
+                proto,
+                src,
+                dst,
+                text,
+            )
+        )
     return obs

@@ -46,25 +46,34 @@ def errno_name(code: int) -> str:
     return errno.errorcode.get(code, f"E{code}")
 
 
-def send(net: Network, probe: Probe, payload: bytes) -> ProbeOutcome:
-    """Open a UDP socket in the probe's host, apply its options, send one datagram."""
+def open_sender(net: Network, probe: Probe) -> socket.socket:
+    """A UDP socket in the probe's host with the probe's socket options set."""
     sock = net.lab.socket(probe.host, socket.AF_INET, socket.SOCK_DGRAM)
-    flags = 0
-    try:
-        if "SO_DONTROUTE" in probe.sockopts:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_DONTROUTE, 1)
-        if probe.bind_device:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, probe.bind_device.encode())
-        if "MSG_DONTROUTE" in probe.flags:
-            flags |= socket.MSG_DONTROUTE
-    except OSError as exc:
-        return ProbeOutcome(errno_name(exc.errno or 0), f"setsockopt: {exc.strerror}", time.time())
+    if "SO_DONTROUTE" in probe.sockopts:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_DONTROUTE, 1)
+    if probe.bind_device:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, probe.bind_device.encode())
+    return sock
+
+
+def transmit(sock: socket.socket, probe: Probe, payload: bytes) -> ProbeOutcome:
+    """sendto() once, with the probe's send flags; the kernel's answer as an outcome."""
+    flags = socket.MSG_DONTROUTE if "MSG_DONTROUTE" in probe.flags else 0
     started = time.time()
     try:
         sock.sendto(payload, flags, (str(probe.dst), probe.port))
     except OSError as exc:
         return ProbeOutcome(errno_name(exc.errno or 0), f"sendto: {exc.strerror}", started)
     return ProbeOutcome("ok", f"sendto: {len(payload)} bytes accepted", started)
+
+
+def send(net: Network, probe: Probe, payload: bytes) -> ProbeOutcome:
+    """Open the probe's socket and send one datagram (the whole probe of a YAML case)."""
+    try:
+        sock = open_sender(net, probe)
+    except OSError as exc:
+        return ProbeOutcome(errno_name(exc.errno or 0), f"setsockopt: {exc.strerror}", time.time())
+    return transmit(sock, probe, payload)
 
 
 class Listeners:

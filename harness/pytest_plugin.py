@@ -35,10 +35,17 @@ def is_root() -> bool:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "live-kernel scenario harness")
-    group.addoption("--results-dir", type=Path, default=None,
-                    help="where this run's results.json and pcaps go (default: results/<time>-<id>/)")
-    group.addoption("--harness-table", action="store_true",
-                    help="print a verdict table of every case at the end")
+    group.addoption(
+        "--results-dir",
+        type=Path,
+        default=None,
+        help="where this run's results.json and pcaps go (default: results/<time>-<id>/)",
+    )
+    group.addoption(
+        "--harness-table",
+        action="store_true",
+        help="print a verdict table of every case at the end",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -135,8 +142,10 @@ class CaseItem(pytest.Item):
 
 
 def _records(run_dir: Path) -> list[CaseRecord]:
-    return [CaseRecord.from_json(json.loads(p.read_text()))
-            for p in sorted((run_dir / "records").glob("*/*.json"))]
+    return [
+        CaseRecord.from_json(json.loads(p.read_text()))
+        for p in sorted((run_dir / "records").glob("*/*.json"))
+    ]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -66,8 +66,14 @@ class RouteSpec:
     def __str__(self) -> str:
         words = [] if self.type == "unicast" else [self.type]
         words.append("default" if self.dst is None else str(self.dst))
-        for key, value in (("via", self.via), ("dev", self.dev), ("scope", self.scope),
-                           ("src", self.src), ("metric", self.metric), ("proto", self.proto)):
+        for key, value in (
+            ("via", self.via),
+            ("dev", self.dev),
+            ("scope", self.scope),
+            ("src", self.src),
+            ("metric", self.metric),
+            ("proto", self.proto),
+        ):
             if value is not None:
                 words += [key, str(value)]
         if self.table is not None:
@@ -148,7 +154,8 @@ def parse_route(text: str) -> RouteSpec:
             continue
         if word not in _VALUED:
             raise RouteSyntaxError(
-                f"{text!r}: unknown word {word!r} (understood: {', '.join(sorted(_VALUED))}, onlink)"
+                f"{text!r}: unknown word {word!r} "
+                f"(understood: {', '.join(sorted(_VALUED))}, onlink)"
             )
         if not words:
             raise RouteSyntaxError(f"{text!r}: {word!r} needs a value")
@@ -190,8 +197,12 @@ def parse_route(text: str) -> RouteSpec:
 def parse_route_command(text: str) -> tuple[RouteCommand, RouteSpec]:
     """Parse `add|del|replace ROUTE` as written after `ip route`."""
     verb, _, rest = text.strip().partition(" ")
-    aliases: dict[str, RouteCommand] = {"add": "add", "del": "del", "delete": "del",
-                                        "replace": "replace"}
+    aliases: dict[str, RouteCommand] = {
+        "add": "add",
+        "del": "del",
+        "delete": "del",
+        "replace": "replace",
+    }
     if verb not in aliases:
         raise RouteSyntaxError(f"{text!r}: starts with {verb!r}; expected add, del or replace")
     return aliases[verb], parse_route(rest)

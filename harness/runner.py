@@ -63,13 +63,19 @@ def settle(
             if positives_seen(expect, obs):
                 return obs, "everything the claim expects to happen was seen"
             if now - last_new >= timing.SETTLE_QUIET_S:
-                return obs, (f"no frame for {timing.SETTLE_QUIET_S * 1000:.0f} ms "
-                             "and no neighbour being resolved")
+                return obs, (
+                    f"no frame for {timing.SETTLE_QUIET_S * 1000:.0f} ms "
+                    "and no neighbour being resolved"
+                )
         if now - start >= timing.SETTLE_DEADLINE_S:
-            return obs, (f"settle deadline {timing.SETTLE_DEADLINE_S}s reached; "
-                         f"still resolving: {', '.join(pending) or 'nothing'}")
+            return obs, (
+                f"settle deadline {timing.SETTLE_DEADLINE_S}s reached; "
+                f"still resolving: {', '.join(pending) or 'nothing'}"
+            )
         quiet_left = max(timing.SETTLE_QUIET_S - (now - last_new), 0.001)
-        readable, _, _ = select.select(wake, [], [], min(quiet_left, start + timing.SETTLE_DEADLINE_S - now))
+        readable, _, _ = select.select(
+            wake, [], [], min(quiet_left, start + timing.SETTLE_DEADLINE_S - now)
+        )
         for sock in readable:
             if sock in capture.neighbour_events:
                 timing.drain(sock)
@@ -79,11 +85,18 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
     """Build, act, observe and judge one case; never raises for a kernel or harness error."""
     started = time.perf_counter()
     record = CaseRecord(
-        scenario=scenario.name, case=case.id, title=case.title, claim=scenario.claim,
-        article=scenario.source.article, section=scenario.source.section,
-        kernel=kernel_release(), verdict="error",
+        scenario=scenario.name,
+        case=case.id,
+        title=case.title,
+        claim=scenario.claim,
+        article=scenario.source.article,
+        section=scenario.source.section,
+        kernel=kernel_release(),
+        verdict="error",
         expected=case.expect.model_dump(mode="json", exclude_none=True),
-        observed=None, probe=case.probe.describe(), changes=[str(c) for c in case.change],
+        observed=None,
+        probe=case.probe.describe(),
+        changes=[str(c) for c in case.change],
     )
     try:
         with Lab(record.key) as lab:
@@ -111,8 +124,9 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
     return record
 
 
-def explain(scenario: Scenario, case: Case, record: CaseRecord, obs: Observation,
-            rows: list[Comparison]) -> str:
+def explain(
+    scenario: Scenario, case: Case, record: CaseRecord, obs: Observation, rows: list[Comparison]
+) -> str:
     """The packetdrill-style report of a case: claim, probe, expected vs observed, trace."""
     lines = [
         f"{record.verdict.upper()} {record.key}: {case.title}",
@@ -120,7 +134,8 @@ def explain(scenario: Scenario, case: Case, record: CaseRecord, obs: Observation
         *(f"change: {c}" for c in record.changes),
         f"probe: {record.probe} -> {obs.errno} ({obs.errno_message})",
         render_comparison(rows),
-        f"trace (ms from the syscall; every interface of every namespace; ended: {record.settled}):",
+        "trace (ms from the syscall; every interface of every namespace; "
+        f"ended: {record.settled}):",
         render_trace(obs),
         *(f"note: {n}" for n in record.notes),
     ]

@@ -25,7 +25,13 @@ from pydantic import (
     model_validator,
 )
 
-from harness.routes import RouteCommand, RouteSpec, RouteSyntaxError, parse_route, parse_route_command
+from harness.routes import (
+    RouteCommand,
+    RouteSpec,
+    RouteSyntaxError,
+    parse_route,
+    parse_route_command,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = PROJECT_ROOT / "scenarios"
@@ -64,7 +70,9 @@ def _route(value: Any) -> RouteSpec:
     if isinstance(value, RouteSpec):
         return value
     if not isinstance(value, str):
-        raise ValueError("a route is written as `ip route` would print it, e.g. 'default via 192.0.2.1'")
+        raise ValueError(
+            "a route is written as `ip route` would print it, e.g. 'default via 192.0.2.1'"
+        )
     try:
         spec = parse_route(value)
     except RouteSyntaxError as exc:
@@ -123,7 +131,9 @@ class Host(Strict):
     def _names(cls, value: dict[str, Interface]) -> dict[str, Interface]:
         for name in value:
             if len(name) > IFNAME_MAX or not re.fullmatch(r"[\w.-]+", name) or name == "lo":
-                raise ValueError(f"interface name {name!r} is not a valid Linux name (max 15 chars)")
+                raise ValueError(
+                    f"interface name {name!r} is not a valid Linux name (max 15 chars)"
+                )
         return value
 
     @field_validator("sysctls")
@@ -304,7 +314,9 @@ def _arp(value: Any) -> Any:
     if isinstance(value, str):
         m = _ARP_RE.fullmatch(value.strip())
         if not m:
-            raise ValueError(f"{value!r}: write an ARP request as 'who-has IP' or 'who-has IP tell IP'")
+            raise ValueError(
+                f"{value!r}: write an ARP request as 'who-has IP' or 'who-has IP tell IP'"
+            )
         return {"target": m["target"], "sender": m["sender"]}
     return value
 
@@ -394,7 +406,9 @@ class Scenario(BaseModel):
         for case in self.cases:
             if case.id == case_id:
                 return case
-        raise KeyError(f"{self.path}: no case {case_id!r} (cases: {', '.join(c.id for c in self.cases)})")
+        raise KeyError(
+            f"{self.path}: no case {case_id!r} (cases: {', '.join(c.id for c in self.cases)})"
+        )
 
 
 # --------------------------------------------------------------------------- loading
@@ -437,11 +451,18 @@ def _validate(model: type[BaseModel], doc: Any, path: Path) -> Any:
     try:
         return model.model_validate(doc)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        # For a union (a topology name or an inline topology), pydantic reports
+        # every branch; the deepest error at the first failing place that is not
+        # merely "this branch wants another type" is the real one.
+        first = max(
+            (e for e in errors if e["loc"][:1] == errors[0]["loc"][:1]),
+            key=lambda e: (len(e["loc"]), not e["type"].endswith("_type")),
+        )
         message = first["msg"].removeprefix("Value error, ")
-        more = len(exc.errors()) - 1
+        more = len({e["loc"][:1] for e in errors}) - 1
         if more:
-            message += f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
+            message += f" (and problems in {more} more field{'s' if more > 1 else ''})"
         raise ScenarioError(path, _field_path(first["loc"], doc), message) from None
 
 
@@ -468,12 +489,20 @@ def load_scenario(path: Path | str, topology_dir: Path = TOPOLOGY_DIR) -> Scenar
         except FileNotFoundError as exc:
             raise ScenarioError(path, "topology", str(exc)) from None
         except ScenarioError as exc:
-            raise ScenarioError(path, "topology", f"in {exc.path}: {exc.field}: {exc.problem}") from None
+            raise ScenarioError(
+                path, "topology", f"in {exc.path}: {exc.field}: {exc.problem}"
+            ) from None
     else:
         topology = raw.topology
     _check_references(path, topology, raw.cases)
-    return Scenario(path=path, name=path.stem, claim=raw.claim.strip(), source=raw.source,
-                    topology=topology, cases=raw.cases)
+    return Scenario(
+        path=path,
+        name=path.stem,
+        claim=raw.claim.strip(),
+        source=raw.source,
+        topology=topology,
+        cases=raw.cases,
+    )
 
 
 def _check_references(path: Path, topology: Topology, cases: list[Case]) -> None:
@@ -487,22 +516,31 @@ def _check_references(path: Path, topology: Topology, cases: list[Case]) -> None
         seen.add(case.id)
         for j, change in enumerate(case.change):
             if change.host not in hosts:
-                raise ScenarioError(path, f"{where}.change[{j}].host",
-                                    f"no host {change.host!r} (hosts: {names})")
+                raise ScenarioError(
+                    path, f"{where}.change[{j}].host", f"no host {change.host!r} (hosts: {names})"
+                )
         probe = case.probe
         if probe.host not in hosts:
-            raise ScenarioError(path, f"{where}.probe.host", f"no host {probe.host!r} (hosts: {names})")
+            raise ScenarioError(
+                path, f"{where}.probe.host", f"no host {probe.host!r} (hosts: {names})"
+            )
         if probe.bind_device and probe.bind_device not in hosts[probe.host].interfaces:
-            raise ScenarioError(path, f"{where}.probe.bind_device",
-                                f"host {probe.host!r} has no interface {probe.bind_device!r}")
+            raise ScenarioError(
+                path,
+                f"{where}.probe.bind_device",
+                f"host {probe.host!r} has no interface {probe.bind_device!r}",
+            )
         expect = case.expect
-        for host in (expect.arp or {}):
+        for host in expect.arp or {}:
             if host not in hosts:
-                raise ScenarioError(path, f"{where}.expect.arp.{host}", f"no host {host!r} (hosts: {names})")
+                raise ScenarioError(
+                    path, f"{where}.expect.arp.{host}", f"no host {host!r} (hosts: {names})"
+                )
         for receipt in expect.received or []:
             if receipt.host not in hosts:
-                raise ScenarioError(path, f"{where}.expect.received",
-                                    f"no host {receipt.host!r} (hosts: {names})")
+                raise ScenarioError(
+                    path, f"{where}.expect.received", f"no host {receipt.host!r} (hosts: {names})"
+                )
 
 
 def discover(paths: list[Path] | None = None) -> list[Path]:

@@ -103,7 +103,8 @@ def build(lab: Lab, topology: Topology) -> Network:
         ns.ipr.link("set", index=1, state="up")  # lo is always ifindex 1
     net.log.append(
         "harness tuning in every namespace: IPv6 off; ARP retransmit "
-        f"{timing.ARP_RETRANS_MS} ms x {timing.ARP_MCAST_SOLICIT} probes (kernel default 1000 ms x 3)"
+        f"{timing.ARP_RETRANS_MS} ms x {timing.ARP_MCAST_SOLICIT} probes "
+        "(kernel default 1000 ms x 3)"
     )
 
     for lan_name, ports in lans.items():
@@ -111,31 +112,38 @@ def build(lab: Lab, topology: Topology) -> Network:
         net.lans[lan_name] = switch
         # Up, and without IFF_MULTICAST: the bridge only forwards, and with
         # multicast on it would send IGMP reports of its own into every capture.
-        bridge = switch.add_link(BRIDGE, "bridge", br_stp_state=0,
-                                 flags=IFF_UP, change=IFF_UP | IFF_MULTICAST)
-        for n, (host, ifname) in enumerate(ports):
-            port = f"{host}-{ifname}"
+        bridge = switch.add_link(
+            BRIDGE, "bridge", br_stp_state=0, flags=IFF_UP, change=IFF_UP | IFF_MULTICAST
+        )
+        for n, (port_host, ifname) in enumerate(ports):
+            port = f"{port_host}-{ifname}"
             port = port if len(port) <= 15 else f"port{n}"
-            _veth(switch, port, lab[host], ifname, master=bridge, state="up")
+            _veth(switch, port, lab[port_host], ifname, master=bridge, state="up")
 
     for (host_a, if_a), (host_b, if_b) in topology.veth_pairs():
         _veth(lab[host_a], if_a, lab[host_b], if_b)
 
     for host_name, host in topology.hosts.items():
         ns = lab[host_name]
-        for key, value in host.sysctls.items():
-            ns.write_sysctl(key, value)
+        for key, setting in host.sysctls.items():
+            ns.write_sysctl(key, setting)
         for ifname, iface in host.interfaces.items():
             index = ns.link_index(ifname)
             for key, value in NEIGH_SYSCTLS.items():
                 ns.write_sysctl(f"net/ipv4/neigh/{ifname}/{key}", value)
             for addr in iface.addresses:
-                ns.ipr.addr("add", index=index, address=str(addr.ip), prefixlen=addr.network.prefixlen)
+                ns.ipr.addr(
+                    "add", index=index, address=str(addr.ip), prefixlen=addr.network.prefixlen
+                )
             if iface.up:
                 ns.ipr.link("set", index=index, state="up")
 
-    timing.wait_until(lambda: _all_ready(net), monitors, timing.READY_DEADLINE_S,
-                      "links to come up and bridge ports to forward")
+    timing.wait_until(
+        lambda: _all_ready(net),
+        monitors,
+        timing.READY_DEADLINE_S,
+        "links to come up and bridge ports to forward",
+    )
 
     for host_name, host in topology.hosts.items():
         for spec in host.routes:
@@ -157,7 +165,9 @@ def _all_ready(net: Network) -> bool:
     """Every link that should be up is operationally up and every bridge port forwards."""
     for host_name, host in net.topology.hosts.items():
         ns = net.lab[host_name]
-        states = {str(link.get("ifname")): link.get("IFLA_OPERSTATE") for link in ns.ipr.get_links()}
+        states = {
+            str(link.get("ifname")): link.get("IFLA_OPERSTATE") for link in ns.ipr.get_links()
+        }
         for ifname, iface in host.interfaces.items():
             if iface.up and states.get(ifname) != "UP":
                 return False
@@ -166,6 +176,9 @@ def _all_ready(net: Network) -> bool:
             info = link.get("IFLA_LINKINFO")
             slave = info.get("IFLA_INFO_SLAVE_DATA") if info else None
             if slave is None:
+                # The bridge device's own operstate is left out on purpose: it
+                # does not gate forwarding between ports, and its carrier change
+                # is a non-urgent linkwatch event the kernel batches for up to 1 s.
                 continue
             if link.get("IFLA_OPERSTATE") != "UP":
                 return False

@@ -51,20 +51,24 @@ def compare(expect: Expect, obs: Observation) -> list[Comparison]:
         rows.append(Comparison("errno", expect.errno, obs.errno, expect.errno == obs.errno))
     for host, patterns in (expect.arp or {}).items():
         sent = obs.arp_requests_by(host)
-        rows.append(Comparison(
-            f"arp requests sent by {host}",
-            _listing([str(p) for p in patterns]),
-            _listing([f"who-has {r.target} tell {r.sender}" for r in sent]),
-            _same_set(patterns, sent, _arp_matches),
-        ))
+        rows.append(
+            Comparison(
+                f"arp requests sent by {host}",
+                _listing([str(p) for p in patterns]),
+                _listing([f"who-has {r.target} tell {r.sender}" for r in sent]),
+                _same_set(patterns, sent, _arp_matches),
+            )
+        )
     if expect.received is not None:
         got = obs.received
-        rows.append(Comparison(
-            "datagram received by",
-            _listing([str(p) for p in expect.received]),
-            _listing([f"{r.host} from {r.src}" for r in got]),
-            _same_set(expect.received, got, _receipt_matches),
-        ))
+        rows.append(
+            Comparison(
+                "datagram received by",
+                _listing([str(p) for p in expect.received]),
+                _listing([f"{r.host} from {r.src}" for r in got]),
+                _same_set(expect.received, got, _receipt_matches),
+            )
+        )
     return rows
 
 

@@ -29,8 +29,9 @@ _VOLATILE = re.compile(r"(valid_lft|preferred_lft|expires) \S+")
 def snapshot() -> dict[str, str]:
     """The root namespace's links, addresses, routes, rules and net.ipv4 sysctls, as text."""
     state = {
-        name: _VOLATILE.sub(r"\1 _", subprocess.run(cmd, capture_output=True, text=True,
-                                                    check=True).stdout)
+        name: _VOLATILE.sub(
+            r"\1 _", subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        )
         for name, cmd in _COMMANDS.items()
     }
     sysctls = []

@@ -46,9 +46,8 @@ def _failing_topology() -> Topology:
 
 def test_setup_failing_half_way_leaves_nothing(host_untouched: None) -> None:
     lab = Lab("fails")
-    with pytest.raises(TopologyError, match=r"sender: `ip route add default via 203.0.113.1`"):
-        with lab:
-            build(lab, _failing_topology())
+    with pytest.raises(TopologyError, match=r"sender: `ip route add default via 203.0.113.1`"), lab:
+        build(lab, _failing_topology())
     assert lab.namespaces == {}
     # The links and namespaces existed when the route failed; all must be gone.
     assert len(lab.created()) == 5
@@ -67,8 +66,12 @@ def test_failed_setup_is_an_error_verdict_naming_the_command(host_untouched: Non
 
 def _start_mid_case() -> tuple[subprocess.Popen[str], set[NamespaceId]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.hold_case"], cwd=PROJECT, text=True,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "tests.hold_case"],
+        cwd=PROJECT,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()  # the child prints once it is mid-case

@@ -1,0 +1,156 @@
+"""Scenario files: the catalogue loads, and malformed files name file, field and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.scenario import ScenarioError, discover, load_scenario
+
+GOOD = {
+    "claim": "A claim.",
+    "source": {"article": "so_dontroute-experiment.zh.txt"},
+    "topology": "lan-with-gateway",
+    "cases": [
+        {
+            "id": "one",
+            "title": "a case",
+            "probe": {"host": "sender", "dst": "192.0.2.193", "sockopts": ["SO_DONTROUTE"]},
+            "expect": {
+                "errno": "ok",
+                "arp": {"sender": ["who-has 192.0.2.193 tell 192.0.2.224"]},
+                "received": ["peer from 192.0.2.224"],
+            },
+        }
+    ],
+}
+
+
+def write(tmp_path: Path, doc: object) -> Path:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    return path
+
+
+def variant(**changes: object) -> dict[str, object]:
+    """GOOD with parts of its only case replaced."""
+    case = {**GOOD["cases"][0], **changes}  # type: ignore[index]
+    return {**GOOD, "cases": [case]}
+
+
+def test_every_catalogue_file_loads() -> None:
+    files = discover()
+    assert files, "the catalogue is empty"
+    for path in files:
+        assert load_scenario(path).cases
+
+
+def test_good_file_loads_with_parsed_expectations(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, GOOD))
+    case = scenario.case("one")
+    assert case.expect.arp is not None
+    assert [str(p) for p in case.expect.arp["sender"]] == ["who-has 192.0.2.193 tell 192.0.2.224"]
+    assert str(case.expect.received[0]) == "peer from 192.0.2.224"  # type: ignore[index]
+    assert scenario.topology.owner_of("198.51.100.184") == "far"
+
+
+@pytest.mark.parametrize(
+    ("doc", "field", "problem"),
+    [
+        ({**GOOD, "claim": None}, "claim", "valid string"),
+        ({k: v for k, v in GOOD.items() if k != "source"}, "source", "Field required"),
+        ({**GOOD, "topology": "no-such-net"}, "topology", "no topology 'no-such-net'"),
+        ({**GOOD, "cases": []}, "cases", "at least 1 item"),
+        (variant(id="Bad Id"), "cases[0](Bad Id).id", "should match pattern"),
+        (
+            variant(probe={"host": "sender", "dst": "10.1.2.3"}),
+            "cases[0](one).probe.dst",
+            "outside the documentation/benchmark ranges",
+        ),
+        (
+            variant(probe={"host": "nobody", "dst": "192.0.2.193"}),
+            "cases[0](one).probe.host",
+            "no host 'nobody'",
+        ),
+        (
+            variant(probe={"host": "sender", "dst": "192.0.2.193", "sockopts": ["SO_DONTRUOTE"]}),
+            "cases[0](one).probe.sockopts",
+            "unknown socket option 'SO_DONTRUOTE'",
+        ),
+        (
+            variant(probe={"host": "sender", "dst": "192.0.2.193", "bind_device": "eth9"}),
+            "cases[0](one).probe.bind_device",
+            "no interface 'eth9'",
+        ),
+        (
+            variant(probe={"host": "sender", "dst": "192.0.2.193", "colour": "red"}),
+            "cases[0](one).probe.colour",
+            "Extra inputs are not permitted",
+        ),
+        (
+            variant(expect={"errno": "ENOTANERRNO"}),
+            "cases[0](one).expect.errno",
+            "neither 'ok' nor an errno name",
+        ),
+        (variant(expect={}), "cases[0](one).expect", "must say something"),
+        (
+            variant(expect={"arp": {"sender": ["asks for 192.0.2.1"]}}),
+            "cases[0](one).expect.arp.sender[0]",
+            "write an ARP request as 'who-has IP'",
+        ),
+        (
+            variant(expect={"received": ["peer from nowhere"]}),
+            "cases[0](one).expect.received[0].src",
+            "valid IPv4 address",
+        ),
+        (
+            variant(change=[{"host": "sender", "route": "del default", "sysctl": {"net.a": 1}}]),
+            "cases[0](one).change[0]",
+            "give 'route' or 'sysctl'",
+        ),
+        (
+            variant(change=[{"host": "sender", "route": "add 192.168.1.0/24 dev eth0"}]),
+            "cases[0](one).change[0].route",
+            "outside the documentation/benchmark ranges",
+        ),
+        (
+            variant(change=[{"host": "sender", "route": "frobnicate default"}]),
+            "cases[0](one).change[0].route",
+            "expected add, del or replace",
+        ),
+    ],
+)
+def test_errors_name_file_field_and_problem(
+    tmp_path: Path, doc: object, field: str, problem: str
+) -> None:
+    path = write(tmp_path, doc)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    error = caught.value
+    assert error.path == path
+    assert error.field == field
+    assert problem in error.problem
+    assert str(error).startswith(f"{path}: {field}: ")
+
+
+def test_inline_topology_checks_links_agree(tmp_path: Path) -> None:
+    doc = {
+        **GOOD,
+        "topology": {
+            "hosts": {
+                "a": {"interfaces": {"eth0": {"link": "b.eth0", "addresses": ["192.0.2.1/24"]}}},
+                "b": {"interfaces": {"eth0": {"link": "a.eth1", "addresses": ["192.0.2.2/24"]}}},
+            }
+        },
+    }
+    with pytest.raises(ScenarioError, match=r"links to b\.eth0 but b\.eth0 links to 'a\.eth1'"):
+        load_scenario(write(tmp_path, doc))
+
+
+def test_not_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("claim: [unclosed\n")
+    with pytest.raises(ScenarioError, match="not valid YAML"):
+        load_scenario(path)

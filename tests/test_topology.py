@@ -1,0 +1,110 @@
+"""The builder makes exactly what a topology describes, checked with iproute2 in the namespaces."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from harness.netns import Lab, NetNS
+from harness.routes import parse_route_command
+from harness.scenario import Topology, load_topology
+from harness.topology import build, route
+from tests.conftest import needs_root
+
+pytestmark = [needs_root, pytest.mark.kernel]
+
+
+def ip(ns: NetNS, *args: str) -> Any:
+    """iproute2's JSON view of the namespace: an independent reading of the kernel's state."""
+    out = subprocess.run(
+        ["nsenter", f"--net={ns.path}", "ip", "-j", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out) if out.strip() else []
+
+
+def test_lan_with_gateway_is_built_as_described(host_untouched: None) -> None:
+    with Lab("build") as lab:
+        build(lab, load_topology("lan-with-gateway"))
+        addrs = {
+            (h, a["ifname"], f"{i['local']}/{i['prefixlen']}")
+            for h in ("sender", "peer", "gw", "far")
+            for a in ip(lab[h], "-4", "addr", "show")
+            for i in a["addr_info"]
+            if a["ifname"] != "lo"
+        }
+        assert addrs == {
+            ("sender", "eth0", "192.0.2.224/24"),
+            ("peer", "eth0", "192.0.2.193/24"),
+            ("gw", "eth0", "192.0.2.1/24"),
+            ("gw", "eth1", "198.51.100.1/24"),
+            ("far", "eth0", "198.51.100.184/24"),
+        }
+        # iproute2 leaves out `proto boot`, its own default, and prints the others.
+        sender_routes = {
+            (r["dst"], r.get("gateway"), r.get("protocol")) for r in ip(lab["sender"], "route")
+        }
+        assert sender_routes == {("default", "192.0.2.1", None), ("192.0.2.0/24", None, "kernel")}
+        links = ip(lab["lan0"], "link", "show")
+        ports = {(p["ifname"], p.get("master"), p["operstate"]) for p in links if "master" in p}
+        assert ports == {
+            ("sender-eth0", "br0", "UP"),
+            ("peer-eth0", "br0", "UP"),
+            ("gw-eth0", "br0", "UP"),
+        }
+        bridge = next(p for p in links if p["ifname"] == "br0")
+        assert "UP" in bridge["flags"] and "MULTICAST" not in bridge["flags"]
+        assert lab["gw"].read_sysctl("net.ipv4.ip_forward") == "1"
+        assert lab["sender"].read_sysctl("net.ipv4.ip_forward") == "0"
+        assert lab["sender"].read_sysctl("net/ipv4/neigh/eth0/retrans_time_ms") == "40"
+
+
+TWO_HOSTS = Topology.model_validate(
+    {
+        "hosts": {
+            "a": {"interfaces": {"eth0": {"link": "b.eth0", "addresses": ["192.0.2.1/24"]}}},
+            "b": {"interfaces": {"eth0": {"link": "a.eth0", "addresses": ["192.0.2.2/24"]}}},
+        }
+    }
+)
+
+# Lines as users copy them from articles; each is applied in order.
+ROUTE_LINES = [
+    "add 198.51.100.0/24 dev eth0",
+    "add default via 192.0.2.254",
+    "add 203.0.113.0/25 via 192.0.2.254 dev eth0 metric 20",
+    "add 203.0.113.128/25 dev eth0 scope link src 192.0.2.1",
+    "add unreachable 198.18.0.0/16",
+    "add blackhole 198.19.0.0/16",
+    "add prohibit 198.19.1.0/24",
+    "add local 198.18.5.5 dev eth0",
+    "add throw 198.51.100.128/25 table 100",
+    "add 198.51.100.0/24 via 192.0.2.254 table 100",
+    "add default via 203.0.113.1 dev eth0 onlink table 101",
+    "replace 198.51.100.0/24 via 192.0.2.254",
+    "del 192.0.2.0/24 dev eth0",
+    "del blackhole 198.19.0.0/16",
+]
+
+
+def test_route_lines_mean_what_iproute2_means(host_untouched: None) -> None:
+    with Lab("ours") as ours, Lab("iproute2") as theirs:
+        build(ours, TWO_HOSTS)
+        build(theirs, TWO_HOSTS)
+        for line in ROUTE_LINES:
+            command, spec = parse_route_command(line)
+            route(ours["a"], command, spec)
+            subprocess.run(
+                ["nsenter", f"--net={theirs['a'].path}", "ip", "route", *line.split()],
+                check=True,
+                capture_output=True,
+            )
+        for table in ("main", "local", "100", "101"):
+            assert ip(ours["a"], "route", "show", "table", table) == ip(
+                theirs["a"], "route", "show", "table", table
+            ), f"table {table} differs"

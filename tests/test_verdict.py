@@ -1,0 +1,109 @@
+"""Observation and verdict logic on hand-made frames (pure logic; claims no kernel behaviour)."""
+
+from __future__ import annotations
+
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import ARP, Ether
+
+from harness.capture import ARPHRD_ETHER, Frame
+from harness.observe import observe
+from harness.probes import ProbeOutcome, Receipt
+from harness.scenario import Expect
+from harness.verdict import compare, passed, positives_seen, render_comparison, render_trace
+
+T0 = 1000.0
+SENDER_MAC = "02:00:00:00:00:01"
+# Every frame names its destination MAC: left out, scapy would resolve it through
+# the host's own routing table, sending ARP from the root namespace.
+
+
+def frame(ns: str, pkttype: int, pkt: object, dt: float) -> Frame:
+    return Frame(ns, "eth0", pkttype, ARPHRD_ETHER, T0 + dt, bytes(pkt))  # type: ignore[call-overload]
+
+
+ARP_REQUEST = Ether(src=SENDER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(
+    op=1, psrc="192.0.2.224", pdst="192.0.2.193", hwsrc=SENDER_MAC
+)
+DATAGRAM = (
+    Ether(src=SENDER_MAC, dst="02:00:00:00:00:02")
+    / IP(src="192.0.2.224", dst="192.0.2.193")
+    / UDP(sport=40000, dport=9000)
+    / (b"x" * 8)
+)
+
+FRAMES = [
+    frame("peer", 0, DATAGRAM, 0.0003),  # out of order on purpose: observe sorts by time
+    frame("sender", 4, ARP_REQUEST, 0.0001),
+    frame("peer", 1, ARP_REQUEST, 0.0002),
+    frame("sender", 4, DATAGRAM, 0.00025),
+]
+OK = ProbeOutcome("ok", "sendto: 8 bytes accepted", T0)
+RECEIPT = Receipt("peer", "192.0.2.224", 40000, "192.0.2.193", "eth0", 8)
+
+
+def test_observe_dissects_and_orders() -> None:
+    obs = observe(FRAMES, OK, [RECEIPT])
+    assert [(a.host, a.direction, a.target, a.sender) for a in obs.arp] == [
+        ("sender", "out", "192.0.2.193", "192.0.2.224"),
+        ("peer", "in", "192.0.2.193", "192.0.2.224"),
+    ]
+    assert [(p.host, p.direction, p.proto, p.src, p.dst) for p in obs.packets] == [
+        ("sender", "out", "udp", "192.0.2.224", "192.0.2.193"),
+        ("peer", "in", "udp", "192.0.2.224", "192.0.2.193"),
+    ]
+    assert obs.packets[0].t_ms == 0.25
+    assert [r.host for r in obs.arp_requests_by("sender")] == ["sender"]
+    assert obs.arp_requests_by("peer") == []  # peer only received it
+
+
+def test_matching_expectation_passes() -> None:
+    obs = observe(FRAMES, OK, [RECEIPT])
+    expect = Expect.model_validate(
+        {
+            "errno": "ok",
+            "arp": {"sender": ["who-has 192.0.2.193"]},
+            "received": ["peer from 192.0.2.224"],
+        }
+    )
+    rows = compare(expect, obs)
+    assert passed(rows)
+    assert positives_seen(expect, obs)
+
+
+def test_mismatch_is_reported_field_by_field() -> None:
+    obs = observe(FRAMES, OK, [RECEIPT])
+    expect = Expect.model_validate({"errno": "ENETUNREACH", "arp": {"sender": []}, "received": []})
+    rows = compare(expect, obs)
+    assert not passed(rows)
+    assert [(r.field, r.ok) for r in rows] == [
+        ("errno", False),
+        ("arp requests sent by sender", False),
+        ("datagram received by", False),
+    ]
+    table = render_comparison(rows)
+    assert "ENETUNREACH" in table and "<-- differs" in table
+    assert "who-has 192.0.2.193 tell 192.0.2.224" in table
+
+
+def test_sets_are_exact_both_ways() -> None:
+    obs = observe(FRAMES, OK, [RECEIPT])
+    extra = Expect.model_validate({"arp": {"sender": ["who-has 192.0.2.193", "who-has 192.0.2.1"]}})
+    assert not passed(compare(extra, obs))  # an expected request that never left
+    wrong_sender = Expect.model_validate(
+        {"arp": {"sender": ["who-has 192.0.2.193 tell 192.0.2.9"]}}
+    )
+    assert not passed(compare(wrong_sender, obs))
+
+
+def test_absence_only_claims_never_end_early() -> None:
+    obs = observe([], ProbeOutcome("ENETUNREACH", "sendto: Network is unreachable", T0), [])
+    expect = Expect.model_validate({"errno": "ENETUNREACH", "received": []})
+    assert passed(compare(expect, obs))
+    assert not positives_seen(expect, obs)
+
+
+def test_trace_lists_every_frame_in_time_order() -> None:
+    lines = render_trace(observe(FRAMES, OK, [RECEIPT])).splitlines()
+    assert len(lines) == 4
+    assert "sender/eth0" in lines[0] and "ARP who-has 192.0.2.193 tell 192.0.2.224" in lines[0]
+    assert "UDP 192.0.2.224:40000 > 192.0.2.193:9000" in lines[-1]
