@@ -11,9 +11,11 @@ dissecting the frames and writing pcaps.
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +29,10 @@ SO_TIMESTAMPNS = 35  # also SCM_TIMESTAMPNS
 RCVBUF = 4 << 20
 SNAPLEN = 65535
 
-PKTTYPE_NAMES = {0: "host", 1: "broadcast", 2: "multicast", 3: "otherhost", 4: "outgoing"}
+PKTTYPE_NAMES = {0: "host", 1: "broadcast", 2: "multicast", 3: "otherhost", 4: "outgoing", -1: "fd"}
+PKTTYPE_FD = -1  # read by the harness from a tun/tap device's file descriptor
 ARPHRD_ETHER = 1
+ARPHRD_NONE = 0xFFFE
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
 
@@ -46,8 +50,9 @@ class Frame:
 
     @property
     def direction(self) -> str:
-        """`out` for frames this namespace sent, `in` for frames it received."""
-        return "out" if self.pkttype == 4 else "in"
+        """`out` for frames this namespace sent, `in` for frames it received, `fd` for frames
+        the kernel handed to a tun/tap file descriptor the harness holds."""
+        return "out" if self.pkttype == 4 else "fd" if self.pkttype == PKTTYPE_FD else "in"
 
 
 def _close_concurrently(sockets: dict[str, socket.socket]) -> None:
@@ -67,8 +72,16 @@ def _close_concurrently(sockets: dict[str, socket.socket]) -> None:
 class Capture:
     """Packet sockets on every namespace of a lab, plus neighbour-event sockets to wake on."""
 
-    def __init__(self, lab: Lab) -> None:
+    def __init__(
+        self, lab: Lab, device_fds: dict[tuple[str, str], tuple[int, bool]] | None = None
+    ) -> None:
+        """Open a packet socket in every namespace of `lab`.
+
+        `device_fds` maps (namespace, tun/tap name) to (fd, is_tap): what the kernel
+        writes to those fds is read like a capture.
+        """
         self.frames: list[Frame] = []
+        self._device_fds = dict(device_fds or {})
         self._sockets: dict[str, socket.socket] = {}
         self.neighbour_events: list[socket.socket] = []
         lab.defer(_close_concurrently, self._sockets)
@@ -91,6 +104,10 @@ class Capture:
         """The capture sockets, for select()."""
         return list(self._sockets.values())
 
+    def fds(self) -> list[int]:
+        """The tun/tap fds, for select()."""
+        return [fd for fd, _ in self._device_fds.values()]
+
     def poll(self) -> int:
         """Move every queued frame into `frames`; return how many were new."""
         before = len(self.frames)
@@ -108,17 +125,27 @@ class Capture:
                 # CPython resolves the ifindex with an ioctl on this socket, i.e. in its namespace.
                 ifname, _proto, pkttype, hatype = addr[0], addr[1], addr[2], addr[3]
                 self.frames.append(Frame(ns_name, ifname, pkttype, hatype, stamp, data))
+        for (ns_name, ifname), (fd, is_tap) in self._device_fds.items():
+            while True:
+                try:
+                    data = os.read(fd, SNAPLEN)
+                except (BlockingIOError, InterruptedError):
+                    break
+                hatype = ARPHRD_ETHER if is_tap else ARPHRD_NONE
+                self.frames.append(Frame(ns_name, ifname, PKTTYPE_FD, hatype, time.time(), data))
         return len(self.frames) - before
 
     def write_pcaps(self, directory: Path) -> list[Path]:
         """One pcap per interface that saw traffic, named NAMESPACE-IFNAME.pcap."""
         directory.mkdir(parents=True, exist_ok=True)
-        groups: dict[tuple[str, str], list[Frame]] = {}
+        groups: dict[tuple[str, str, bool], list[Frame]] = {}
         for frame in self.frames:
-            groups.setdefault((frame.ns, frame.ifname), []).append(frame)
+            key = (frame.ns, frame.ifname, frame.pkttype == PKTTYPE_FD)
+            groups.setdefault(key, []).append(frame)
         paths = []
-        for (ns_name, ifname), frames in sorted(groups.items()):
-            path = directory / f"{ns_name}-{ifname}.pcap"
+        for (ns_name, ifname, from_fd), frames in sorted(groups.items()):
+            suffix = "-fd" if from_fd else ""
+            path = directory / f"{ns_name}-{ifname}{suffix}.pcap"
             linktype = LINKTYPE_ETHERNET if frames[0].hatype == ARPHRD_ETHER else LINKTYPE_RAW
             with PcapWriter(str(path), linktype=linktype, sync=False, nano=True) as writer:
                 for frame in frames:

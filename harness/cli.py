@@ -8,6 +8,9 @@ another in this process.
 from __future__ import annotations
 
 import argparse
+import difflib
+import importlib
+import signal
 import statistics
 import sys
 import tempfile
@@ -15,7 +18,8 @@ import time
 from pathlib import Path
 
 from harness.pytest_plugin import ROOT_HINT, is_root
-from harness.results import kernel_release
+from harness.report import find_records, load_records, render_case_text, write_report
+from harness.results import RESULTS_DIR, kernel_release
 from harness.scenario import PROJECT_ROOT, Scenario, ScenarioError, discover, load_scenario
 
 
@@ -107,6 +111,77 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _latest_run() -> Path:
+    runs = sorted(p for p in RESULTS_DIR.glob("*/results.json"))
+    if not runs:
+        raise FileNotFoundError(f"no finished run in {RESULTS_DIR}: run `harness run` first")
+    return runs[-1].parent
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print one case of a run in full: topology, probes, expected vs observed, packets."""
+    run_dir = args.run or _latest_run()
+    records = load_records(run_dir)
+    found = find_records(records, args.case)
+    exact = [r for r in found if f"{r.get('scenario')}/{r.get('case')}" == args.case]
+    found = exact or found
+    if len(found) != 1:
+        names = [f"{r.get('scenario')}/{r.get('case')}" for r in records]
+        close = difflib.get_close_matches(args.case, names, n=5, cutoff=0.3)
+        listing = [f"{r.get('scenario')}/{r.get('case')}" for r in found] if found else close
+        what = "several cases match" if found else "no case matches"
+        print(
+            f"harness show: {what} {args.case!r} in {run_dir}; "
+            f"{'candidates' if found else 'closest'}: {', '.join(listing) or '(none)'}",
+            file=sys.stderr,
+        )
+        return 2
+    print(render_case_text(found[0]))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """(Re)build RUN/report.html from RUN/results.json."""
+    path = write_report(args.run_dir)
+    print(path)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check what the catalogue needs: root, kernel features, packages; say what will be skipped."""
+    del args
+    problems = 0
+    print(f"kernel: {kernel_release()}")
+    if not is_root():
+        print(f"root: NO. {ROOT_HINT}")
+        return 2
+    print("root: yes")
+    needed: dict[str, list[str]] = {}
+    for scenario in _scenarios([]):
+        for kind in scenario.topology.kernel_kinds():
+            needed.setdefault(kind, []).append(scenario.name)
+    from harness.kernel import unavailable
+
+    for kind in sorted(
+        set(needed) | {"veth", "bridge", "macvlan", "ipvlan", "tun", "dummy", "vrf"}
+    ):
+        reason = unavailable(kind)
+        users = needed.get(kind, [])
+        if reason is None:
+            print(f"  {kind:<8} available")
+        else:
+            skipped = f"; skipped: {', '.join(sorted(set(users)))}" if users else ""
+            print(f"  {kind:<8} MISSING: {reason}{skipped}")
+    for package in ("pyroute2", "scapy", "pytest", "xdist", "pydantic", "yaml"):
+        try:
+            importlib.import_module(package)
+        except ImportError as exc:
+            problems += 1
+            print(f"  python package {package}: MISSING ({exc}); run scripts/bootstrap")
+    print("ok" if not problems else f"{problems} problem(s)")
+    return 0 if not problems else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `harness` command."""
     parser = argparse.ArgumentParser(
@@ -133,11 +208,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("-k", help="only cases whose scenario/case id contains this text")
     bench.add_argument("--pcaps", action="store_true", help="also write pcaps, as a real run does")
     bench.set_defaults(func=cmd_bench)
+
+    show = sub.add_parser("show", help="one case of a run in full (default: the latest run)")
+    show.add_argument("case", help="SCENARIO/CASE, or part of it")
+    show.add_argument("--run", type=Path, help="run folder (default: the latest under results/)")
+    show.set_defaults(func=cmd_show)
+
+    report = sub.add_parser("report", help="(re)build RUN/report.html")
+    report.add_argument("run_dir", type=Path)
+    report.set_defaults(func=cmd_report)
+
+    doctor = sub.add_parser("doctor", help="check root, kernel features and packages")
+    doctor.set_defaults(func=cmd_doctor)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `harness` console script and `python -m harness`."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `harness list | head` ends quietly
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

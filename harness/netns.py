@@ -27,7 +27,7 @@ import itertools
 import os
 import socket
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,6 +143,18 @@ class NetNS:
         with self.entered():
             return self.sysctl_path(key).read_text().strip()
 
+    def write_sysctls(self, values: Mapping[str, int | str], skip_missing: bool = False) -> None:
+        """Set several sysctls with one entry into the namespace."""
+        with self.entered():
+            for key, value in values.items():
+                path = self.sysctl_path(key)
+                if path.exists():
+                    path.write_text(f"{value}\n")
+                elif not skip_missing:
+                    raise FileNotFoundError(
+                        f"sysctl {key!r} does not exist in namespace {self.name!r}"
+                    )
+
     def write_sysctl(self, key: str, value: str | int) -> None:
         """Set a sysctl inside this namespace only."""
         if not key.startswith(("net.", "net/")):
@@ -156,11 +168,22 @@ class NetNS:
             path.write_text(f"{value}\n")
 
     def add_link(self, ifname: str, kind: str, **attrs: Any) -> int:
-        """`ip link add` with an ifindex chosen here, so no lookup is needed afterwards."""
+        """`ip link add`, with the ifindex chosen here where that is safe (saves a lookup)."""
+        peer = attrs.get("peer")
+        if isinstance(peer, dict) and "net_ns_fd" not in peer:
+            # The kernel registers a same-namespace veth peer first, and it takes the
+            # next free ifindex: choosing one here would collide (EBUSY).
+            self.ipr.link("add", ifname=ifname, kind=kind, **attrs)
+            return self.link_index(ifname)
         index = max(self._indexes.values()) + 1
         self.ipr.link("add", index=index, ifname=ifname, kind=kind, **attrs)
         self._indexes[ifname] = index
         return index
+
+    def renamed(self, old: str, new: str) -> None:
+        """Keep the ifindex cache right after `ip link set OLD name NEW`."""
+        if old in self._indexes:
+            self._indexes[new] = self._indexes.pop(old)
 
     def link_index(self, ifname: str) -> int:
         """ifindex of an interface of this namespace, with a clear error when it is missing."""

@@ -8,7 +8,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror
+from scapy.layers.inet6 import (
+    ICMPv6DestUnreach,
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6ND_Redirect,
+    ICMPv6PacketTooBig,
+    ICMPv6ParamProblem,
+    ICMPv6TimeExceeded,
+    IPerror6,
+    IPv6,
+)
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
 
@@ -16,31 +29,45 @@ from harness.capture import ARPHRD_ETHER, PKTTYPE_NAMES, Frame
 from harness.probes import ProbeOutcome, Receipt
 
 ARP_OPS = {1: "who-has", 2: "is-at"}
-IP_PROTOS = {1: "icmp", 6: "tcp", 17: "udp"}
+IP_PROTOS = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6"}
+ICMP4_ERRORS = {3, 4, 5, 11, 12}  # unreachable, source quench, redirect, time exceeded, param
+ICMP6_ERRORS = (
+    ICMPv6DestUnreach,
+    ICMPv6PacketTooBig,
+    ICMPv6TimeExceeded,
+    ICMPv6ParamProblem,
+    ICMPv6ND_Redirect,
+)
 
 
 @dataclass(frozen=True)
 class ArpRecord:
-    """An ARP message seen on one interface of one namespace."""
+    """An address-resolution message (ARP, or IPv6 neighbour discovery) on one interface."""
 
     t_ms: float
     host: str
     ifname: str
     direction: str
-    op: str
+    op: str  # who-has (ARP request / neighbour solicitation) or is-at (reply / advertisement)
     target: str
     sender: str
     sender_mac: str
+    protocol: str = "arp"  # or "ndp"
+    pkttype: str = ""
+    probe: int = 0
 
     def __str__(self) -> str:
+        kind = "ARP" if self.protocol == "arp" else "NDP"
         if self.op == "who-has":
-            return f"ARP who-has {self.target} tell {self.sender}"
-        return f"ARP {self.sender} is-at {self.sender_mac}"
+            return f"{kind} who-has {self.target} tell {self.sender}"
+        # An ARP reply announces its sender; a neighbour advertisement its target.
+        owner = self.sender if self.protocol == "arp" else self.target
+        return f"{kind} {owner} is-at {self.sender_mac}"
 
 
 @dataclass(frozen=True)
 class PacketRecord:
-    """A non-ARP frame seen on one interface of one namespace (IPv4 fields when it is IPv4)."""
+    """A frame other than address resolution on one interface (IP fields when it is IP)."""
 
     t_ms: float
     host: str
@@ -51,29 +78,65 @@ class PacketRecord:
     src: str
     dst: str
     summary: str
+    sport: int | None = None
+    dport: int | None = None
+    tcp_flags: str | None = None
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    about: str | None = None  # for an ICMP error: the packet it is about
+    probe: int = 0
 
     def __str__(self) -> str:
         return self.summary
 
+    @property
+    def is_icmp_error(self) -> bool:
+        """An ICMP/ICMPv6 error or redirect."""
+        if self.proto == "icmp":
+            return self.icmp_type in ICMP4_ERRORS
+        return self.proto == "icmp6" and self.about is not None
+
 
 @dataclass
 class Observation:
-    """Everything the kernel did in one case, in time order, times relative to the probe."""
+    """Everything the kernel did in one case, in time order, times relative to the first probe."""
 
-    errno: str
-    errno_message: str
+    errno: str | list[str]
+    errno_message: str | list[str]
+    local: str | list[str] = ""
     arp: list[ArpRecord] = field(default_factory=list)
     packets: list[PacketRecord] = field(default_factory=list)
     received: list[Receipt] = field(default_factory=list)
+    # Kernel state read over netlink, per probe: `ip route get` for the probe's flow.
+    route_get: list[dict[str, Any]] = field(default_factory=list)
+    # After each probe: every host's neighbour table.  After the case: the sysctls.
+    neighbours: list[dict[str, list[dict[str, str]]]] = field(default_factory=list)
+    sysctls: dict[str, dict[str, str]] = field(default_factory=dict)
 
-    def arp_requests_by(self, host: str) -> list[ArpRecord]:
-        """ARP requests that left `host`."""
+    def arp_requests_by(self, host: str, probe: int | None = None) -> list[ArpRecord]:
+        """Resolution requests (ARP who-has, neighbour solicitations) that left `host`."""
         return [
-            a for a in self.arp if a.host == host and a.direction == "out" and a.op == "who-has"
+            a
+            for a in self.arp
+            if a.host == host
+            and a.direction == "out"
+            and a.op == "who-has"
+            and (probe is None or a.probe == probe)
+        ]
+
+    def icmp_errors_to(self, host: str, probe: int | None = None) -> list[PacketRecord]:
+        """ICMP errors and redirects that arrived at `host`."""
+        return [
+            p
+            for p in self.packets
+            if p.host == host
+            and p.direction == "in"
+            and p.is_icmp_error
+            and (probe is None or p.probe == probe)
         ]
 
     def trace(self) -> list[ArpRecord | PacketRecord]:
-        """ARP and packets merged in time order."""
+        """Address resolution and packets merged in time order."""
         return sorted([*self.arp, *self.packets], key=lambda r: r.t_ms)
 
     def to_json(self) -> dict[str, Any]:
@@ -81,73 +144,189 @@ class Observation:
         return {
             "errno": self.errno,
             "errno_message": self.errno_message,
+            "local": self.local,
             "arp": [asdict(a) for a in self.arp],
             "packets": [asdict(p) for p in self.packets],
             "received": [asdict(r) for r in self.received],
+            "route_get": self.route_get,
+            "neighbours": self.neighbours,
+            "sysctls": self.sysctls,
         }
 
 
 def _dissect(frame: Frame) -> Packet:
     if frame.hatype == ARPHRD_ETHER:
         return Ether(frame.data)
-    return IP(frame.data)
+    version = frame.data[0] >> 4 if frame.data else 4
+    return IPv6(frame.data) if version == 6 else IP(frame.data)
 
 
-def _summary(pkt: Packet) -> tuple[str, str, str, str]:
-    """(proto, src, dst, one-line summary) of a non-ARP frame."""
-    if IP in pkt:
-        ip = pkt[IP]
-        proto = IP_PROTOS.get(ip.proto, str(ip.proto))
-        if UDP in pkt:
-            udp = pkt[UDP]
-            text = f"UDP {ip.src}:{udp.sport} > {ip.dst}:{udp.dport} len {len(udp.payload)}"
-        elif TCP in pkt:
-            text = f"TCP {ip.src}:{pkt[TCP].sport} > {ip.dst}:{pkt[TCP].dport} [{pkt[TCP].flags}]"
-        elif ICMP in pkt:
-            icmp = pkt[ICMP]
-            text = f"ICMP {ip.src} > {ip.dst} type {icmp.type} code {icmp.code}"
-        else:
-            text = f"IP {ip.src} > {ip.dst} proto {proto}"
-        return proto, str(ip.src), str(ip.dst), f"{text} ttl {ip.ttl}"
-    if Ether in pkt:
-        eth = pkt[Ether]
-        return f"0x{eth.type:04x}", str(eth.src), str(eth.dst), pkt.summary()
-    return "?", "", "", pkt.summary()
-
-
-def observe(frames: list[Frame], outcome: ProbeOutcome, receipts: list[Receipt]) -> Observation:
-    """Turn raw captures and socket results into an Observation."""
-    obs = Observation(errno=outcome.errno, errno_message=outcome.message, received=list(receipts))
-    for frame in sorted(frames, key=lambda f: f.time):
-        t_ms = round((frame.time - outcome.time) * 1000, 3)
-        pkt = _dissect(frame)
-        if ARP in pkt:
-            arp = pkt[ARP]
-            obs.arp.append(
-                ArpRecord(
-                    t_ms,
-                    frame.ns,
-                    frame.ifname,
-                    frame.direction,
-                    ARP_OPS.get(arp.op, str(arp.op)),
-                    str(arp.pdst),
-                    str(arp.psrc),
-                    str(arp.hwsrc),
-                )
-            )
-            continue
-        proto, src, dst, text = _summary(pkt)
-        obs.packets.append(
-            PacketRecord(
-                t_ms,
-                frame.ns,
-                frame.ifname,
-                frame.direction,
-                PKTTYPE_NAMES.get(frame.pkttype, str(frame.pkttype)),
-                proto,
-                src,
-                dst,
-                text,
-            )
+def _transport(pkt: Packet, src: str, dst: str) -> tuple[str, dict[str, Any]]:
+    """(summary text, extra fields) for the transport layer of an IP packet."""
+    if TCP in pkt:
+        tcp = pkt[TCP]
+        flags = str(tcp.flags)
+        return (
+            f"TCP {src}:{tcp.sport} > {dst}:{tcp.dport} [{flags}]",
+            {"sport": tcp.sport, "dport": tcp.dport, "tcp_flags": flags},
         )
+    if UDP in pkt and IPerror not in pkt and IPerror6 not in pkt:
+        udp = pkt[UDP]
+        return (
+            f"UDP {src}:{udp.sport} > {dst}:{udp.dport} len {len(udp.payload)}",
+            {"sport": udp.sport, "dport": udp.dport},
+        )
+    if ICMP in pkt:
+        icmp = pkt[ICMP]
+        about = _about(pkt[IPerror]) if IPerror in pkt else None
+        text = f"ICMP {src} > {dst} type {icmp.type} code {icmp.code}"
+        return (
+            text + (f" about [{about}]" if about else ""),
+            {"icmp_type": int(icmp.type), "icmp_code": int(icmp.code), "about": about},
+        )
+    for layer in (*ICMP6_ERRORS, ICMPv6EchoRequest, ICMPv6EchoReply):
+        if layer in pkt:
+            icmp6 = pkt[layer]
+            about = _about(pkt[IPerror6]) if IPerror6 in pkt else None
+            if layer is ICMPv6ND_Redirect:
+                about = about or f"redirect for {icmp6.dst} to {icmp6.tgt}"
+            text = f"ICMP6 {src} > {dst} type {icmp6.type} code {icmp6.code}"
+            return (
+                text + (f" about [{about}]" if about else ""),
+                {"icmp_type": int(icmp6.type), "icmp_code": int(icmp6.code), "about": about},
+            )
+    return "", {}
+
+
+def _about(inner: Packet) -> str:
+    """The packet an ICMP error quotes, in one line."""
+    proto = IP_PROTOS.get(getattr(inner, "proto", getattr(inner, "nh", -1)), "ip")
+    text = f"{proto} {inner.src} > {inner.dst}"
+    if inner.payload and hasattr(inner.payload, "dport"):
+        text += f" port {inner.payload.dport}"
+    return text
+
+
+def _pkttype(frame: Frame) -> str:
+    return PKTTYPE_NAMES.get(frame.pkttype, str(frame.pkttype))
+
+
+def _packet(frame: Frame, pkt: Packet, t_ms: float) -> PacketRecord:
+    pkttype = _pkttype(frame)
+    ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
+    if ip is None:
+        eth = pkt.getlayer(Ether)
+        kind = f"0x{eth.type:04x}" if eth is not None else "?"
+        return PacketRecord(
+            t_ms,
+            frame.ns,
+            frame.ifname,
+            frame.direction,
+            pkttype,
+            kind,
+            str(eth.src) if eth else "",
+            str(eth.dst) if eth else "",
+            pkt.summary(),
+        )
+    src, dst = str(ip.src), str(ip.dst)
+    number = ip.proto if IP in pkt else ip.nh
+    proto = IP_PROTOS.get(number, str(number))
+    text, extra = _transport(pkt, src, dst)
+    if not text:
+        text = f"{'IP' if IP in pkt else 'IP6'} {src} > {dst} proto {proto}"
+    hops = ip.ttl if IP in pkt else ip.hlim
+    return PacketRecord(
+        t_ms,
+        frame.ns,
+        frame.ifname,
+        frame.direction,
+        pkttype,
+        proto,
+        src,
+        dst,
+        f"{text} ttl {hops}",
+        **extra,
+    )
+
+
+def _resolution(frame: Frame, pkt: Packet, t_ms: float) -> ArpRecord | None:
+    if ARP in pkt:
+        arp = pkt[ARP]
+        return ArpRecord(
+            t_ms,
+            frame.ns,
+            frame.ifname,
+            frame.direction,
+            ARP_OPS.get(arp.op, str(arp.op)),
+            str(arp.pdst),
+            str(arp.psrc),
+            str(arp.hwsrc),
+            "arp",
+            _pkttype(frame),
+        )
+    mac = str(pkt[Ether].src) if Ether in pkt else ""
+    if ICMPv6ND_NS in pkt:
+        return ArpRecord(
+            t_ms,
+            frame.ns,
+            frame.ifname,
+            frame.direction,
+            "who-has",
+            str(pkt[ICMPv6ND_NS].tgt),
+            str(pkt[IPv6].src),
+            mac,
+            "ndp",
+            _pkttype(frame),
+        )
+    if ICMPv6ND_NA in pkt:
+        return ArpRecord(
+            t_ms,
+            frame.ns,
+            frame.ifname,
+            frame.direction,
+            "is-at",
+            str(pkt[ICMPv6ND_NA].tgt),
+            str(pkt[IPv6].src),
+            mac,
+            "ndp",
+            _pkttype(frame),
+        )
+    return None
+
+
+def observe(
+    frames: list[Frame],
+    outcomes: list[ProbeOutcome],
+    receipts: list[Receipt],
+    windows: list[int] | None = None,
+) -> Observation:
+    """Turn raw captures and socket results into an Observation.
+
+    `windows[i]` is the index of the first frame captured after probe i acted;
+    frames are attributed to the latest probe that acted before them.
+    """
+    single = len(outcomes) == 1
+    obs = Observation(
+        errno=outcomes[0].errno if single else [o.errno for o in outcomes],
+        errno_message=outcomes[0].message if single else [o.message for o in outcomes],
+        local=outcomes[0].local if single else [o.local for o in outcomes],
+        received=list(receipts),
+    )
+    starts = windows or [0]
+    t0 = outcomes[0].time
+    for index, frame in enumerate(frames):
+        probe = max(i for i, start in enumerate(starts) if start <= index) if starts else 0
+        t_ms = round((frame.time - t0) * 1000, 3)
+        pkt = _dissect(frame)
+        resolution = _resolution(frame, pkt, t_ms)
+        if resolution is not None:
+            obs.arp.append(_with_probe(resolution, probe))
+        else:
+            obs.packets.append(_with_probe(_packet(frame, pkt, t_ms), probe))
+    obs.arp.sort(key=lambda r: r.t_ms)
+    obs.packets.sort(key=lambda r: r.t_ms)
     return obs
+
+
+def _with_probe(record: Any, probe: int) -> Any:
+    return type(record)(**{**asdict(record), "probe": probe})

@@ -1,37 +1,61 @@
 """Probes: real sockets inside the namespaces, doing what an article's test program did.
 
-The sender sets the socket options the case names and calls sendto(); the
-errno (or `ok`) is the kernel's answer.  Listeners on the other hosts record
-every datagram that reaches a socket, with the address it came from.
+The sender sets the socket options the case names and acts (sendto, connect,
+ping, a raw frame); the errno (or `ok`) is the kernel's answer.  Listeners on
+the other hosts record every datagram or connection that reaches a socket.
 """
 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
+import select
 import socket
 import struct
 import time
 from dataclasses import dataclass
+from typing import Literal
 
-from harness.scenario import Probe
+from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Ether
+
+from harness.netns import NetNS
+from harness.scenario import Listener, Probe
 from harness.topology import Network
 
-IP_PKTINFO = 8  # Linux value; socket.IP_PKTINFO is missing on some Python builds
+# Linux values missing from Python's socket module on some builds.
+IP_PKTINFO = 8
+IP_FREEBIND = 15
+IP_UNICAST_IF = 50
+IPV6_RECVPKTINFO = 49
+IPV6_PKTINFO = 50
+IPV6_UNICAST_IF = 76
+SO_MARK = 36
+TCP_USER_TIMEOUT = 18
+ICMP_ECHO_REQUEST = 8
+ICMPV6_ECHO_REQUEST = 128
+
+# A TCP connect whose SYN is never answered: TCP_USER_TIMEOUT lets the kernel
+# itself give up with ETIMEDOUT at its first retransmission timer (1 s);
+# this bound covers that and then some.
+TCP_OUTCOME_BOUND_S = 2.5
 
 
 @dataclass(frozen=True)
 class ProbeOutcome:
-    """What the kernel answered to the probe's syscall."""
+    """What the kernel answered to the probe's syscalls."""
 
     errno: str  # "ok" or an errno name
     message: str
-    time: float  # wall clock just before the syscall, on the capture clock
+    time: float  # wall clock just before the first syscall, on the capture clock
+    local: str = ""  # the socket's local address afterwards, where the kernel chose one
 
 
 @dataclass(frozen=True)
 class Receipt:
-    """A datagram delivered to a listener socket."""
+    """A datagram, connection or echo reply that reached a socket."""
 
     host: str
     src: str
@@ -39,6 +63,8 @@ class Receipt:
     dst: str
     ifname: str
     payload_size: int
+    proto: str = "udp"
+    probe: int = 0  # index of the probe (act) during which it arrived
 
 
 def errno_name(code: int) -> str:
@@ -46,76 +72,302 @@ def errno_name(code: int) -> str:
     return errno.errorcode.get(code, f"E{code}")
 
 
+def _fail(where: str, exc: OSError, started: float) -> ProbeOutcome:
+    return ProbeOutcome(errno_name(exc.errno or 0), f"{where}: {exc.strerror}", started)
+
+
+def _sockaddr(address: str, port: int) -> tuple[str, int]:
+    return (address, port)
+
+
 def open_sender(net: Network, probe: Probe) -> socket.socket:
-    """A UDP socket in the probe's host with the probe's socket options set."""
-    sock = net.lab.socket(probe.host, socket.AF_INET, socket.SOCK_DGRAM)
+    """The probe's socket in its host, with every socket option the probe names set."""
+    ns = net.host(probe.host)
+    family = probe.family
+    if probe.proto == "raw":
+        sock = net.lab.socket(probe.host, socket.AF_PACKET, socket.SOCK_RAW)
+        sock.bind((str(probe.iface), 0))
+        return sock
+    kind, proto = {
+        "udp": (socket.SOCK_DGRAM, 0),
+        "tcp": (socket.SOCK_STREAM, 0),
+        "icmp": (
+            socket.SOCK_DGRAM,
+            socket.IPPROTO_ICMPV6 if family == socket.AF_INET6 else socket.IPPROTO_ICMP,
+        ),
+    }[probe.proto]
+    sock = net.lab.socket(probe.host, family, kind, proto)
     if "SO_DONTROUTE" in probe.sockopts:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_DONTROUTE, 1)
+    if "IP_FREEBIND" in probe.sockopts:
+        sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
     if probe.bind_device:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, probe.bind_device.encode())
+    if probe.unicast_if:
+        # Both options take the ifindex in network byte order (net/ipv4/ip_sockglue.c).
+        index = struct.pack("!I", ns.link_index(probe.unicast_if))
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_UNICAST_IF, index)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, IP_UNICAST_IF, index)
+    if probe.mark is not None:
+        sock.setsockopt(socket.SOL_SOCKET, SO_MARK, probe.mark)
+    if probe.proto == "tcp":
+        sock.setsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT, probe.timeout_ms)
+    bind = probe.bind_address()
+    if bind is not None:
+        sock.bind(bind)
     return sock
 
 
-def transmit(sock: socket.socket, probe: Probe, payload: bytes) -> ProbeOutcome:
-    """sendto() once, with the probe's send flags; the kernel's answer as an outcome."""
-    flags = socket.MSG_DONTROUTE if "MSG_DONTROUTE" in probe.flags else 0
+def act(
+    net: Network, probe: Probe, payload: bytes, sock: socket.socket | None = None
+) -> ProbeOutcome:
+    """Open (or reuse) the probe's socket and do the probe's one action."""
     started = time.time()
-    try:
-        sock.sendto(payload, flags, (str(probe.dst), probe.port))
-    except OSError as exc:
-        return ProbeOutcome(errno_name(exc.errno or 0), f"sendto: {exc.strerror}", started)
-    return ProbeOutcome("ok", f"sendto: {len(payload)} bytes accepted", started)
-
-
-def send(net: Network, probe: Probe, payload: bytes) -> ProbeOutcome:
-    """Open the probe's socket and send one datagram (the whole probe of a YAML case)."""
-    try:
-        sock = open_sender(net, probe)
-    except OSError as exc:
-        return ProbeOutcome(errno_name(exc.errno or 0), f"setsockopt: {exc.strerror}", time.time())
+    if sock is None:
+        try:
+            sock = open_sender(net, probe)
+        except OSError as exc:
+            return _fail("socket setup (setsockopt/bind)", exc, started)
+    if probe.proto == "tcp":
+        return _tcp_connect(sock, probe)
+    if probe.proto == "raw":
+        return _raw_frame(net.host(probe.host), sock, probe, payload)
     return transmit(sock, probe, payload)
 
 
-class Listeners:
-    """A UDP socket bound to 0.0.0.0:port on every host but the sender."""
+def transmit(sock: socket.socket, probe: Probe, payload: bytes) -> ProbeOutcome:
+    """UDP or ping: send once with the probe's flags (connect first when the probe says so)."""
+    flags = socket.MSG_DONTROUTE if "MSG_DONTROUTE" in probe.flags else 0
+    dst = _sockaddr(str(probe.dst), probe.port if probe.proto == "udp" else 0)
+    if probe.proto == "icmp":
+        payload = _echo_request(probe, payload)
+    started = time.time()
+    try:
+        if probe.connect:
+            sock.connect(dst)
+    except OSError as exc:
+        return _fail("connect", exc, started)
+    try:
+        if probe.connect:
+            sock.send(payload, flags)
+        else:
+            sock.sendto(payload, flags, dst)
+    except OSError as exc:
+        return _fail("send" if probe.connect else "sendto", exc, started)
+    verb = "connect+send" if probe.connect else "sendto"
+    return ProbeOutcome("ok", f"{verb}: {len(payload)} bytes accepted", started, _local(sock))
 
-    def __init__(self, net: Network, probe: Probe) -> None:
-        self._net = net
-        self._sockets: dict[str, socket.socket] = {}
-        self.receipts: list[Receipt] = []
-        for host in net.topology.hosts:
-            if host == probe.host:
-                continue
-            sock = net.lab.socket(host, socket.AF_INET, socket.SOCK_DGRAM)
-            sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
-            sock.bind(("0.0.0.0", probe.port))
-            sock.setblocking(False)
-            self._sockets[host] = sock
 
-    def sockets(self) -> list[socket.socket]:
-        """The listener sockets, for select()."""
-        return list(self._sockets.values())
+def _echo_request(probe: Probe, payload: bytes) -> bytes:
+    # A ping socket takes the ICMP header from us; the kernel sets the id.
+    kind = ICMPV6_ECHO_REQUEST if probe.family == socket.AF_INET6 else ICMP_ECHO_REQUEST
+    return struct.pack("!BBHHH", kind, 0, 0, 0, 1) + payload
 
-    def poll(self) -> int:
-        """Move every queued datagram into `receipts`; return how many were new."""
-        before = len(self.receipts)
-        for host, sock in self._sockets.items():
-            while True:
-                try:
-                    data, ancdata, _flags, (src, sport) = sock.recvmsg(65535, socket.CMSG_SPACE(12))
-                except (BlockingIOError, InterruptedError):
-                    break
-                ifname, dst = "?", "?"
-                for level, kind, payload in ancdata:
-                    if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
-                        ifindex, _spec_dst, addr = struct.unpack("i4s4s", payload[:12])
-                        dst = socket.inet_ntoa(addr)
-                        ifname = self._net.host(host).interface_names().get(ifindex, str(ifindex))
-                self.receipts.append(Receipt(host, src, sport, dst, ifname, len(data)))
-        return len(self.receipts) - before
+
+def _tcp_connect(sock: socket.socket, probe: Probe) -> ProbeOutcome:
+    sock.setblocking(False)
+    started = time.time()
+    code = sock.connect_ex(_sockaddr(str(probe.dst), probe.port))
+    if code not in (0, errno.EINPROGRESS):
+        return ProbeOutcome(errno_name(code), f"connect: {os.strerror(code)}", started)
+    _, writable, _ = select.select([], [sock], [], TCP_OUTCOME_BOUND_S)
+    if not writable:
+        return ProbeOutcome(
+            "EINPROGRESS",
+            f"connect: no answer and no error from the kernel within {TCP_OUTCOME_BOUND_S}s",
+            started,
+        )
+    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if code:
+        return ProbeOutcome(errno_name(code), f"connect: {os.strerror(code)}", started)
+    return ProbeOutcome("ok", "connect: established", started, _local(sock))
+
+
+def _raw_frame(ns: NetNS, sock: socket.socket, probe: Probe, payload: bytes) -> ProbeOutcome:
+    """Inject an Ethernet frame built with scapy on the probe's interface."""
+    link = ns.ipr.link("get", index=ns.link_index(str(probe.iface)))[0]
+    mac = link.get("IFLA_ADDRESS")
+    src = probe.src or _first_address(ns, str(probe.iface), probe.dst.version)
+    layer3 = IP if probe.dst.version == 4 else IPv6
+    frame = (
+        Ether(src=mac, dst=probe.eth_dst)
+        / layer3(src=str(src), dst=str(probe.dst))
+        / UDP(sport=40000, dport=probe.port)
+        / payload
+    )
+    started = time.time()
+    try:
+        sock.send(bytes(frame))
+    except OSError as exc:
+        return _fail("send (packet socket)", exc, started)
+    return ProbeOutcome("ok", f"raw frame of {len(frame)} bytes sent from {mac}", started)
+
+
+def _first_address(ns: NetNS, ifname: str, version: int) -> str:
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    for entry in ns.ipr.get_addr(family=family, index=ns.link_index(ifname)):
+        return str(entry.get("IFA_ADDRESS"))
+    return "0.0.0.0" if version == 4 else "::"
+
+
+def _local(sock: socket.socket) -> str:
+    try:
+        return str(sock.getsockname()[0])
+    except OSError:
+        return ""
 
 
 def payload_for(case_key: str, size: int) -> bytes:
     """A payload that names the case, padded to `size` bytes."""
     marker = f"harness {case_key} {os.getpid()} ".encode()
     return (marker * (size // max(len(marker), 1) + 1))[:size]
+
+
+def default_listeners(net: Network, probes: list[Probe]) -> list[Listener]:
+    """One UDP or TCP listener on every host but the prober, for each probe's port and family."""
+    wanted: list[Listener] = []
+    for probe in probes:
+        if probe.proto == "icmp":
+            continue
+        proto: Literal["udp", "tcp"] = "tcp" if probe.proto == "tcp" else "udp"
+        for host in net.topology.hosts:
+            if host == probe.host:
+                continue
+            listener = Listener(
+                host=host, proto=proto, port=probe.port, ipv6=probe.dst.version == 6
+            )
+            if listener not in wanted:
+                wanted.append(listener)
+    return wanted
+
+
+class Listeners:
+    """The sockets that record what reaches the hosts; also collect ping replies."""
+
+    def __init__(self, net: Network, listeners: list[Listener]) -> None:
+        self._net = net
+        self._sockets: list[tuple[Listener, socket.socket]] = []
+        self._pingers: list[tuple[str, socket.socket]] = []
+        self.receipts: list[Receipt] = []
+        self.current_probe = 0  # receipts are attributed to the probe acting now
+        for listener in listeners:
+            self._sockets.append((listener, self._open(listener)))
+
+    def _open(self, listener: Listener) -> socket.socket:
+        v6 = listener.ipv6 or (listener.bind is not None and ":" in listener.bind)
+        family = socket.AF_INET6 if v6 else socket.AF_INET
+        kind = socket.SOCK_STREAM if listener.proto == "tcp" else socket.SOCK_DGRAM
+        sock = self._net.lab.socket(listener.host, family, kind)
+        if v6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if kind == socket.SOCK_DGRAM:
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+        elif kind == socket.SOCK_DGRAM:
+            sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if listener.bind_device:
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_BINDTODEVICE, listener.bind_device.encode()
+            )
+        sock.bind((listener.bind or ("::" if v6 else "0.0.0.0"), listener.port))
+        if kind == socket.SOCK_STREAM:
+            sock.listen(16)
+        sock.setblocking(False)
+        return sock
+
+    def watch_replies(self, host: str, sock: socket.socket) -> None:
+        """Also collect echo replies arriving on a ping socket of `host`."""
+        sock.setblocking(False)
+        self._pingers.append((host, sock))
+
+    def sockets(self) -> list[socket.socket]:
+        """Every socket to wake on, for select()."""
+        return [s for _, s in self._sockets] + [s for _, s in self._pingers]
+
+    def poll(self) -> int:
+        """Move everything queued into `receipts`; return how many were new."""
+        before = len(self.receipts)
+        for listener, sock in self._sockets:
+            if listener.proto == "tcp":
+                self._accept(listener, sock)
+            else:
+                self._datagrams(listener, sock)
+        for host, sock in self._pingers:
+            self._replies(host, sock)
+        return len(self.receipts) - before
+
+    def _accept(self, listener: Listener, sock: socket.socket) -> None:
+        while True:
+            try:
+                conn, peer = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            with conn:
+                local = conn.getsockname()
+                self.receipts.append(
+                    Receipt(
+                        listener.host,
+                        _plain(peer[0]),
+                        peer[1],
+                        _plain(local[0]),
+                        "?",
+                        0,
+                        "tcp",
+                        self.current_probe,
+                    )
+                )
+
+    def _datagrams(self, listener: Listener, sock: socket.socket) -> None:
+        while True:
+            try:
+                data, ancdata, _flags, peer = sock.recvmsg(65535, socket.CMSG_SPACE(20))
+            except (BlockingIOError, InterruptedError):
+                return
+            ifname, dst = "?", "?"
+            names = self._net.host(listener.host).interface_names()
+            for level, kind, payload in ancdata:
+                if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+                    ifindex, _spec_dst, address = struct.unpack("i4s4s", payload[:12])
+                    dst, ifname = socket.inet_ntoa(address), names.get(ifindex, str(ifindex))
+                elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO:
+                    address, ifindex = struct.unpack("16si", payload[:20])
+                    dst = socket.inet_ntop(socket.AF_INET6, address)
+                    ifname = names.get(ifindex, str(ifindex))
+            self.receipts.append(
+                Receipt(
+                    listener.host,
+                    _plain(peer[0]),
+                    peer[1],
+                    dst,
+                    ifname,
+                    len(data),
+                    "udp",
+                    self.current_probe,
+                )
+            )
+
+    def _replies(self, host: str, sock: socket.socket) -> None:
+        while True:
+            try:
+                data, peer = sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # an ICMP error queued on the socket; the capture shows it
+            replier = self._net.topology.owner_of(_plain(peer[0])) or _plain(peer[0])
+            self.receipts.append(
+                Receipt(
+                    replier, _plain(peer[0]), 0, host, "?", len(data), "icmp", self.current_probe
+                )
+            )
+
+
+def _plain(address: str) -> str:
+    """Drop a scope id and v4-mapping from an address for comparison."""
+    address = address.split("%", 1)[0]
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        return str(ip.ipv4_mapped)
+    return str(ip)

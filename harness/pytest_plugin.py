@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from harness.report import write_report
 from harness.results import RESULTS_DIR, CaseRecord, kernel_release, new_run_dir, write_results
 from harness.runner import run_case
 from harness.scenario import Case, Scenario, ScenarioError, load_scenario
@@ -129,6 +130,10 @@ class CaseItem(pytest.Item):
             path = run_dir / "records" / record.scenario / f"{record.case}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(record.to_json(), ensure_ascii=False))
+        if record.verdict == "skip":
+            pytest.skip(record.message)
+        if record.verdict == "refuted":
+            pytest.xfail(f"refuted on this kernel: {record.refuted}")
         if record.verdict != "pass":
             raise CaseFailed(record)
 
@@ -158,6 +163,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     records = _records(run_dir) if (run_dir / "records").is_dir() else []
     if records:
         write_results(run_dir, records)
+        write_report(run_dir)
     elif config.getoption("--results-dir", None) is None and not any(run_dir.iterdir()):
         run_dir.rmdir()  # a run without scenario cases leaves no empty folder
 
@@ -177,3 +183,4 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     tr.write_line(f"{len(records)} cases on kernel {kernel_release()}: {summary}")
     tr.write_line(f"results: {run_dir / 'results.json'}")
+    tr.write_line(f"report:  {run_dir / 'report.html'}")

@@ -14,7 +14,9 @@ from typing import Any, Literal
 from harness.scenario import PROJECT_ROOT
 
 RESULTS_DIR = PROJECT_ROOT / "results"
-Verdict = Literal["pass", "fail", "skip", "error"]
+# refuted: the article's claim does not hold on this kernel, and the kernel does
+# exactly what the case records instead.
+Verdict = Literal["pass", "fail", "skip", "error", "refuted"]
 
 
 def kernel_release() -> str:
@@ -47,11 +49,14 @@ class CaseRecord:
     comparison: list[dict[str, Any]] = field(default_factory=list)
     probe: str = ""
     changes: list[str] = field(default_factory=list)
+    refuted: str = ""
+    kernel_does: Any = None
     notes: list[str] = field(default_factory=list)
     settled: str = ""
     message: str = ""
     duration_s: float = 0.0
     pcaps: list[str] = field(default_factory=list)
+    topology: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

@@ -1,25 +1,36 @@
 """Runner: one case, start to finish, through every stage in order.
 
-namespaces (netns) -> topology -> capture + listeners -> changes -> probe ->
-settle -> observation -> verdict -> record.  Each stage only consumes what the
-previous ones produced.
+namespaces (netns) -> topology -> capture + listeners -> for each act: changes,
+route lookup, probe, settle -> observation -> verdict -> record.  Each stage
+only consumes what the previous ones produced.
 """
 
 from __future__ import annotations
 
 import select
-import socket
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
-from harness import timing
+from pyroute2.netlink.exceptions import NetlinkError
+
+from harness import kernel, timing
 from harness.capture import Capture
+from harness.ipsyntax import NUD_STATES, ROUTE_TYPES
 from harness.netns import Lab
 from harness.observe import Observation, observe
-from harness.probes import Listeners, ProbeOutcome, payload_for, send
+from harness.probes import (
+    Listeners,
+    ProbeOutcome,
+    act,
+    default_listeners,
+    errno_name,
+    open_sender,
+    payload_for,
+)
 from harness.results import CaseRecord, kernel_release
-from harness.scenario import Case, Expect, Scenario
+from harness.scenario import Act, Case, Expect, Probe, Scenario
 from harness.topology import Network, build
 from harness.verdict import (
     Comparison,
@@ -32,35 +43,61 @@ from harness.verdict import (
 
 # Only an INCOMPLETE neighbour holds frames back (in its arp_queue); DELAY and
 # PROBE entries are still used for sending while they are re-confirmed.
-NUD_INCOMPLETE = 0x01
+NUD_INCOMPLETE = NUD_STATES["incomplete"]
+_STATE_NAMES = {v: k.upper() for k, v in NUD_STATES.items()}
+_TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
+# Recorded with every case: the sysctls that decide the behaviours the articles discuss.
+WATCHED_CONF = (
+    "forwarding",
+    "rp_filter",
+    "accept_local",
+    "arp_announce",
+    "arp_ignore",
+    "arp_filter",
+    "proxy_arp",
+    "send_redirects",
+    "accept_redirects",
+)
 
 
 def _resolving(net: Network) -> list[str]:
     """Neighbour entries, in any host, still being resolved."""
     pending = []
     for host in net.topology.hosts:
-        for entry in net.host(host).ipr.get_neighbours(family=socket.AF_INET):
+        for entry in net.host(host).ipr.get_neighbours():
             if entry["state"] & NUD_INCOMPLETE:
                 pending.append(f"{host}: {entry.get('NDA_DST')}")
     return pending
 
 
 def settle(
-    net: Network, capture: Capture, listeners: Listeners, outcome: ProbeOutcome, expect: Expect
+    net: Network,
+    capture: Capture,
+    listeners: Listeners,
+    outcomes: list[ProbeOutcome],
+    windows: list[int],
+    expect: Expect,
+    probe: Probe,
 ) -> tuple[Observation, str]:
-    """Collect frames and deliveries until the probe's outcome is determined; say why it ended."""
-    wake = [*capture.sockets(), *listeners.sockets(), *capture.neighbour_events]
+    """Collect frames and deliveries until the latest probe's outcome is determined; say why."""
+    index = len(outcomes) - 1
+    wake: list[Any] = [
+        *capture.sockets(),
+        *capture.fds(),
+        *listeners.sockets(),
+        *capture.neighbour_events,
+    ]
     start = last_new = time.monotonic()
     while True:
         if capture.poll() + listeners.poll():
             last_new = time.monotonic()
         now = time.monotonic()
-        obs = observe(capture.frames, outcome, listeners.receipts)
+        obs = observe(capture.frames, outcomes, listeners.receipts, windows)
         pending = _resolving(net)
         if not pending:
-            if outcome.errno != "ok" and not capture.frames:
+            if outcomes[-1].errno != "ok" and len(capture.frames) == windows[-1]:
                 return obs, "the syscall failed and nothing was sent"
-            if positives_seen(expect, obs):
+            if positives_seen(expect, obs, probe, index):
                 return obs, "everything the claim expects to happen was seen"
             if now - last_new >= timing.SETTLE_QUIET_S:
                 return obs, (
@@ -73,17 +110,91 @@ def settle(
                 f"still resolving: {', '.join(pending) or 'nothing'}"
             )
         quiet_left = max(timing.SETTLE_QUIET_S - (now - last_new), 0.001)
-        readable, _, _ = select.select(
-            wake, [], [], min(quiet_left, start + timing.SETTLE_DEADLINE_S - now)
-        )
+        timeout = min(quiet_left, start + timing.SETTLE_DEADLINE_S - now)
+        readable, _, _ = select.select(wake, [], [], max(timeout, 0))
         for sock in readable:
             if sock in capture.neighbour_events:
                 timing.drain(sock)
 
 
+def route_get(net: Network, probe: Probe) -> dict[str, Any]:
+    """The kernel's own lookup for the probe's flow, as `ip route get` would ask it."""
+    ns = net.host(probe.host)
+    query: dict[str, Any] = {"dst": str(probe.dst), "family": probe.family}
+    device = probe.bind_device or probe.unicast_if or probe.iface
+    if device:
+        query["oif"] = ns.link_index(device)
+    if probe.mark is not None:
+        query["mark"] = probe.mark
+    bind = probe.bind_address()
+    if bind and bind[0]:
+        query["src"] = bind[0]
+    asked = " ".join(f"{k} {v}" for k, v in query.items() if k != "family")
+    try:
+        answer = ns.ipr.route("get", **query)[0]
+    except NetlinkError as exc:
+        return {"query": asked, "error": f"{errno_name(exc.code)}: {exc.args[1]}"}
+    names = ns.interface_names()
+    oif = answer.get("RTA_OIF")
+    return {
+        "query": asked,
+        "type": _TYPE_NAMES.get(answer["type"], str(answer["type"])),
+        "dev": names.get(oif, str(oif)) if oif else None,
+        "gateway": answer.get("RTA_GATEWAY"),
+        "src": answer.get("RTA_PREFSRC"),
+        "table": answer.get("RTA_TABLE"),
+    }
+
+
+def neighbour_tables(net: Network) -> dict[str, list[dict[str, str]]]:
+    """Every host's neighbour entries (ARP and ND), like `ip neigh show`."""
+    tables: dict[str, list[dict[str, str]]] = {}
+    for host in net.topology.hosts:
+        ns = net.host(host)
+        names = ns.interface_names()
+        entries = []
+        for entry in ns.ipr.get_neighbours():
+            state = entry["state"]
+            name = _STATE_NAMES.get(state) or "|".join(
+                n for bit, n in _STATE_NAMES.items() if bit and state & bit
+            )
+            entries.append(
+                {
+                    "dst": str(entry.get("NDA_DST")),
+                    "state": name,
+                    "lladdr": str(entry.get("NDA_LLADDR") or ""),
+                    "dev": names.get(entry["ifindex"], str(entry["ifindex"])),
+                }
+            )
+        tables[host] = entries
+    return tables
+
+
+def watched_sysctls(net: Network, case: Case) -> dict[str, dict[str, str]]:
+    """Per host: the sysctls the scenario names, and those that decide routing and ARP."""
+    values: dict[str, dict[str, str]] = {}
+    changed = {k for a in case.acts() for c in a.change for k in (c.sysctl or {})}
+    for host_name, host in net.topology.hosts.items():
+        ns = net.host(host_name)
+        keys = ["net.ipv4.ip_forward", *host.sysctls, *changed]
+        for dev in ["all", *sorted(ns.interface_names().values())]:
+            if dev != "lo":
+                keys += [f"net/ipv4/conf/{dev}/{k}" for k in WATCHED_CONF]
+        with ns.entered():
+            for key in dict.fromkeys(keys):
+                path = ns.sysctl_path(key)
+                if path.exists():
+                    values.setdefault(host_name, {})[key.replace("/", ".")] = (
+                        path.read_text().strip()
+                    )
+    return values
+
+
 def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> CaseRecord:
     """Build, act, observe and judge one case; never raises for a kernel or harness error."""
     started = time.perf_counter()
+    acts = case.acts()
+    single = len(acts) == 1
     record = CaseRecord(
         scenario=scenario.name,
         case=case.id,
@@ -93,21 +204,23 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
         section=scenario.source.section,
         kernel=kernel_release(),
         verdict="error",
-        expected=case.expect.model_dump(mode="json", exclude_none=True),
+        expected=_expectations([a.expect for a in acts]),
         observed=None,
-        probe=case.probe.describe(),
-        changes=[str(c) for c in case.change],
+        topology=scenario.topology.model_dump(mode="json"),
+        probe="; ".join(a.probe.describe() for a in acts),
+        changes=[str(c) for a in acts for c in a.change],
+        refuted=case.refuted or "",
+        kernel_does=_expectations([a.kernel_does for a in acts]) if case.refuted else None,
     )
+    lacking = kernel.missing(scenario.topology.kernel_kinds())
+    if lacking:
+        record.verdict = "skip"
+        record.message = "; ".join(lacking)
+        return record
     try:
-        with Lab(record.key) as lab:
-            net = build(lab, scenario.topology)
-            capture = Capture(lab)
-            listeners = Listeners(net, case.probe)
-            for change in case.change:
-                net.apply(change)
-            outcome = send(net, case.probe, payload_for(record.key, case.probe.payload_size))
-            obs, record.settled = settle(net, capture, listeners, outcome, case.expect)
-            record.notes = list(net.log)
+        obs, capture, reasons, notes = _execute(scenario, case, acts, record.key)
+        record.settled = reasons[-1] if single else " | ".join(reasons)
+        record.notes = notes
         if run_dir is not None:
             pcap_dir = run_dir / "pcap" / scenario.name / case.id
             record.pcaps = [str(p.relative_to(run_dir)) for p in capture.write_pcaps(pcap_dir)]
@@ -115,26 +228,135 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
         record.message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         record.duration_s = round(time.perf_counter() - started, 4)
         return record
-    rows = compare(case.expect, obs)
+    claim_rows = [row for i, a in enumerate(acts) for row in compare(a.expect, obs, a.probe, i)]
+    kernel_rows = [
+        row
+        for i, a in enumerate(acts)
+        if a.kernel_does
+        for row in compare(a.kernel_does, obs, a.probe, i)
+    ]
     record.observed = obs.to_json()
-    record.comparison = [row.__dict__ for row in rows]
-    record.verdict = "pass" if passed(rows) else "fail"
-    record.message = explain(scenario, case, record, obs, rows)
+    record.comparison = [row.__dict__ for row in (kernel_rows if case.refuted else claim_rows)]
+    record.verdict, verdict_note = _verdict(case, claim_rows, kernel_rows)
+    record.message = explain(scenario, case, record, obs, claim_rows, kernel_rows, verdict_note)
     record.duration_s = round(time.perf_counter() - started, 4)
     return record
 
 
+def _expectations(expects: list[Expect | None]) -> Any:
+    dumped = [e.model_dump(mode="json", exclude_none=True) if e else None for e in expects]
+    return dumped[0] if len(dumped) == 1 else dumped
+
+
+def _verdict(
+    case: Case, claim_rows: list[Comparison], kernel_rows: list[Comparison]
+) -> tuple[Any, str]:
+    if not case.refuted:
+        return ("pass" if passed(claim_rows) else "fail"), ""
+    if passed(claim_rows):
+        return "fail", (
+            "the article's claim HOLDS on this kernel, although the case says it is "
+            f"refuted ({case.refuted}): update the case"
+        )
+    if passed(kernel_rows):
+        return "refuted", f"the article's claim does not hold on this kernel: {case.refuted}"
+    return "fail", "the kernel does neither what the article claims nor what the case records"
+
+
+def _execute(
+    scenario: Scenario, case: Case, acts: list[Act], key: str
+) -> tuple[Observation, Capture, list[str], list[str]]:
+    ipv6 = scenario.topology.uses_ipv6 or any(a.probe.dst.version == 6 for a in acts)
+    with Lab(key) as lab:
+        net = build(lab, scenario.topology, ipv6)
+        taps = {
+            k: (fd, scenario.topology.hosts[k[0]].interfaces[k[1]].resolved_kind == "tap")
+            for k, fd in net.tun_fds.items()
+        }
+        capture = Capture(lab, taps)
+        wanted = (
+            case.listeners
+            if case.listeners is not None
+            else default_listeners(net, [a.probe for a in acts])
+        )
+        listeners = Listeners(net, wanted)
+        outcomes: list[ProbeOutcome] = []
+        windows: list[int] = []
+        routes: list[dict[str, Any]] = []
+        neighbours: list[dict[str, list[dict[str, str]]]] = []
+        reasons: list[str] = []
+        obs: Observation | None = None
+        for index, step in enumerate(acts):
+            for change in step.change:
+                net.apply(change)
+            capture.poll()
+            listeners.poll()  # what came before belongs to the previous probe
+            listeners.current_probe = index
+            windows.append(len(capture.frames))
+            routes.append(route_get(net, step.probe))
+            outcomes.append(_act(net, listeners, step.probe, f"{key} {index}"))
+            expect = step.kernel_does if case.refuted and step.kernel_does else step.expect
+            obs, reason = settle(net, capture, listeners, outcomes, windows, expect, step.probe)
+            reasons.append(reason)
+            neighbours.append(neighbour_tables(net))
+        assert obs is not None
+        obs.route_get = routes
+        obs.neighbours = neighbours
+        obs.sysctls = watched_sysctls(net, case)
+        return obs, capture, reasons, list(net.log)
+
+
+def _act(net: Network, listeners: Listeners, probe: Probe, key: str) -> ProbeOutcome:
+    payload = payload_for(key, probe.payload_size)
+    try:
+        sock = open_sender(net, probe)
+    except OSError as exc:
+        return ProbeOutcome(
+            errno_name(exc.errno or 0),
+            f"socket setup (setsockopt/bind): {exc.strerror}",
+            time.time(),
+        )
+    if probe.proto == "icmp":
+        listeners.watch_replies(probe.host, sock)
+    return act(net, probe, payload, sock)
+
+
 def explain(
-    scenario: Scenario, case: Case, record: CaseRecord, obs: Observation, rows: list[Comparison]
+    scenario: Scenario,
+    case: Case,
+    record: CaseRecord,
+    obs: Observation,
+    claim_rows: list[Comparison],
+    kernel_rows: list[Comparison],
+    note: str,
 ) -> str:
     """The packetdrill-style report of a case: claim, probe, expected vs observed, trace."""
+    several = len(case.acts()) > 1
+    errnos = obs.errno if isinstance(obs.errno, list) else [obs.errno]
+    messages = obs.errno_message if isinstance(obs.errno_message, list) else [obs.errno_message]
     lines = [
         f"{record.verdict.upper()} {record.key}: {case.title}",
         f"claim ({scenario.source.article} {scenario.source.section}): {scenario.claim}",
         *(f"change: {c}" for c in record.changes),
-        f"probe: {record.probe} -> {obs.errno} ({obs.errno_message})",
-        render_comparison(rows),
-        "trace (ms from the syscall; every interface of every namespace; "
+        *(
+            f"probe {i + 1}: {a.probe.describe()} -> {errnos[i]} ({messages[i]})"
+            for i, a in enumerate(case.acts())
+        ),
+        *(f"  kernel route lookup: {r}" for r in obs.route_get),
+    ]
+    if note:
+        lines.append(note)
+    if case.refuted:
+        lines += [
+            "what the article claims:",
+            render_comparison(claim_rows, several),
+            "what this kernel does (recorded in the case):",
+            render_comparison(kernel_rows, several),
+        ]
+    else:
+        lines.append(render_comparison(claim_rows, several))
+    lines += [
+        "trace (ms from the first syscall; every interface of every namespace; "
         f"ended: {record.settled}):",
         render_trace(obs),
         *(f"note: {n}" for n in record.notes),

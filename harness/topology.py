@@ -1,4 +1,4 @@
-"""Topology builder: a `Topology` description -> live namespaces, links, addresses, routes.
+"""Topology builder: a `Topology` description -> live namespaces, links, addresses, routes, rules.
 
 Every call goes through the one pyroute2 socket each namespace owns; no helper
 process is forked.  Each LAN is a Linux bridge in a namespace of its own (a
@@ -7,7 +7,11 @@ process is forked.  Each LAN is a Linux bridge in a namespace of its own (a
 
 from __future__ import annotations
 
+import fcntl
+import os
 import socket
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,29 +19,76 @@ from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
 from harness import timing
+from harness.ipsyntax import NUD_STATES, AddrSpec, LinkSetSpec, NeighSpec, RouteSpec, RuleSpec
 from harness.netns import Lab, NetNS
-from harness.routes import RouteCommand, RouteSpec
-from harness.scenario import Change, Topology
+from harness.scenario import Change, Interface, Topology
 
 BRIDGE = "br0"
-IFF_UP, IFF_MULTICAST = 0x1, 0x1000
 BRPORT_STATE_FORWARDING = 3
+IFF_UP, IFF_NOARP, IFF_MULTICAST = 0x1, 0x80, 0x1000
+IFA_F_NODAD = 0x02
+TUNSETIFF = 0x400454CA
+IFF_TUN, IFF_TAP, IFF_NO_PI = 0x0001, 0x0002, 0x1000
+IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
 
-# Set in every namespace before any link exists, so new devices inherit them.
-BASELINE_SYSCTLS: dict[str, int] = {
-    # The topologies are IPv4; without this every link would send IPv6 DAD,
-    # router solicitations and MLD reports into the captures.
-    "net.ipv6.conf.all.disable_ipv6": 1,
-    "net.ipv6.conf.default.disable_ipv6": 1,
+# A new namespace inherits the host's IPv4 conf/all and conf/default values
+# (net.core.devconf_inherit_init_net=0 means "inherit" for IPv4).  So that a
+# result never depends on how the host is configured, both are reset to the
+# kernel's built-in defaults (ipv4_devconf in net/ipv4/devinet.c) before any
+# link exists; a scenario's own sysctls are applied afterwards.
+IPV4_CONF_DEFAULTS: dict[str, int] = {
+    "forwarding": 0,
+    "rp_filter": 0,
+    "accept_local": 0,
+    "arp_announce": 0,
+    "arp_ignore": 0,
+    "arp_filter": 0,
+    "arp_accept": 0,
+    "arp_notify": 0,
+    "proxy_arp": 0,
+    "proxy_arp_pvlan": 0,
+    "accept_redirects": 1,
+    "send_redirects": 1,
+    "secure_redirects": 1,
+    "shared_media": 1,
+    "accept_source_route": 0,
+    "promote_secondaries": 0,
+    "route_localnet": 0,
+    "src_valid_mark": 0,
+    "log_martians": 0,
+    "bootp_relay": 0,
+    "drop_gratuitous_arp": 0,
+    "drop_unicast_in_l2_multicast": 0,
+    "ignore_routes_with_linkdown": 0,
 }
-
-# Set on every host interface.  Per interface because a namespace other than
-# the first has no net.ipv4.neigh.default (ARP's defaults live in init_net only).
-# See timing.ARP_RETRANS_MS: absence of an ARP answer is established quickly.
-NEIGH_SYSCTLS: dict[str, int] = {
+# IPv6, when a scenario uses it: addresses usable at once (no duplicate
+# address detection), no router solicitations, and MLD report retransmits
+# pushed out of a case's time window, so captures hold what the case caused.
+IPV6_ON: dict[str, int] = {
+    "disable_ipv6": 0,
+    "accept_dad": 0,
+    "dad_transmits": 0,
+    "router_solicitations": 0,
+    "mldv1_unsolicited_report_interval": 60000,
+    "mldv2_unsolicited_report_interval": 60000,
+}
+# Without IPv6 in the scenario it is switched off, so that DAD, router
+# solicitations and MLD reports do not add frames of their own.
+IPV6_OFF: dict[str, int] = {"disable_ipv6": 1}
+# Set per interface: a namespace other than the first has no neigh/default.
+# See timing.ARP_RETRANS_MS; proxy_delay 0 answers proxy ARP at once instead of
+# after a random delay of up to 0.8 s.  Timers only: what is asked and answered
+# is unchanged.
+NEIGH_TUNING: dict[str, int] = {
     "retrans_time_ms": timing.ARP_RETRANS_MS,
     "mcast_solicit": timing.ARP_MCAST_SOLICIT,
+    "proxy_delay": 0,
 }
+TUNING_NOTE = (
+    "harness tuning in every namespace: IPv4 conf/all and conf/default reset to kernel defaults; "
+    f"ARP/ND retransmit {timing.ARP_RETRANS_MS} ms x {timing.ARP_MCAST_SOLICIT} probes "
+    "(kernel default 1000 ms x 3), proxy_delay 0"
+)
 
 
 class TopologyError(RuntimeError):
@@ -50,7 +101,9 @@ class Network:
 
     lab: Lab
     topology: Topology
+    ipv6: bool = False
     lans: dict[str, NetNS] = field(default_factory=dict)
+    tun_fds: dict[tuple[str, str], int] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
 
     def host(self, name: str) -> NetNS:
@@ -58,27 +111,92 @@ class Network:
         return self.lab[name]
 
     def apply(self, change: Change) -> None:
-        """Apply one change (route or sysctl) to a running topology."""
+        """Apply one change (route, rule, neigh, addr, link or sysctl) to the running topology."""
         ns = self.host(change.host)
-        if change.route is not None:
-            command, spec = change.route_command()
-            route(ns, command, spec)
-        for key, value in (change.sysctl or {}).items():
-            ns.write_sysctl(key, value)
+        if change.sysctl is not None:
+            for key, value in change.sysctl.items():
+                ns.write_sysctl(key, value)
+        else:
+            verb, spec = change.parsed()
+            APPLY[change.kind](ns, verb, spec)
         self.log.append(str(change))
 
 
-def route(ns: NetNS, command: RouteCommand, spec: RouteSpec) -> None:
-    """`ip route COMMAND SPEC` inside `ns`, with iproute2's defaults."""
-    oif = ns.link_index(spec.dev) if spec.dev else None
-    fields = spec.netlink_fields(command, oif)
-    verb = {"add": "add", "del": "del", "replace": "replace"}[command]
+def _netlink(ns: NetNS, what: str, call: Callable[[], Any]) -> None:
     try:
-        ns.ipr.route(verb, **fields)
+        call()
     except NetlinkError as exc:
         raise TopologyError(
-            f"host {ns.name}: `ip route {command} {spec}` failed: {exc.args[1]} (errno {exc.code})"
+            f"host {ns.name}: `{what}` failed: {exc.args[1]} (errno {exc.code})"
         ) from None
+
+
+def route(ns: NetNS, command: str, spec: RouteSpec) -> None:
+    """`ip route COMMAND SPEC` inside `ns`, with iproute2's defaults."""
+    oif = ns.link_index(spec.dev) if spec.dev else None
+    fields = spec.netlink_fields(
+        "add" if command == "add" else "del" if command == "del" else "replace", oif
+    )
+    _netlink(ns, f"ip route {command} {spec}", lambda: ns.ipr.route(command, **fields))
+
+
+def rule(ns: NetNS, command: str, spec: RuleSpec) -> None:
+    """`ip rule COMMAND SPEC` inside `ns`."""
+    fields = spec.netlink_fields(command)
+    _netlink(ns, f"ip rule {command} {spec}", lambda: ns.ipr.rule(command, **fields))
+
+
+def neigh(ns: NetNS, command: str, spec: NeighSpec) -> None:
+    """`ip neigh COMMAND SPEC` inside `ns`."""
+    fields: dict[str, Any] = {
+        "dst": str(spec.dst),
+        "ifindex": ns.link_index(spec.dev),
+        "state": NUD_STATES[spec.nud],
+        "family": socket.AF_INET6 if spec.dst.version == 6 else socket.AF_INET,
+    }
+    if spec.lladdr:
+        fields["lladdr"] = spec.lladdr
+    _netlink(ns, f"ip neigh {command} {spec}", lambda: ns.ipr.neigh(command, **fields))
+
+
+def addr(ns: NetNS, command: str, spec: AddrSpec) -> None:
+    """`ip addr COMMAND SPEC` inside `ns`; IPv6 addresses skip duplicate address detection."""
+    index = ns.link_index(spec.dev)
+    fields: dict[str, Any] = {
+        "index": index,
+        "address": str(spec.address.ip),
+        "prefixlen": spec.address.network.prefixlen,
+    }
+    if spec.address.version == 6:
+        fields["flags"] = IFA_F_NODAD
+    _netlink(ns, f"ip addr {command} {spec}", lambda: ns.ipr.addr(command, **fields))
+
+
+def link_set(ns: NetNS, command: str, spec: LinkSetSpec) -> None:
+    """`ip link set ...` inside `ns` (state, name, MAC address, ARP on or off)."""
+    del command  # always "set"
+    index = ns.link_index(spec.dev)
+    fields: dict[str, Any] = {"index": index}
+    if spec.state:
+        fields["state"] = spec.state
+    if spec.name:
+        fields["ifname"] = spec.name
+    if spec.address:
+        fields["address"] = spec.address
+    if spec.arp is not None:
+        fields.update(flags=0 if spec.arp else IFF_NOARP, change=IFF_NOARP)
+    _netlink(ns, f"ip link set {spec}", lambda: ns.ipr.link("set", **fields))
+    if spec.name:
+        ns.renamed(spec.dev, spec.name)
+
+
+APPLY: dict[str, Callable[[NetNS, str, Any], None]] = {
+    "route": route,
+    "rule": rule,
+    "neigh": neigh,
+    "addr": addr,
+    "link": link_set,
+}
 
 
 def _monitor(ns: NetNS, lab: Lab) -> socket.socket:
@@ -89,23 +207,29 @@ def _monitor(ns: NetNS, lab: Lab) -> socket.socket:
     return sock
 
 
-def build(lab: Lab, topology: Topology) -> Network:
-    """Create every namespace, link, address, route and sysctl of `topology` inside `lab`."""
-    net = Network(lab=lab, topology=topology)
+def _baseline(ns: NetNS, ipv6: bool) -> None:
+    values: dict[str, int] = {}
+    for scope in ("all", "default"):
+        values |= {f"net/ipv4/conf/{scope}/{k}": v for k, v in IPV4_CONF_DEFAULTS.items()}
+        values |= {
+            f"net/ipv6/conf/{scope}/{k}": v for k, v in (IPV6_ON if ipv6 else IPV6_OFF).items()
+        }
+    ns.write_sysctls(values, skip_missing=True)
+
+
+def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
+    """Create every namespace, link, address, route, rule and sysctl of `topology` in `lab`."""
+    ipv6 = topology.uses_ipv6 if ipv6 is None else ipv6
+    net = Network(lab=lab, topology=topology, ipv6=ipv6)
     lans = topology.lans()
     monitors: list[socket.socket] = []
 
     for name in [*topology.hosts, *lans]:
         ns = lab.namespace(name)
-        for key, value in BASELINE_SYSCTLS.items():
-            ns.write_sysctl(key, value)
+        _baseline(ns, ipv6)
         monitors.append(_monitor(ns, lab))
         ns.ipr.link("set", index=1, state="up")  # lo is always ifindex 1
-    net.log.append(
-        "harness tuning in every namespace: IPv6 off; ARP retransmit "
-        f"{timing.ARP_RETRANS_MS} ms x {timing.ARP_MCAST_SOLICIT} probes "
-        "(kernel default 1000 ms x 3)"
-    )
+    net.log.append(TUNING_NOTE + ("; IPv6 on, no DAD" if ipv6 else "; IPv6 off"))
 
     for lan_name, ports in lans.items():
         switch = lab[lan_name]
@@ -124,18 +248,29 @@ def build(lab: Lab, topology: Topology) -> Network:
         _veth(lab[host_a], if_a, lab[host_b], if_b)
 
     for host_name, host in topology.hosts.items():
+        _local_links(net, lab[host_name], host.interfaces)
+
+    for host_name, host in topology.hosts.items():
         ns = lab[host_name]
         for key, setting in host.sysctls.items():
             ns.write_sysctl(key, setting)
         for ifname, iface in host.interfaces.items():
             index = ns.link_index(ifname)
-            for key, value in NEIGH_SYSCTLS.items():
-                ns.write_sysctl(f"net/ipv4/neigh/{ifname}/{key}", value)
-            for addr in iface.addresses:
-                ns.ipr.addr(
-                    "add", index=index, address=str(addr.ip), prefixlen=addr.network.prefixlen
+            if iface.resolved_kind not in ("loopback", "vrf", "bridge"):
+                ns.write_sysctls(
+                    {f"net/ipv4/neigh/{ifname}/{k}": v for k, v in NEIGH_TUNING.items()}
                 )
-            if iface.up:
+                if ipv6:
+                    ns.write_sysctls(
+                        {
+                            f"net/ipv6/neigh/{ifname}/{k}": v
+                            for k, v in NEIGH_TUNING.items()
+                            if k != "proxy_delay"
+                        }
+                    )
+            for address in iface.addresses:
+                addr(ns, "add", AddrSpec(address=address, dev=ifname))
+            if iface.up and iface.resolved_kind != "loopback":
                 ns.ipr.link("set", index=index, state="up")
 
     timing.wait_until(
@@ -146,9 +281,73 @@ def build(lab: Lab, topology: Topology) -> Network:
     )
 
     for host_name, host in topology.hosts.items():
-        for spec in host.routes:
-            route(lab[host_name], "add", spec)
+        ns = lab[host_name]
+        for route_spec in host.routes:
+            route(ns, "add", route_spec)
+        for rule_spec in host.rules:
+            rule(ns, "add", rule_spec)
+        for neigh_spec in host.neighbours:
+            neigh(ns, "add", neigh_spec)
     return net
+
+
+def _local_links(net: Network, ns: NetNS, interfaces: dict[str, Interface]) -> None:
+    """Links that live inside one host: tun/tap, dummy, vrf, bridge, then macvlan/ipvlan."""
+    ordered = sorted(
+        interfaces.items(), key=lambda kv: kv[1].resolved_kind in ("macvlan", "ipvlan")
+    )
+    for ifname, iface in ordered:
+        kind = iface.resolved_kind
+        extra: dict[str, Any] = {"address": iface.mac} if iface.mac else {}
+        if kind in ("tun", "tap"):
+            net.tun_fds[(ns.name, ifname)] = _tun(net.lab, ns, ifname, kind)
+            if iface.mac:
+                ns.ipr.link("set", index=ns.link_index(ifname), address=iface.mac)
+        elif kind in ("dummy", "bridge"):
+            _create(ns, ifname, kind, **extra)
+        elif kind == "vrf":
+            _create(ns, ifname, "vrf", vrf_table=iface.table, **extra)
+        elif kind == "macvlan":
+            _create(
+                ns,
+                ifname,
+                "macvlan",
+                link=ns.link_index(str(iface.parent)),
+                macvlan_mode=iface.mode or "bridge",
+                **extra,
+            )
+        elif kind == "ipvlan":
+            _create(
+                ns,
+                ifname,
+                "ipvlan",
+                link=ns.link_index(str(iface.parent)),
+                ipvlan_mode=IPVLAN_MODES[iface.mode or "l2"],
+                **extra,
+            )
+        elif iface.mac and kind in ("veth", "port"):
+            ns.ipr.link("set", index=ns.link_index(ifname), address=iface.mac)
+    for ifname, iface in interfaces.items():
+        if iface.master is not None:
+            ns.ipr.link("set", index=ns.link_index(ifname), master=ns.link_index(iface.master))
+
+
+def _create(ns: NetNS, ifname: str, kind: str, **attrs: Any) -> None:
+    try:
+        ns.add_link(ifname, kind, **attrs)
+    except NetlinkError as exc:
+        raise TopologyError(f"host {ns.name}: creating {kind} {ifname!r}: {exc.args[1]}") from None
+
+
+def _tun(lab: Lab, ns: NetNS, ifname: str, kind: str) -> int:
+    """A tun or tap device whose character-device fd the harness keeps (and reads)."""
+    # The device is created in the namespace of the thread that opens /dev/net/tun.
+    with ns.entered():
+        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+    lab.defer(os.close, fd)
+    flags = (IFF_TUN if kind == "tun" else IFF_TAP) | IFF_NO_PI
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", ifname.encode(), flags))
+    return fd
 
 
 def _veth(ns_a: NetNS, if_a: str, ns_b: NetNS, if_b: str, **attrs: Any) -> None:
@@ -163,13 +362,21 @@ def _veth(ns_a: NetNS, if_a: str, ns_b: NetNS, if_b: str, **attrs: Any) -> None:
 
 def _all_ready(net: Network) -> bool:
     """Every link that should be up is operationally up and every bridge port forwards."""
-    for host_name, host in net.topology.hosts.items():
+    topology = net.topology
+    for host_name, host in topology.hosts.items():
         ns = net.lab[host_name]
         states = {
             str(link.get("ifname")): link.get("IFLA_OPERSTATE") for link in ns.ipr.get_links()
         }
         for ifname, iface in host.interfaces.items():
-            if iface.up and states.get(ifname) != "UP":
+            if not iface.up or iface.resolved_kind == "loopback":
+                continue
+            if iface.link is not None:  # a veth is up only once its other end is
+                peer_host, _, peer_if = iface.link.partition(".")
+                if not topology.hosts[peer_host].interfaces[peer_if].up:
+                    continue
+            # tun/tap, dummy and vrf report UNKNOWN: they have no carrier to watch.
+            if states.get(ifname) not in ("UP", "UNKNOWN"):
                 return False
     for switch in net.lans.values():
         for link in switch.ipr.get_links():

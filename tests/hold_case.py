@@ -12,7 +12,7 @@ import sys
 
 from harness.capture import Capture
 from harness.netns import Lab
-from harness.probes import Listeners, send
+from harness.probes import Listeners, act, default_listeners
 from harness.scenario import SCENARIO_DIR, load_scenario
 from harness.topology import build
 
@@ -23,8 +23,9 @@ def main() -> None:
     with Lab("hold") as lab:
         net = build(lab, scenario.topology)
         Capture(lab)
-        Listeners(net, case.probe)
-        send(net, case.probe, b"held")
+        assert case.probe is not None
+        Listeners(net, default_listeners(net, [case.probe]))
+        act(net, case.probe, b"held")
         made = [{"inode": ns.inode, "cookie": ns.cookie} for ns in lab.created()]
         print(json.dumps({"namespaces": made}), flush=True)
         sys.stdin.read()  # mid-case: blocks until the test signals us

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from harness.routes import RouteSyntaxError, parse_route, parse_route_command
+from harness.ipsyntax import RouteSyntaxError, parse_route, parse_route_command
 
 
 def test_default_via_gateway() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.capture import Capture
-from harness.probes import Listeners, open_sender, transmit
+from harness.probes import Listeners, default_listeners, open_sender, transmit
 from harness.runner import settle
 from harness.scenario import Expect, Probe, Topology
 from harness.topology import Network
@@ -28,7 +28,7 @@ def test_dontroute_can_be_cleared_on_the_same_socket(
 ) -> None:
     net = network("lan-with-gateway")
     capture = Capture(net.lab)
-    listeners = Listeners(net, FAR)
+    listeners = Listeners(net, default_listeners(net, [FAR]))
     sock = open_sender(net, FAR)
 
     first = transmit(sock, FAR, b"with SO_DONTROUTE")
@@ -39,7 +39,7 @@ def test_dontroute_can_be_cleared_on_the_same_socket(
     assert second.errno == "ok"
 
     expect = Expect.model_validate({"received": ["far from 192.0.2.224"]})
-    obs, _why = settle(net, capture, listeners, second, expect)
+    obs, _why = settle(net, capture, listeners, [second], [0], expect, FAR)
     assert [(r.host, r.src, r.payload_size) for r in obs.received] == [
         ("far", "192.0.2.224", len(b"without it"))
     ]
@@ -50,11 +50,10 @@ def test_capture_sees_the_first_frame(network: Callable[[str | Topology], Networ
     net = network("lan-with-gateway")
     capture = Capture(net.lab)
     peer = Probe(host="sender", dst=ipaddress.IPv4Address("192.0.2.193"))
-    listeners = Listeners(net, peer)
+    listeners = Listeners(net, default_listeners(net, [peer]))
     outcome = transmit(open_sender(net, peer), peer, b"first")
-    obs, _why = settle(
-        net, capture, listeners, outcome, Expect.model_validate({"received": ["peer"]})
-    )
+    expect = Expect.model_validate({"received": ["peer"]})
+    obs, _why = settle(net, capture, listeners, [outcome], [0], expect, peer)
     first = obs.trace()[0]
     assert (first.host, first.ifname, first.direction, str(first)) == (
         "sender",

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from harness.ipsyntax import parse_route_command
 from harness.netns import Lab, NetNS
-from harness.routes import parse_route_command
 from harness.scenario import Topology, load_topology
 from harness.topology import build, route
 from tests.conftest import needs_root

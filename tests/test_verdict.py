@@ -8,7 +8,7 @@ from scapy.layers.l2 import ARP, Ether
 from harness.capture import ARPHRD_ETHER, Frame
 from harness.observe import observe
 from harness.probes import ProbeOutcome, Receipt
-from harness.scenario import Expect
+from harness.scenario import Expect, Probe
 from harness.verdict import compare, passed, positives_seen, render_comparison, render_trace
 
 T0 = 1000.0
@@ -38,11 +38,12 @@ FRAMES = [
     frame("sender", 4, DATAGRAM, 0.00025),
 ]
 OK = ProbeOutcome("ok", "sendto: 8 bytes accepted", T0)
+PROBE = Probe.model_validate({"host": "sender", "dst": "192.0.2.193"})
 RECEIPT = Receipt("peer", "192.0.2.224", 40000, "192.0.2.193", "eth0", 8)
 
 
 def test_observe_dissects_and_orders() -> None:
-    obs = observe(FRAMES, OK, [RECEIPT])
+    obs = observe(FRAMES, [OK], [RECEIPT])
     assert [(a.host, a.direction, a.target, a.sender) for a in obs.arp] == [
         ("sender", "out", "192.0.2.193", "192.0.2.224"),
         ("peer", "in", "192.0.2.193", "192.0.2.224"),
@@ -57,7 +58,7 @@ def test_observe_dissects_and_orders() -> None:
 
 
 def test_matching_expectation_passes() -> None:
-    obs = observe(FRAMES, OK, [RECEIPT])
+    obs = observe(FRAMES, [OK], [RECEIPT])
     expect = Expect.model_validate(
         {
             "errno": "ok",
@@ -65,20 +66,20 @@ def test_matching_expectation_passes() -> None:
             "received": ["peer from 192.0.2.224"],
         }
     )
-    rows = compare(expect, obs)
+    rows = compare(expect, obs, PROBE)
     assert passed(rows)
-    assert positives_seen(expect, obs)
+    assert positives_seen(expect, obs, PROBE)
 
 
 def test_mismatch_is_reported_field_by_field() -> None:
-    obs = observe(FRAMES, OK, [RECEIPT])
+    obs = observe(FRAMES, [OK], [RECEIPT])
     expect = Expect.model_validate({"errno": "ENETUNREACH", "arp": {"sender": []}, "received": []})
-    rows = compare(expect, obs)
+    rows = compare(expect, obs, PROBE)
     assert not passed(rows)
     assert [(r.field, r.ok) for r in rows] == [
         ("errno", False),
-        ("arp requests sent by sender", False),
-        ("datagram received by", False),
+        ("resolution requests sent by sender", False),
+        ("received by", False),
     ]
     table = render_comparison(rows)
     assert "ENETUNREACH" in table and "<-- differs" in table
@@ -86,24 +87,24 @@ def test_mismatch_is_reported_field_by_field() -> None:
 
 
 def test_sets_are_exact_both_ways() -> None:
-    obs = observe(FRAMES, OK, [RECEIPT])
+    obs = observe(FRAMES, [OK], [RECEIPT])
     extra = Expect.model_validate({"arp": {"sender": ["who-has 192.0.2.193", "who-has 192.0.2.1"]}})
-    assert not passed(compare(extra, obs))  # an expected request that never left
+    assert not passed(compare(extra, obs, PROBE))  # an expected request that never left
     wrong_sender = Expect.model_validate(
         {"arp": {"sender": ["who-has 192.0.2.193 tell 192.0.2.9"]}}
     )
-    assert not passed(compare(wrong_sender, obs))
+    assert not passed(compare(wrong_sender, obs, PROBE))
 
 
 def test_absence_only_claims_never_end_early() -> None:
-    obs = observe([], ProbeOutcome("ENETUNREACH", "sendto: Network is unreachable", T0), [])
+    obs = observe([], [ProbeOutcome("ENETUNREACH", "sendto: Network is unreachable", T0)], [])
     expect = Expect.model_validate({"errno": "ENETUNREACH", "received": []})
-    assert passed(compare(expect, obs))
-    assert not positives_seen(expect, obs)
+    assert passed(compare(expect, obs, PROBE))
+    assert not positives_seen(expect, obs, PROBE)
 
 
 def test_trace_lists_every_frame_in_time_order() -> None:
-    lines = render_trace(observe(FRAMES, OK, [RECEIPT])).splitlines()
+    lines = render_trace(observe(FRAMES, [OK], [RECEIPT])).splitlines()
     assert len(lines) == 4
     assert "sender/eth0" in lines[0] and "ARP who-has 192.0.2.193 tell 192.0.2.224" in lines[0]
     assert "UDP 192.0.2.224:40000 > 192.0.2.193:9000" in lines[-1]
