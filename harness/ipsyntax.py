@@ -222,7 +222,7 @@ def _address(word: str, key: str, text: str) -> ipaddress.IPv4Address | ipaddres
 
 def _int(word: str, key: str, text: str) -> int:
     try:
-        return int(word)
+        return int(word, 0)  # 0x7 as well as 7, as iproute2 reads numbers
     except ValueError:
         raise RouteSyntaxError(f"{text!r}: {key} {word!r} is not a number") from None
 

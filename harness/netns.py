@@ -36,6 +36,7 @@ from pyroute2 import IPRoute
 
 CLONE_NEWNET = 0x40000000
 SO_NETNS_COOKIE = 71  # Linux >= 5.14; not in Python's socket module
+CHOSEN_INDEX_BASE = 1000
 
 # os.unshare/os.setns exist only from Python 3.12; Debian 12 ships 3.11.
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -108,6 +109,7 @@ class NetNS:
         self.id = namespace_id(self.fd)
         # ifname -> ifindex; every netlink round trip costs about a millisecond.
         self._indexes: dict[str, int] = {"lo": 1}
+        self._chosen: set[int] = set()
 
     @property
     def path(self) -> str:
@@ -175,8 +177,15 @@ class NetNS:
             # next free ifindex: choosing one here would collide (EBUSY).
             self.ipr.link("add", ifname=ifname, kind=kind, **attrs)
             return self.link_index(ifname)
-        index = max(self._indexes.values()) + 1
+        # Chosen indexes start at 1000, far above what the kernel hands out by
+        # itself in a namespace this small, for two reasons: they never collide
+        # with an index the kernel gave a veth peer born here, and the two ends of
+        # a veth never share a number.  If they did (2 and 2 in two fresh
+        # namespaces), linkwatch_urgent_event() would see ifindex == iflink and
+        # batch the carrier change for up to a second.
+        index = max([CHOSEN_INDEX_BASE - 1, *self._chosen]) + 1
         self.ipr.link("add", index=index, ifname=ifname, kind=kind, **attrs)
+        self._chosen.add(index)
         self._indexes[ifname] = index
         return index
 

@@ -303,7 +303,8 @@ def observe(
     """Turn raw captures and socket results into an Observation.
 
     `windows[i]` is the index of the first frame captured after probe i acted;
-    frames are attributed to the latest probe that acted before them.
+    frames are attributed to the latest probe that acted before them, and those
+    captured before the first probe to none (probe -1): they stay in the trace.
     """
     single = len(outcomes) == 1
     obs = Observation(
@@ -315,7 +316,8 @@ def observe(
     starts = windows or [0]
     t0 = outcomes[0].time
     for index, frame in enumerate(frames):
-        probe = max(i for i, start in enumerate(starts) if start <= index) if starts else 0
+        # Frames from before the first probe (set-up leftovers) belong to none: -1.
+        probe = max((i for i, start in enumerate(starts) if start <= index), default=-1)
         t_ms = round((frame.time - t0) * 1000, 3)
         pkt = _dissect(frame)
         resolution = _resolution(frame, pkt, t_ms)

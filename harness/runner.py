@@ -46,6 +46,7 @@ from harness.verdict import (
 NUD_INCOMPLETE = NUD_STATES["incomplete"]
 _STATE_NAMES = {v: k.upper() for k, v in NUD_STATES.items()}
 _TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
+RTM_F_LOOKUP_TABLE = 0x1000
 # Recorded with every case: the sysctls that decide the behaviours the articles discuss.
 WATCHED_CONF = (
     "forwarding",
@@ -121,6 +122,9 @@ def route_get(net: Network, probe: Probe) -> dict[str, Any]:
     """The kernel's own lookup for the probe's flow, as `ip route get` would ask it."""
     ns = net.host(probe.host)
     query: dict[str, Any] = {"dst": str(probe.dst), "family": probe.family}
+    # iproute2 sets RTM_F_LOOKUP_TABLE; without it the kernel reports table main
+    # whatever table the lookup used (inet_rtm_getroute).
+    flags = RTM_F_LOOKUP_TABLE
     device = probe.bind_device or probe.unicast_if or probe.iface
     if device:
         query["oif"] = ns.link_index(device)
@@ -131,7 +135,7 @@ def route_get(net: Network, probe: Probe) -> dict[str, Any]:
         query["src"] = bind[0]
     asked = " ".join(f"{k} {v}" for k, v in query.items() if k != "family")
     try:
-        answer = ns.ipr.route("get", **query)[0]
+        answer = ns.ipr.route("get", flags=flags, **query)[0]
     except NetlinkError as exc:
         return {"query": asked, "error": f"{errno_name(exc.code)}: {exc.args[1]}"}
     names = ns.interface_names()

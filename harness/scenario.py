@@ -821,11 +821,13 @@ def _field_path(loc: tuple[int | str, ...], doc: Any) -> str:
     """Render a pydantic location as `cases[2](far-no-default).probe.dst`.
 
     Only parts that exist in the document are kept: pydantic also puts the
-    names of union branches and validators into a location.
+    names of union branches and validators into a location.  A last part that
+    is not in the document is a missing field, and is named.
     """
     out = ""
     node = doc
-    for part in loc:
+    for position, part in enumerate(loc):
+        last = position == len(loc) - 1
         if isinstance(part, int) and isinstance(node, list) and part < len(node):
             out += f"[{part}]"
             node = node[part]
@@ -834,11 +836,8 @@ def _field_path(loc: tuple[int | str, ...], doc: Any) -> str:
         elif isinstance(node, dict) and part in node:
             out += f".{part}" if out else str(part)
             node = node[part]
-        elif isinstance(part, str) and isinstance(node, dict) and not out.endswith(part):
-            # A missing required field: name it, then stop walking.
-            if re.fullmatch(r"[a-z_]+", part):
-                out += f".{part}" if out else part
-            node = None
+        elif last and isinstance(part, str) and re.fullmatch(r"[a-z_]+", part):
+            out += f".{part}" if out else part
     return out
 
 
@@ -923,8 +922,11 @@ def _check_references(path: Path, topology: Topology, cases: list[Case]) -> None
         if name not in hosts:
             raise ScenarioError(path, where, f"no host {name!r} (hosts: {names})")
 
+    renamed: dict[str, set[str]] = {}  # names given by `link set X name Y` earlier in a case
+
     def interface(where: str, host_name: str, ifname: str | None) -> None:
-        if ifname is not None and ifname not in hosts[host_name].interfaces and ifname != "lo":
+        known = {*hosts[host_name].interfaces, "lo", *renamed.get(host_name, set())}
+        if ifname is not None and ifname not in known:
             raise ScenarioError(path, where, f"host {host_name!r} has no interface {ifname!r}")
 
     for i, case in enumerate(cases):
@@ -935,10 +937,15 @@ def _check_references(path: Path, topology: Topology, cases: list[Case]) -> None
         for k, listener in enumerate(case.listeners or []):
             host(f"{where}.listeners[{k}].host", listener.host)
             interface(f"{where}.listeners[{k}].bind_device", listener.host, listener.bind_device)
+        renamed.clear()
         for a, act in enumerate(case.acts()):
             at = where if case.steps is None else f"{where}.steps[{a}]"
             for j, change in enumerate(act.change):
                 host(f"{at}.change[{j}].host", change.host)
+                if change.link is not None:
+                    new_name = change.parsed()[1].name
+                    if new_name:
+                        renamed.setdefault(change.host, set()).add(new_name)
             probe = act.probe
             host(f"{at}.probe.host", probe.host)
             for field in ("bind_device", "unicast_if", "iface"):

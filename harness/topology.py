@@ -75,6 +75,9 @@ IPV6_ON: dict[str, int] = {
 # Without IPv6 in the scenario it is switched off, so that DAD, router
 # solicitations and MLD reports do not add frames of their own.
 IPV6_OFF: dict[str, int] = {"disable_ipv6": 1}
+# Ping sockets (SOCK_DGRAM/IPPROTO_ICMP) are refused unless the caller's group is
+# in this range, and a new namespace's range ("1 0") admits nobody, not even root.
+NAMESPACE_SYSCTLS: dict[str, int | str] = {"net/ipv4/ping_group_range": "0 0"}
 # Set per interface: a namespace other than the first has no neigh/default.
 # See timing.ARP_RETRANS_MS; proxy_delay 0 answers proxy ARP at once instead of
 # after a random delay of up to 0.8 s.  Timers only: what is asked and answered
@@ -214,7 +217,7 @@ def _baseline(ns: NetNS, ipv6: bool) -> None:
         values |= {
             f"net/ipv6/conf/{scope}/{k}": v for k, v in (IPV6_ON if ipv6 else IPV6_OFF).items()
         }
-    ns.write_sysctls(values, skip_missing=True)
+    ns.write_sysctls({**values, **NAMESPACE_SYSCTLS}, skip_missing=True)
 
 
 def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
@@ -254,7 +257,11 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
         ns = lab[host_name]
         for key, setting in host.sysctls.items():
             ns.write_sysctl(key, setting)
-        for ifname, iface in host.interfaces.items():
+        # Stacked links (macvlan, ipvlan) are made once their lower link is up:
+        # made earlier, they were seen to sit in LOWERLAYERDOWN for about 1 s.
+        for ifname, iface in sorted(host.interfaces.items(), key=lambda kv: _stacked(kv[1])):
+            if _stacked(iface):
+                _stacked_link(ns, ifname, iface)
             index = ns.link_index(ifname)
             if iface.resolved_kind not in ("loopback", "vrf", "bridge"):
                 ns.write_sysctls(
@@ -291,12 +298,27 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
     return net
 
 
+def _stacked(iface: Interface) -> bool:
+    return iface.resolved_kind in ("macvlan", "ipvlan")
+
+
+def _stacked_link(ns: NetNS, ifname: str, iface: Interface) -> None:
+    """A macvlan or ipvlan on top of `iface.parent`."""
+    extra: dict[str, Any] = {"address": iface.mac} if iface.mac else {}
+    lower = ns.link_index(str(iface.parent))
+    if iface.resolved_kind == "macvlan":
+        _create(ns, ifname, "macvlan", link=lower, macvlan_mode=iface.mode or "bridge", **extra)
+    else:
+        _create(
+            ns, ifname, "ipvlan", link=lower, ipvlan_mode=IPVLAN_MODES[iface.mode or "l2"], **extra
+        )
+    if iface.master is not None:
+        ns.ipr.link("set", index=ns.link_index(ifname), master=ns.link_index(iface.master))
+
+
 def _local_links(net: Network, ns: NetNS, interfaces: dict[str, Interface]) -> None:
-    """Links that live inside one host: tun/tap, dummy, vrf, bridge, then macvlan/ipvlan."""
-    ordered = sorted(
-        interfaces.items(), key=lambda kv: kv[1].resolved_kind in ("macvlan", "ipvlan")
-    )
-    for ifname, iface in ordered:
+    """Links that live inside one host and need no lower link: tun/tap, dummy, vrf, bridge."""
+    for ifname, iface in interfaces.items():
         kind = iface.resolved_kind
         extra: dict[str, Any] = {"address": iface.mac} if iface.mac else {}
         if kind in ("tun", "tap"):
@@ -307,28 +329,10 @@ def _local_links(net: Network, ns: NetNS, interfaces: dict[str, Interface]) -> N
             _create(ns, ifname, kind, **extra)
         elif kind == "vrf":
             _create(ns, ifname, "vrf", vrf_table=iface.table, **extra)
-        elif kind == "macvlan":
-            _create(
-                ns,
-                ifname,
-                "macvlan",
-                link=ns.link_index(str(iface.parent)),
-                macvlan_mode=iface.mode or "bridge",
-                **extra,
-            )
-        elif kind == "ipvlan":
-            _create(
-                ns,
-                ifname,
-                "ipvlan",
-                link=ns.link_index(str(iface.parent)),
-                ipvlan_mode=IPVLAN_MODES[iface.mode or "l2"],
-                **extra,
-            )
         elif iface.mac and kind in ("veth", "port"):
             ns.ipr.link("set", index=ns.link_index(ifname), address=iface.mac)
     for ifname, iface in interfaces.items():
-        if iface.master is not None:
+        if iface.master is not None and not _stacked(iface):
             ns.ipr.link("set", index=ns.link_index(ifname), master=ns.link_index(iface.master))
 
 
