@@ -32,7 +32,9 @@ SNAPLEN = 65535
 PKTTYPE_NAMES = {0: "host", 1: "broadcast", 2: "multicast", 3: "otherhost", 4: "outgoing", -1: "fd"}
 PKTTYPE_FD = -1  # read by the harness from a tun/tap device's file descriptor
 ARPHRD_ETHER = 1
+ARPHRD_LOOPBACK = 772  # lo: frames carry an Ethernet header too
 ARPHRD_NONE = 0xFFFE
+ETHERNET_FRAMED = (ARPHRD_ETHER, ARPHRD_LOOPBACK)
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
 
@@ -146,7 +148,7 @@ class Capture:
         for (ns_name, ifname, from_fd), frames in sorted(groups.items()):
             suffix = "-fd" if from_fd else ""
             path = directory / f"{ns_name}-{ifname}{suffix}.pcap"
-            linktype = LINKTYPE_ETHERNET if frames[0].hatype == ARPHRD_ETHER else LINKTYPE_RAW
+            linktype = LINKTYPE_ETHERNET if frames[0].hatype in ETHERNET_FRAMED else LINKTYPE_RAW
             with PcapWriter(str(path), linktype=linktype, sync=False, nano=True) as writer:
                 for frame in frames:
                     sec = int(frame.time)

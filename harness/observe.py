@@ -25,7 +25,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
 
-from harness.capture import ARPHRD_ETHER, PKTTYPE_NAMES, Frame
+from harness.capture import ETHERNET_FRAMED, PKTTYPE_NAMES, Frame
 from harness.probes import ProbeOutcome, Receipt
 
 ARP_OPS = {1: "who-has", 2: "is-at"}
@@ -112,6 +112,8 @@ class Observation:
     # After each probe: every host's neighbour table.  After the case: the sysctls.
     neighbours: list[dict[str, list[dict[str, str]]]] = field(default_factory=list)
     sysctls: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Each change of the case and what the kernel answered ("ok" or an errno name).
+    changes: list[dict[str, Any]] = field(default_factory=list)
 
     def arp_requests_by(self, host: str, probe: int | None = None) -> list[ArpRecord]:
         """Resolution requests (ARP who-has, neighbour solicitations) that left `host`."""
@@ -151,11 +153,12 @@ class Observation:
             "route_get": self.route_get,
             "neighbours": self.neighbours,
             "sysctls": self.sysctls,
+            "changes": self.changes,
         }
 
 
 def _dissect(frame: Frame) -> Packet:
-    if frame.hatype == ARPHRD_ETHER:
+    if frame.hatype in ETHERNET_FRAMED:
         return Ether(frame.data)
     version = frame.data[0] >> 4 if frame.data else 4
     return IPv6(frame.data) if version == 6 else IP(frame.data)

@@ -30,8 +30,8 @@ from harness.probes import (
     payload_for,
 )
 from harness.results import CaseRecord, kernel_release
-from harness.scenario import Act, Case, Expect, Probe, Scenario
-from harness.topology import Network, build
+from harness.scenario import Act, Case, Change, Expect, Probe, Scenario
+from harness.topology import Network, TopologyError, build
 from harness.verdict import (
     Comparison,
     compare,
@@ -102,8 +102,8 @@ def settle(
                 return obs, "everything the claim expects to happen was seen"
             if now - last_new >= timing.SETTLE_QUIET_S:
                 return obs, (
-                    f"no frame for {timing.SETTLE_QUIET_S * 1000:.0f} ms "
-                    "and no neighbour being resolved"
+                    f"no frame or neighbour change for {timing.SETTLE_QUIET_S * 1000:.0f} ms, "
+                    "none being resolved"
                 )
         if now - start >= timing.SETTLE_DEADLINE_S:
             return obs, (
@@ -115,7 +115,10 @@ def settle(
         readable, _, _ = select.select(wake, [], [], max(timeout, 0))
         for sock in readable:
             if sock in capture.neighbour_events:
+                # A neighbour changing state is activity too: a FAILED entry drops
+                # its queue and the kernel then reports the failure (ICMP on lo).
                 timing.drain(sock)
+                last_new = time.monotonic()
 
 
 def route_get(net: Network, probe: Probe) -> dict[str, Any]:
@@ -232,7 +235,9 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
         record.message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         record.duration_s = round(time.perf_counter() - started, 4)
         return record
-    claim_rows = [row for i, a in enumerate(acts) for row in compare(a.expect, obs, a.probe, i)]
+    claim_rows = change_rows(obs, acts) + [
+        row for i, a in enumerate(acts) for row in compare(a.expect, obs, a.probe, i)
+    ]
     kernel_rows = [
         row
         for i, a in enumerate(acts)
@@ -289,10 +294,11 @@ def _execute(
         routes: list[dict[str, Any]] = []
         neighbours: list[dict[str, list[dict[str, str]]]] = []
         reasons: list[str] = []
+        changes: list[tuple[int, Change, str]] = []
         obs: Observation | None = None
         for index, step in enumerate(acts):
             for change in step.change:
-                net.apply(change)
+                changes.append((index, change, _apply(net, change)))
             capture.poll()
             listeners.poll()  # what came before belongs to the previous probe
             listeners.current_probe = index
@@ -307,7 +313,39 @@ def _execute(
         obs.route_get = routes
         obs.neighbours = neighbours
         obs.sysctls = watched_sysctls(net, case)
+        obs.changes = [{"probe": i, "change": str(c), "errno": e} for i, c, e in changes]
         return obs, capture, reasons, list(net.log)
+
+
+def _apply(net: Network, change: Change) -> str:
+    """Apply a change; "ok" or the errno name when the kernel refused one expected to fail."""
+    try:
+        net.apply(change)
+    except TopologyError as exc:
+        if change.fails_with is None:
+            raise  # an unexpected refusal is a broken scenario: verdict error
+        return errno_name(exc.code)
+    return "ok"
+
+
+def change_rows(obs: Observation, acts: list[Act]) -> list[Comparison]:
+    """One row per change the claim expects the kernel to refuse."""
+    rows = []
+    outcomes = iter(obs.changes)
+    for index, step in enumerate(acts):
+        for change in step.change:
+            seen = next(outcomes)["errno"]
+            if change.fails_with is not None:
+                rows.append(
+                    Comparison(
+                        f"change `{change.host}: {change.kind}` refused with",
+                        change.fails_with,
+                        seen,
+                        seen == change.fails_with,
+                        index,
+                    )
+                )
+    return rows
 
 
 def _act(net: Network, listeners: Listeners, probe: Probe, key: str) -> ProbeOutcome:

@@ -102,13 +102,13 @@ _EXAMPLES = {
 def _check_spec_addresses(spec: object) -> None:
     for name in ("via", "src", "dst", "address"):
         value = getattr(spec, name, None)
-        if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-            check_allowed(value)
-        elif isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
-            if value.prefixlen > 0:
-                check_allowed(value.network_address)
-        elif isinstance(value, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
+        # Interfaces first: IPv4Interface is a subclass of IPv4Address.
+        if isinstance(value, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
             check_allowed(value.ip)
+        elif isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+            check_allowed(value)
+        elif isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)) and value.prefixlen:
+            check_allowed(value.network_address)
 
 
 Route = Annotated[RouteSpec, BeforeValidator(_parsed(parse_route, "route")), PlainSerializer(str)]
@@ -363,6 +363,18 @@ class Change(Strict):
     addr: str | None = None
     link: str | None = None
     sysctl: dict[str, int | str] | None = None
+    fails_with: str | None = Field(
+        default=None,
+        description="the claim is that the kernel refuses this change, with this errno "
+        "(e.g. ENETUNREACH); the case then checks that it does",
+    )
+
+    @field_validator("fails_with")
+    @classmethod
+    def _errno_name(cls, value: str | None) -> str | None:
+        if value is not None and value not in ERRNO_NAMES:
+            raise ValueError(f"{value!r} is not an errno name such as ENETUNREACH")
+        return value
 
     @field_validator("route", "rule", "neigh", "addr", "link")
     @classmethod
@@ -402,8 +414,10 @@ class Change(Strict):
 
     def __str__(self) -> str:
         if self.sysctl is not None:
-            return f"{self.host}: sysctl " + " ".join(f"{k}={v}" for k, v in self.sysctl.items())
-        return f"{self.host}: ip {self.kind} {getattr(self, self.kind)}"
+            text = f"{self.host}: sysctl " + " ".join(f"{k}={v}" for k, v in self.sysctl.items())
+        else:
+            text = f"{self.host}: ip {self.kind} {getattr(self, self.kind)}"
+        return text + (f"  (expected to fail: {self.fails_with})" if self.fails_with else "")
 
 
 def _bind(value: str) -> tuple[str, int]:
@@ -614,8 +628,10 @@ class PacketPattern(Strict):
 
     host: str | None = None
     ifname: str | None = None
-    direction: Literal["in", "out"] | None = None
-    pkttype: Literal["host", "broadcast", "multicast", "otherhost", "outgoing"] | None = None
+    direction: Literal["in", "out", "fd"] | None = Field(
+        default=None, description="in, out, or fd: written by the kernel to a tun/tap fd"
+    )
+    pkttype: Literal["host", "broadcast", "multicast", "otherhost", "outgoing", "fd"] | None = None
     proto: str | None = Field(default=None, description="arp, ndp, udp, tcp, icmp, icmp6, ...")
     src: IPAddress | None = None
     dst: IPAddress | None = None
@@ -639,6 +655,22 @@ class RouteExpectation(Strict):
     gateway: IPAddress | None = None
     src: IPAddress | None = None
     table: int | None = None
+    error: str | None = Field(default=None, description="the lookup fails with this errno name")
+
+    @field_validator("error")
+    @classmethod
+    def _errno_name(cls, value: str | None) -> str | None:
+        if value is not None and value not in ERRNO_NAMES:
+            raise ValueError(f"{value!r} is not an errno name such as ENETUNREACH")
+        return value
+
+    @model_validator(mode="after")
+    def _says_something(self) -> RouteExpectation:
+        if not self.model_dump(exclude_none=True):
+            raise ValueError(
+                "a route expectation names at least one of type, dev, gateway, src, table, error"
+            )
+        return self
 
 
 NEIGH_STATE_NAMES = (

@@ -25,7 +25,8 @@ ARP_RETRANS_MS = 40
 ARP_MCAST_SOLICIT = 3
 
 # After a probe, the case is settled when no neighbour entry is still being
-# resolved and no frame has been seen for SETTLE_QUIET_S; it ends earlier when
+# resolved and neither a frame nor a neighbour change has been seen for
+# SETTLE_QUIET_S; it ends earlier when
 # everything the expectation asks for has been seen, or at once when the
 # syscall failed and nothing at all was sent.
 SETTLE_QUIET_S = 0.03

@@ -8,6 +8,7 @@ process is forked.  Each LAN is a Linux bridge in a namespace of its own (a
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import socket
 import struct
@@ -97,6 +98,10 @@ TUNING_NOTE = (
 class TopologyError(RuntimeError):
     """The kernel refused part of the topology; says which host, which command and why."""
 
+    def __init__(self, message: str, code: int = 0) -> None:
+        super().__init__(message)
+        self.code = code  # the errno the kernel answered, when it answered one
+
 
 @dataclass
 class Network:
@@ -118,7 +123,9 @@ class Network:
         ns = self.host(change.host)
         if change.sysctl is not None:
             for key, value in change.sysctl.items():
-                ns.write_sysctl(key, value)
+                _netlink(
+                    ns, f"sysctl {key}={value}", functools.partial(ns.write_sysctl, key, value)
+                )
         else:
             verb, spec = change.parsed()
             APPLY[change.kind](ns, verb, spec)
@@ -130,7 +137,11 @@ def _netlink(ns: NetNS, what: str, call: Callable[[], Any]) -> None:
         call()
     except NetlinkError as exc:
         raise TopologyError(
-            f"host {ns.name}: `{what}` failed: {exc.args[1]} (errno {exc.code})"
+            f"host {ns.name}: `{what}` failed: {exc.args[1]} (errno {exc.code})", exc.code
+        ) from None
+    except OSError as exc:  # sysctl writes
+        raise TopologyError(
+            f"host {ns.name}: `{what}` failed: {exc.strerror}", exc.errno or 0
         ) from None
 
 
