@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 
 from harness.report import write_report
-from harness.results import RESULTS_DIR, CaseRecord, kernel_release, new_run_dir, write_results
+from harness.results import (
+    RESULTS_DIR,
+    CaseRecord,
+    kernel_release,
+    new_run_dir,
+    write_results,
+    write_summary,
+)
 from harness.runner import run_case
 from harness.scenario import Case, Scenario, ScenarioError, load_scenario
 
@@ -166,6 +173,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     records = _records(run_dir) if (run_dir / "records").is_dir() else []
     if records:
         write_results(run_dir, records)
+        write_summary(run_dir, records)
         write_report(run_dir)
     elif config.getoption("--results-dir", None) is None and not any(run_dir.iterdir()):
         run_dir.rmdir()  # a run without scenario cases leaves no empty folder
@@ -187,3 +195,4 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     tr.write_line(f"{len(records)} cases on kernel {kernel_release()}: {summary}")
     tr.write_line(f"results: {run_dir / 'results.json'}")
     tr.write_line(f"report:  {run_dir / 'report.html'}")
+    tr.write_line(f"summary: {run_dir / 'summary.md'}")

@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import secrets
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -87,3 +88,73 @@ def read_results(run_dir: Path) -> list[CaseRecord]:
     """Records of a finished run."""
     data = json.loads((run_dir / "results.json").read_text())
     return [CaseRecord.from_json(item) for item in data]
+
+
+def _claim_verdict(verdicts: Sequence[str]) -> str:
+    """One word for a scenario's claim from its cases' verdicts."""
+    if "error" in verdicts or "fail" in verdicts:
+        return "FAILS" if "fail" in verdicts else "ERROR"
+    if "refuted" in verdicts:
+        return "refuted in part" if "pass" in verdicts else "refuted"
+    if verdicts and all(v == "skip" for v in verdicts):
+        return "skipped"
+    return "holds"
+
+
+def write_summary(run_dir: Path, records: list[CaseRecord]) -> Path:
+    """summary.md: claim -> verdict per kernel, then every claim the kernel does not confirm."""
+    kernels = sorted({r.kernel for r in records})
+    by_scenario: dict[str, list[CaseRecord]] = {}
+    for record in sorted(records, key=lambda r: (r.article, r.scenario, r.case)):
+        by_scenario.setdefault(record.scenario, []).append(record)
+    lines = [
+        f"# Claims and verdicts ({run_dir.name})",
+        "",
+        "`holds`: every case passed; `refuted`: the kernel does not do what the article says "
+        "(and does what the case records instead); `skipped`: the kernel lacks a feature.",
+        "",
+        "| article | claim (scenario) | "
+        + " | ".join(f"kernel {k}" for k in kernels)
+        + " | cases |",
+        "|---|---|" + "---|" * len(kernels) + "---|",
+    ]
+    for name, cases in by_scenario.items():
+        first = cases[0]
+        claim = " ".join(first.claim.split())
+        claim = claim if len(claim) <= 160 else claim[:157] + "..."
+        cells = []
+        for kernel in kernels:
+            verdicts = [c.verdict for c in cases if c.kernel == kernel]
+            cells.append(_claim_verdict(verdicts) if verdicts else "")
+        counts = ", ".join(
+            f"{n} {v}"
+            for v, n in sorted(
+                {v: sum(c.verdict == v for c in cases) for v in {c.verdict for c in cases}}.items()
+            )
+        )
+        section = f" ({first.section})" if first.section else ""
+        lines.append(
+            f"| {first.article}{section} | {claim} (`{name}`) | "
+            + " | ".join(cells)
+            + f" | {counts} |"
+        )
+    refuted = [r for r in records if r.verdict == "refuted"]
+    lines += ["", "## Claims this kernel does not confirm", ""]
+    if not refuted:
+        lines.append("(none)")
+    for record in sorted(refuted, key=lambda r: r.key):
+        lines.append(
+            f"- `{record.key}` ({record.article}, kernel {record.kernel}): "
+            f"{record.title}. {record.refuted}"
+        )
+    problems = [r for r in records if r.verdict in ("fail", "error")]
+    if problems:
+        lines += ["", "## Cases that failed or errored", ""]
+        lines += [f"- `{r.key}`: {r.verdict}" for r in sorted(problems, key=lambda r: r.key)]
+    skipped = [r for r in records if r.verdict == "skip"]
+    if skipped:
+        lines += ["", "## Skipped", ""]
+        lines += [f"- `{r.key}`: {r.message}" for r in sorted(skipped, key=lambda r: r.key)]
+    path = run_dir / "summary.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
