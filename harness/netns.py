@@ -114,7 +114,10 @@ class NetNS:
     @property
     def path(self) -> str:
         """A path other tools can enter while we hold it: `nsenter --net=PATH ip route`."""
-        return f"/proc/{os.getpid()}/fd/{self.fd}"
+        # /proc/self is resolved by the proc mount, so this is our pid as /proc
+        # numbers it, even inside a PID namespace without its own /proc mount
+        # (`unshare --pid --fork`), where os.getpid() would name another process.
+        return f"/proc/{os.readlink('/proc/self')}/fd/{self.fd}"
 
     @contextlib.contextmanager
     def entered(self) -> Iterator[None]:
