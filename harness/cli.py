@@ -37,6 +37,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     import pytest
 
+    known = [str(p.relative_to(PROJECT_ROOT)) for p in discover()]
+    for path in args.paths:
+        if not path.exists():
+            close = difflib.get_close_matches(str(path), known, n=3, cutoff=0.3)
+            print(
+                f"harness run: no scenario file or folder {path}; closest: "
+                f"{', '.join(close) or '(none)'} (see `harness list`)",
+                file=sys.stderr,
+            )
+            return 2
     paths = [str(p) for p in args.paths] or [str(PROJECT_ROOT / "scenarios")]
     argv = [
         *paths,
@@ -53,12 +63,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv += ["-k", args.k]
     if args.results_dir:
         argv += ["--results-dir", str(args.results_dir)]
-    return int(pytest.main(argv))
+    code = int(pytest.main(argv))
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print(
+            f"harness run: no case matched {args.k or 'these paths'!r} (see `harness list`)",
+            file=sys.stderr,
+        )
+        return 2
+    return code
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print each scenario's claim, source and cases."""
     for scenario in _scenarios(args.paths):
+        if args.k and not any(
+            args.k in f"{scenario.path} {scenario.name}/{c.id}" for c in scenario.cases
+        ):
+            continue
         rel = (
             scenario.path.relative_to(PROJECT_ROOT)
             if scenario.path.is_relative_to(PROJECT_ROOT)
@@ -199,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="list scenarios, their claims and cases")
-    lst.add_argument("paths", nargs="*", type=Path)
+    lst.add_argument("paths", nargs="*", type=Path, help="scenario files or folders")
+    lst.add_argument("-k", help="only scenarios whose path or case ids contain this text")
     lst.set_defaults(func=cmd_list)
 
     bench = sub.add_parser("bench", help="median wall time per case, setup and teardown included")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from harness.report import write_report
+from harness.report import render_case_text, write_report
 from harness.results import (
     RESULTS_DIR,
     CaseRecord,
@@ -109,10 +109,10 @@ class ScenarioFile(pytest.File):
 
 
 class CaseFailed(Exception):
-    """The kernel did not do what the claim expects."""
+    """The kernel did not do what the claim expects; the message is the `harness show` view."""
 
     def __init__(self, record: CaseRecord) -> None:
-        super().__init__(record.message)
+        super().__init__(render_case_text(record))
         self.record = record
 
 
