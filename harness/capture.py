@@ -150,6 +150,8 @@ class Capture:
             path = directory / f"{ns_name}-{ifname}{suffix}.pcap"
             linktype = LINKTYPE_ETHERNET if frames[0].hatype in ETHERNET_FRAMED else LINKTYPE_RAW
             with PcapWriter(str(path), linktype=linktype, sync=False, nano=True) as writer:
+                # write_packet() (unlike write()) does not emit the file header by itself.
+                writer.write_header(None)
                 for frame in frames:
                     sec = int(frame.time)
                     writer.write_packet(frame.data, sec=sec, usec=round((frame.time - sec) * 1e9))

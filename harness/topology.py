@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyroute2.ethtool import Ethtool
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
@@ -88,10 +89,17 @@ NEIGH_TUNING: dict[str, int] = {
     "mcast_solicit": timing.ARP_MCAST_SOLICIT,
     "proxy_delay": 0,
 }
+# veth passes packets on with CHECKSUM_PARTIAL: no hardware ever fills the UDP/TCP
+# checksum in and the receiver does not check it, so captures would show bad
+# checksums.  With TX checksum offload off, the sending stack computes them, and
+# the pcaps validate in Wireshark.  Where the checksum is computed changes no
+# routing or ARP decision.
+CHECKSUM_OFFLOAD_FEATURES = ("tx-checksum-ip-generic", "tx-checksum-ipv4", "tx-checksum-ipv6")
 TUNING_NOTE = (
     "harness tuning in every namespace: IPv4 conf/all and conf/default reset to kernel defaults; "
     f"ARP/ND retransmit {timing.ARP_RETRANS_MS} ms x {timing.ARP_MCAST_SOLICIT} probes "
-    "(kernel default 1000 ms x 3), proxy_delay 0"
+    "(kernel default 1000 ms x 3), proxy_delay 0; TX checksum offload off on host interfaces "
+    "(so pcaps carry real checksums)"
 )
 
 
@@ -291,6 +299,14 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
             if iface.up and iface.resolved_kind != "loopback":
                 ns.ipr.link("set", index=index, state="up")
 
+    for host_name, host in topology.hosts.items():
+        wired = [
+            n
+            for n, i in host.interfaces.items()
+            if i.resolved_kind in ("veth", "port", "macvlan", "ipvlan")
+        ]
+        _software_checksums(lab[host_name], wired)
+
     timing.wait_until(
         lambda: _all_ready(net),
         monitors,
@@ -307,6 +323,23 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
         for neigh_spec in host.neighbours:
             neigh(ns, "add", neigh_spec)
     return net
+
+
+def _software_checksums(ns: NetNS, ifnames: list[str]) -> None:
+    """Switch TX checksum offload off (see CHECKSUM_OFFLOAD_FEATURES)."""
+    if not ifnames:
+        return
+    with ns.entered():  # the ethtool ioctl socket belongs to the namespace it is made in
+        ethtool = Ethtool()
+        try:
+            for ifname in ifnames:
+                features = ethtool.get_features(ifname)
+                for name in CHECKSUM_OFFLOAD_FEATURES:
+                    if name in features.features:
+                        features.features[name].enable = False
+                ethtool.set_features(ifname, features)
+        finally:
+            ethtool.close()
 
 
 def _stacked(iface: Interface) -> bool:
