@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyroute2.ethtool import Ethtool
+from pyroute2.ethtool.ioctl import NotSupportedError
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
@@ -305,7 +306,12 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
             for n, i in host.interfaces.items()
             if i.resolved_kind in ("veth", "port", "macvlan", "ipvlan")
         ]
-        _software_checksums(lab[host_name], wired)
+        kept = _software_checksums(lab[host_name], wired)
+        if kept:
+            net.log.append(
+                f"TX checksum offload could not be switched off on {', '.join(kept)}: "
+                "its pcaps may show UDP/TCP checksums as bad (never filled in)"
+            )
 
     timing.wait_until(
         lambda: _all_ready(net),
@@ -325,21 +331,31 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
     return net
 
 
-def _software_checksums(ns: NetNS, ifnames: list[str]) -> None:
-    """Switch TX checksum offload off (see CHECKSUM_OFFLOAD_FEATURES)."""
+def _software_checksums(ns: NetNS, ifnames: list[str]) -> list[str]:
+    """Switch TX checksum offload off (see CHECKSUM_OFFLOAD_FEATURES); return where it stays on."""
+    kept: list[str] = []
     if not ifnames:
-        return
+        return kept
     with ns.entered():  # the ethtool ioctl socket belongs to the namespace it is made in
         ethtool = Ethtool()
         try:
             for ifname in ifnames:
                 features = ethtool.get_features(ifname)
+                changed = False
                 for name in CHECKSUM_OFFLOAD_FEATURES:
-                    if name in features.features:
-                        features.features[name].enable = False
-                ethtool.set_features(ifname, features)
+                    feature = features.features.get(name)
+                    if feature is not None and feature.enable and feature.available:
+                        feature.enable = False
+                        changed = True
+                if not changed:
+                    continue
+                try:
+                    ethtool.set_features(ifname, features)
+                except NotSupportedError:
+                    kept.append(f"{ns.name}/{ifname}")
         finally:
             ethtool.close()
+    return kept
 
 
 def _stacked(iface: Interface) -> bool:
