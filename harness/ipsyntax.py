@@ -427,17 +427,23 @@ class NeighSpec:
     dev: str
     lladdr: str | None = None
     nud: str = "permanent"
+    proxy: bool = False  # `ip neigh add proxy ADDR dev IF`: answer ARP/ND for ADDR
 
     def __str__(self) -> str:
+        if self.proxy:
+            return f"proxy {self.dst} dev {self.dev}"
         mac = f" lladdr {self.lladdr}" if self.lladdr else ""
         return f"{self.dst}{mac} dev {self.dev} nud {self.nud}"
 
 
 def parse_neigh(text: str) -> NeighSpec:
-    """Parse `ADDR [lladdr MAC] dev IF [nud STATE]` (iproute2's default state is permanent)."""
+    """Parse `[proxy] ADDR [lladdr MAC] dev IF [nud STATE]` (iproute2's default: permanent)."""
     words = text.split()
+    proxy = bool(words) and words[0] == "proxy"
+    if proxy:
+        words.pop(0)
     if not words:
-        raise IpSyntaxError("empty neighbour")
+        raise IpSyntaxError(f"{text!r}: a neighbour address must come first")
     dst = _address(words.pop(0), "neighbour", text)
     values: dict[str, str] = {}
     while words:
@@ -455,7 +461,9 @@ def parse_neigh(text: str) -> NeighSpec:
     mac = values.get("lladdr")
     if mac is not None and not _MAC.fullmatch(mac):
         raise IpSyntaxError(f"{text!r}: lladdr {mac!r} is not a MAC address")
-    return NeighSpec(dst=dst, dev=values["dev"], lladdr=mac, nud=nud)
+    if proxy and (mac or "nud" in values):
+        raise IpSyntaxError(f"{text!r}: a proxy entry takes no lladdr or nud")
+    return NeighSpec(dst=dst, dev=values["dev"], lladdr=mac, nud=nud, proxy=proxy)
 
 
 # --------------------------------------------------------------------------- ip addr

@@ -30,6 +30,7 @@ BRIDGE = "br0"
 BRPORT_STATE_FORWARDING = 3
 IFF_UP, IFF_NOARP, IFF_MULTICAST = 0x1, 0x80, 0x1000
 IFA_F_NODAD = 0x02
+NTF_PROXY = 0x08
 TUNSETIFF = 0x400454CA
 IFF_TUN, IFF_TAP, IFF_NO_PI = 0x0001, 0x0002, 0x1000
 IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
@@ -174,9 +175,12 @@ def neigh(ns: NetNS, command: str, spec: NeighSpec) -> None:
     fields: dict[str, Any] = {
         "dst": str(spec.dst),
         "ifindex": ns.link_index(spec.dev),
-        "state": NUD_STATES[spec.nud],
         "family": socket.AF_INET6 if spec.dst.version == 6 else socket.AF_INET,
     }
+    if spec.proxy:
+        fields["flags"] = NTF_PROXY  # a proxy entry has no state
+    else:
+        fields["state"] = NUD_STATES[spec.nud]
     if spec.lladdr:
         fields["lladdr"] = spec.lladdr
     _netlink(ns, f"ip neigh {command} {spec}", lambda: ns.ipr.neigh(command, **fields))
@@ -257,10 +261,17 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
     for lan_name, ports in lans.items():
         switch = lab[lan_name]
         net.lans[lan_name] = switch
-        # Up, and without IFF_MULTICAST: the bridge only forwards, and with
-        # multicast on it would send IGMP reports of its own into every capture.
+        # The bridge only forwards.  Without IFF_MULTICAST and without multicast
+        # snooping it sends nothing of its own: snooping makes the bridge join the
+        # all-snoopers group (br_multicast_join_snoopers), and that join sends an
+        # IGMPv3 report into every capture about 50 ms after set-up.
         bridge = switch.add_link(
-            BRIDGE, "bridge", br_stp_state=0, flags=IFF_UP, change=IFF_UP | IFF_MULTICAST
+            BRIDGE,
+            "bridge",
+            br_stp_state=0,
+            br_mcast_snooping=0,
+            flags=IFF_UP,
+            change=IFF_UP | IFF_MULTICAST,
         )
         for n, (port_host, ifname) in enumerate(ports):
             port = f"{port_host}-{ifname}"

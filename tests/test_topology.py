@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 from typing import Any
 
 import pytest
 
-from harness.ipsyntax import parse_route_command
+from harness.capture import Capture
+from harness.ipsyntax import parse_neigh, parse_route_command, parse_verb
 from harness.netns import Lab, NetNS
 from harness.scenario import Topology, load_topology
-from harness.topology import build, route
+from harness.topology import build, neigh, route
 from tests.conftest import needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]
@@ -108,3 +110,39 @@ def test_route_lines_mean_what_iproute2_means(host_untouched: None) -> None:
             assert ip(ours["a"], "route", "show", "table", table) == ip(
                 theirs["a"], "route", "show", "table", table
             ), f"table {table} differs"
+
+
+def test_an_idle_topology_sends_nothing(host_untouched: None) -> None:
+    """No frame of the harness's own (IGMP, MLD, DAD) lands in a case's capture."""
+    with Lab("idle") as lab:
+        net = build(lab, load_topology("lan-with-gateway"))
+        capture = Capture(lab)
+        # A window to measure silence in, not a wait for anything: the bridge's
+        # snooping report used to arrive about 50 ms after set-up.
+        select.select(capture.sockets(), [], [], 0.3)
+        capture.poll()
+        assert [(f.ns, f.ifname) for f in capture.frames] == []
+        assert (
+            net.lans["lan0"]
+            .ipr.get_links(net.lans["lan0"].link_index("br0"))[0]
+            .get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA", "IFLA_BR_MCAST_SNOOPING")
+            == 0
+        )
+
+
+def test_proxy_neighbour_entry_like_iproute2(host_untouched: None) -> None:
+    with Lab("ours") as ours, Lab("iproute2") as theirs:
+        build(ours, TWO_HOSTS, ipv6=True)
+        build(theirs, TWO_HOSTS, ipv6=True)
+        for line in ["add proxy 2001:db8::99 dev eth0", "add proxy 192.0.2.99 dev eth0"]:
+            verb, rest = parse_verb(line, ("add", "del"))
+            neigh(ours["a"], verb, parse_neigh(rest))
+            subprocess.run(
+                ["nsenter", f"--net={theirs['a'].path}", "ip", "neigh", *line.split()],
+                check=True,
+                capture_output=True,
+            )
+        for family in ("-4", "-6"):
+            assert ip(ours["a"], family, "neigh", "show", "proxy") == ip(
+                theirs["a"], family, "neigh", "show", "proxy"
+            )
