@@ -150,6 +150,17 @@ class _Iface:
     lan: str | None
     link: str | None
     addresses: list[str]
+    kind: str | None = None  # tun, tap, macvlan, ... when neither lan nor link
+    parent: str | None = None
+
+    @property
+    def medium(self) -> str:
+        """`lan X`, `link HOST.IF`, or the kind (with its lower interface)."""
+        if self.lan:
+            return f"lan {self.lan}"
+        if self.link:
+            return f"link {self.link}"
+        return (self.kind or "?") + (f" on {self.parent}" if self.parent else "")
 
 
 @dataclass
@@ -190,6 +201,8 @@ def _topology(rec: Mapping[str, Any]) -> _Topo:
                     None if lan is None else str(lan),
                     None if link is None else str(link),
                     [str(a) for a in _list(ispec.get("addresses"))],
+                    None if ispec.get("kind") is None else str(ispec.get("kind")),
+                    None if ispec.get("parent") is None else str(ispec.get("parent")),
                 )
             )
         topo.hosts[str(host)] = ifaces
@@ -818,8 +831,7 @@ def _hosts_table(rec: Mapping[str, Any]) -> str:
     out = ["<table><tr><th>host</th><th>interfaces</th><th>routes</th><th>sysctls</th></tr>"]
     for host, ifaces in topo.hosts.items():
         if_rows = "<br>".join(
-            f"{_e(i.name)} → {_e(i.lan or i.link or '?')}: {_e(', '.join(i.addresses) or '-')}"
-            for i in ifaces
+            f"{_e(i.name)} → {_e(i.medium)}: {_e(', '.join(i.addresses) or '-')}" for i in ifaces
         )
         routes = "<br>".join(_e(r) for r in topo.routes.get(host, [])) or "-"
         sysctls = (
@@ -1058,7 +1070,7 @@ def _topology_text(rec: Mapping[str, Any]) -> list[str]:
         if not ifaces:
             lines.append(f"  {host:<{width}}  (no interface)")
         for n, iface in enumerate(ifaces):
-            where = f"lan {iface.lan}" if iface.lan else f"link {iface.link}"
+            where = iface.medium
             addrs = ", ".join(iface.addresses) or "-"
             lines.append(
                 f"  {host if n == 0 else pad:<{width}}  {iface.name:<6} {where:<16} {addrs}"

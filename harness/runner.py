@@ -299,6 +299,8 @@ def _execute(
         for index, step in enumerate(acts):
             for change in step.change:
                 changes.append((index, change, _apply(net, change)))
+            if any(change.link is not None for change in step.change):
+                net.wait_links_settled()
             capture.poll()
             listeners.poll()  # what came before belongs to the previous probe
             listeners.current_probe = index

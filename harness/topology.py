@@ -28,7 +28,7 @@ from harness.scenario import Change, Interface, Topology
 
 BRIDGE = "br0"
 BRPORT_STATE_FORWARDING = 3
-IFF_UP, IFF_NOARP, IFF_MULTICAST = 0x1, 0x80, 0x1000
+IFF_UP, IFF_NOARP, IFF_MULTICAST, IFF_LOWER_UP = 0x1, 0x80, 0x1000, 0x10000
 IFA_F_NODAD = 0x02
 NTF_PROXY = 0x08
 TUNSETIFF = 0x400454CA
@@ -123,6 +123,21 @@ class Network:
     lans: dict[str, NetNS] = field(default_factory=dict)
     tun_fds: dict[tuple[str, str], int] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    monitors: list[socket.socket] = field(default_factory=list)  # link events, one per namespace
+
+    def wait_links_settled(self) -> None:
+        """After a link change: wait until the kernel has applied it everywhere.
+
+        Bringing a veth end down drops its peer's carrier at once, but the peer's
+        operstate, and the link-down flag on routes through it, follow through
+        linkwatch a moment later; a probe sent in between would race it.
+        """
+        timing.wait_until(
+            lambda: _linkwatch_caught_up(self),
+            self.monitors,
+            timing.READY_DEADLINE_S,
+            "link changes to take effect",
+        )
 
     def host(self, name: str) -> NetNS:
         """The namespace of host `name`."""
@@ -249,7 +264,7 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
     ipv6 = topology.uses_ipv6 if ipv6 is None else ipv6
     net = Network(lab=lab, topology=topology, ipv6=ipv6)
     lans = topology.lans()
-    monitors: list[socket.socket] = []
+    monitors = net.monitors
 
     for name in [*topology.hosts, *lans]:
         ns = lab.namespace(name)
@@ -465,5 +480,18 @@ def _all_ready(net: Network) -> bool:
             if link.get("IFLA_OPERSTATE") != "UP":
                 return False
             if slave.get("IFLA_BRPORT_STATE") != BRPORT_STATE_FORWARDING:
+                return False
+    return True
+
+
+def _linkwatch_caught_up(net: Network) -> bool:
+    """Every link's operstate agrees with its flags: up with carrier <=> UP."""
+    for ns in net.lab.namespaces.values():
+        for link in ns.ipr.get_links():
+            state = link.get("IFLA_OPERSTATE")
+            if state == "UNKNOWN" or link.get("ifname") == "lo":
+                continue  # tun/tap, dummy, vrf: no carrier to follow
+            running = link["flags"] & IFF_UP and link["flags"] & IFF_LOWER_UP
+            if bool(running) != (state == "UP"):
                 return False
     return True

@@ -206,9 +206,19 @@ def passed(rows: list[Comparison]) -> bool:
 def positives_seen(expect: Expect, obs: Observation, probe: Probe, index: int = 0) -> bool:
     """Everything the expectation says *does* happen has happened (used to end a case early).
 
-    Only expectations that name at least one event qualify; a claim made only of
-    absences ("no ARP", "nothing delivered") waits for the settle window.
+    Only expectations that name at least one event and no explicit absence
+    qualify: an absence ("no ARP", "nothing delivered", `not_seen`) is
+    established only by waiting the settle window, even next to events.
     """
+    absences = [
+        any(not patterns for patterns in (expect.arp or {}).values()),
+        expect.received == [],
+        expect.icmp == [],
+        bool(expect.not_seen),
+        any(s == "ABSENT" for e in (expect.neighbours or {}).values() for s in e.values()),
+    ]
+    if any(absences):
+        return False
     wanted_arp = {h: p for h, p in (expect.arp or {}).items() if p}
     events = [
         wanted_arp,

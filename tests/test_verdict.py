@@ -108,3 +108,11 @@ def test_trace_lists_every_frame_in_time_order() -> None:
     assert len(lines) == 4
     assert "sender/eth0" in lines[0] and "ARP who-has 192.0.2.193 tell 192.0.2.224" in lines[0]
     assert "UDP 192.0.2.224:40000 > 192.0.2.193:9000" in lines[-1]
+
+
+def test_an_absence_next_to_events_still_waits_the_window() -> None:
+    obs = observe(FRAMES, [OK], [RECEIPT])
+    only_events = Expect.model_validate({"received": ["peer"]})
+    with_absence = Expect.model_validate({"received": ["peer"], "arp": {"peer": []}})
+    assert positives_seen(only_events, obs, PROBE)
+    assert not positives_seen(with_absence, obs, PROBE)
