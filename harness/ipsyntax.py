@@ -69,7 +69,9 @@ class RouteSpec:
         return self.family_hint
 
     def __str__(self) -> str:
-        words = [] if self.type == "unicast" else [self.type]
+        implicit_v6 = self.family == socket.AF_INET6 and not (self.dst or self.via or self.src)
+        words = ["-6"] if implicit_v6 else []
+        words += [] if self.type == "unicast" else [self.type]
         words.append("default" if self.dst is None else str(self.dst))
         for key, value in (
             ("via", self.via),
@@ -141,6 +143,9 @@ _VALUED = {"via", "dev", "scope", "src", "table", "metric", "preference", "proto
 def parse_route(text: str) -> RouteSpec:
     """Parse `[TYPE] PREFIX|default [via A] [dev D] [scope S] [src A] [table T] [metric N] ...`."""
     words = text.split()
+    family_hint = socket.AF_INET
+    if words and words[0] in ("-4", "-6"):  # as in `ip -6 route del default`
+        family_hint = socket.AF_INET6 if words.pop(0) == "-6" else socket.AF_INET
     if not words:
         raise RouteSyntaxError("empty route")
     route_type = "unicast"
@@ -190,6 +195,7 @@ def parse_route(text: str) -> RouteSpec:
         metric=metric,
         proto=proto,
         onlink=onlink,
+        family_hint=family_hint,
     )
     versions = {a.version for a in (spec.dst, spec.via, spec.src) if a is not None}
     if len(versions) > 1:

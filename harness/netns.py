@@ -110,6 +110,7 @@ class NetNS:
         # ifname -> ifindex; every netlink round trip costs about a millisecond.
         self._indexes: dict[str, int] = {"lo": 1}
         self._chosen: set[int] = set()
+        self._names: dict[int, str] | None = None
 
     @property
     def path(self) -> str:
@@ -149,31 +150,50 @@ class NetNS:
             return self.sysctl_path(key).read_text().strip()
 
     def write_sysctls(self, values: Mapping[str, int | str], skip_missing: bool = False) -> None:
-        """Set several sysctls with one entry into the namespace."""
+        """Set several sysctls with one entry into the namespace (plain syscalls: a case
+        writes about a hundred of them)."""
+        for key in values:
+            if not key.startswith(("net.", "net/")):
+                raise ValueError(
+                    f"sysctl {key!r}: only net.* keys are namespaced; refusing to write it"
+                )
         with self.entered():
             for key, value in values.items():
-                path = self.sysctl_path(key)
-                if path.exists():
-                    path.write_text(f"{value}\n")
-                elif not skip_missing:
+                try:
+                    fd = os.open(self.sysctl_path(key), os.O_WRONLY | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    if skip_missing:
+                        continue
                     raise FileNotFoundError(
                         f"sysctl {key!r} does not exist in namespace {self.name!r}"
-                    )
+                    ) from None
+                try:
+                    os.write(fd, f"{value}\n".encode())
+                finally:
+                    os.close(fd)
+
+    def read_sysctls(self, keys: list[str]) -> dict[str, str]:
+        """The values of the sysctls that exist among `keys`, with one entry into the namespace."""
+        values: dict[str, str] = {}
+        with self.entered():
+            for key in keys:
+                try:
+                    fd = os.open(self.sysctl_path(key), os.O_RDONLY | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    continue
+                try:
+                    values[key] = os.read(fd, 4096).decode().strip()
+                finally:
+                    os.close(fd)
+        return values
 
     def write_sysctl(self, key: str, value: str | int) -> None:
         """Set a sysctl inside this namespace only."""
-        if not key.startswith(("net.", "net/")):
-            raise ValueError(
-                f"sysctl {key!r}: only net.* keys are namespaced; refusing to write it"
-            )
-        with self.entered():
-            path = self.sysctl_path(key)
-            if not path.exists():
-                raise FileNotFoundError(f"sysctl {key!r} does not exist in namespace {self.name!r}")
-            path.write_text(f"{value}\n")
+        self.write_sysctls({key: value})
 
     def add_link(self, ifname: str, kind: str, **attrs: Any) -> int:
         """`ip link add`, with the ifindex chosen here where that is safe (saves a lookup)."""
+        self._names = None
         peer = attrs.get("peer")
         if isinstance(peer, dict) and "net_ns_fd" not in peer:
             # The kernel registers a same-namespace veth peer first, and it takes the
@@ -194,6 +214,7 @@ class NetNS:
 
     def renamed(self, old: str, new: str) -> None:
         """Keep the ifindex cache right after `ip link set OLD name NEW`."""
+        self._names = None
         if old in self._indexes:
             self._indexes[new] = self._indexes.pop(old)
 
@@ -207,8 +228,17 @@ class NetNS:
         return self._indexes[ifname]
 
     def interface_names(self) -> dict[int, str]:
-        """ifindex -> name for every link of the namespace."""
-        return {int(link["index"]): str(link.get("ifname")) for link in self.ipr.get_links()}
+        """ifindex -> name for every link of the namespace (cached until a link is
+        added or renamed; `forget_names` drops it when something else may have)."""
+        if self._names is None:
+            self._names = {
+                int(link["index"]): str(link.get("ifname")) for link in self.ipr.get_links()
+            }
+        return dict(self._names)
+
+    def forget_names(self) -> None:
+        """Links appeared or changed name by other means (a veth peer born here, a tun)."""
+        self._names = None
 
     def close(self) -> None:
         """Drop this object's references; the kernel frees the namespace once no socket holds it."""

@@ -166,19 +166,9 @@ def _dissect(frame: Frame) -> Packet:
 
 def _transport(pkt: Packet, src: str, dst: str) -> tuple[str, dict[str, Any]]:
     """(summary text, extra fields) for the transport layer of an IP packet."""
-    if TCP in pkt:
-        tcp = pkt[TCP]
-        flags = str(tcp.flags)
-        return (
-            f"TCP {src}:{tcp.sport} > {dst}:{tcp.dport} [{flags}]",
-            {"sport": tcp.sport, "dport": tcp.dport, "tcp_flags": flags},
-        )
-    if UDP in pkt and IPerror not in pkt and IPerror6 not in pkt:
-        udp = pkt[UDP]
-        return (
-            f"UDP {src}:{udp.sport} > {dst}:{udp.dport} len {len(udp.payload)}",
-            {"sport": udp.sport, "dport": udp.dport},
-        )
+    # ICMP first: an ICMP error quotes the offending packet, and scapy's quoted
+    # layers (TCPerror, and UDP inside an ICMPv6 redirected header) would
+    # otherwise make the error look like TCP or UDP.
     if ICMP in pkt:
         icmp = pkt[ICMP]
         about = _about(pkt[IPerror]) if IPerror in pkt else None
@@ -198,6 +188,19 @@ def _transport(pkt: Packet, src: str, dst: str) -> tuple[str, dict[str, Any]]:
                 text + (f" about [{about}]" if about else ""),
                 {"icmp_type": int(icmp6.type), "icmp_code": int(icmp6.code), "about": about},
             )
+    if TCP in pkt:
+        tcp = pkt[TCP]
+        flags = str(tcp.flags)
+        return (
+            f"TCP {src}:{tcp.sport} > {dst}:{tcp.dport} [{flags}]",
+            {"sport": tcp.sport, "dport": tcp.dport, "tcp_flags": flags},
+        )
+    if UDP in pkt and IPerror not in pkt and IPerror6 not in pkt:
+        udp = pkt[UDP]
+        return (
+            f"UDP {src}:{udp.sport} > {dst}:{udp.dport} len {len(udp.payload)}",
+            {"sport": udp.sport, "dport": udp.dport},
+        )
     return "", {}
 
 

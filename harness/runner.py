@@ -187,13 +187,8 @@ def watched_sysctls(net: Network, case: Case) -> dict[str, dict[str, str]]:
         for dev in ["all", *sorted(ns.interface_names().values())]:
             if dev != "lo":
                 keys += [f"net/ipv4/conf/{dev}/{k}" for k in WATCHED_CONF]
-        with ns.entered():
-            for key in dict.fromkeys(keys):
-                path = ns.sysctl_path(key)
-                if path.exists():
-                    values.setdefault(host_name, {})[key.replace("/", ".")] = (
-                        path.read_text().strip()
-                    )
+        found = ns.read_sysctls(list(dict.fromkeys(keys)))
+        values[host_name] = {key.replace("/", "."): value for key, value in found.items()}
     return values
 
 

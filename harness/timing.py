@@ -21,7 +21,7 @@ READY_DEADLINE_S = 2.0
 # an unanswered neighbour turns FAILED after ARP_MCAST_SOLICIT x ARP_RETRANS_MS.
 # The number of probes is left at the kernel's default, so what ARP asks for
 # and how often is unchanged; the trace of every case states this tuning.
-ARP_RETRANS_MS = 40
+ARP_RETRANS_MS = 20
 ARP_MCAST_SOLICIT = 3
 
 # After a probe, the case is settled when no neighbour entry is still being

@@ -99,3 +99,10 @@ def test_errors_say_what_is_wrong(line: str, complaint: str) -> None:
 def test_command_must_start_with_a_verb() -> None:
     with pytest.raises(RouteSyntaxError, match="expected add, del or replace"):
         parse_route_command("flush all")
+
+
+def test_ipv6_default_written_with_dash_6() -> None:
+    spec = parse_route("-6 default")
+    assert spec.family == socket.AF_INET6
+    assert str(spec) == "-6 default"
+    assert parse_route(str(spec)) == spec

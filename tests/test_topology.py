@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from harness import timing
 from harness.capture import Capture
 from harness.ipsyntax import parse_neigh, parse_route_command, parse_verb
 from harness.netns import Lab, NetNS
@@ -63,7 +64,9 @@ def test_lan_with_gateway_is_built_as_described(host_untouched: None) -> None:
         assert "UP" in bridge["flags"] and "MULTICAST" not in bridge["flags"]
         assert lab["gw"].read_sysctl("net.ipv4.ip_forward") == "1"
         assert lab["sender"].read_sysctl("net.ipv4.ip_forward") == "0"
-        assert lab["sender"].read_sysctl("net/ipv4/neigh/eth0/retrans_time_ms") == "40"
+        assert lab["sender"].read_sysctl("net/ipv4/neigh/eth0/retrans_time_ms") == str(
+            timing.ARP_RETRANS_MS
+        )
 
 
 TWO_HOSTS = Topology.model_validate(

@@ -116,3 +116,17 @@ def test_an_absence_next_to_events_still_waits_the_window() -> None:
     with_absence = Expect.model_validate({"received": ["peer"], "arp": {"peer": []}})
     assert positives_seen(only_events, obs, PROBE)
     assert not positives_seen(with_absence, obs, PROBE)
+
+
+def test_icmpv6_redirect_is_icmp_not_the_udp_it_quotes() -> None:
+    from scapy.layers.inet6 import ICMPv6ND_Redirect, ICMPv6NDOptRedirectedHdr, IPv6
+
+    quoted = IPv6(src="2001:db8::1", dst="2001:db8:1::9") / UDP(sport=1, dport=9000)
+    redirect = (
+        Ether(src="02:00:00:00:00:02", dst=SENDER_MAC)
+        / IPv6(src="fe80::2", dst="2001:db8::1")
+        / ICMPv6ND_Redirect(tgt="fe80::3", dst="2001:db8:1::9")
+        / ICMPv6NDOptRedirectedHdr(pkt=quoted)
+    )
+    obs = observe([frame("sender", 0, redirect, 0.001)], [OK], [])
+    assert [(p.proto, p.icmp_type) for p in obs.packets] == [("icmp6", 137)]
