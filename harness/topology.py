@@ -296,6 +296,19 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
     for (host_a, if_a), (host_b, if_b) in topology.veth_pairs():
         _veth(lab[host_a], if_a, lab[host_b], if_b)
 
+    # Up at once: the carrier change then goes through linkwatch while the
+    # rest is configured, instead of being waited for at the end.  Nothing is
+    # sent before the probes, so nothing sees a half-configured host.
+    raised: set[tuple[str, str]] = set()
+    for host_name, host in topology.hosts.items():
+        ns = lab[host_name]
+        for ifname, iface in host.interfaces.items():
+            # Not with a fixed MAC: it is set later, and an IPv6 link-local
+            # address is derived from the MAC the link has when it comes up.
+            if iface.up and iface.resolved_kind in ("veth", "port") and not iface.mac:
+                ns.ipr.link("set", index=ns.link_index(ifname), state="up")
+                raised.add((host_name, ifname))
+
     for host_name, host in topology.hosts.items():
         _local_links(net, lab[host_name], host.interfaces)
 
@@ -323,7 +336,7 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
                     )
             for address in iface.addresses:
                 addr(ns, "add", AddrSpec(address=address, dev=ifname))
-            if iface.up and iface.resolved_kind != "loopback":
+            if iface.up and iface.resolved_kind != "loopback" and (host_name, ifname) not in raised:
                 ns.ipr.link("set", index=index, state="up")
 
     for host_name, host in topology.hosts.items():
