@@ -307,6 +307,7 @@ def _execute(
             reasons.append(reason)
             neighbours.append(neighbour_tables(net))
         assert obs is not None
+        capture.finish()
         obs.route_get = routes
         obs.neighbours = neighbours
         obs.sysctls = watched_sysctls(net, case)
