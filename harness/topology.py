@@ -82,8 +82,8 @@ IPV6_OFF: dict[str, int] = {"disable_ipv6": 1}
 # in this range, and a new namespace's range ("1 0") admits nobody, not even root.
 NAMESPACE_SYSCTLS: dict[str, int | str] = {"net/ipv4/ping_group_range": "0 0"}
 # Set per interface: a namespace other than the first has no neigh/default.
-# See timing.ARP_RETRANS_MS; proxy_delay 0 answers proxy ARP at once instead of
-# after a random delay of up to 0.8 s.  Timers only: what is asked and answered
+# See timing.ARP_RETRANS_MS; proxy_delay 0 answers proxy ARP and proxy ND at
+# once instead of after a random delay of up to 0.8 s.  Timers only: what is asked and answered
 # is unchanged.
 NEIGH_TUNING: dict[str, int] = {
     "retrans_time_ms": timing.ARP_RETRANS_MS,
@@ -326,13 +326,9 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
                 ns.write_sysctls(
                     {f"net/ipv4/neigh/{ifname}/{k}": v for k, v in NEIGH_TUNING.items()}
                 )
-                if ipv6:
+                if ipv6:  # proxy_delay too: ndisc_recv_ns() delays proxied answers by it
                     ns.write_sysctls(
-                        {
-                            f"net/ipv6/neigh/{ifname}/{k}": v
-                            for k, v in NEIGH_TUNING.items()
-                            if k != "proxy_delay"
-                        }
+                        {f"net/ipv6/neigh/{ifname}/{k}": v for k, v in NEIGH_TUNING.items()}
                     )
             for address in iface.addresses:
                 addr(ns, "add", AddrSpec(address=address, dev=ifname))
