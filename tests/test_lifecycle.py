@@ -64,6 +64,10 @@ def test_failed_setup_is_an_error_verdict_naming_the_command(host_untouched: Non
     )
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_mid_case() -> tuple[subprocess.Popen[str], set[NamespaceId]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.hold_case"],
@@ -72,6 +76,10 @@ def _start_mid_case() -> tuple[subprocess.Popen[str], set[NamespaceId]]:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # As in a terminal: a job started in the background by a non-interactive
+        # shell (CI, nohup) inherits SIGINT ignored, and Python then never raises
+        # KeyboardInterrupt.
+        preexec_fn=_default_sigint,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()  # the child prints once it is mid-case
@@ -88,7 +96,10 @@ def test_a_killed_run_leaves_nothing(sig: signal.Signals) -> None:
     before = snapshot()
     proc, made = _start_mid_case()
     proc.send_signal(sig)
-    proc.communicate(timeout=10)
+    # wait(), not communicate(): closing its stdin would let the helper's read()
+    # end at EOF before the signal is handled, and exit normally.
+    proc.wait(timeout=10)
+    proc.communicate(timeout=10)  # only collects what it printed and closes the pipes
     assert proc.returncode != 0
     assert namespace_references(made) == []
     assert differences(before, snapshot()) == {}
