@@ -11,6 +11,7 @@ dissecting the frames and writing pcaps.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import struct
@@ -20,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyroute2.netlink.rtnl import RTMGRP_NEIGH
-from scapy.utils import PcapWriter
+from scapy.layers.inet import IP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+from scapy.utils import PcapNgWriter, PcapWriter
 
 from harness.netns import Lab, NetNS
 
@@ -150,6 +155,29 @@ class Capture:
                 self.frames.append(Frame(ns_name, ifname, PKTTYPE_FD, hatype, time.time(), data))
         return len(self.frames) - before
 
+    def write_pcapng(self, path: Path) -> Path | None:
+        """The whole case in one pcapng: an interface block per NAMESPACE/IFNAME, in time order."""
+        if not self.frames:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Each interface block carries its own link type; scapy's warning about
+        # mixed link types (Ethernet next to a tun's raw IP) does not apply.
+        quiet = logging.getLogger("scapy.runtime")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            with PcapNgWriter(str(path)) as writer:
+                for frame in sorted(self.frames, key=lambda f: f.time):
+                    packet = _dissect_for_pcap(frame)
+                    packet.time = frame.time
+                    suffix = " (fd)" if frame.pkttype == PKTTYPE_FD else ""
+                    packet.sniffed_on = f"{frame.ns}/{frame.ifname}{suffix}"
+                    packet.direction = 2 if frame.direction == "out" else 1
+                    writer.write(packet)
+        finally:
+            quiet.setLevel(level)
+        return path
+
     def write_pcaps(self, directory: Path) -> list[Path]:
         """One pcap per interface that saw traffic, named NAMESPACE-IFNAME.pcap."""
         directory.mkdir(parents=True, exist_ok=True)
@@ -170,3 +198,9 @@ class Capture:
                     writer.write_packet(frame.data, sec=sec, usec=round((frame.time - sec) * 1e9))
             paths.append(path)
         return paths
+
+
+def _dissect_for_pcap(frame: Frame) -> Packet:
+    if frame.hatype in ETHERNET_FRAMED:
+        return Ether(frame.data)
+    return IPv6(frame.data) if frame.data[:1] and frame.data[0] >> 4 == 6 else IP(frame.data)

@@ -225,7 +225,9 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
         record.notes = notes
         if run_dir is not None:
             pcap_dir = run_dir / "pcap" / scenario.name / case.id
-            record.pcaps = [str(p.relative_to(run_dir)) for p in capture.write_pcaps(pcap_dir)]
+            whole = capture.write_pcapng(pcap_dir.with_name(f"{case.id}.pcapng"))
+            paths = ([whole] if whole else []) + capture.write_pcaps(pcap_dir)
+            record.pcaps = [str(p.relative_to(run_dir)) for p in paths]
     except Exception as exc:  # reported as verdict "error", with the traceback
         record.message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         record.duration_s = round(time.perf_counter() - started, 4)
