@@ -1113,6 +1113,18 @@ def render_case_text(record: CaseRecord | Mapping[str, Any]) -> str:
     lines.extend(_topology_text(rec))
     lines.extend(f"change: {_s(c)}" for c in _list(rec.get("changes")))
     lines.append(f"probe: {_s(rec.get('probe'))} -> {_outcome(rec)}")
+    observed = _dict(rec.get("observed"))
+    for n, lookup in enumerate(_list(observed.get("route_get")), 1):
+        lookup = _dict(lookup)
+        answer = lookup.get("error") or " ".join(
+            f"{k} {lookup[k]}"
+            for k in ("type", "dev", "gateway", "src", "table")
+            if lookup.get(k) is not None
+        )
+        lines.append(
+            f"  kernel route lookup {n} (ip route get {_s(lookup.get('query'))}): {answer}"
+        )
+    lines.extend(_sysctl_text(observed))
     rows = [_dict(r) for r in _list(rec.get("comparison"))]
     if rows:
         lines.append(_comparison_text(rows))
@@ -1139,3 +1151,22 @@ def render_case_text(record: CaseRecord | Mapping[str, Any]) -> str:
 def find_records(records: Iterable[Mapping[str, Any]], pattern: str) -> list[dict[str, Any]]:
     """Records whose scenario/case id contains `pattern` (for `harness show`)."""
     return [dict(r) for r in records if pattern in _key(r)]
+
+
+# The kernel defaults the harness resets IPv4 conf to (harness.topology.IPV4_CONF_DEFAULTS);
+# `show` lists only the values that differ, which are the ones that shape the case.
+_CONF_DEFAULTS = {"send_redirects": "1", "accept_redirects": "1"}
+
+
+def _sysctl_text(observed: Mapping[str, Any]) -> list[str]:
+    """The routing/ARP sysctls of each host that are not at their kernel default."""
+    lines = []
+    for host, values in _dict(observed.get("sysctls")).items():
+        shown = []
+        for key, value in _dict(values).items():
+            default = _CONF_DEFAULTS.get(str(key).rsplit(".", 1)[-1], "0")
+            if str(value) != default:
+                shown.append(f"{key}={value}")
+        if shown:
+            lines.append(f"  sysctls on {host}: " + ", ".join(shown))
+    return lines
