@@ -58,6 +58,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "-q",
         "-n",
         str(args.workers),
+        "--dist",
+        "worksteal",  # cases differ in length; idle workers take over the tail
     ]
     if args.k:
         argv += ["-k", args.k]
