@@ -271,32 +271,20 @@ def _resolution(frame: Frame, pkt: Packet, t_ms: float) -> ArpRecord | None:
             _pkttype(frame),
         )
     mac = str(pkt[Ether].src) if Ether in pkt else ""
-    if ICMPv6ND_NS in pkt:
-        return ArpRecord(
-            t_ms,
-            frame.ns,
-            frame.ifname,
-            frame.direction,
-            "who-has",
-            str(pkt[ICMPv6ND_NS].tgt),
-            str(pkt[IPv6].src),
-            mac,
-            "ndp",
-            _pkttype(frame),
-        )
-    if ICMPv6ND_NA in pkt:
-        return ArpRecord(
-            t_ms,
-            frame.ns,
-            frame.ifname,
-            frame.direction,
-            "is-at",
-            str(pkt[ICMPv6ND_NA].tgt),
-            str(pkt[IPv6].src),
-            mac,
-            "ndp",
-            _pkttype(frame),
-        )
+    for layer, op in ((ICMPv6ND_NS, "who-has"), (ICMPv6ND_NA, "is-at")):
+        if layer in pkt:
+            return ArpRecord(
+                t_ms,
+                frame.ns,
+                frame.ifname,
+                frame.direction,
+                op,
+                str(pkt[layer].tgt),
+                str(pkt[IPv6].src),
+                mac,
+                "ndp",
+                _pkttype(frame),
+            )
     return None
 
 

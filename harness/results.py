@@ -84,12 +84,6 @@ def write_results(run_dir: Path, records: list[CaseRecord]) -> Path:
     return path
 
 
-def read_results(run_dir: Path) -> list[CaseRecord]:
-    """Records of a finished run."""
-    data = json.loads((run_dir / "results.json").read_text())
-    return [CaseRecord.from_json(item) for item in data]
-
-
 def _claim_verdict(verdicts: Sequence[str]) -> str:
     """One word for a scenario's claim from its cases' verdicts."""
     if "error" in verdicts or "fail" in verdicts:
