@@ -76,8 +76,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """Print each scenario's claim, source and cases."""
-    for scenario in _scenarios(args.paths):
+    """Print each scenario's claim, source and cases; name every malformed file at the end."""
+    broken: list[str] = []
+    for path in discover(args.paths or None):
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            broken.append(str(exc))
+            continue
         if args.k and not any(
             args.k in f"{scenario.path} {scenario.name}/{c.id}" for c in scenario.cases
         ):
@@ -92,7 +98,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         for case in scenario.cases:
             print(f"  - {scenario.name}/{case.id}: {case.title}")
         print()
-    return 0
+    for problem in broken:
+        print(f"harness list: {problem}", file=sys.stderr)
+    return 2 if broken else 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
