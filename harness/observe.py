@@ -109,6 +109,8 @@ class Observation:
     received: list[Receipt] = field(default_factory=list)
     # Kernel state read over netlink, per probe: `ip route get` for the probe's flow.
     route_get: list[dict[str, Any]] = field(default_factory=list)
+    # Just before each probe: every host's routes and rules, in `ip` words.
+    tables: list[dict[str, dict[str, list[str]]]] = field(default_factory=list)
     # After each probe: every host's neighbour table.  After the case: the sysctls.
     neighbours: list[dict[str, list[dict[str, str]]]] = field(default_factory=list)
     sysctls: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -151,6 +153,7 @@ class Observation:
             "packets": [asdict(p) for p in self.packets],
             "received": [asdict(r) for r in self.received],
             "route_get": self.route_get,
+            "tables": self.tables,
             "neighbours": self.neighbours,
             "sysctls": self.sysctls,
             "changes": self.changes,

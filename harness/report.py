@@ -1125,6 +1125,16 @@ def render_case_text(record: CaseRecord | Mapping[str, Any]) -> str:
             f"  kernel route lookup {n} (ip route get {_s(lookup.get('query'))}): {answer}"
         )
     lines.extend(_sysctl_text(observed))
+    for n, tables in enumerate(_list(observed.get("tables")), 1):
+        for host, held in _dict(tables).items():
+            held = _dict(held)
+            routes = [str(r) for r in _list(held.get("routes"))]
+            rules = [str(r) for r in _list(held.get("rules"))]
+            lines.append(f"  before probe {n}, {host} routes: " + ("; ".join(routes) or "(none)"))
+            if any(
+                not r.endswith(("lookup local", "lookup main", "lookup default")) for r in rules
+            ):
+                lines.append(f"  before probe {n}, {host} rules: " + "; ".join(rules))
     rows = [_dict(r) for r in _list(rec.get("comparison"))]
     if rows:
         lines.append(_comparison_text(rows))

@@ -8,6 +8,7 @@ only consumes what the previous ones produced.
 from __future__ import annotations
 
 import select
+import socket
 import time
 import traceback
 from pathlib import Path
@@ -153,6 +154,78 @@ def route_get(net: Network, probe: Probe) -> dict[str, Any]:
     }
 
 
+_SCOPE_NAMES = {0: "global", 200: "site", 253: "link", 254: "host"}
+_PROTO_NAMES = {2: "kernel", 3: "boot", 4: "static"}
+_TABLE_NAMES = {254: "main", 255: "local", 253: "default"}
+
+
+def _route_text(entry: Any, names: dict[int, str]) -> str:
+    """One route in `ip route` words and order."""
+    words = [] if entry["type"] == 1 else [_TYPE_NAMES.get(entry["type"], str(entry["type"]))]
+    dst = entry.get("RTA_DST")
+    words.append(f"{dst}/{entry['dst_len']}" if dst else "default")
+    if entry.get("RTA_GATEWAY") is not None:
+        words += ["via", str(entry.get("RTA_GATEWAY"))]
+    oif = entry.get("RTA_OIF")
+    if oif:
+        words += ["dev", names.get(oif, str(oif))]
+    table = entry.get("RTA_TABLE") or entry["table"]
+    if table != 254:
+        words += ["table", _TABLE_NAMES.get(table, str(table))]
+    if entry["proto"] in _PROTO_NAMES and entry["proto"] != 3:  # iproute2 omits boot too
+        words += ["proto", _PROTO_NAMES[entry["proto"]]]
+    if entry["scope"] != 0:
+        words += ["scope", _SCOPE_NAMES.get(entry["scope"], str(entry["scope"]))]
+    for key, attr in (("src", "RTA_PREFSRC"), ("metric", "RTA_PRIORITY")):
+        if entry.get(attr) is not None:
+            words += [key, str(entry.get(attr))]
+    return " ".join(words)
+
+
+def _rule_text(entry: Any) -> str:
+    """One policy rule in `ip rule` words."""
+    words = [f"{entry.get('FRA_PRIORITY', 0)}:"]
+    src = entry.get("FRA_SRC")
+    words += ["from", f"{src}/{entry['src_len']}" if src else "all"]
+    if entry.get("FRA_DST"):
+        words += ["to", f"{entry.get('FRA_DST')}/{entry['dst_len']}"]
+    for key, attr in (("fwmark", "FRA_FWMARK"), ("iif", "FRA_IIFNAME"), ("oif", "FRA_OIFNAME")):
+        if entry.get(attr) is not None:
+            value = entry.get(attr)
+            words += [key, hex(value) if key == "fwmark" else str(value)]
+    actions = {1: "lookup", 2: "goto", 3: "nop", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
+    action = actions.get(entry["action"], str(entry["action"]))
+    if action == "lookup":
+        table = entry.get("FRA_TABLE") or entry["table"]
+        words += ["lookup", _TABLE_NAMES.get(table, str(table))]
+    else:
+        words.append(action)
+    return " ".join(words)
+
+
+def kernel_tables(net: Network) -> dict[str, dict[str, list[str]]]:
+    """Per host, the routes (every table; the kernel's own local and link-local
+    entries left out) and the rules the kernel holds, in `ip` words."""
+    tables: dict[str, dict[str, list[str]]] = {}
+    families = [socket.AF_INET, socket.AF_INET6] if net.ipv6 else [socket.AF_INET]
+    for host in net.topology.hosts:
+        ns = net.host(host)
+        names = ns.interface_names()
+        routes, rules = [], []
+        for family in families:
+            for entry in ns.ipr.route("dump", family=family):
+                table = entry.get("RTA_TABLE") or entry["table"]
+                dst = str(entry.get("RTA_DST") or "")
+                if table == 255 and entry["proto"] == 2:
+                    continue  # local/broadcast entries the kernel made for addresses
+                if family == socket.AF_INET6 and dst.startswith(("fe80:", "ff00:")):
+                    continue
+                routes.append(_route_text(entry, names))
+            rules += [_rule_text(entry) for entry in ns.ipr.get_rules(family=family)]
+        tables[host] = {"routes": routes, "rules": rules}
+    return tables
+
+
 def neighbour_tables(net: Network) -> dict[str, list[dict[str, str]]]:
     """Every host's neighbour entries (ARP and ND), like `ip neigh show`."""
     tables: dict[str, list[dict[str, str]]] = {}
@@ -290,6 +363,7 @@ def _execute(
         windows: list[int] = []
         routes: list[dict[str, Any]] = []
         neighbours: list[dict[str, list[dict[str, str]]]] = []
+        tables: list[dict[str, dict[str, list[str]]]] = []
         reasons: list[str] = []
         changes: list[tuple[int, Change, str]] = []
         obs: Observation | None = None
@@ -303,6 +377,7 @@ def _execute(
             listeners.current_probe = index
             windows.append(len(capture.frames))
             routes.append(route_get(net, step.probe))
+            tables.append(kernel_tables(net))
             outcomes.append(_act(net, listeners, step.probe, f"{key} {index}"))
             expect = step.kernel_does if case.refuted and step.kernel_does else step.expect
             obs, reason = settle(net, capture, listeners, outcomes, windows, expect, step.probe)
@@ -311,6 +386,7 @@ def _execute(
         assert obs is not None
         capture.finish()
         obs.route_get = routes
+        obs.tables = tables
         obs.neighbours = neighbours
         obs.sysctls = watched_sysctls(net, case)
         obs.changes = [{"probe": i, "change": str(c), "errno": e} for i, c, e in changes]
