@@ -11,7 +11,7 @@ from __future__ import annotations
 import select
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 # A namespace's links must be up and bridge ports forwarding within this bound.
 READY_DEADLINE_S = 2.0
@@ -37,26 +37,26 @@ class WaitTimeout(TimeoutError):
     """A bounded wait ran out; the message says what was awaited."""
 
 
-def wait_until(
-    done: Callable[[], bool],
-    wake_on: Iterable[socket.socket],
-    deadline_s: float,
-    what: str,
+def wait_each(
+    checks: dict[socket.socket, Callable[[], bool]], deadline_s: float, what: str
 ) -> None:
-    """Re-check `done` each time one of `wake_on` becomes readable, until it holds or time runs out.
+    """Wait until every condition holds; each is re-checked when its own socket has news.
 
-    The sockets are event sources (netlink groups, captures); what they carry is
-    drained and discarded here, the state is re-read by `done`.
+    The sockets are event sources (a netlink group per namespace); what they carry
+    is drained and discarded, the state is re-read by the condition.  Bounded by
+    `deadline_s` for all of them together.
     """
-    sockets = list(wake_on)
+    pending = {sock: done for sock, done in checks.items() if not done()}
     end = time.monotonic() + deadline_s
-    while not done():
+    while pending:
         left = end - time.monotonic()
         if left <= 0:
             raise WaitTimeout(f"gave up after {deadline_s:.1f}s waiting for {what}")
-        readable, _, _ = select.select(sockets, [], [], left)
+        readable, _, _ = select.select(list(pending), [], [], left)
         for sock in readable:
             drain(sock)
+            if pending[sock]():
+                del pending[sock]
 
 
 def drain(sock: socket.socket) -> None:

@@ -123,7 +123,7 @@ class Network:
     lans: dict[str, NetNS] = field(default_factory=dict)
     tun_fds: dict[tuple[str, str], int] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
-    monitors: list[socket.socket] = field(default_factory=list)  # link events, one per namespace
+    monitors: dict[str, socket.socket] = field(default_factory=dict)  # namespace -> link events
 
     def wait_links_settled(self) -> None:
         """After a link change: wait until the kernel has applied it everywhere.
@@ -132,9 +132,11 @@ class Network:
         operstate, and the link-down flag on routes through it, follow through
         linkwatch a moment later; a probe sent in between would race it.
         """
-        timing.wait_until(
-            lambda: _linkwatch_caught_up(self),
-            self.monitors,
+        timing.wait_each(
+            {
+                sock: functools.partial(_linkwatch_caught_up, self.lab[name])
+                for name, sock in self.monitors.items()
+            },
             timing.READY_DEADLINE_S,
             "link changes to take effect",
         )
@@ -264,12 +266,11 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
     ipv6 = topology.uses_ipv6 if ipv6 is None else ipv6
     net = Network(lab=lab, topology=topology, ipv6=ipv6)
     lans = topology.lans()
-    monitors = net.monitors
 
     for name in [*topology.hosts, *lans]:
         ns = lab.namespace(name)
         _baseline(ns, ipv6)
-        monitors.append(_monitor(ns, lab))
+        net.monitors[name] = _monitor(ns, lab)
         ns.ipr.link("set", index=1, state="up")  # lo is always ifindex 1
     net.log.append(TUNING_NOTE + ("; IPv6 on, no DAD" if ipv6 else "; IPv6 off"))
 
@@ -348,9 +349,8 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
                 "its pcaps may show UDP/TCP checksums as bad (never filled in)"
             )
 
-    timing.wait_until(
-        lambda: _all_ready(net),
-        monitors,
+    timing.wait_each(
+        {sock: functools.partial(_ready_in, net, name) for name, sock in net.monitors.items()},
         timing.READY_DEADLINE_S,
         "links to come up and bridge ports to forward",
     )
@@ -457,26 +457,13 @@ def _veth(ns_a: NetNS, if_a: str, ns_b: NetNS, if_b: str, **attrs: Any) -> None:
         ) from None
 
 
-def _all_ready(net: Network) -> bool:
-    """Every link that should be up is operationally up and every bridge port forwards."""
+def _ready_in(net: Network, name: str) -> bool:
+    """In namespace `name`: every link that should be up is operationally up, and
+    (in a LAN's switch) every bridge port forwards."""
     topology = net.topology
-    for host_name, host in topology.hosts.items():
-        ns = net.lab[host_name]
-        states = {
-            str(link.get("ifname")): link.get("IFLA_OPERSTATE") for link in ns.ipr.get_links()
-        }
-        for ifname, iface in host.interfaces.items():
-            if not iface.up or iface.resolved_kind == "loopback":
-                continue
-            if iface.link is not None:  # a veth is up only once its other end is
-                peer_host, _, peer_if = iface.link.partition(".")
-                if not topology.hosts[peer_host].interfaces[peer_if].up:
-                    continue
-            # tun/tap, dummy and vrf report UNKNOWN: they have no carrier to watch.
-            if states.get(ifname) not in ("UP", "UNKNOWN"):
-                return False
-    for switch in net.lans.values():
-        for link in switch.ipr.get_links():
+    ns = net.lab[name]
+    if name in net.lans:
+        for link in ns.ipr.get_links():
             info = link.get("IFLA_LINKINFO")
             slave = info.get("IFLA_INFO_SLAVE_DATA") if info else None
             if slave is None:
@@ -488,17 +475,28 @@ def _all_ready(net: Network) -> bool:
                 return False
             if slave.get("IFLA_BRPORT_STATE") != BRPORT_STATE_FORWARDING:
                 return False
+        return True
+    states = {str(link.get("ifname")): link.get("IFLA_OPERSTATE") for link in ns.ipr.get_links()}
+    for ifname, iface in topology.hosts[name].interfaces.items():
+        if not iface.up or iface.resolved_kind == "loopback":
+            continue
+        if iface.link is not None:  # a veth is up only once its other end is
+            peer_host, _, peer_if = iface.link.partition(".")
+            if not topology.hosts[peer_host].interfaces[peer_if].up:
+                continue
+        # tun/tap, dummy and vrf report UNKNOWN: they have no carrier to watch.
+        if states.get(ifname) not in ("UP", "UNKNOWN"):
+            return False
     return True
 
 
-def _linkwatch_caught_up(net: Network) -> bool:
+def _linkwatch_caught_up(ns: NetNS) -> bool:
     """Every link's operstate agrees with its flags: up with carrier <=> UP."""
-    for ns in net.lab.namespaces.values():
-        for link in ns.ipr.get_links():
-            state = link.get("IFLA_OPERSTATE")
-            if state == "UNKNOWN" or link.get("ifname") == "lo":
-                continue  # tun/tap, dummy, vrf: no carrier to follow
-            running = link["flags"] & IFF_UP and link["flags"] & IFF_LOWER_UP
-            if bool(running) != (state == "UP"):
-                return False
+    for link in ns.ipr.get_links():
+        state = link.get("IFLA_OPERSTATE")
+        if state == "UNKNOWN" or link.get("ifname") == "lo":
+            continue  # tun/tap, dummy, vrf: no carrier to follow
+        running = link["flags"] & IFF_UP and link["flags"] & IFF_LOWER_UP
+        if bool(running) != (state == "UP"):
+            return False
     return True
