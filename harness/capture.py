@@ -108,17 +108,21 @@ class Capture:
         return sock
 
     def finish(self) -> None:
-        """Read what is left and start closing the packet sockets; the lab's teardown
-        waits for them, so the grace periods overlap whatever the case still does."""
+        """Read what is left and start closing the packet sockets.
+
+        The closes (one RCU grace period, ~14 ms) then run while the case ends
+        and the next one is built; the lab's teardown does not wait for them.
+        They stay this process's sockets until closed, so a kill still frees
+        everything, and the interpreter waits for the threads before exiting.
+        """
         self.poll()
         if not self._closers:
             self._closers = _closing(list(self._sockets.values()))
 
     def _release(self) -> None:
-        if not self._closers:
-            self._closers = _closing(list(self._sockets.values()))
-        for thread in self._closers:
-            thread.join()
+        if not self._closers:  # the case ended early (an error): close and wait here
+            for thread in _closing(list(self._sockets.values())):
+                thread.join()
 
     def sockets(self) -> list[socket.socket]:
         """The capture sockets, for select()."""

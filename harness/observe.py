@@ -5,7 +5,8 @@ This stage only describes what happened; it knows nothing of what was expected.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import functools
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror
@@ -315,17 +316,22 @@ def observe(
     for index, frame in enumerate(frames):
         # Frames from before the first probe (set-up leftovers) belong to none: -1.
         probe = max((i for i, start in enumerate(starts) if start <= index), default=-1)
-        t_ms = round((frame.time - t0) * 1000, 3)
-        pkt = _dissect(frame)
-        resolution = _resolution(frame, pkt, t_ms)
-        if resolution is not None:
-            obs.arp.append(_with_probe(resolution, probe))
+        record = replace(_describe(frame), t_ms=round((frame.time - t0) * 1000, 3), probe=probe)
+        if isinstance(record, ArpRecord):
+            obs.arp.append(record)
         else:
-            obs.packets.append(_with_probe(_packet(frame, pkt, t_ms), probe))
+            obs.packets.append(record)
     obs.arp.sort(key=lambda r: r.t_ms)
     obs.packets.sort(key=lambda r: r.t_ms)
     return obs
 
 
-def _with_probe(record: Any, probe: int) -> Any:
-    return type(record)(**{**asdict(record), "probe": probe})
+@functools.lru_cache(maxsize=8192)
+def _describe(frame: Frame) -> ArpRecord | PacketRecord:
+    """A frame's record, without its time and probe.
+
+    Cached: a case is observed again at each wake-up while it settles, and
+    dissecting every frame with scapy each time was most of that cost.
+    """
+    pkt = _dissect(frame)
+    return _resolution(frame, pkt, 0.0) or _packet(frame, pkt, 0.0)
