@@ -26,7 +26,6 @@ from harness.results import (
     write_results,
     write_summary,
 )
-from harness.runner import run_case
 from harness.scenario import Case, Scenario, ScenarioError, load_scenario
 
 ROOT_HINT = (
@@ -129,6 +128,10 @@ class CaseItem(pytest.Item):
         run_dir = self.config.stash.get(_RUN_DIR, None)
         if not is_root():
             pytest.skip(ROOT_HINT)
+        # Imported here, in the workers: the runner pulls in scapy and pyroute2
+        # (about 0.5 s), which the xdist controller never needs before it starts them.
+        from harness.runner import run_case
+
         record = run_case(self.scenario, self.case, run_dir)
         self.user_properties += [
             ("kernel", record.kernel),
