@@ -8,17 +8,15 @@ only consumes what the previous ones produced.
 from __future__ import annotations
 
 import select
-import socket
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-from pyroute2.netlink.exceptions import NetlinkError
-
 from harness import kernel, timing
 from harness.capture import Capture
-from harness.ipsyntax import NUD_STATES, ROUTE_TYPES
+from harness.ipsyntax import NUD_STATES
+from harness.kernelstate import kernel_tables, neighbour_tables, route_get, watched_sysctls
 from harness.netns import Lab
 from harness.observe import Observation, observe
 from harness.probes import (
@@ -45,21 +43,6 @@ from harness.verdict import (
 # Only an INCOMPLETE neighbour holds frames back (in its arp_queue); DELAY and
 # PROBE entries are still used for sending while they are re-confirmed.
 NUD_INCOMPLETE = NUD_STATES["incomplete"]
-_STATE_NAMES = {v: k.upper() for k, v in NUD_STATES.items()}
-_TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
-RTM_F_LOOKUP_TABLE = 0x1000
-# Recorded with every case: the sysctls that decide the behaviours the articles discuss.
-WATCHED_CONF = (
-    "forwarding",
-    "rp_filter",
-    "accept_local",
-    "arp_announce",
-    "arp_ignore",
-    "arp_filter",
-    "proxy_arp",
-    "send_redirects",
-    "accept_redirects",
-)
 
 
 def _resolving(net: Network) -> list[str]:
@@ -120,153 +103,6 @@ def settle(
                 # its queue and the kernel then reports the failure (ICMP on lo).
                 timing.drain(sock)
                 last_new = time.monotonic()
-
-
-def route_get(net: Network, probe: Probe) -> dict[str, Any]:
-    """The kernel's own lookup for the probe's flow, as `ip route get` would ask it."""
-    ns = net.host(probe.host)
-    query: dict[str, Any] = {"dst": str(probe.dst), "family": probe.family}
-    # iproute2 sets RTM_F_LOOKUP_TABLE; without it the kernel reports table main
-    # whatever table the lookup used (inet_rtm_getroute).
-    flags = RTM_F_LOOKUP_TABLE
-    device = probe.bind_device or probe.unicast_if or probe.iface
-    if device:
-        query["oif"] = ns.link_index(device)
-    if probe.mark is not None:
-        query["mark"] = probe.mark
-    bind = probe.bind_address()
-    if bind and bind[0]:
-        query["src"] = bind[0]
-    asked = " ".join(f"{k} {v}" for k, v in query.items() if k != "family")
-    try:
-        answer = ns.ipr.route("get", flags=flags, **query)[0]
-    except NetlinkError as exc:
-        return {"query": asked, "error": f"{errno_name(exc.code)}: {exc.args[1]}"}
-    names = ns.interface_names()
-    oif = answer.get("RTA_OIF")
-    return {
-        "query": asked,
-        "type": _TYPE_NAMES.get(answer["type"], str(answer["type"])),
-        "dev": names.get(oif, str(oif)) if oif else None,
-        "gateway": answer.get("RTA_GATEWAY"),
-        "src": answer.get("RTA_PREFSRC"),
-        "table": answer.get("RTA_TABLE"),
-    }
-
-
-_SCOPE_NAMES = {0: "global", 200: "site", 253: "link", 254: "host"}
-_PROTO_NAMES = {2: "kernel", 3: "boot", 4: "static"}
-_TABLE_NAMES = {254: "main", 255: "local", 253: "default"}
-
-
-def _route_text(entry: Any, names: dict[int, str]) -> str:
-    """One route in `ip route` words and order."""
-    words = [] if entry["type"] == 1 else [_TYPE_NAMES.get(entry["type"], str(entry["type"]))]
-    dst = entry.get("RTA_DST")
-    words.append(f"{dst}/{entry['dst_len']}" if dst else "default")
-    if entry.get("RTA_GATEWAY") is not None:
-        words += ["via", str(entry.get("RTA_GATEWAY"))]
-    oif = entry.get("RTA_OIF")
-    if oif:
-        words += ["dev", names.get(oif, str(oif))]
-    table = entry.get("RTA_TABLE") or entry["table"]
-    if table != 254:
-        words += ["table", _TABLE_NAMES.get(table, str(table))]
-    if entry["proto"] in _PROTO_NAMES and entry["proto"] != 3:  # iproute2 omits boot too
-        words += ["proto", _PROTO_NAMES[entry["proto"]]]
-    if entry["scope"] != 0:
-        words += ["scope", _SCOPE_NAMES.get(entry["scope"], str(entry["scope"]))]
-    for key, attr in (("src", "RTA_PREFSRC"), ("metric", "RTA_PRIORITY")):
-        if entry.get(attr) is not None:
-            words += [key, str(entry.get(attr))]
-    return " ".join(words)
-
-
-def _rule_text(entry: Any) -> str:
-    """One policy rule in `ip rule` words."""
-    words = [f"{entry.get('FRA_PRIORITY', 0)}:"]
-    src = entry.get("FRA_SRC")
-    words += ["from", f"{src}/{entry['src_len']}" if src else "all"]
-    if entry.get("FRA_DST"):
-        words += ["to", f"{entry.get('FRA_DST')}/{entry['dst_len']}"]
-    for key, attr in (("fwmark", "FRA_FWMARK"), ("iif", "FRA_IIFNAME"), ("oif", "FRA_OIFNAME")):
-        if entry.get(attr) is not None:
-            value = entry.get(attr)
-            words += [key, hex(value) if key == "fwmark" else str(value)]
-    actions = {1: "lookup", 2: "goto", 3: "nop", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
-    action = actions.get(entry["action"], str(entry["action"]))
-    if action == "lookup":
-        table = entry.get("FRA_TABLE") or entry["table"]
-        words += ["lookup", _TABLE_NAMES.get(table, str(table))]
-    else:
-        words.append(action)
-    return " ".join(words)
-
-
-def kernel_tables(net: Network, hosts: list[str]) -> dict[str, dict[str, list[str]]]:
-    """For `hosts`: the routes (every table; the kernel's own local and link-local
-    entries left out) and the rules the kernel holds, in `ip` words.
-
-    Only for the hosts whose tables can differ from the topology (the prober and
-    those a change touched): parsing every host's dump cost about 30 ms a case.
-    """
-    tables: dict[str, dict[str, list[str]]] = {}
-    families = [socket.AF_INET, socket.AF_INET6] if net.ipv6 else [socket.AF_INET]
-    for host in hosts:
-        ns = net.host(host)
-        names = ns.interface_names()
-        routes, rules = [], []
-        for family in families:
-            for entry in ns.ipr.route("dump", family=family):
-                table = entry.get("RTA_TABLE") or entry["table"]
-                dst = str(entry.get("RTA_DST") or "")
-                if table == 255 and entry["proto"] == 2:
-                    continue  # local/broadcast entries the kernel made for addresses
-                if family == socket.AF_INET6 and dst.startswith(("fe80:", "ff00:")):
-                    continue
-                routes.append(_route_text(entry, names))
-            rules += [_rule_text(entry) for entry in ns.ipr.get_rules(family=family)]
-        tables[host] = {"routes": routes, "rules": rules}
-    return tables
-
-
-def neighbour_tables(net: Network) -> dict[str, list[dict[str, str]]]:
-    """Every host's neighbour entries (ARP and ND), like `ip neigh show`."""
-    tables: dict[str, list[dict[str, str]]] = {}
-    for host in net.topology.hosts:
-        ns = net.host(host)
-        names = ns.interface_names()
-        entries = []
-        for entry in ns.ipr.get_neighbours():
-            state = entry["state"]
-            name = _STATE_NAMES.get(state) or "|".join(
-                n for bit, n in _STATE_NAMES.items() if bit and state & bit
-            )
-            entries.append(
-                {
-                    "dst": str(entry.get("NDA_DST")),
-                    "state": name,
-                    "lladdr": str(entry.get("NDA_LLADDR") or ""),
-                    "dev": names.get(entry["ifindex"], str(entry["ifindex"])),
-                }
-            )
-        tables[host] = entries
-    return tables
-
-
-def watched_sysctls(net: Network, case: Case) -> dict[str, dict[str, str]]:
-    """Per host: the sysctls the scenario names, and those that decide routing and ARP."""
-    values: dict[str, dict[str, str]] = {}
-    changed = {k for a in case.acts() for c in a.change for k in (c.sysctl or {})}
-    for host_name, host in net.topology.hosts.items():
-        ns = net.host(host_name)
-        keys = ["net.ipv4.ip_forward", *host.sysctls, *changed]
-        for dev in ["all", *sorted(ns.interface_names().values())]:
-            if dev != "lo":
-                keys += [f"net/ipv4/conf/{dev}/{k}" for k in WATCHED_CONF]
-        found = ns.read_sysctls(list(dict.fromkeys(keys)))
-        values[host_name] = {key.replace("/", "."): value for key, value in found.items()}
-    return values
 
 
 def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> CaseRecord:
