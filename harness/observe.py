@@ -221,23 +221,19 @@ def _pkttype(frame: Frame) -> str:
     return PKTTYPE_NAMES.get(frame.pkttype, str(frame.pkttype))
 
 
-def _packet(frame: Frame, pkt: Packet, t_ms: float) -> PacketRecord:
+def _header(frame: Frame) -> tuple[float, str, str, str]:
+    """(t_ms, host, ifname, direction) of a record; observe() fills in the time."""
+    return (0.0, frame.ns, frame.ifname, frame.direction)
+
+
+def _packet(frame: Frame, pkt: Packet) -> PacketRecord:
     pkttype = _pkttype(frame)
     ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
     if ip is None:
         eth = pkt.getlayer(Ether)
         kind = f"0x{eth.type:04x}" if eth is not None else "?"
-        return PacketRecord(
-            t_ms,
-            frame.ns,
-            frame.ifname,
-            frame.direction,
-            pkttype,
-            kind,
-            str(eth.src) if eth else "",
-            str(eth.dst) if eth else "",
-            pkt.summary(),
-        )
+        src, dst = (str(eth.src), str(eth.dst)) if eth else ("", "")
+        return PacketRecord(*_header(frame), pkttype, kind, src, dst, pkt.summary())
     src, dst = str(ip.src), str(ip.dst)
     number = ip.proto if IP in pkt else ip.nh
     proto = IP_PROTOS.get(number, str(number))
@@ -245,29 +241,16 @@ def _packet(frame: Frame, pkt: Packet, t_ms: float) -> PacketRecord:
     if not text:
         text = f"{'IP' if IP in pkt else 'IP6'} {src} > {dst} proto {proto}"
     hops = ip.ttl if IP in pkt else ip.hlim
-    return PacketRecord(
-        t_ms,
-        frame.ns,
-        frame.ifname,
-        frame.direction,
-        pkttype,
-        proto,
-        src,
-        dst,
-        f"{text} ttl {hops}",
-        **extra,
-    )
+    return PacketRecord(*_header(frame), pkttype, proto, src, dst, f"{text} ttl {hops}", **extra)
 
 
-def _resolution(frame: Frame, pkt: Packet, t_ms: float) -> ArpRecord | None:
+def _resolution(frame: Frame, pkt: Packet) -> ArpRecord | None:
     if ARP in pkt:
         arp = pkt[ARP]
+        op = ARP_OPS.get(arp.op, str(arp.op))
         return ArpRecord(
-            t_ms,
-            frame.ns,
-            frame.ifname,
-            frame.direction,
-            ARP_OPS.get(arp.op, str(arp.op)),
+            *_header(frame),
+            op,
             str(arp.pdst),
             str(arp.psrc),
             str(arp.hwsrc),
@@ -278,10 +261,7 @@ def _resolution(frame: Frame, pkt: Packet, t_ms: float) -> ArpRecord | None:
     for layer, op in ((ICMPv6ND_NS, "who-has"), (ICMPv6ND_NA, "is-at")):
         if layer in pkt:
             return ArpRecord(
-                t_ms,
-                frame.ns,
-                frame.ifname,
-                frame.direction,
+                *_header(frame),
                 op,
                 str(pkt[layer].tgt),
                 str(pkt[IPv6].src),
@@ -334,4 +314,4 @@ def _describe(frame: Frame) -> ArpRecord | PacketRecord:
     dissecting every frame with scapy each time was most of that cost.
     """
     pkt = _dissect(frame)
-    return _resolution(frame, pkt, 0.0) or _packet(frame, pkt, 0.0)
+    return _resolution(frame, pkt) or _packet(frame, pkt)
