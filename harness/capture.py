@@ -122,7 +122,7 @@ class Capture:
     def _release(self) -> None:
         if not self._closers:  # the case ended early (an error): close and wait here
             for thread in _closing(list(self._sockets.values())):
-                thread.join()
+                thread.join(timeout=5)  # one RCU grace period each, ~14 ms
 
     def sockets(self) -> list[socket.socket]:
         """The capture sockets, for select()."""

@@ -27,13 +27,17 @@ def _scenarios(paths: list[Path]) -> list[Scenario]:
     return [load_scenario(p) for p in discover(paths or None)]
 
 
+def _needs_root(command: str) -> str:
+    return (
+        f"harness {command} needs root to build network namespaces: run "
+        f"`sudo .venv/bin/harness {command} ...`, or `sudo scripts/run` for the whole catalogue"
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run cases through pytest, in parallel, with a verdict table at the end."""
     if not is_root():
-        print(
-            f"harness run {ROOT_HINT.replace('run `sudo scripts/test`', 'run `sudo scripts/run`')}",
-            file=sys.stderr,
-        )
+        print(_needs_root("run"), file=sys.stderr)
         return 2
     import pytest
 
@@ -47,6 +51,17 @@ def cmd_run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+    # Bad input is refused before anything runs: every problem named, exit 2.
+    problems = []
+    for path in discover(args.paths or None):
+        try:
+            load_scenario(path)
+        except ScenarioError as exc:
+            problems.append(str(exc))
+    for problem in problems:
+        print(f"harness run: {problem}", file=sys.stderr)
+    if problems:
+        return 2
     paths = [str(p) for p in args.paths] or [str(PROJECT_ROOT / "scenarios")]
     argv = [
         *paths,
@@ -106,7 +121,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     """Time every case `--repeat` times, one after another, setup and teardown included."""
     if not is_root():
-        print(f"harness bench {ROOT_HINT}", file=sys.stderr)
+        print(_needs_root("bench"), file=sys.stderr)
         return 2
     from harness.runner import run_case
 

@@ -50,6 +50,7 @@ _KNOWN_KEYS = {
     "topology",
     "refuted",
     "kernel_does",
+    "article_comparison",
 }
 _KNOWN_OBSERVED = {"errno", "errno_message", "arp", "packets", "received"}
 
@@ -807,8 +808,8 @@ def _summary_table(
     return "".join(out)
 
 
-def _comparison_table(rec: Mapping[str, Any]) -> str:
-    rows = [_dict(r) for r in _list(rec.get("comparison"))]
+def _comparison_table(rec: Mapping[str, Any], key: str = "comparison") -> str:
+    rows = [_dict(r) for r in _list(rec.get(key))]
     if not rows:
         return '<p class="muted">(no comparison recorded)</p>'
     out = ['<table class="cmp"><tr><th>field</th><th>expected</th><th>observed</th><th></th></tr>']
@@ -966,7 +967,14 @@ def _case_section(rec: Mapping[str, Any], anchor: str, run_dir: Path, multi_kern
     out.append(
         '<dl class="facts">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
     )
-    out.append("<h3>expected vs observed</h3>" + _comparison_table(rec))
+    if _list(rec.get("article_comparison")):
+        out.append(
+            "<h3>what the article claims (refuted)</h3>"
+            + _comparison_table(rec, "article_comparison")
+        )
+        out.append("<h3>what this kernel does (recorded in the case)</h3>" + _comparison_table(rec))
+    else:
+        out.append("<h3>expected vs observed</h3>" + _comparison_table(rec))
     topo = _dict(rec.get("topology"))
     topo_name = _s(topo.get("name"))
     out.append(
@@ -1086,8 +1094,16 @@ def _topology_text(rec: Mapping[str, Any]) -> list[str]:
 
 
 def _comparison_text(rows: list[dict[str, Any]]) -> str:
-    """field / expected / observed, differing rows marked (as harness.verdict prints it)."""
-    cells = [(_s(r.get("field")), _s(r.get("expected")), _s(r.get("observed"))) for r in rows]
+    """field / expected / observed, differing rows marked; `probe N:` when a case has several."""
+    several = any(int(r.get("probe") or 0) > 0 for r in rows)
+    cells = [
+        (
+            (f"probe {int(r.get('probe') or 0) + 1}: " if several else "") + _s(r.get("field")),
+            _s(r.get("expected")),
+            _s(r.get("observed")),
+        )
+        for r in rows
+    ]
     width_f = max([len(f) for f, _, _ in cells] + [5])
     width_e = max([len(e) for _, e, _ in cells] + [8])
     lines = [f"  {'field':<{width_f}}  {'expected':<{width_e}}  observed"]
@@ -1135,12 +1151,21 @@ def render_case_text(record: CaseRecord | Mapping[str, Any]) -> str:
                 not r.endswith(("lookup local", "lookup main", "lookup default")) for r in rules
             ):
                 lines.append(f"  before probe {n}, {host} rules: " + "; ".join(rules))
+    article_rows = [_dict(r) for r in _list(rec.get("article_comparison"))]
+    if article_rows:
+        lines += [
+            "what the article claims:",
+            _comparison_text(article_rows),
+            "what this kernel does (recorded in the case):",
+        ]
     rows = [_dict(r) for r in _list(rec.get("comparison"))]
     if rows:
         lines.append(_comparison_text(rows))
     bad = _differing(rec)
     if bad:
         lines.append("differs: " + "; ".join(_s(r.get("field")) for r in bad))
+    if _s(rec.get("message")):
+        lines.append(_s(rec.get("message")))
     settled = _s(rec.get("settled"))
     lines.append(
         "trace (ms from the syscall; every interface of every namespace"

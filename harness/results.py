@@ -48,6 +48,7 @@ class CaseRecord:
     expected: dict[str, Any]
     observed: dict[str, Any] | None
     comparison: list[dict[str, Any]] = field(default_factory=list)
+    article_comparison: list[dict[str, Any]] = field(default_factory=list)  # refuted cases
     probe: str = ""
     changes: list[str] = field(default_factory=list)
     refuted: str = ""

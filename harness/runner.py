@@ -36,8 +36,6 @@ from harness.verdict import (
     compare,
     passed,
     positives_seen,
-    render_comparison,
-    render_trace,
 )
 
 # Only an INCOMPLETE neighbour holds frames back (in its arp_queue); DELAY and
@@ -155,9 +153,11 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
         for row in compare(a.kernel_does, obs, a.probe, i)
     ]
     record.observed = obs.to_json()
+    # The rows that decide the verdict; a refuted case also keeps the article's.
     record.comparison = [row.__dict__ for row in (kernel_rows if case.refuted else claim_rows)]
-    record.verdict, verdict_note = _verdict(case, claim_rows, kernel_rows)
-    record.message = explain(scenario, case, record, obs, claim_rows, kernel_rows, verdict_note)
+    if case.refuted:
+        record.article_comparison = [row.__dict__ for row in claim_rows]
+    record.verdict, record.message = _verdict(case, claim_rows, kernel_rows)
     record.duration_s = round(time.perf_counter() - started, 4)
     return record
 
@@ -279,46 +279,3 @@ def _act(net: Network, listeners: Listeners, probe: Probe, key: str) -> ProbeOut
     if probe.proto == "icmp":
         listeners.watch_replies(probe.host, sock)
     return act(net, probe, payload, sock)
-
-
-def explain(
-    scenario: Scenario,
-    case: Case,
-    record: CaseRecord,
-    obs: Observation,
-    claim_rows: list[Comparison],
-    kernel_rows: list[Comparison],
-    note: str,
-) -> str:
-    """The packetdrill-style report of a case: claim, probe, expected vs observed, trace."""
-    several = len(case.acts()) > 1
-    errnos = obs.errno if isinstance(obs.errno, list) else [obs.errno]
-    messages = obs.errno_message if isinstance(obs.errno_message, list) else [obs.errno_message]
-    lines = [
-        f"{record.verdict.upper()} {record.key}: {case.title}",
-        f"claim ({scenario.source.article} {scenario.source.section}): {scenario.claim}",
-        *(f"change: {c}" for c in record.changes),
-        *(
-            f"probe {i + 1}: {a.probe.describe()} -> {errnos[i]} ({messages[i]})"
-            for i, a in enumerate(case.acts())
-        ),
-        *(f"  kernel route lookup: {r}" for r in obs.route_get),
-    ]
-    if note:
-        lines.append(note)
-    if case.refuted:
-        lines += [
-            "what the article claims:",
-            render_comparison(claim_rows, several),
-            "what this kernel does (recorded in the case):",
-            render_comparison(kernel_rows, several),
-        ]
-    else:
-        lines.append(render_comparison(claim_rows, several))
-    lines += [
-        "trace (ms from the first syscall; every interface of every namespace; "
-        f"ended: {record.settled}):",
-        render_trace(obs),
-        *(f"note: {n}" for n in record.notes),
-    ]
-    return "\n".join(lines)

@@ -248,30 +248,3 @@ def positives_seen(expect: Expect, obs: Observation, probe: Probe, index: int = 
         (expect.src is not None or expect.egress is not None)
         and probe_packet(obs, probe, index) is None
     )
-
-
-def render_comparison(rows: list[Comparison], several: bool = False) -> str:
-    """A three-column table: field, expected, observed; differing rows are marked."""
-
-    def name(row: Comparison) -> str:
-        return f"probe {row.probe + 1}: {row.field}" if several else row.field
-
-    width_f = max([len(name(r)) for r in rows] + [5])
-    width_e = max([len(r.expected) for r in rows] + [8])
-    lines = [f"  {'field':<{width_f}}  {'expected':<{width_e}}  observed"]
-    for row in rows:
-        mark = "" if row.ok else "   <-- differs"
-        lines.append(f"  {name(row):<{width_f}}  {row.expected:<{width_e}}  {row.observed}{mark}")
-    return "\n".join(lines)
-
-
-def render_trace(obs: Observation) -> str:
-    """Every frame of the case on every interface, in time order."""
-    records = obs.trace()
-    if not records:
-        return "  (no frame on any interface of any namespace)"
-    width = max(len(f"{r.host}/{r.ifname}") for r in records)
-    return "\n".join(
-        f"  {r.t_ms:>9.3f} ms  {f'{r.host}/{r.ifname}':<{width}}  {r.direction:<3}  {r}"
-        for r in records
-    )

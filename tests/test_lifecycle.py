@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import signal
 import subprocess
 import sys
@@ -82,7 +83,12 @@ def _start_mid_case() -> tuple[subprocess.Popen[str], set[NamespaceId]]:
         preexec_fn=_default_sigint,
     )
     assert proc.stdout is not None
-    line = proc.stdout.readline()  # the child prints once it is mid-case
+    # The child prints once it is mid-case; bounded, so a hung helper fails the test.
+    ready, _, _ = select.select([proc.stdout], [], [], 20)
+    if not ready:
+        proc.kill()
+        raise AssertionError("helper did not reach the middle of its case within 20 s")
+    line = proc.stdout.readline()
     if not line:
         raise AssertionError(f"helper died before the case started: {proc.communicate()[1]}")
     made = {NamespaceId(**ns) for ns in json.loads(line)["namespaces"]}

@@ -359,6 +359,9 @@ def test_refuted_claim_is_shown_as_a_finding(tmp_path: Path) -> None:
         "verdict": "refuted",
         "refuted": "the kernel <does> ARP for the peer",
         "kernel_does": {"arp": {"sender": ["who-has 192.0.2.193"]}},
+        "article_comparison": [
+            {"field": "received by", "expected": "(none)", "observed": "peer", "ok": False}
+        ],
     }
     (tmp_path / "results.json").write_text(json.dumps([rec]))
     text = write_report(tmp_path).read_text()
@@ -368,3 +371,6 @@ def test_refuted_claim_is_shown_as_a_finding(tmp_path: Path) -> None:
     case_text = render_case_text(rec)
     assert "refuted: the kernel <does> ARP for the peer" in case_text
     assert 'kernel does: {"arp": {"sender": ["who-has 192.0.2.193"]}}' in case_text
+    assert "what the article claims (refuted)" in text
+    claims = case_text.index("what the article claims:")
+    assert case_text.index("received by", claims) < case_text.index("what this kernel does", claims)

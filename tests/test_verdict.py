@@ -9,7 +9,7 @@ from harness.capture import ARPHRD_ETHER, Frame
 from harness.observe import observe
 from harness.probes import ProbeOutcome, Receipt
 from harness.scenario import Expect, Probe
-from harness.verdict import compare, passed, positives_seen, render_comparison, render_trace
+from harness.verdict import compare, passed, positives_seen
 
 T0 = 1000.0
 SENDER_MAC = "02:00:00:00:00:01"
@@ -81,9 +81,8 @@ def test_mismatch_is_reported_field_by_field() -> None:
         ("resolution requests sent by sender", False),
         ("received by", False),
     ]
-    table = render_comparison(rows)
-    assert "ENETUNREACH" in table and "<-- differs" in table
-    assert "who-has 192.0.2.193 tell 192.0.2.224" in table
+    assert [(r.expected, r.observed) for r in rows[:1]] == [("ENETUNREACH", "ok")]
+    assert "who-has 192.0.2.193 tell 192.0.2.224" in rows[1].observed
 
 
 def test_sets_are_exact_both_ways() -> None:
@@ -101,13 +100,6 @@ def test_absence_only_claims_never_end_early() -> None:
     expect = Expect.model_validate({"errno": "ENETUNREACH", "received": []})
     assert passed(compare(expect, obs, PROBE))
     assert not positives_seen(expect, obs, PROBE)
-
-
-def test_trace_lists_every_frame_in_time_order() -> None:
-    lines = render_trace(observe(FRAMES, [OK], [RECEIPT])).splitlines()
-    assert len(lines) == 4
-    assert "sender/eth0" in lines[0] and "ARP who-has 192.0.2.193 tell 192.0.2.224" in lines[0]
-    assert "UDP 192.0.2.224:40000 > 192.0.2.193:9000" in lines[-1]
 
 
 def test_an_absence_next_to_events_still_waits_the_window() -> None:
