@@ -251,10 +251,27 @@ def _monitor(ns: NetNS, lab: Lab) -> socket.socket:
     return sock
 
 
+_IPV4_CONF_KEYS = {
+    f"net/ipv4/conf/{scope}/{k}": v
+    for scope in ("all", "default")
+    for k, v in IPV4_CONF_DEFAULTS.items()
+}
+# What a new namespace inherits is a copy of the same source every time (the
+# initial namespace's values, or the creating thread's), so it is read once per
+# process, in the first namespace, and afterwards only the keys that differ from
+# the kernel default are written: 46 writes per namespace become a handful.
+_inherited_ipv4_conf: dict[str, str] = {}
+
+
 def _baseline(ns: NetNS, ipv6: bool) -> None:
-    values: dict[str, int] = {}
+    if not _inherited_ipv4_conf:
+        _inherited_ipv4_conf.update(ns.read_sysctls(list(_IPV4_CONF_KEYS)))
+    values: dict[str, int] = {
+        key: default
+        for key, default in _IPV4_CONF_KEYS.items()
+        if _inherited_ipv4_conf.get(key) != str(default)
+    }
     for scope in ("all", "default"):
-        values |= {f"net/ipv4/conf/{scope}/{k}": v for k, v in IPV4_CONF_DEFAULTS.items()}
         values |= {
             f"net/ipv6/conf/{scope}/{k}": v for k, v in (IPV6_ON if ipv6 else IPV6_OFF).items()
         }
