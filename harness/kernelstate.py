@@ -130,7 +130,7 @@ def kernel_tables(net: Network, hosts: list[str]) -> dict[str, dict[str, list[st
         names = ns.interface_names()
         routes, rules = [], []
         for family in families:
-            for entry in ns.ipr.route("dump", family=family):
+            for entry in ns.rtnl.routes(family):
                 table = entry.get("RTA_TABLE") or entry["table"]
                 dst = str(entry.get("RTA_DST") or "")
                 if table == 255 and entry["proto"] == 2:
@@ -138,7 +138,7 @@ def kernel_tables(net: Network, hosts: list[str]) -> dict[str, dict[str, list[st
                 if family == socket.AF_INET6 and dst.startswith(("fe80:", "ff00:")):
                     continue
                 routes.append(_route_text(entry, names))
-            rules += [_rule_text(entry) for entry in ns.ipr.get_rules(family=family)]
+            rules += [_rule_text(entry) for entry in ns.rtnl.rules(family)]
         tables[host] = {"routes": routes, "rules": rules}
     return tables
 
@@ -150,17 +150,17 @@ def neighbour_tables(net: Network) -> dict[str, list[dict[str, str]]]:
         ns = net.host(host)
         names = ns.interface_names()
         entries = []
-        for entry in ns.ipr.get_neighbours():
-            state = entry["state"]
+        for entry in ns.rtnl.neighbours():
+            state = entry.state
             name = _STATE_NAMES.get(state) or "|".join(
                 n for bit, n in _STATE_NAMES.items() if bit and state & bit
             )
             entries.append(
                 {
-                    "dst": str(entry.get("NDA_DST")),
+                    "dst": entry.dst,
                     "state": name,
-                    "lladdr": str(entry.get("NDA_LLADDR") or ""),
-                    "dev": names.get(entry["ifindex"], str(entry["ifindex"])),
+                    "lladdr": entry.lladdr,
+                    "dev": names.get(entry.ifindex, str(entry.ifindex)),
                 }
             )
         tables[host] = entries

@@ -33,6 +33,8 @@ from typing import Any
 
 from pyroute2 import IPRoute
 
+from harness.rtnl import Rtnl
+
 CLONE_NEWNET = 0x40000000
 SO_NETNS_COOKIE = 71  # Linux >= 5.14; not in Python's socket module
 CHOSEN_INDEX_BASE = 1000
@@ -99,8 +101,11 @@ class NetNS:
             _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
             try:
                 self.fd = os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
-                # The netlink socket belongs to the namespace it is created in.
+                # Netlink sockets belong to the namespace they are created in.
                 self.ipr = IPRoute()
+                self.rtnl = Rtnl(
+                    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+                )
             finally:
                 _setns(here)
         finally:
@@ -223,19 +228,17 @@ class NetNS:
     def link_index(self, ifname: str) -> int:
         """ifindex of an interface of this namespace, with a clear error when it is missing."""
         if ifname not in self._indexes:
-            found = self.ipr.link_lookup(ifname=ifname)
-            if not found:
+            found = {name: index for index, name in self.interface_names().items()}
+            if ifname not in found:
                 raise LookupError(f"no interface {ifname!r} in namespace {self.name!r}")
-            self._indexes[ifname] = int(found[0])
+            self._indexes[ifname] = found[ifname]
         return self._indexes[ifname]
 
     def interface_names(self) -> dict[int, str]:
         """ifindex -> name for every link of the namespace (cached until a link is
         added or renamed; `forget_names` drops it when something else may have)."""
         if self._names is None:
-            self._names = {
-                int(link["index"]): str(link.get("ifname")) for link in self.ipr.get_links()
-            }
+            self._names = {link.index: link.name for link in self.rtnl.links()}
         return dict(self._names)
 
     def forget_names(self) -> None:
@@ -246,6 +249,7 @@ class NetNS:
         """Drop this object's references; the kernel frees the namespace once no socket holds it."""
         with contextlib.suppress(Exception):
             self.ipr.close()
+        self.rtnl.close()
         os.close(self.fd)
 
     def __repr__(self) -> str:

@@ -47,9 +47,9 @@ def _resolving(net: Network) -> list[str]:
     """Neighbour entries, in any host, still being resolved."""
     pending = []
     for host in net.topology.hosts:
-        for entry in net.host(host).ipr.get_neighbours():
-            if entry["state"] & NUD_INCOMPLETE:
-                pending.append(f"{host}: {entry.get('NDA_DST')}")
+        for entry in net.host(host).rtnl.neighbours():
+            if entry.state & NUD_INCOMPLETE:
+                pending.append(f"{host}: {entry.dst}")
     return pending
 
 

@@ -38,15 +38,16 @@ class WaitTimeout(TimeoutError):
 
 
 def wait_each(
-    checks: dict[socket.socket, Callable[[], bool]], deadline_s: float, what: str
+    checks: dict[socket.socket, Callable[[list[bytes]], bool]], deadline_s: float, what: str
 ) -> None:
     """Wait until every condition holds; each is re-checked when its own socket has news.
 
-    The sockets are event sources (a netlink group per namespace); what they carry
-    is drained and discarded, the state is re-read by the condition.  Bounded by
-    `deadline_s` for all of them together.
+    The sockets are event sources (a netlink group per namespace).  A condition
+    is called with what its socket carried since the last call (nothing, the
+    first time), and may re-read the state as well.  Bounded by `deadline_s` for
+    all of them together.
     """
-    pending = {sock: done for sock, done in checks.items() if not done()}
+    pending = {sock: done for sock, done in checks.items() if not done([])}
     end = time.monotonic() + deadline_s
     while pending:
         left = end - time.monotonic()
@@ -54,15 +55,15 @@ def wait_each(
             raise WaitTimeout(f"gave up after {deadline_s:.1f}s waiting for {what}")
         readable, _, _ = select.select(list(pending), [], [], left)
         for sock in readable:
-            drain(sock)
-            if pending[sock]():
+            if pending[sock](drain(sock)):
                 del pending[sock]
 
 
-def drain(sock: socket.socket) -> None:
-    """Discard whatever is queued on a non-blocking event socket."""
+def drain(sock: socket.socket) -> list[bytes]:
+    """Read whatever is queued on a non-blocking event socket."""
+    received = []
     while True:
         try:
-            sock.recv(65536, socket.MSG_DONTWAIT)
+            received.append(sock.recv(65536, socket.MSG_DONTWAIT))
         except (BlockingIOError, InterruptedError):
-            return
+            return received

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import RTMGRP_LINK
+from pyroute2.netlink.rtnl import RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
 from harness import timing
 from harness.ipsyntax import NUD_STATES, AddrSpec, LinkSetSpec, NeighSpec, RouteSpec, RuleSpec
 from harness.netns import Lab, NetNS
+from harness.rtnl import new_addresses
 from harness.scenario import Change, Interface, Topology
 
 BRIDGE = "br0"
@@ -67,13 +68,23 @@ IPV4_CONF_DEFAULTS: dict[str, int] = {
 # IPv6, when a scenario uses it: addresses usable at once (no duplicate
 # address detection), no router solicitations, and MLD report retransmits
 # pushed out of a case's time window, so captures hold what the case caused.
+# The retransmit comes after a random delay below the interval: with 60 s, one
+# set-up in about 40 still had one land in its first 100 ms; with a day, about
+# one in a million groups does.
+# MLDv1, because an MLDv1 report is sent synchronously when the address's
+# solicited-node group is joined, before the kernel announces the address as
+# no longer tentative (addrconf_dad_begin -> igmp6_join_group, then
+# addrconf_dad_completed).  Waiting for that announcement therefore waits for
+# the report too.  An MLDv2 report is sent later from a work queue, and was
+# seen landing a few milliseconds after set-up, inside a case's capture.
 IPV6_ON: dict[str, int] = {
     "disable_ipv6": 0,
     "accept_dad": 0,
     "dad_transmits": 0,
     "router_solicitations": 0,
-    "mldv1_unsolicited_report_interval": 60000,
-    "mldv2_unsolicited_report_interval": 60000,
+    "force_mld_version": 1,
+    "mldv1_unsolicited_report_interval": 86_400_000,
+    "mldv2_unsolicited_report_interval": 86_400_000,
 }
 # Without IPv6 in the scenario it is switched off, so that DAD, router
 # solicitations and MLD reports do not add frames of their own.
@@ -101,7 +112,7 @@ TUNING_NOTE = (
     "harness tuning in every namespace: IPv4 conf/all and conf/default reset to kernel defaults; "
     f"ARP/ND retransmit {timing.ARP_RETRANS_MS} ms x {timing.ARP_MCAST_SOLICIT} probes "
     "(kernel default 1000 ms x 3), proxy_delay 0; TX checksum offload off on host interfaces "
-    "(so pcaps carry real checksums)"
+    "(so pcaps carry real checksums); LAN switches are bridges without IPv6 of their own"
 )
 
 
@@ -124,6 +135,8 @@ class Network:
     tun_fds: dict[tuple[str, str], int] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
     monitors: dict[str, socket.socket] = field(default_factory=dict)  # namespace -> link events
+    # namespace -> (ifindex, address) of each IPv6 address the kernel announced as usable
+    announced: dict[str, set[tuple[int, str]]] = field(default_factory=dict)
 
     def wait_links_settled(self) -> None:
         """After a link change: wait until the kernel has applied it everywhere.
@@ -243,10 +256,10 @@ APPLY: dict[str, Callable[[NetNS, str, Any], None]] = {
 }
 
 
-def _monitor(ns: NetNS, lab: Lab) -> socket.socket:
-    """A netlink socket in `ns` that wakes us on link changes."""
+def _monitor(ns: NetNS, lab: Lab, ipv6: bool) -> socket.socket:
+    """A netlink socket in `ns` that wakes us on link changes (and IPv6 address changes)."""
     sock = lab.socket(ns.name, socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-    sock.bind((0, RTMGRP_LINK))
+    sock.bind((0, RTMGRP_LINK | (RTMGRP_IPV6_IFADDR if ipv6 else 0)))
     sock.setblocking(False)
     return sock
 
@@ -286,10 +299,12 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
 
     for name in [*topology.hosts, *lans]:
         ns = lab.namespace(name)
-        _baseline(ns, ipv6)
-        net.monitors[name] = _monitor(ns, lab)
+        # A switch only forwards; with IPv6 of its own, its bridge device would
+        # send MLD reports into the LAN.
+        _baseline(ns, ipv6 and name not in lans)
+        net.monitors[name] = _monitor(ns, lab, ipv6 and name not in lans)
         ns.ipr.link("set", index=1, state="up")  # lo is always ifindex 1
-    net.log.append(TUNING_NOTE + ("; IPv6 on, no DAD" if ipv6 else "; IPv6 off"))
+    net.log.append(TUNING_NOTE + ("; IPv6 on, no DAD, MLDv1 forced" if ipv6 else "; IPv6 off"))
 
     for lan_name, ports in lans.items():
         switch = lab[lan_name]
@@ -474,26 +489,26 @@ def _veth(ns_a: NetNS, if_a: str, ns_b: NetNS, if_b: str, **attrs: Any) -> None:
         ) from None
 
 
-def _ready_in(net: Network, name: str) -> bool:
-    """In namespace `name`: every link that should be up is operationally up, and
-    (in a LAN's switch) every bridge port forwards."""
+def _ready_in(net: Network, name: str, events: list[bytes]) -> bool:
+    """In namespace `name`: every link that should be up is operationally up, its
+    IPv6 addresses are usable, and (in a LAN's switch) every bridge port forwards."""
     topology = net.topology
-    ns = net.lab[name]
+    announced = net.announced.setdefault(name, set())
+    announced.update(
+        (a.index, a.address) for a in new_addresses(events) if not a.flags & IFA_F_TENTATIVE
+    )
+    links = net.lab[name].rtnl.links()
     if name in net.lans:
-        for link in ns.ipr.get_links():
-            info = link.get("IFLA_LINKINFO")
-            slave = info.get("IFLA_INFO_SLAVE_DATA") if info else None
-            if slave is None:
-                # The bridge device's own operstate is left out on purpose: it
-                # does not gate forwarding between ports, and its carrier change
-                # is a non-urgent linkwatch event the kernel batches for up to 1 s.
-                continue
-            if link.get("IFLA_OPERSTATE") != "UP":
-                return False
-            if slave.get("IFLA_BRPORT_STATE") != BRPORT_STATE_FORWARDING:
-                return False
-        return True
-    states = {str(link.get("ifname")): link.get("IFLA_OPERSTATE") for link in ns.ipr.get_links()}
+        # The bridge device's own operstate is left out on purpose: it does not
+        # gate forwarding between ports, and its carrier change is a non-urgent
+        # linkwatch event the kernel batches for up to 1 s.
+        return all(
+            link.operstate == "UP" and link.brport_state == BRPORT_STATE_FORWARDING
+            for link in links
+            if link.brport_state is not None
+        )
+    states = {link.name: link.operstate for link in links}
+    ipv6_ready: set[str] = set()
     for ifname, iface in topology.hosts[name].interfaces.items():
         if not iface.up or iface.resolved_kind == "loopback":
             continue
@@ -504,16 +519,52 @@ def _ready_in(net: Network, name: str) -> bool:
         # tun/tap, dummy and vrf report UNKNOWN: they have no carrier to watch.
         if states.get(ifname) not in ("UP", "UNKNOWN"):
             return False
+        ipv6_ready.add(ifname)
+    return not net.ipv6 or _ipv6_usable(net, name, ipv6_ready, announced)
+
+
+# Interfaces that get an EUI-64 link-local address once they are up with carrier.
+LINK_LOCAL_KINDS = ("veth", "port", "macvlan", "tap")
+IFA_F_TENTATIVE = 0x40
+RT_SCOPE_LINK = 253
+
+
+def _ipv6_usable(
+    net: Network, name: str, ifnames: set[str], announced: set[tuple[int, str]]
+) -> bool:
+    """Every IPv6 address of `ifnames` is usable, and with it the MLD report for its
+    solicited-node group has been sent (see IPV6_ON), so none lands in a case.
+
+    A link-local address shows it in its flags: it is tentative until then.  An
+    address added with IFA_F_NODAD is never tentative; the kernel joins its group
+    from a work queue and announces the address (RTM_NEWADDR) afterwards, so the
+    announcement is what is waited for.
+    """
+    ns = net.lab[name]
+    indexes = {ns.link_index(ifname) for ifname in ifnames}
+    addresses = [a for a in ns.rtnl.addresses(socket.AF_INET6) if a.index in indexes]
+    if any(a.flags & IFA_F_TENTATIVE for a in addresses):
+        return False
+    names = ns.interface_names()
+    link_local = {names.get(a.index) for a in addresses if a.scope == RT_SCOPE_LINK}
+    for ifname in ifnames:
+        iface = net.topology.hosts[name].interfaces[ifname]
+        if iface.resolved_kind in LINK_LOCAL_KINDS and ifname not in link_local:
+            return False
+        index = ns.link_index(ifname)
+        for address in iface.addresses:
+            if address.version == 6 and (index, str(address.ip)) not in announced:
+                return False
     return True
 
 
-def _linkwatch_caught_up(ns: NetNS) -> bool:
+def _linkwatch_caught_up(ns: NetNS, events: list[bytes]) -> bool:
     """Every link's operstate agrees with its flags: up with carrier <=> UP."""
-    for link in ns.ipr.get_links():
-        state = link.get("IFLA_OPERSTATE")
-        if state == "UNKNOWN" or link.get("ifname") == "lo":
+    del events  # a wake-up only: the state is re-read
+    for link in ns.rtnl.links():
+        if link.operstate == "UNKNOWN" or link.name == "lo":
             continue  # tun/tap, dummy, vrf: no carrier to follow
-        running = link["flags"] & IFF_UP and link["flags"] & IFF_LOWER_UP
-        if bool(running) != (state == "UP"):
+        running = link.flags & IFF_UP and link.flags & IFF_LOWER_UP
+        if bool(running) != (link.operstate == "UP"):
             return False
     return True
