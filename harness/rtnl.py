@@ -12,8 +12,9 @@ which made pyroute2 a third of a case's time.  So:
   scope; destination, state, lladdr);
 - route and rule dumps are decoded with pyroute2's own message classes
   (`MarshalRtnl`), so they read exactly like IPRoute's answers;
-- setting a link up or down is an `ifinfmsg` encoded by pyroute2;
-- every request that carries `ip` vocabulary (link creation, addresses, routes,
+- setting a link up or down and adding or deleting an address (a case makes
+  about twelve such requests) are `ifinfmsg`s and `ifaddrmsg`s encoded by pyroute2;
+- every request that carries more of `ip`'s vocabulary (link creation, routes,
   rules, neighbours) still goes through IPRoute, whose request filters know it.
 """
 
@@ -28,9 +29,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pyroute2.netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST
+from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import (
+    RTM_DELADDR,
     RTM_GETADDR,
     RTM_GETLINK,
     RTM_GETNEIGH,
@@ -39,6 +41,7 @@ from pyroute2.netlink.rtnl import (
     RTM_NEWADDR,
     RTM_NEWLINK,
 )
+from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 
@@ -58,6 +61,7 @@ IFA_ADDRESS, IFA_FLAGS = 1, 8
 IFF_UP = 0x1
 # IF_OPER_* in include/uapi/linux/if.h, named as pyroute2 and iproute2 name them.
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 RECV_SIZE = 1 << 16  # a netlink dump skb holds at most 32 KiB of messages
 
 
@@ -235,16 +239,37 @@ class Rtnl:
         """Every policy rule (`ip rule show`), as pyroute2 `fibmsg`s."""
         return self._decoded(RTM_GETRULE, family)
 
+    def _request(self, kind: int, flags: int, msg: Any) -> None:
+        """Send one pyroute2-encoded message that changes something; wait for its ACK."""
+        msg.encode()
+        body = bytes(msg.data[NLMSG_HDR.size :])  # the header is ours to write
+        for _ in self._replies(self._send(kind, NLM_F_REQUEST | NLM_F_ACK | flags, body)):
+            pass
+
     def set_link(self, index: int, up: bool) -> None:
         """`ip link set dev INDEX up|down`."""
         msg = ifinfmsg()
         msg["index"] = index
         msg["flags"] = IFF_UP if up else 0
         msg["change"] = IFF_UP
-        msg.encode()
-        body = bytes(msg.data[NLMSG_HDR.size :])
-        for _ in self._replies(self._send(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, body)):
-            pass
+        self._request(RTM_NEWLINK, 0, msg)
+
+    def address(self, command: str, index: int, address: IPInterface, flags: int = 0) -> None:
+        """`ip addr add|del ADDRESS/LEN dev INDEX`, with the attributes iproute2 sends:
+        IFA_LOCAL and IFA_ADDRESS both the address, scope global, no broadcast."""
+        msg = ifaddrmsg()
+        msg["family"] = socket.AF_INET if address.version == 4 else socket.AF_INET6
+        msg["prefixlen"] = address.network.prefixlen
+        msg["flags"] = flags
+        msg["scope"] = 0
+        msg["index"] = index
+        msg["attrs"] = [("IFA_LOCAL", str(address.ip)), ("IFA_ADDRESS", str(address.ip))]
+        if command == "add":
+            self._request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, msg)
+        elif command == "del":
+            self._request(RTM_DELADDR, 0, msg)
+        else:
+            raise ValueError(f"ip addr {command}: only add and del are supported")
 
     def close(self) -> None:
         self.sock.close()
