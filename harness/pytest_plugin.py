@@ -33,6 +33,7 @@ ROOT_HINT = (
     "or `sudo .venv/bin/pytest` from the project folder"
 )
 _RUN_DIR = pytest.StashKey[Path]()
+_RECORDS = pytest.StashKey[list[CaseRecord]]()  # the run's records, once merged
 
 
 def is_root() -> bool:
@@ -174,19 +175,20 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if run_dir is None:
         return
     records = _records(run_dir) if (run_dir / "records").is_dir() else []
+    config.stash[_RECORDS] = records
     if records:
         write_results(run_dir, records)
         write_summary(run_dir, records)
-        write_report(run_dir)
+        write_report(run_dir, records)
     elif config.getoption("--results-dir", None) is None and not any(run_dir.iterdir()):
         run_dir.rmdir()  # a run without scenario cases leaves no empty folder
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     run_dir = config.stash.get(_RUN_DIR, None)
-    if run_dir is None or not (run_dir / "results.json").exists():
+    records = config.stash.get(_RECORDS, [])
+    if run_dir is None or not records:
         return
-    records = _records(run_dir)
     tr = terminalreporter
     tr.section("harness verdicts")
     if config.getoption("--harness-table"):

@@ -76,8 +76,12 @@ def load_records(run_dir: Path) -> list[dict[str, Any]]:
     else:
         items = [json.loads(p.read_text()) for p in sorted(run_dir.glob("records/*/*.json"))]
     records = [item for item in items if isinstance(item, dict)]
-    records.sort(key=lambda r: (_s(r.get("scenario")), _s(r.get("case")), _s(r.get("kernel"))))
+    records.sort(key=_record_order)
     return records
+
+
+def _record_order(record: Mapping[str, Any]) -> tuple[str, str, str]:
+    return _s(record.get("scenario")), _s(record.get("case")), _s(record.get("kernel"))
 
 
 def _s(value: Any, default: str = "") -> str:
@@ -1054,11 +1058,21 @@ def render_report(records: Sequence[CaseRecord | Mapping[str, Any]], run_dir: Pa
     )
 
 
-def write_report(run_dir: Path) -> Path:
-    """RUN/report.html: the run's claims, verdicts and every case, in one self-contained file."""
+def write_report(
+    run_dir: Path, records: Sequence[CaseRecord | Mapping[str, Any]] | None = None
+) -> Path:
+    """RUN/report.html: the run's claims, verdicts and every case, in one self-contained file.
+
+    `records` are the run's, when the caller has them already; else they are read
+    from the run folder.
+    """
     path = run_dir / REPORT_NAME
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(render_report(load_records(run_dir), run_dir), encoding="utf-8")
+    if records is None:
+        chosen = load_records(run_dir)
+    else:
+        chosen = sorted((_as_dict(r) for r in records), key=_record_order)
+    tmp.write_text(render_report(chosen, run_dir), encoding="utf-8")
     tmp.replace(path)
     return path
 
