@@ -4,7 +4,7 @@ Why not pyroute2's IPRoute for these reads: pyroute2 0.9 runs every request
 through an asyncio event loop and decodes every attribute of every message.  A
 link dump of a namespace with four links cost 1.4 ms that way and 0.03 ms on a
 plain socket with the three attributes we use decoded; a case reads link and
-neighbour state about twenty-five times (readiness, settling, names, tables),
+neighbour state about twenty times (readiness, settling, names, tables),
 which made pyroute2 a third of a case's time.  So:
 
 - link, address and neighbour dumps are decoded here, and only the few fields
