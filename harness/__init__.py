@@ -3,7 +3,8 @@
 Data flows one way through these modules:
 scenario + ipsyntax (load) -> netns (lifecycle) -> topology + kernel (build)
 -> capture + probes (act) -> observe + kernelstate (what happened, what the
-kernel held) -> verdict -> results -> report.  `timing` holds every wait.
+kernel held) -> verdict -> results -> report.  `timing` holds every wait;
+`rtnl` is the plain netlink socket the build and the kernel-state readers share.
 `runner` drives one case through the stages; the pytest plugin and the CLI drive
 many cases through `runner`.
 """

@@ -1,7 +1,8 @@
 """Topology builder: a `Topology` description -> live namespaces, links, addresses, routes, rules.
 
-Every call goes through the one pyroute2 socket each namespace owns; no helper
-process is forked.  Each LAN is a Linux bridge in a namespace of its own (a
+Every call goes through the netlink sockets each namespace owns (its plain
+`rtnl` socket and pyroute2's IPRoute, see harness/rtnl.py); no helper process
+is forked.  Each LAN is a Linux bridge in a namespace of its own (a
 "switch"), each host port a veth pair with one end on the bridge.
 """
 
