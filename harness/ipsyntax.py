@@ -48,7 +48,8 @@ RouteSyntaxError = IpSyntaxError
 class RouteSpec:
     """One route as `ip route` describes it."""
 
-    dst: ipaddress.IPv4Network | ipaddress.IPv6Network | None  # None: `default`
+    # None: `default`; kept as written, so 192.0.2.160/24 keeps its host bits
+    dst: ipaddress.IPv4Interface | ipaddress.IPv6Interface | None
     type: str = "unicast"
     via: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
     dev: str | None = None
@@ -94,11 +95,13 @@ class RouteSpec:
         """The rtmsg fields and attributes iproute2 would send for this route."""
         fields: dict[str, Any] = {
             "family": self.family,
-            "dst_len": 0 if self.dst is None else self.dst.prefixlen,
+            "dst_len": 0 if self.dst is None else self.dst.network.prefixlen,
             "table": self.table if self.table is not None else self._default_table(),
         }
         if self.dst is not None:
-            fields["dst"] = str(self.dst.network_address)
+            # As written, host bits included, as iproute2 sends it: the kernel
+            # refuses 192.0.2.160/24 for IPv4 and masks 2001:db8::160/64 for IPv6.
+            fields["dst"] = str(self.dst.ip)
         if self.via is not None:
             fields["gateway"] = str(self.via)
         if oif is not None:
@@ -154,7 +157,7 @@ def parse_route(text: str) -> RouteSpec:
     if not words:
         raise RouteSyntaxError(f"{text!r}: a destination prefix or 'default' must follow")
     prefix = words.pop(0)
-    dst = None if prefix == "default" else _network(prefix, text)
+    dst = None if prefix == "default" else _destination(prefix, text)
     values: dict[str, str] = {}
     onlink = False
     while words:
@@ -212,9 +215,11 @@ def parse_route_command(text: str) -> tuple[RouteCommand, RouteSpec]:
     return command, parse_route(rest)
 
 
-def _network(word: str, text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+def _destination(word: str, text: str) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
+    """A route's destination prefix, kept as written: host bits set past the
+    prefix length are the kernel's to refuse or mask, not the parser's."""
     try:
-        return ipaddress.ip_network(word, strict=True)
+        return ipaddress.ip_interface(word)
     except ValueError as exc:
         raise RouteSyntaxError(f"{text!r}: bad destination {word!r}: {exc}") from None
 

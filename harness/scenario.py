@@ -105,7 +105,8 @@ def _check_spec_addresses(spec: object) -> None:
         value = getattr(spec, name, None)
         # Interfaces first: IPv4Interface is a subclass of IPv4Address.
         if isinstance(value, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
-            check_allowed(value.ip)
+            if name != "dst" or value.network.prefixlen:  # 0.0.0.0/0 is `default`
+                check_allowed(value.ip)
         elif isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
             check_allowed(value)
         elif isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)) and value.prefixlen:

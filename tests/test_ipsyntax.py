@@ -83,7 +83,7 @@ def test_command_verbs() -> None:
         ("", "empty route"),
         ("default via", "'via' needs a value"),
         ("default via gateway", "via 'gateway' is not an IP address"),
-        ("192.0.2.1/24 dev eth0", "bad destination"),
+        ("192.0.2.300/24 dev eth0", "bad destination"),
         ("default via 192.0.2.1 mtu 1400", "unknown word 'mtu'"),
         ("default scope galaxy", "unknown scope 'galaxy'"),
         ("default dev eth0 onlink", "'onlink' only makes sense with 'via'"),
@@ -106,3 +106,14 @@ def test_ipv6_default_written_with_dash_6() -> None:
     assert spec.family == socket.AF_INET6
     assert str(spec) == "-6 default"
     assert parse_route(str(spec)) == spec
+
+
+def test_a_destination_keeps_its_host_bits_for_the_kernel_to_judge() -> None:
+    """iproute2 sends 192.0.2.160/24 as written; the kernel, not the parser, refuses it."""
+    spec = parse_route("192.0.2.160/24 dev eth0")
+    fields = spec.netlink_fields("add", oif=7)
+    assert (fields["dst"], fields["dst_len"]) == ("192.0.2.160", 24)
+    assert str(spec) == "192.0.2.160/24 dev eth0"
+    assert parse_route("2001:db8::160/64 dev eth0").netlink_fields("add", 7)["dst"] == (
+        "2001:db8::160"
+    )
