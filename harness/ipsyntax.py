@@ -57,6 +57,7 @@ class RouteSpec:
     src: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
     table: int | None = None
     metric: int | None = None
+    tos: int | None = None  # `tos`/`dsfield`: the route matches only flows with this TOS
     proto: str | None = None
     onlink: bool = False
     family_hint: int = field(default=socket.AF_INET, compare=False)
@@ -80,6 +81,7 @@ class RouteSpec:
             ("scope", self.scope),
             ("src", self.src),
             ("metric", self.metric),
+            ("tos", None if self.tos is None else hex(self.tos)),
             ("proto", self.proto),
         ):
             if value is not None:
@@ -110,6 +112,8 @@ class RouteSpec:
             fields["prefsrc"] = str(self.src)
         if self.metric is not None:
             fields["priority"] = self.metric
+        if self.tos is not None:
+            fields["tos"] = self.tos
         if self.onlink:
             fields["flags"] = RTNH_F_ONLINK
         if command == "del":
@@ -140,7 +144,19 @@ class RouteSpec:
         return SCOPES["global"]
 
 
-_VALUED = {"via", "dev", "scope", "src", "table", "metric", "preference", "proto", "protocol"}
+_VALUED = {
+    "via",
+    "dev",
+    "scope",
+    "src",
+    "table",
+    "metric",
+    "preference",
+    "proto",
+    "protocol",
+    "tos",
+    "dsfield",
+}
 
 
 def parse_route(text: str) -> RouteSpec:
@@ -172,7 +188,7 @@ def parse_route(text: str) -> RouteSpec:
             )
         if not words:
             raise RouteSyntaxError(f"{text!r}: {word!r} needs a value")
-        key = {"protocol": "proto", "preference": "metric"}.get(word, word)
+        key = {"protocol": "proto", "preference": "metric", "dsfield": "tos"}.get(word, word)
         if key in values:
             raise RouteSyntaxError(f"{text!r}: {word!r} given twice")
         values[key] = words.pop(0)
@@ -187,6 +203,7 @@ def parse_route(text: str) -> RouteSpec:
     if "table" in values:
         table = TABLES.get(values["table"]) or _int(values["table"], "table", text)
     metric = _int(values["metric"], "metric", text) if "metric" in values else None
+    tos = _int(values["tos"], "tos", text) if "tos" in values else None
     spec = RouteSpec(
         dst=dst,
         type=route_type,
@@ -196,6 +213,7 @@ def parse_route(text: str) -> RouteSpec:
         src=_address(values["src"], "src", text) if "src" in values else None,
         table=table,
         metric=metric,
+        tos=tos,
         proto=proto,
         onlink=onlink,
         family_hint=family_hint,

@@ -47,6 +47,8 @@ def route_get(net: Network, probe: Probe) -> dict[str, Any]:
         query["oif"] = ns.link_index(device)
     if probe.mark is not None:
         query["mark"] = probe.mark
+    if probe.tos is not None:
+        query["tos"] = probe.tos
     bind = probe.bind_address()
     if bind and bind[0]:
         query["src"] = bind[0]
@@ -92,6 +94,8 @@ def _route_text(entry: Any, names: dict[int, str]) -> str:
     for key, attr in (("src", "RTA_PREFSRC"), ("metric", "RTA_PRIORITY")):
         if entry.get(attr) is not None:
             words += [key, str(entry.get(attr))]
+    if entry["tos"]:
+        words += ["tos", hex(entry["tos"])]
     return " ".join(words)
 
 
@@ -102,6 +106,8 @@ def _rule_text(entry: Any) -> str:
     words += ["from", f"{src}/{entry['src_len']}" if src else "all"]
     if entry.get("FRA_DST"):
         words += ["to", f"{entry.get('FRA_DST')}/{entry['dst_len']}"]
+    if entry["tos"]:
+        words += ["tos", hex(entry["tos"])]
     for key, attr in (("fwmark", "FRA_FWMARK"), ("iif", "FRA_IIFNAME"), ("oif", "FRA_OIFNAME")):
         if entry.get(attr) is not None:
             value = entry.get(attr)

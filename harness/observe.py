@@ -85,6 +85,7 @@ class PacketRecord:
     icmp_type: int | None = None
     icmp_code: int | None = None
     about: str | None = None  # for an ICMP error: the packet it is about
+    tos: int | None = None  # IPv4 TOS byte or IPv6 traffic class
     probe: int = 0
 
     def __str__(self) -> str:
@@ -240,8 +241,9 @@ def _packet(frame: Frame, pkt: Packet) -> PacketRecord:
     text, extra = _transport(pkt, src, dst)
     if not text:
         text = f"{'IP' if IP in pkt else 'IP6'} {src} > {dst} proto {proto}"
-    hops = ip.ttl if IP in pkt else ip.hlim
-    return PacketRecord(*_header(frame), pkttype, proto, src, dst, f"{text} ttl {hops}", **extra)
+    hops, tos = (ip.ttl, ip.tos) if IP in pkt else (ip.hlim, ip.tc)
+    summary = f"{text} ttl {hops}" + (f" tos {tos:#x}" if tos else "")
+    return PacketRecord(*_header(frame), pkttype, proto, src, dst, summary, tos=tos, **extra)
 
 
 def _resolution(frame: Frame, pkt: Packet) -> ArpRecord | None:

@@ -112,6 +112,11 @@ def open_sender(net: Network, probe: Probe) -> socket.socket:
             sock.setsockopt(socket.IPPROTO_IP, IP_UNICAST_IF, index)
     if probe.mark is not None:
         sock.setsockopt(socket.SOL_SOCKET, SO_MARK, probe.mark)
+    if probe.tos is not None:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, probe.tos)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, probe.tos)
     if probe.proto == "tcp":
         sock.setsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT, probe.timeout_ms)
     bind = probe.bind_address()

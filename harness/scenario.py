@@ -448,6 +448,9 @@ class Probe(Strict):
     bind_device: str | None = Field(default=None, description="SO_BINDTODEVICE interface")
     unicast_if: str | None = Field(default=None, description="IP_UNICAST_IF / IPV6_UNICAST_IF")
     mark: int | None = Field(default=None, ge=0, description="SO_MARK")
+    tos: int | None = Field(
+        default=None, ge=0, le=255, description="IP_TOS (IPv4) or IPV6_TCLASS (IPv6)"
+    )
     bind: str | None = Field(default=None, description="bind() first: ADDR, ADDR:PORT or :PORT")
     connect: bool = Field(
         default=False, description="UDP: connect() and send() instead of sendto()"
@@ -482,6 +485,8 @@ class Probe(Strict):
                 raise ValueError(f"write {opt} as 'unicast_if: IFNAME'")
             if opt == "SO_MARK":
                 raise ValueError("write SO_MARK as 'mark: N'")
+            if opt in ("IP_TOS", "IPV6_TCLASS"):
+                raise ValueError(f"write {opt} as 'tos: N'")
             if opt not in SOCKOPTS:
                 raise ValueError(f"unknown socket option {opt!r} (known: {', '.join(SOCKOPTS)})")
         return value
@@ -527,6 +532,9 @@ class Probe(Strict):
             )
         if self.mark is not None:
             opts.append(f"SO_MARK={self.mark:#x}")
+        if self.tos is not None:
+            name = "IPV6_TCLASS" if self.family == socket.AF_INET6 else "IP_TOS"
+            opts.append(f"{name}={self.tos:#x}")
         if self.bind:
             opts.append(f"bind {self.bind}")
         extra = f" [{', '.join(opts)}]" if opts else " [no options]"
@@ -644,6 +652,7 @@ class PacketPattern(Strict):
     )
     icmp_type: int | None = None
     icmp_code: int | None = None
+    tos: int | None = Field(default=None, description="IPv4 TOS byte or IPv6 traffic class")
 
     def __str__(self) -> str:
         return " ".join(f"{k}={v}" for k, v in self.model_dump(exclude_none=True).items())
