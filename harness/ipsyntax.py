@@ -203,7 +203,7 @@ def parse_route(text: str) -> RouteSpec:
     if "table" in values:
         table = TABLES.get(values["table"]) or _int(values["table"], "table", text)
     metric = _int(values["metric"], "metric", text) if "metric" in values else None
-    tos = _int(values["tos"], "tos", text) if "tos" in values else None
+    tos = _dsfield(values["tos"], text) if "tos" in values else None
     spec = RouteSpec(
         dst=dst,
         type=route_type,
@@ -254,6 +254,21 @@ def _int(word: str, key: str, text: str) -> int:
         return int(word, 0)  # 0x7 as well as 7, as iproute2 reads numbers
     except ValueError:
         raise RouteSyntaxError(f"{text!r}: {key} {word!r} is not a number") from None
+
+
+def _dsfield(word: str, text: str) -> int:
+    """A `tos`/`dsfield` value, read as iproute2 reads it: hexadecimal, 0x optional
+    (rtnl_dsfield_a2n), so `tos 10` is 0x10."""
+    try:
+        value = int(word, 16)
+    except ValueError:
+        raise IpSyntaxError(
+            f"{text!r}: tos {word!r} is not a hexadecimal number (names from "
+            "/etc/iproute2/rt_dsfield are not supported)"
+        ) from None
+    if not 0 <= value <= 0xFF:
+        raise IpSyntaxError(f"{text!r}: tos {word!r} does not fit in a byte")
+    return value
 
 
 # --------------------------------------------------------------------------- ip rule
@@ -311,7 +326,7 @@ class RuleSpec:
             ("to", self.dst),
             ("iif", self.iif),
             ("oif", self.oif),
-            ("tos", self.tos),
+            ("tos", None if self.tos is None else hex(self.tos)),
             ("priority", self.priority),
         ):
             if value is not None:
@@ -427,7 +442,7 @@ def parse_rule(text: str) -> RuleSpec:
         table=table,
         action=action,
         goto=_int(values["goto"], "goto", text) if "goto" in values else None,
-        tos=_int(values["tos"], "tos", text) if "tos" in values else None,
+        tos=_dsfield(values["tos"], text) if "tos" in values else None,
         invert=invert,
         ipv6=ipv6 or 6 in versions,
     )

@@ -52,7 +52,9 @@ def route_get(net: Network, probe: Probe) -> dict[str, Any]:
     bind = probe.bind_address()
     if bind and bind[0]:
         query["src"] = bind[0]
-    asked = " ".join(f"{k} {v}" for k, v in query.items() if k != "family")
+    asked = " ".join(
+        f"{k} {hex(v) if k == 'tos' else v}" for k, v in query.items() if k != "family"
+    )
     try:
         answer = ns.ipr.route("get", flags=flags, **query)[0]
     except NetlinkError as exc:

@@ -100,17 +100,23 @@ class NetNS:
         try:
             _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
             try:
-                self.fd = os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
-                # Netlink sockets belong to the namespace they are created in.
-                self.ipr = IPRoute()
-                self.rtnl = Rtnl(
-                    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-                )
+                # Netlink sockets belong to the namespace they are created in.  If
+                # one cannot be made, what was made is closed before the error goes on.
+                with contextlib.ExitStack() as made:
+                    self.fd = os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
+                    made.callback(os.close, self.fd)
+                    self.ipr = IPRoute()
+                    made.callback(self.ipr.close)
+                    self.rtnl = Rtnl(
+                        socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+                    )
+                    made.callback(self.rtnl.close)
+                    self.id = namespace_id(self.fd)
+                    made.pop_all()  # all made: from now on close() releases them
             finally:
                 _setns(here)
         finally:
             os.close(here)
-        self.id = namespace_id(self.fd)
         # ifname -> ifindex; every netlink round trip costs about a millisecond.
         self._indexes: dict[str, int] = {"lo": 1}
         self._chosen: set[int] = set()

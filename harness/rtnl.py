@@ -20,6 +20,7 @@ which made pyroute2 a third of a case's time.  So:
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import itertools
 import os
@@ -54,7 +55,9 @@ RTGENMSG = struct.Struct("=Bxxx")
 NLA_HDR = struct.Struct("=HH")
 NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 IFLA_IFNAME, IFLA_OPERSTATE, IFLA_LINKINFO = 3, 16, 18
-IFLA_INFO_SLAVE_DATA = 5
+IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 4, 5
+NLM_F_DUMP_INTR = 0x10  # the dump changed while it was read: read it again
+DUMP_ATTEMPTS = 3
 IFLA_BRPORT_STATE = 1
 NDA_DST, NDA_LLADDR = 1, 2
 IFA_ADDRESS, IFA_FLAGS = 1, 8
@@ -73,7 +76,7 @@ class LinkState:
     name: str
     flags: int
     operstate: str
-    brport_state: int | None  # set when the link is a bridge port
+    brport_state: int | None  # set when the link is a port of a bridge
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,20 @@ def new_addresses(datagrams: list[bytes]) -> list[AddressState]:
     return announced
 
 
+def _bridge_port_state(linkinfo: memoryview) -> int | None:
+    """IFLA_BRPORT_STATE, when IFLA_LINKINFO says the link is a bridge's port (attribute 1
+    of the port data means something else for a bond's or a VRF's port)."""
+    info = dict(_attributes(linkinfo, 0, len(linkinfo)))
+    port_kind = info.get(IFLA_INFO_SLAVE_KIND)
+    port_data = info.get(IFLA_INFO_SLAVE_DATA)
+    if port_kind is None or port_data is None or _string(port_kind) != "bridge":
+        return None
+    for kind, payload in _attributes(port_data, 0, len(port_data)):
+        if kind == IFLA_BRPORT_STATE:
+            return payload[0]
+    return None
+
+
 def _string(payload: memoryview) -> str:
     return bytes(payload).split(b"\0", 1)[0].decode()
 
@@ -155,33 +172,46 @@ class Rtnl:
         self.sock.send(NLMSG_HDR.pack(NLMSG_HDR.size + len(body), kind, flags, sequence, 0) + body)
         return sequence
 
-    def _replies(self, sequence: int) -> Iterator[tuple[int, bytes, int]]:
-        """(type, buffer, offset) of each reply message, until DONE or the ACK; raises on errors."""
+    def _replies(self, sequence: int) -> Iterator[tuple[int, int, bytes, int]]:
+        """(type, flags, buffer, offset) of each reply message, until DONE or the ACK.
+
+        Raises NetlinkError for an error reply, and for a dump that ended in error
+        (NLMSG_DONE carries the dump's status).
+        """
         while True:
             data = self.sock.recv(RECV_SIZE)
             offset = 0
             while offset + NLMSG_HDR.size <= len(data):
-                length, kind, _flags, seq, _port = NLMSG_HDR.unpack_from(data, offset)
+                length, kind, flags, seq, _port = NLMSG_HDR.unpack_from(data, offset)
                 if length < NLMSG_HDR.size:
                     break
                 if seq == sequence:
-                    if kind == NLMSG_DONE:
-                        return
-                    if kind == NLMSG_ERROR:
-                        (code,) = struct.unpack_from("=i", data, offset + NLMSG_HDR.size)
-                        if code:
+                    if kind in (NLMSG_DONE, NLMSG_ERROR):
+                        code = 0
+                        if length >= NLMSG_HDR.size + 4:
+                            (code,) = struct.unpack_from("=i", data, offset + NLMSG_HDR.size)
+                        if code < 0:
                             raise NetlinkError(-code, os.strerror(-code))
-                        return  # the ACK of a request that changes something
-                    yield kind, data, offset
+                        return  # the end of a dump, or the ACK of a change
+                    yield kind, flags, data, offset
                 offset += (length + 3) & ~3
 
-    def _dump(self, kind: int, body: bytes) -> Iterator[tuple[bytes, int, int]]:
-        """(buffer, start of the message body, end of the message) of each dumped message."""
-        for _kind, data, offset in self._replies(
-            self._send(kind, NLM_F_REQUEST | NLM_F_DUMP, body)
-        ):
-            (length,) = struct.unpack_from("=I", data, offset)
-            yield data, offset + NLMSG_HDR.size, offset + length
+    def _dump(self, kind: int, body: bytes) -> list[tuple[bytes, int, int]]:
+        """(buffer, start of the message body, end of the message) of each dumped message;
+        a dump the kernel marks as interrupted (the table changed meanwhile) is read again."""
+        for _ in range(DUMP_ATTEMPTS):
+            messages, interrupted = [], False
+            for _kind, flags, data, offset in self._replies(
+                self._send(kind, NLM_F_REQUEST | NLM_F_DUMP, body)
+            ):
+                (length,) = struct.unpack_from("=I", data, offset)
+                messages.append((data, offset + NLMSG_HDR.size, offset + length))
+                interrupted |= bool(flags & NLM_F_DUMP_INTR)
+            if not interrupted:
+                return messages
+        raise NetlinkError(
+            errno.EINTR, f"dump {kind} changed while read, {DUMP_ATTEMPTS} times in a row"
+        )
 
     def links(self) -> list[LinkState]:
         """Every link of the namespace (`ip link show`), with the fields the harness reads."""
@@ -195,17 +225,14 @@ class Rtnl:
                 elif kind == IFLA_OPERSTATE:
                     operstate = payload[0]
                 elif kind == IFLA_LINKINFO:
-                    for info_kind, info in _attributes(payload, 0, len(payload)):
-                        if info_kind == IFLA_INFO_SLAVE_DATA:
-                            for port_kind, port in _attributes(info, 0, len(info)):
-                                if port_kind == IFLA_BRPORT_STATE:
-                                    brport_state = port[0]
+                    brport_state = _bridge_port_state(payload)
             state = OPERSTATES[operstate] if operstate < len(OPERSTATES) else str(operstate)
             links.append(LinkState(index, name, flags, state, brport_state))
         return links
 
     def neighbours(self, family: int = socket.AF_UNSPEC) -> list[NeighbourState]:
-        """Every neighbour entry (`ip neigh show`), proxy entries excluded as iproute2 does."""
+        """Every neighbour entry, NOARP ones (multicast, loopback) included as pyroute2's
+        get_neighbours() lists them; proxy entries are not part of this dump."""
         entries = []
         for data, start, end in self._dump(RTM_GETNEIGH, NDMSG.pack(family, 0, 0, 0, 0)):
             _family, ifindex, state, flags, _type = NDMSG.unpack_from(data, start)

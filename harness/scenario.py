@@ -107,6 +107,9 @@ def _check_spec_addresses(spec: object) -> None:
         if isinstance(value, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
             if name != "dst" or value.network.prefixlen:  # 0.0.0.0/0 is `default`
                 check_allowed(value.ip)
+            if name == "dst" and value.network.prefixlen:
+                # 2001:db8::1/16 would install 2001::/16 once the kernel masks it.
+                check_allowed(value.network.network_address)
         elif isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
             check_allowed(value)
         elif isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)) and value.prefixlen:
@@ -504,6 +507,8 @@ class Probe(Strict):
         if self.proto == "raw":
             if self.iface is None or self.eth_dst is None:
                 raise ValueError("a raw probe needs 'iface' and 'eth_dst'")
+            if self.tos is not None:
+                raise ValueError("a raw probe's frame is built as given: 'tos' does not apply")
         elif self.iface or self.eth_dst or self.src:
             raise ValueError("'iface', 'eth_dst' and 'src' belong to raw probes only")
         if self.connect and self.proto != "udp":

@@ -8,6 +8,7 @@ happen, the only interval is the settle window below, applied once per probe.
 
 from __future__ import annotations
 
+import errno
 import select
 import socket
 import time
@@ -60,10 +61,18 @@ def wait_each(
 
 
 def drain(sock: socket.socket) -> list[bytes]:
-    """Read whatever is queued on a non-blocking event socket."""
+    """Read whatever is queued on a non-blocking event socket.
+
+    A netlink socket whose buffer overflowed reports ENOBUFS once: notifications
+    were lost.  That is news too; the conditions re-read the state, and one that
+    can only learn from notifications runs into its deadline and says so.
+    """
     received = []
     while True:
         try:
             received.append(sock.recv(65536, socket.MSG_DONTWAIT))
         except (BlockingIOError, InterruptedError):
             return received
+        except OSError as exc:
+            if exc.errno != errno.ENOBUFS:
+                raise

@@ -139,6 +139,8 @@ class Network:
     monitors: dict[str, socket.socket] = field(default_factory=dict)  # namespace -> link events
     # namespace -> (ifindex, address) of each IPv6 address the kernel announced as usable
     announced: dict[str, set[tuple[int, str]]] = field(default_factory=dict)
+    # namespace -> interfaces the kernel will give a link-local address (read once)
+    link_local_expected: dict[str, set[str]] = field(default_factory=dict)
 
     def wait_links_settled(self) -> None:
         """After a link change: wait until the kernel has applied it everywhere.
@@ -259,30 +261,33 @@ APPLY: dict[str, Callable[[NetNS, str, Any], None]] = {
 def _monitor(ns: NetNS, lab: Lab, ipv6: bool) -> socket.socket:
     """A netlink socket in `ns` that wakes us on link changes (and IPv6 address changes)."""
     sock = lab.socket(ns.name, socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    # More room than the default (the kernel caps it at twice net.core.rmem_max,
+    # 416 KiB by default): a build's notifications are a few KiB, and a lost
+    # RTM_NEWADDR would leave the IPv6 readiness wait to its deadline (timing.drain).
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, MONITOR_RCVBUF)
     sock.bind((0, RTMGRP_LINK | (RTMGRP_IPV6_IFADDR if ipv6 else 0)))
     sock.setblocking(False)
     return sock
 
 
+MONITOR_RCVBUF = 1 << 20
 _IPV4_CONF_KEYS = {
     f"net/ipv4/conf/{scope}/{k}": v
     for scope in ("all", "default")
     for k, v in IPV4_CONF_DEFAULTS.items()
 }
-# What a new namespace inherits is a copy of the same source every time (the
-# initial namespace's values, or the creating thread's), so it is read once per
-# process, in the first namespace, and afterwards only the keys that differ from
-# the kernel default are written: 46 writes per namespace become a handful.
-_inherited_ipv4_conf: dict[str, str] = {}
 
 
 def _baseline(ns: NetNS, ipv6: bool) -> None:
-    if not _inherited_ipv4_conf:
-        _inherited_ipv4_conf.update(ns.read_sysctls(list(_IPV4_CONF_KEYS)))
+    # Read what this namespace inherited, and write only what differs from the
+    # kernel default: reads are cheaper than writes, and usually only one or two
+    # of the 46 keys differ.  Read in every namespace, not once: the host's
+    # values may change during a run (a container engine switching forwarding on).
+    inherited = ns.read_sysctls(list(_IPV4_CONF_KEYS))
     values: dict[str, int] = {
         key: default
         for key, default in _IPV4_CONF_KEYS.items()
-        if _inherited_ipv4_conf.get(key) != str(default)
+        if inherited.get(key) != str(default)
     }
     for scope in ("all", "default"):
         values |= {
@@ -534,10 +539,24 @@ def _ready_in(net: Network, name: str, events: list[bytes]) -> bool:
     return not net.ipv6 or _ipv6_usable(net, name, ipv6_ready, announced)
 
 
-# Interfaces that get an EUI-64 link-local address once they are up with carrier.
+# Interfaces that get an EUI-64 link-local address once they are up with carrier
+# (unless their own IPv6 settings say otherwise, see _gets_link_local).  Other
+# kinds are not waited for: a bridge gets one only with a port up, and dummy,
+# ipvlan and vrf could not be tried on the kernel this was written on.
 LINK_LOCAL_KINDS = ("veth", "port", "macvlan", "tap")
 IFA_F_TENTATIVE = 0x40
 RT_SCOPE_LINK = 253
+IN6_ADDR_GEN_MODE_NONE = 1
+
+
+def _gets_link_local(ns: NetNS, ifname: str) -> bool:
+    """Whether the kernel will give `ifname` a link-local address: IPv6 is on for it
+    and its address generation mode is not `none` (a scenario may set either)."""
+    conf = f"net/ipv6/conf/{ifname}"
+    values = ns.read_sysctls([f"{conf}/disable_ipv6", f"{conf}/addr_gen_mode"])
+    return values.get(f"{conf}/disable_ipv6") == "0" and values.get(f"{conf}/addr_gen_mode") != str(
+        IN6_ADDR_GEN_MODE_NONE
+    )
 
 
 def _ipv6_usable(
@@ -558,10 +577,17 @@ def _ipv6_usable(
         return False
     names = ns.interface_names()
     link_local = {names.get(a.index) for a in addresses if a.scope == RT_SCOPE_LINK}
+    if name not in net.link_local_expected:  # read once: the host's sysctls are set by now
+        net.link_local_expected[name] = {
+            ifname
+            for ifname in ifnames
+            if net.topology.hosts[name].interfaces[ifname].resolved_kind in LINK_LOCAL_KINDS
+            and _gets_link_local(ns, ifname)
+        }
+    if not net.link_local_expected[name] <= link_local:
+        return False
     for ifname in ifnames:
         iface = net.topology.hosts[name].interfaces[ifname]
-        if iface.resolved_kind in LINK_LOCAL_KINDS and ifname not in link_local:
-            return False
         index = ns.link_index(ifname)
         for address in iface.addresses:
             if address.version == 6 and (index, str(address.ip)) not in announced:

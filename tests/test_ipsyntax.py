@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from harness.ipsyntax import RouteSyntaxError, parse_route, parse_route_command
+from harness.ipsyntax import RouteSyntaxError, parse_route, parse_route_command, parse_rule
 
 
 def test_default_via_gateway() -> None:
@@ -117,3 +117,11 @@ def test_a_destination_keeps_its_host_bits_for_the_kernel_to_judge() -> None:
     assert parse_route("2001:db8::160/64 dev eth0").netlink_fields("add", 7)["dst"] == (
         "2001:db8::160"
     )
+
+
+def test_tos_is_hexadecimal_as_iproute2_reads_it() -> None:
+    """`ip route add ... tos 10` and `ip rule add tos 10` mean 0x10 (rtnl_dsfield_a2n)."""
+    assert parse_route("198.51.100.0/24 dev eth0 tos 10").netlink_fields("add", 7)["tos"] == 0x10
+    assert parse_route("198.51.100.0/24 dev eth0 dsfield 0x10").tos == 0x10
+    assert parse_rule("tos 10 lookup 100").netlink_fields("add")["tos"] == 0x10
+    assert str(parse_rule("tos 10 lookup 100")) == "from all tos 0x10 lookup 100"

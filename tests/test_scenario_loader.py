@@ -116,6 +116,31 @@ def test_good_file_loads_with_parsed_expectations(tmp_path: Path) -> None:
             "outside the documentation/benchmark ranges",
         ),
         (
+            # Host bits go to the kernel as written, but not a network wider than the ranges.
+            variant(change=[{"host": "sender", "route": "add 192.0.2.9/8 dev eth0"}]),
+            "cases[0](one).change[0].route",
+            "outside the documentation/benchmark ranges",
+        ),
+        (
+            variant(change=[{"host": "sender", "route": "add 198.51.100.0/24 dev eth0 tos 1ff"}]),
+            "cases[0](one).change[0].route",
+            "does not fit in a byte",
+        ),
+        (
+            variant(
+                probe={
+                    "host": "sender",
+                    "proto": "raw",
+                    "iface": "eth0",
+                    "eth_dst": "02:00:00:00:00:01",
+                    "dst": "192.0.2.193",
+                    "tos": 16,
+                }
+            ),
+            "cases[0](one).probe",
+            "'tos' does not apply",
+        ),
+        (
             variant(change=[{"host": "sender", "route": "frobnicate default"}]),
             "cases[0](one).change[0].route",
             "expected add, del or replace",
