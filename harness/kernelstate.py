@@ -175,6 +175,38 @@ def neighbour_tables(net: Network) -> dict[str, list[dict[str, str]]]:
     return tables
 
 
+# ARPHRD_* of include/uapi/linux/if_arp.h, named as `ip link` names them.
+HARDWARE_TYPES = {1: "ether", 772: "loopback", 0xFFFE: "none"}
+# IFF_* of include/uapi/linux/if.h, in `ip link`'s order.
+LINK_FLAGS = (
+    ("LOOPBACK", 0x8),
+    ("BROADCAST", 0x2),
+    ("POINTOPOINT", 0x10),
+    ("MULTICAST", 0x1000),
+    ("NOARP", 0x80),
+    ("PROMISC", 0x100),
+    ("UP", 0x1),
+    ("LOWER_UP", 0x10000),
+)
+
+
+def link_states(net: Network) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every host's links as `ip link` shows them: type, address, flags, MTU, queue length."""
+    states: dict[str, dict[str, dict[str, Any]]] = {}
+    for host in net.topology.hosts:
+        states[host] = {
+            link.name: {
+                "type": HARDWARE_TYPES.get(link.hardware_type, str(link.hardware_type)),
+                "address": link.address,
+                "flags": [name for name, bit in LINK_FLAGS if link.flags & bit],
+                "mtu": link.mtu,
+                "txqueuelen": link.txqueuelen,
+            }
+            for link in net.host(host).rtnl.links()
+        }
+    return states
+
+
 def watched_sysctls(net: Network, case: Case) -> dict[str, dict[str, str]]:
     """Per host: the sysctls the scenario names, and those that decide routing and ARP."""
     values: dict[str, dict[str, str]] = {}

@@ -115,6 +115,8 @@ class Observation:
     tables: list[dict[str, dict[str, list[str]]]] = field(default_factory=list)
     # After each probe: every host's neighbour table.  After the case: the sysctls.
     neighbours: list[dict[str, list[dict[str, str]]]] = field(default_factory=list)
+    # After each probe: every host's links (type, address, flags, MTU, queue length).
+    links: list[dict[str, dict[str, dict[str, Any]]]] = field(default_factory=list)
     sysctls: dict[str, dict[str, str]] = field(default_factory=dict)
     # Each change of the case and what the kernel answered ("ok" or an errno name).
     changes: list[dict[str, Any]] = field(default_factory=list)
@@ -157,6 +159,7 @@ class Observation:
             "route_get": self.route_get,
             "tables": self.tables,
             "neighbours": self.neighbours,
+            "links": self.links,
             "sysctls": self.sysctls,
             "changes": self.changes,
         }

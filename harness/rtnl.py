@@ -54,7 +54,14 @@ IFADDRMSG = struct.Struct("=BBBBi")  # family, prefix length, flags, scope, inde
 RTGENMSG = struct.Struct("=Bxxx")
 NLA_HDR = struct.Struct("=HH")
 NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
-IFLA_IFNAME, IFLA_OPERSTATE, IFLA_LINKINFO = 3, 16, 18
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_TXQLEN, IFLA_OPERSTATE, IFLA_LINKINFO = (
+    1,
+    3,
+    4,
+    13,
+    16,
+    18,
+)
 IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 4, 5
 NLM_F_DUMP_INTR = 0x10  # the dump changed while it was read: read it again
 DUMP_ATTEMPTS = 3
@@ -77,6 +84,10 @@ class LinkState:
     flags: int
     operstate: str
     brport_state: int | None  # set when the link is a port of a bridge
+    hardware_type: int = 0  # ifi_type, an ARPHRD_* value
+    address: str = ""  # link-layer address; empty when the device has none (tun)
+    mtu: int = 0
+    txqueuelen: int = 0
 
 
 @dataclass(frozen=True)
@@ -217,17 +228,27 @@ class Rtnl:
         """Every link of the namespace (`ip link show`), with the fields the harness reads."""
         links = []
         for data, start, end in self._dump(RTM_GETLINK, IFINFOMSG.pack(0, 0, 0, 0, 0)):
-            _family, _type, index, flags, _change = IFINFOMSG.unpack_from(data, start)
-            name, operstate, brport_state = "", 0, None
+            _family, hardware_type, index, flags, _change = IFINFOMSG.unpack_from(data, start)
+            name, operstate, brport_state, address, mtu, txqueuelen = "", 0, None, "", 0, 0
             for kind, payload in _attributes(data, start + IFINFOMSG.size, end):
                 if kind == IFLA_IFNAME:
                     name = _string(payload)
+                elif kind == IFLA_ADDRESS:
+                    address = ":".join(f"{b:02x}" for b in payload)
+                elif kind == IFLA_MTU:
+                    (mtu,) = struct.unpack_from("=I", payload)
+                elif kind == IFLA_TXQLEN:
+                    (txqueuelen,) = struct.unpack_from("=I", payload)
                 elif kind == IFLA_OPERSTATE:
                     operstate = payload[0]
                 elif kind == IFLA_LINKINFO:
                     brport_state = _bridge_port_state(payload)
             state = OPERSTATES[operstate] if operstate < len(OPERSTATES) else str(operstate)
-            links.append(LinkState(index, name, flags, state, brport_state))
+            links.append(
+                LinkState(
+                    index, name, flags, state, brport_state, hardware_type, address, mtu, txqueuelen
+                )
+            )
         return links
 
     def neighbours(self, family: int = socket.AF_UNSPEC) -> list[NeighbourState]:

@@ -16,7 +16,13 @@ from typing import Any
 from harness import kernel, timing
 from harness.capture import Capture
 from harness.ipsyntax import NUD_STATES
-from harness.kernelstate import kernel_tables, neighbour_tables, route_get, watched_sysctls
+from harness.kernelstate import (
+    kernel_tables,
+    link_states,
+    neighbour_tables,
+    route_get,
+    watched_sysctls,
+)
 from harness.netns import Lab
 from harness.observe import Observation, observe
 from harness.probes import (
@@ -203,6 +209,7 @@ def _execute(
         windows: list[int] = []
         routes: list[dict[str, Any]] = []
         neighbours: list[dict[str, list[dict[str, str]]]] = []
+        links: list[dict[str, dict[str, dict[str, Any]]]] = []
         tables: list[dict[str, dict[str, list[str]]]] = []
         touched: set[str] = set()
         reasons: list[str] = []
@@ -225,11 +232,13 @@ def _execute(
             obs, reason = settle(net, capture, listeners, outcomes, windows, expect, step.probe)
             reasons.append(reason)
             neighbours.append(neighbour_tables(net))
+            links.append(link_states(net))
         assert obs is not None
         capture.finish()
         obs.route_get = routes
         obs.tables = tables
         obs.neighbours = neighbours
+        obs.links = links
         obs.sysctls = watched_sysctls(net, case)
         obs.changes = [{"probe": i, "change": str(c), "errno": e} for i, c, e in changes]
         return obs, capture, reasons, list(net.log)

@@ -663,6 +663,59 @@ class PacketPattern(Strict):
         return " ".join(f"{k}={v}" for k, v in self.model_dump(exclude_none=True).items())
 
 
+LINK_FLAG_NAMES = (
+    "LOOPBACK",
+    "BROADCAST",
+    "POINTOPOINT",
+    "MULTICAST",
+    "NOARP",
+    "PROMISC",
+    "UP",
+    "LOWER_UP",
+)
+
+
+class LinkExpectation(Strict):
+    """Attributes of one link after the probe, as `ip -d link show` reports them."""
+
+    type: Literal["ether", "none", "loopback"] | None = Field(
+        default=None, description="link type: ether, none (tun: no link layer), loopback"
+    )
+    address: str | None = Field(
+        default=None, description="exact link-layer address, or 'none' for no address at all"
+    )
+    address_prefix: str | None = Field(
+        default=None, description="the address starts with these octets, e.g. 00:ff"
+    )
+    locally_administered: bool | None = Field(
+        default=None, description="the address has the locally administered bit (02) set"
+    )
+    flags: list[str] | None = Field(default=None, description="IFF_ flags that must be set")
+    without_flags: list[str] | None = Field(
+        default=None, description="IFF_ flags that must not be set"
+    )
+    mtu: int | None = None
+    txqueuelen: int | None = None
+
+    @field_validator("flags", "without_flags")
+    @classmethod
+    def _known_flags(cls, value: list[str] | None) -> list[str] | None:
+        for flag in value or []:
+            if flag not in LINK_FLAG_NAMES:
+                raise ValueError(f"unknown flag {flag!r} (known: {', '.join(LINK_FLAG_NAMES)})")
+        return value
+
+    @field_validator("address", "address_prefix")
+    @classmethod
+    def _mac(cls, value: str | None) -> str | None:
+        if value is None or value == "none":
+            return value
+        octets = value.lower().split(":")
+        if not all(len(o) == 2 and all(c in "0123456789abcdef" for c in o) for o in octets):
+            raise ValueError(f"{value!r} is not a MAC address or prefix like 02:00:5e")
+        return value.lower()
+
+
 class RouteExpectation(Strict):
     """Fields of the kernel's route lookup for the probe's flow (`ip route get`)."""
 
@@ -725,6 +778,9 @@ class Expect(Strict):
     not_seen: list[PacketPattern] | None = Field(default=None, description="frames that must not")
     neighbours: dict[str, dict[str, str]] | None = Field(
         default=None, description="host -> {IP: STATE} after the probe (ABSENT: no entry)"
+    )
+    links: dict[str, dict[str, LinkExpectation]] | None = Field(
+        default=None, description="host -> {interface: attributes} after the probe"
     )
 
     @field_validator("errno")
@@ -1006,6 +1062,11 @@ def _check_references(path: Path, topology: Topology, cases: list[Case]) -> None
                 host(f"{at}.expect.arp.{name}", name)
             for name in expect.neighbours or {}:
                 host(f"{at}.expect.neighbours.{name}", name)
+            for key, said in (("expect", expect), ("kernel_does", act.kernel_does)):
+                for name, links in ((said.links or {}) if said else {}).items():
+                    host(f"{at}.{key}.links.{name}", name)
+                    for ifname in links:
+                        interface(f"{at}.{key}.links.{name}.{ifname}", name, ifname)
             for receipt in expect.received or []:
                 host(f"{at}.expect.received", receipt.host)
             for pattern in [*(expect.seen or []), *(expect.not_seen or [])]:

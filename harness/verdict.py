@@ -9,7 +9,15 @@ from typing import Any
 
 from harness.observe import ArpRecord, Observation, PacketRecord
 from harness.probes import Receipt
-from harness.scenario import ArpPattern, Expect, IcmpPattern, PacketPattern, Probe, ReceiptPattern
+from harness.scenario import (
+    ArpPattern,
+    Expect,
+    IcmpPattern,
+    LinkExpectation,
+    PacketPattern,
+    Probe,
+    ReceiptPattern,
+)
 
 
 @dataclass(frozen=True)
@@ -195,6 +203,52 @@ def compare(expect: Expect, obs: Observation, probe: Probe, index: int = 0) -> l
         for address, state in entries.items():
             seen = _neighbour_state(obs, index, host, address)
             row(f"neighbour {address} on {host}", state, seen, seen == state)
+    states = obs.links[index] if index < len(obs.links) else {}
+    for host, links in (expect.links or {}).items():
+        for ifname, wanted in links.items():
+            link = states.get(host, {}).get(ifname)
+            for name, expected, observed, ok in _link_rows(wanted, link):
+                row(f"link {host}/{ifname} {name}", expected, observed, ok)
+    return rows
+
+
+def _link_rows(
+    wanted: LinkExpectation, link: dict[str, Any] | None
+) -> list[tuple[str, str, str, bool]]:
+    """(attribute, expected, observed, agrees) for each attribute the expectation names."""
+    if link is None:
+        return [("exists", "yes", "no such link", False)]
+    address = str(link.get("address") or "")
+    flags = list(link.get("flags") or [])
+    rows: list[tuple[str, str, str, bool]] = []
+    if wanted.type is not None:
+        rows.append(("type", wanted.type, str(link.get("type")), wanted.type == link.get("type")))
+    if wanted.address is not None:
+        expected = "" if wanted.address == "none" else wanted.address
+        rows.append(("address", wanted.address, address or "none", address == expected))
+    if wanted.address_prefix is not None:
+        ok = address.startswith(wanted.address_prefix)
+        rows.append(("address starts with", wanted.address_prefix, address or "none", ok))
+    if wanted.locally_administered is not None:
+        local = bool(address) and bool(int(address[:2], 16) & 0x02)
+        rows.append(
+            (
+                "address locally administered",
+                str(wanted.locally_administered),
+                f"{local} ({address or 'no address'})",
+                local == wanted.locally_administered,
+            )
+        )
+    if wanted.flags is not None:
+        ok = set(wanted.flags) <= set(flags)
+        rows.append(("flags include", ", ".join(wanted.flags), ", ".join(flags), ok))
+    if wanted.without_flags is not None:
+        ok = not set(wanted.without_flags) & set(flags)
+        rows.append(("flags exclude", ", ".join(wanted.without_flags), ", ".join(flags), ok))
+    for name in ("mtu", "txqueuelen"):
+        value = getattr(wanted, name)
+        if value is not None:
+            rows.append((name, str(value), str(link.get(name)), value == link.get(name)))
     return rows
 
 

@@ -10,6 +10,7 @@ from pyroute2.netlink.rtnl import RTMGRP_IPV6_IFADDR
 
 from harness import timing
 from harness.ipsyntax import parse_neigh
+from harness.kernelstate import HARDWARE_TYPES
 from harness.netns import Lab
 from harness.rtnl import new_addresses
 from harness.topology import build, neigh
@@ -37,6 +38,10 @@ def test_links_addresses_and_neighbours_read_as_iproute2_reads_them(
             assert link.operstate == theirs[index]["operstate"]
             for flag, bit in IP_FLAGS.items():
                 assert bool(link.flags & bit) == (flag in theirs[index]["flags"]), flag
+            assert link.mtu == theirs[index]["mtu"]
+            assert link.txqueuelen == theirs[index].get("txqlen", 0)
+            assert link.address == theirs[index].get("address", "")
+            assert HARDWARE_TYPES[link.hardware_type] == theirs[index]["link_type"]
 
         expected = {
             (entry["ifindex"], info["local"], info["prefixlen"], info.get("scope"))

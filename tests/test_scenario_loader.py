@@ -141,6 +141,16 @@ def test_good_file_loads_with_parsed_expectations(tmp_path: Path) -> None:
             "'tos' does not apply",
         ),
         (
+            variant(expect={"links": {"sender": {"eth0": {"flags": ["NOAPR"]}}}}),
+            "cases[0](one).expect.links.sender.eth0.flags",
+            "unknown flag 'NOAPR'",
+        ),
+        (
+            variant(expect={"links": {"sender": {"tun9": {"mtu": 1500}}}}),
+            "cases[0](one).expect.links.sender.tun9",
+            "has no interface 'tun9'",
+        ),
+        (
             variant(change=[{"host": "sender", "route": "frobnicate default"}]),
             "cases[0](one).change[0].route",
             "expected add, del or replace",

@@ -122,3 +122,44 @@ def test_icmpv6_redirect_is_icmp_not_the_udp_it_quotes() -> None:
     )
     obs = observe([frame("sender", 0, redirect, 0.001)], [OK], [])
     assert [(p.proto, p.icmp_type) for p in obs.packets] == [("icmp6", 137)]
+
+
+TUN = {
+    "type": "none",
+    "address": "",
+    "flags": ["POINTOPOINT", "MULTICAST", "NOARP", "UP", "LOWER_UP"],
+    "mtu": 1500,
+    "txqueuelen": 500,
+}
+TAP = {**TUN, "type": "ether", "address": "1a:18:55:46:ba:d8", "flags": ["BROADCAST", "MULTICAST"]}
+
+
+def test_link_attributes_are_compared_one_row_each() -> None:
+    obs = observe(FRAMES, [OK], [RECEIPT])
+    obs.links = [{"sender": {"tun0": TUN, "tap0": TAP}}]
+    expect = Expect.model_validate(
+        {
+            "links": {
+                "sender": {
+                    "tun0": {
+                        "type": "none",
+                        "address": "none",
+                        "flags": ["POINTOPOINT", "NOARP"],
+                        "without_flags": ["BROADCAST"],
+                        "mtu": 1500,
+                        "txqueuelen": 10,
+                    },
+                    "tap0": {"address_prefix": "00:ff", "locally_administered": True},
+                    "eth9": {"mtu": 1500},
+                }
+            }
+        }
+    )
+    rows = {row.field: row for row in compare(expect, obs, PROBE)}
+    assert [name for name, row in rows.items() if not row.ok] == [
+        "link sender/tun0 txqueuelen",
+        "link sender/tap0 address starts with",
+        "link sender/eth9 exists",
+    ]
+    assert rows["link sender/tun0 txqueuelen"].observed == "500"
+    assert rows["link sender/tap0 address locally administered"].ok  # 0x1a has bit 0x02
