@@ -136,19 +136,25 @@ def _address(data: bytes, start: int, end: int) -> AddressState:
     return AddressState(index, address, prefixlen, flags, scope)
 
 
+def _messages(data: bytes) -> Iterator[tuple[int, int, int, int, int]]:
+    """(offset, length, type, flags, sequence) of each netlink message in one datagram."""
+    offset = 0
+    while offset + NLMSG_HDR.size <= len(data):
+        length, kind, flags, sequence, _port = NLMSG_HDR.unpack_from(data, offset)
+        if length < NLMSG_HDR.size:
+            return
+        yield offset, length, kind, flags, sequence
+        offset += (length + 3) & ~3
+
+
 def new_addresses(datagrams: list[bytes]) -> list[AddressState]:
     """The addresses announced (RTM_NEWADDR) in notifications read off a monitor socket."""
-    announced = []
-    for data in datagrams:
-        offset = 0
-        while offset + NLMSG_HDR.size <= len(data):
-            length, kind, _flags, _seq, _port = NLMSG_HDR.unpack_from(data, offset)
-            if length < NLMSG_HDR.size:
-                break
-            if kind == RTM_NEWADDR:
-                announced.append(_address(data, offset + NLMSG_HDR.size, offset + length))
-            offset += (length + 3) & ~3
-    return announced
+    return [
+        _address(data, offset + NLMSG_HDR.size, offset + length)
+        for data in datagrams
+        for offset, length, kind, _flags, _sequence in _messages(data)
+        if kind == RTM_NEWADDR
+    ]
 
 
 def _bridge_port_state(linkinfo: memoryview) -> int | None:
@@ -191,21 +197,17 @@ class Rtnl:
         """
         while True:
             data = self.sock.recv(RECV_SIZE)
-            offset = 0
-            while offset + NLMSG_HDR.size <= len(data):
-                length, kind, flags, seq, _port = NLMSG_HDR.unpack_from(data, offset)
-                if length < NLMSG_HDR.size:
-                    break
-                if seq == sequence:
-                    if kind in (NLMSG_DONE, NLMSG_ERROR):
-                        code = 0
-                        if length >= NLMSG_HDR.size + 4:
-                            (code,) = struct.unpack_from("=i", data, offset + NLMSG_HDR.size)
-                        if code < 0:
-                            raise NetlinkError(-code, os.strerror(-code))
-                        return  # the end of a dump, or the ACK of a change
-                    yield kind, flags, data, offset
-                offset += (length + 3) & ~3
+            for offset, length, kind, flags, seq in _messages(data):
+                if seq != sequence:
+                    continue  # left over from an earlier request
+                if kind in (NLMSG_DONE, NLMSG_ERROR):
+                    code = 0
+                    if length >= NLMSG_HDR.size + 4:
+                        (code,) = struct.unpack_from("=i", data, offset + NLMSG_HDR.size)
+                    if code < 0:
+                        raise NetlinkError(-code, os.strerror(-code))
+                    return  # the end of a dump, or the ACK of a change
+                yield kind, flags, data, offset
 
     def _dump(self, kind: int, body: bytes) -> list[tuple[bytes, int, int]]:
         """(buffer, start of the message body, end of the message) of each dumped message;

@@ -198,9 +198,7 @@ class Network:
         announced = self.announced.setdefault(host, set())
 
         def usable(events: list[bytes]) -> bool:
-            announced.update(
-                (a.index, a.address) for a in new_addresses(events) if not a.flags & IFA_F_TENTATIVE
-            )
+            _record_announcements(announced, events)
             return key in announced
 
         timing.wait_each(
@@ -545,9 +543,7 @@ def _ready_in(net: Network, name: str, events: list[bytes]) -> bool:
     IPv6 addresses are usable, and (in a LAN's switch) every bridge port forwards."""
     topology = net.topology
     announced = net.announced.setdefault(name, set())
-    announced.update(
-        (a.index, a.address) for a in new_addresses(events) if not a.flags & IFA_F_TENTATIVE
-    )
+    _record_announcements(announced, events)
     links = net.lab[name].rtnl.links()
     if name in net.lans:
         # The bridge device's own operstate is left out on purpose: it does not
@@ -582,6 +578,13 @@ LINK_LOCAL_KINDS = ("veth", "port", "macvlan", "tap")
 IFA_F_TENTATIVE = 0x40
 RT_SCOPE_LINK = 253
 IN6_ADDR_GEN_MODE_NONE = 1
+
+
+def _record_announcements(announced: set[tuple[int, str]], events: list[bytes]) -> None:
+    """Add (ifindex, address) of each address the events announce as usable."""
+    announced.update(
+        (a.index, a.address) for a in new_addresses(events) if not a.flags & IFA_F_TENTATIVE
+    )
 
 
 def _gets_link_local(ns: NetNS, ifname: str) -> bool:
