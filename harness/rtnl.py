@@ -46,6 +46,8 @@ from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 
+from harness import timing
+
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLMSG_HDR = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
 IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
@@ -181,6 +183,7 @@ class Rtnl:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock  # made inside the namespace it is to speak for
         self.sock.bind((0, 0))
+        self.sock.settimeout(timing.NETLINK_REPLY_DEADLINE_S)
         self._sequence = itertools.count(1)
         self._marshal = MarshalRtnl()
 
@@ -196,7 +199,13 @@ class Rtnl:
         (NLMSG_DONE carries the dump's status).
         """
         while True:
-            data = self.sock.recv(RECV_SIZE)
+            try:
+                data = self.sock.recv(RECV_SIZE)
+            except TimeoutError:
+                raise timing.WaitTimeout(
+                    f"no netlink answer to request {sequence} within "
+                    f"{timing.NETLINK_REPLY_DEADLINE_S:.1f}s"
+                ) from None
             for offset, length, kind, flags, seq in _messages(data):
                 if seq != sequence:
                     continue  # left over from an earlier request

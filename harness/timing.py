@@ -33,6 +33,10 @@ ARP_MCAST_SOLICIT = 3
 SETTLE_QUIET_S = 0.03
 SETTLE_DEADLINE_S = 1.5
 
+# The kernel answers every netlink request (an ACK, an error, or a dump's end);
+# this bounds the wait for that answer all the same.
+NETLINK_REPLY_DEADLINE_S = 2.0
+
 
 class WaitTimeout(TimeoutError):
     """A bounded wait ran out; the message says what was awaited."""

@@ -71,8 +71,9 @@ IPV4_CONF_DEFAULTS: dict[str, int] = {
 # address detection), no router solicitations, and MLD report retransmits
 # pushed out of a case's time window, so captures hold what the case caused.
 # The retransmit comes after a random delay below the interval: with 60 s, one
-# set-up in about 40 still had one land in its first 100 ms; with a day, about
-# one in a million groups does.
+# set-up in about 40 still had one land in its first 100 ms (4 of 165); with a
+# day, 0 of 330 did (by the arithmetic, 0.1 s of 86,400 s: about one group in a
+# million).
 # MLDv1, because an MLDv1 report is sent synchronously when the address's
 # solicited-node group is joined, before the kernel announces the address as
 # no longer tentative (addrconf_dad_begin -> igmp6_join_group, then
@@ -519,7 +520,7 @@ def _close_in_background(fd: int) -> None:
     """Close a tun/tap fd without waiting for it.
 
     The close unregisters the device, which waits for RCU grace periods: 26 ms on
-    average here (81 closes, 2.1 s in all), a third of a case.  The fd stays this
+    average here (81 closes in a catalogue pass, 2.1 s in all).  The fd stays this
     process's until the thread closes it, so a kill still frees everything, and
     the interpreter waits for the thread before it exits.  Until then the device's
     namespace outlives the lab by those milliseconds: nothing else refers to it.

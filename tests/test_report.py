@@ -60,26 +60,17 @@ TOPOLOGY: dict[str, Any] = {
 
 
 def arp(t: float, ns: str, ifname: str, direction: str, op: str) -> dict[str, Any]:
-    if op == "who-has":
-        return dict(
-            t_ms=t,
-            host=ns,
-            ifname=ifname,
-            direction=direction,
-            op=op,
-            target="192.0.2.193",
-            sender="192.0.2.224",
-            sender_mac=SENDER_MAC,
-        )
+    """The sender's request for the peer, or the peer's reply to it."""
+    request = op == "who-has"
     return dict(
         t_ms=t,
         host=ns,
         ifname=ifname,
         direction=direction,
         op=op,
-        target="192.0.2.224",
-        sender="192.0.2.193",
-        sender_mac=PEER_MAC,
+        target="192.0.2.193" if request else "192.0.2.224",
+        sender="192.0.2.224" if request else "192.0.2.193",
+        sender_mac=SENDER_MAC if request else PEER_MAC,
     )
 
 
