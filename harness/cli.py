@@ -1,8 +1,9 @@
-"""Command line: `harness run | list | bench`.
+"""Command line: `harness run | list | bench | show | report | doctor`.
 
 `run` is pytest with this project's plugin (so -k, -n and JUnit XML behave as
 pytest users expect); `list` reads the catalogue; `bench` times cases one after
-another in this process.
+another in this process; `show` prints one case of a run, `report` rebuilds a
+run's page, `doctor` checks what the catalogue needs from this machine.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.pytest_plugin import ROOT_HINT, is_root
-from harness.report import find_records, load_records, render_case_text, write_report
-from harness.results import RESULTS_DIR, kernel_release
-from harness.scenario import PROJECT_ROOT, Scenario, ScenarioError, discover, load_scenario
+from harness.env import PROJECT_ROOT, RESULTS_DIR, ROOT_HINT, is_root, kernel_release
+from harness.linkkinds import FEATURES
+from harness.record import RecordError
+from harness.report import render_case_text, write_report
+from harness.results import read_results
+from harness.scenario import Scenario, ScenarioError, discover, load_scenario
 
 
 def _scenarios(paths: list[Path]) -> list[Scenario]:
@@ -167,14 +170,13 @@ def _latest_run() -> Path:
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one case of a run in full: topology, probes, expected vs observed, packets."""
     run_dir = args.run or _latest_run()
-    records = load_records(run_dir)
-    found = find_records(records, args.case)
-    exact = [r for r in found if f"{r.get('scenario')}/{r.get('case')}" == args.case]
-    found = exact or found
+    records = read_results(run_dir)
+    found = [r for r in records if args.case in r.key]
+    found = [r for r in found if r.key == args.case] or found
     if len(found) != 1:
-        names = [f"{r.get('scenario')}/{r.get('case')}" for r in records]
+        names = [r.key for r in records]
         close = difflib.get_close_matches(args.case, names, n=5, cutoff=0.3)
-        listing = [f"{r.get('scenario')}/{r.get('case')}" for r in found] if found else close
+        listing = [r.key for r in found] if found else close
         what = "several cases match" if found else "no case matches"
         print(
             f"harness show: {what} {args.case!r} in {run_dir}; "
@@ -204,20 +206,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print("root: yes")
     needed: dict[str, list[str]] = {}
     for scenario in _scenarios([]):
-        for kind in scenario.topology.kernel_kinds():
-            needed.setdefault(kind, []).append(scenario.name)
+        for feature in scenario.topology.kernel_features():
+            needed.setdefault(feature, []).append(scenario.name)
     from harness.kernel import unavailable
 
-    for kind in sorted(
-        set(needed) | {"veth", "bridge", "macvlan", "ipvlan", "tun", "dummy", "vrf"}
-    ):
-        reason = unavailable(kind)
-        users = needed.get(kind, [])
+    for feature in FEATURES:
+        reason = unavailable(feature)
+        users = needed.get(feature, [])
         if reason is None:
-            print(f"  {kind:<8} available")
+            print(f"  {feature:<8} available")
         else:
             skipped = f"; skipped: {', '.join(sorted(set(users)))}" if users else ""
-            print(f"  {kind:<8} MISSING: {reason}{skipped}")
+            print(f"  {feature:<8} MISSING: {reason}{skipped}")
     for package in ("pyroute2", "scapy", "pytest", "xdist", "pydantic", "yaml"):
         try:
             importlib.import_module(package)
@@ -276,6 +276,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ScenarioError, FileNotFoundError) as exc:
+    except (ScenarioError, RecordError, FileNotFoundError) as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2

@@ -1,30 +1,21 @@
-"""What this kernel can do: link kinds a topology needs, found out by trying.
+"""What this kernel can do: the kernel features a topology needs, found out by trying.
 
 A feature is available when the kernel creates the link (in a scratch
-namespace that is thrown away); /proc/config.gz, when present, only adds the
-config option to the reason a scenario is skipped.
+namespace that is thrown away), as its row in harness/linkkinds.py tries it;
+/proc/config.gz, when present, only adds the config option to the reason a
+scenario is skipped.
 """
 
 from __future__ import annotations
 
 import functools
 import gzip
-import os
 from pathlib import Path
 
 from pyroute2.netlink.exceptions import NetlinkError
 
+from harness.linkkinds import FEATURES
 from harness.netns import Lab
-
-CONFIG_OPTIONS = {
-    "veth": "CONFIG_VETH",
-    "bridge": "CONFIG_BRIDGE",
-    "macvlan": "CONFIG_MACVLAN",
-    "ipvlan": "CONFIG_IPVLAN",
-    "tun": "CONFIG_TUN",
-    "dummy": "CONFIG_DUMMY",
-    "vrf": "CONFIG_NET_VRF",
-}
 
 
 def _config_line(option: str) -> str | None:
@@ -39,31 +30,22 @@ def _config_line(option: str) -> str | None:
 
 
 @functools.cache
-def unavailable(kind: str) -> str | None:
-    """None when this kernel can create `kind` links, else the reason it cannot."""
+def unavailable(feature: str) -> str | None:
+    """None when this kernel can create `feature` links, else the reason it cannot."""
+    row = FEATURES[feature]
+    assert row.try_create is not None
     with Lab("feature-probe") as lab:
         ns = lab.namespace("probe")
         try:
-            if kind == "tun":
-                with ns.entered():
-                    os.close(os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC))
-            elif kind == "veth":
-                ns.add_link("probe-a", "veth", peer={"ifname": "probe-b"})
-            elif kind in ("macvlan", "ipvlan"):
-                ns.add_link("lower", "veth", peer={"ifname": "lower-peer"})
-                ns.add_link("upper", kind, link=ns.link_index("lower"))
-            elif kind == "vrf":
-                ns.add_link("vrf-probe", "vrf", vrf_table=10)
-            else:
-                ns.add_link(f"{kind}-probe", kind)
+            row.try_create(ns)
         except (NetlinkError, OSError) as exc:
             detail = exc.args[1] if isinstance(exc, NetlinkError) else exc.strerror
-            config = _config_line(CONFIG_OPTIONS.get(kind, ""))
+            config = _config_line(row.config or "")
             hint = f"; /proc/config.gz: {config}" if config else ""
-            return f"this kernel cannot create {kind} links ({detail}){hint}"
+            return f"this kernel cannot create {feature} links ({detail}){hint}"
     return None
 
 
-def missing(kinds: set[str]) -> list[str]:
-    """Reasons, one per link kind in `kinds` this kernel lacks."""
-    return [reason for kind in sorted(kinds) if (reason := unavailable(kind))]
+def missing(features: set[str]) -> list[str]:
+    """Reasons, one per kernel feature in `features` this kernel lacks."""
+    return [reason for feature in sorted(features) if (reason := unavailable(feature))]

@@ -13,10 +13,11 @@ from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
+from harness.facts import HostTables, LinkAttrs, NeighbourEntry, RouteLookup
 from harness.ipsyntax import NUD_STATES, ROUTE_TYPES
-from harness.probes import errno_name
-from harness.scenario import Case, Probe
+from harness.scenario import Probe
 from harness.topology import Network
+from harness.vocabulary import errno_name
 
 _STATE_NAMES = {v: k.upper() for k, v in NUD_STATES.items()}
 _TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
@@ -35,20 +36,22 @@ WATCHED_CONF = (
 )
 
 
-def route_get(net: Network, probe: Probe) -> dict[str, Any]:
-    """The kernel's own lookup for the probe's flow, as `ip route get` would ask it."""
+def route_get(net: Network, probe: Probe) -> RouteLookup:
+    """The kernel's own lookup for the probe's flow, as `ip route get` would ask it: with
+    the keys the probe's socket options give its own lookup (harness/sockopts.py)."""
     ns = net.host(probe.host)
     query: dict[str, Any] = {"dst": str(probe.dst), "family": probe.family}
     # iproute2 sets RTM_F_LOOKUP_TABLE; without it the kernel reports table main
     # whatever table the lookup used (inet_rtm_getroute).
     flags = RTM_F_LOOKUP_TABLE
-    device = probe.bind_device or probe.unicast_if or probe.iface
-    if device:
-        query["oif"] = ns.link_index(device)
-    if probe.mark is not None:
-        query["mark"] = probe.mark
-    if probe.tos is not None:
-        query["tos"] = probe.tos
+    for option, value in probe.options():
+        key = option.route_get
+        if key == "oif":
+            query.setdefault("oif", ns.link_index(str(value)))  # the first device option wins
+        elif key is not None:
+            query[key] = value
+    if probe.iface is not None:
+        query.setdefault("oif", ns.link_index(probe.iface))
     bind = probe.bind_address()
     if bind and bind[0]:
         query["src"] = bind[0]
@@ -58,17 +61,17 @@ def route_get(net: Network, probe: Probe) -> dict[str, Any]:
     try:
         answer = ns.ipr.route("get", flags=flags, **query)[0]
     except NetlinkError as exc:
-        return {"query": asked, "error": f"{errno_name(exc.code)}: {exc.args[1]}"}
+        return RouteLookup(query=asked, error=f"{errno_name(exc.code)}: {exc.args[1]}")
     names = ns.interface_names()
     oif = answer.get("RTA_OIF")
-    return {
-        "query": asked,
-        "type": _TYPE_NAMES.get(answer["type"], str(answer["type"])),
-        "dev": names.get(oif, str(oif)) if oif else None,
-        "gateway": answer.get("RTA_GATEWAY"),
-        "src": answer.get("RTA_PREFSRC"),
-        "table": answer.get("RTA_TABLE"),
-    }
+    return RouteLookup(
+        query=asked,
+        type=_TYPE_NAMES.get(answer["type"], str(answer["type"])),
+        dev=names.get(oif, str(oif)) if oif else None,
+        gateway=answer.get("RTA_GATEWAY"),
+        src=answer.get("RTA_PREFSRC"),
+        table=answer.get("RTA_TABLE"),
+    )
 
 
 _SCOPE_NAMES = {0: "global", 200: "site", 253: "link", 254: "host"}
@@ -124,14 +127,14 @@ def _rule_text(entry: Any) -> str:
     return " ".join(words)
 
 
-def kernel_tables(net: Network, hosts: list[str]) -> dict[str, dict[str, list[str]]]:
+def kernel_tables(net: Network, hosts: list[str]) -> dict[str, HostTables]:
     """For `hosts`: the routes (every table; the kernel's own local and link-local
     entries left out) and the rules the kernel holds, in `ip` words.
 
     Only for the hosts whose tables can differ from the topology (the prober and
     those a change touched): parsing every host's dump cost about 30 ms a case.
     """
-    tables: dict[str, dict[str, list[str]]] = {}
+    tables: dict[str, HostTables] = {}
     families = [socket.AF_INET, socket.AF_INET6] if net.ipv6 else [socket.AF_INET]
     for host in hosts:
         ns = net.host(host)
@@ -147,13 +150,13 @@ def kernel_tables(net: Network, hosts: list[str]) -> dict[str, dict[str, list[st
                     continue
                 routes.append(_route_text(entry, names))
             rules += [_rule_text(entry) for entry in ns.rtnl.rules(family)]
-        tables[host] = {"routes": routes, "rules": rules}
+        tables[host] = HostTables(routes=routes, rules=rules)
     return tables
 
 
-def neighbour_tables(net: Network) -> dict[str, list[dict[str, str]]]:
+def neighbour_tables(net: Network) -> dict[str, list[NeighbourEntry]]:
     """Every host's neighbour entries (ARP and ND), like `ip neigh show`."""
-    tables: dict[str, list[dict[str, str]]] = {}
+    tables: dict[str, list[NeighbourEntry]] = {}
     for host in net.topology.hosts:
         ns = net.host(host)
         names = ns.interface_names()
@@ -164,12 +167,12 @@ def neighbour_tables(net: Network) -> dict[str, list[dict[str, str]]]:
                 n for bit, n in _STATE_NAMES.items() if bit and state & bit
             )
             entries.append(
-                {
-                    "dst": entry.dst,
-                    "state": name,
-                    "lladdr": entry.lladdr,
-                    "dev": names.get(entry.ifindex, str(entry.ifindex)),
-                }
+                NeighbourEntry(
+                    dst=entry.dst,
+                    state=name,
+                    lladdr=entry.lladdr,
+                    dev=names.get(entry.ifindex, str(entry.ifindex)),
+                )
             )
         tables[host] = entries
     return tables
@@ -190,27 +193,27 @@ LINK_FLAGS = (
 )
 
 
-def link_states(net: Network) -> dict[str, dict[str, dict[str, Any]]]:
+def link_states(net: Network) -> dict[str, dict[str, LinkAttrs]]:
     """Every host's links as `ip link` shows them: type, address, flags, MTU, queue length."""
-    states: dict[str, dict[str, dict[str, Any]]] = {}
+    states: dict[str, dict[str, LinkAttrs]] = {}
     for host in net.topology.hosts:
         states[host] = {
-            link.name: {
-                "type": HARDWARE_TYPES.get(link.hardware_type, str(link.hardware_type)),
-                "address": link.address,
-                "flags": [name for name, bit in LINK_FLAGS if link.flags & bit],
-                "mtu": link.mtu,
-                "txqueuelen": link.txqueuelen,
-            }
+            link.name: LinkAttrs(
+                type=HARDWARE_TYPES.get(link.hardware_type, str(link.hardware_type)),
+                address=link.address,
+                flags=[name for name, bit in LINK_FLAGS if link.flags & bit],
+                mtu=link.mtu,
+                txqueuelen=link.txqueuelen,
+            )
             for link in net.host(host).rtnl.links()
         }
     return states
 
 
-def watched_sysctls(net: Network, case: Case) -> dict[str, dict[str, str]]:
-    """Per host: the sysctls the scenario names, and those that decide routing and ARP."""
+def watched_sysctls(net: Network, changed: set[str]) -> dict[str, dict[str, str]]:
+    """Per host: the sysctls the scenario names (in its hosts and `changed` by its
+    changes), and those that decide routing and ARP."""
     values: dict[str, dict[str, str]] = {}
-    changed = {k for a in case.acts() for c in a.change for k in (c.sysctl or {})}
     for host_name, host in net.topology.hosts.items():
         ns = net.host(host_name)
         keys = ["net.ipv4.ip_forward", *host.sysctls, *changed]

@@ -14,25 +14,22 @@ import select
 import socket
 import struct
 import time
-from dataclasses import dataclass
 from typing import Literal
 
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
+from harness.facts import ProbeOutcome, Receipt
 from harness.netns import NetNS
 from harness.scenario import Listener, Probe
 from harness.topology import Network
+from harness.vocabulary import errno_name
 
 # Linux values missing from Python's socket module on some builds.
 IP_PKTINFO = 8
-IP_FREEBIND = 15
-IP_UNICAST_IF = 50
 IPV6_RECVPKTINFO = 49
 IPV6_PKTINFO = 50
-IPV6_UNICAST_IF = 76
-SO_MARK = 36
 TCP_USER_TIMEOUT = 18
 ICMP_ECHO_REQUEST = 8
 ICMPV6_ECHO_REQUEST = 128
@@ -43,37 +40,10 @@ ICMPV6_ECHO_REQUEST = 128
 TCP_OUTCOME_BOUND_S = 2.5
 
 
-@dataclass(frozen=True)
-class ProbeOutcome:
-    """What the kernel answered to the probe's syscalls."""
-
-    errno: str  # "ok" or an errno name
-    message: str
-    time: float  # wall clock just before the first syscall, on the capture clock
-    local: str = ""  # the socket's local address afterwards, where the kernel chose one
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """A datagram, connection or echo reply that reached a socket."""
-
-    host: str
-    src: str
-    sport: int
-    dst: str
-    ifname: str
-    payload_size: int
-    proto: str = "udp"
-    probe: int = 0  # index of the probe (act) during which it arrived
-
-
-def errno_name(code: int) -> str:
-    """ENETUNREACH for 101, etc."""
-    return errno.errorcode.get(code, f"E{code}")
-
-
 def _fail(where: str, exc: OSError, started: float) -> ProbeOutcome:
-    return ProbeOutcome(errno_name(exc.errno or 0), f"{where}: {exc.strerror}", started)
+    return ProbeOutcome(
+        errno=errno_name(exc.errno or 0), message=f"{where}: {exc.strerror}", time=started
+    )
 
 
 def _sockaddr(address: str, port: int) -> tuple[str, int]:
@@ -81,13 +51,14 @@ def _sockaddr(address: str, port: int) -> tuple[str, int]:
 
 
 def open_sender(net: Network, probe: Probe) -> socket.socket:
-    """The probe's socket in its host, with every socket option the probe names set."""
+    """The probe's socket in its host, with every socket option the probe names set
+    (harness/sockopts.py), bound where the probe says."""
     ns = net.host(probe.host)
-    family = probe.family
     if probe.proto == "raw":
         sock = net.lab.socket(probe.host, socket.AF_PACKET, socket.SOCK_RAW)
         sock.bind((str(probe.iface), 0))
         return sock
+    family = probe.family
     kind, proto = {
         "udp": (socket.SOCK_DGRAM, 0),
         "tcp": (socket.SOCK_STREAM, 0),
@@ -97,26 +68,8 @@ def open_sender(net: Network, probe: Probe) -> socket.socket:
         ),
     }[probe.proto]
     sock = net.lab.socket(probe.host, family, kind, proto)
-    if "SO_DONTROUTE" in probe.sockopts:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_DONTROUTE, 1)
-    if "IP_FREEBIND" in probe.sockopts:
-        sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
-    if probe.bind_device:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, probe.bind_device.encode())
-    if probe.unicast_if:
-        # Both options take the ifindex in network byte order (net/ipv4/ip_sockglue.c).
-        index = struct.pack("!I", ns.link_index(probe.unicast_if))
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_UNICAST_IF, index)
-        else:
-            sock.setsockopt(socket.IPPROTO_IP, IP_UNICAST_IF, index)
-    if probe.mark is not None:
-        sock.setsockopt(socket.SOL_SOCKET, SO_MARK, probe.mark)
-    if probe.tos is not None:
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, probe.tos)
-        else:
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, probe.tos)
+    for option, value in probe.options():
+        option.apply(sock, value, ns)
     if probe.proto == "tcp":
         sock.setsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT, probe.timeout_ms)
     bind = probe.bind_address()
@@ -127,24 +80,25 @@ def open_sender(net: Network, probe: Probe) -> socket.socket:
 
 def act(
     net: Network, probe: Probe, payload: bytes, sock: socket.socket | None = None
-) -> ProbeOutcome:
-    """Open (or reuse) the probe's socket and do the probe's one action."""
+) -> tuple[ProbeOutcome, socket.socket | None]:
+    """Do the probe's one action on `sock`, or on a socket opened for it; the outcome and
+    the socket (None when setting the socket up already failed: that answer is the outcome)."""
     started = time.time()
     if sock is None:
         try:
             sock = open_sender(net, probe)
         except OSError as exc:
-            return _fail("socket setup (setsockopt/bind)", exc, started)
+            return _fail("socket setup (setsockopt/bind)", exc, started), None
     if probe.proto == "tcp":
-        return _tcp_connect(sock, probe)
+        return _tcp_connect(sock, probe), sock
     if probe.proto == "raw":
-        return _raw_frame(net.host(probe.host), sock, probe, payload)
-    return transmit(sock, probe, payload)
+        return _raw_frame(net.host(probe.host), sock, probe, payload), sock
+    return transmit(sock, probe, payload), sock
 
 
 def transmit(sock: socket.socket, probe: Probe, payload: bytes) -> ProbeOutcome:
     """UDP or ping: send once with the probe's flags (connect first when the probe says so)."""
-    flags = socket.MSG_DONTROUTE if "MSG_DONTROUTE" in probe.flags else 0
+    flags = probe.send_flags()
     dst = _sockaddr(str(probe.dst), probe.port if probe.proto == "udp" else 0)
     if probe.proto == "icmp":
         payload = _echo_request(probe, payload)
@@ -162,7 +116,12 @@ def transmit(sock: socket.socket, probe: Probe, payload: bytes) -> ProbeOutcome:
     except OSError as exc:
         return _fail("send" if probe.connect else "sendto", exc, started)
     verb = "connect+send" if probe.connect else "sendto"
-    return ProbeOutcome("ok", f"{verb}: {len(payload)} bytes accepted", started, _local(sock))
+    return ProbeOutcome(
+        errno="ok",
+        message=f"{verb}: {len(payload)} bytes accepted",
+        time=started,
+        local=_local(sock),
+    )
 
 
 def _echo_request(probe: Probe, payload: bytes) -> bytes:
@@ -176,18 +135,27 @@ def _tcp_connect(sock: socket.socket, probe: Probe) -> ProbeOutcome:
     started = time.time()
     code = sock.connect_ex(_sockaddr(str(probe.dst), probe.port))
     if code not in (0, errno.EINPROGRESS):
-        return ProbeOutcome(errno_name(code), f"connect: {os.strerror(code)}", started)
+        return _refused(code, started)
     _, writable, _ = select.select([], [sock], [], TCP_OUTCOME_BOUND_S)
     if not writable:
         return ProbeOutcome(
-            "EINPROGRESS",
-            f"connect: no answer and no error from the kernel within {TCP_OUTCOME_BOUND_S}s",
-            started,
+            errno="EINPROGRESS",
+            message="connect: no answer and no error from the kernel within "
+            f"{TCP_OUTCOME_BOUND_S}s",
+            time=started,
         )
     code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
     if code:
-        return ProbeOutcome(errno_name(code), f"connect: {os.strerror(code)}", started)
-    return ProbeOutcome("ok", "connect: established", started, _local(sock))
+        return _refused(code, started)
+    return ProbeOutcome(
+        errno="ok", message="connect: established", time=started, local=_local(sock)
+    )
+
+
+def _refused(code: int, started: float) -> ProbeOutcome:
+    return ProbeOutcome(
+        errno=errno_name(code), message=f"connect: {os.strerror(code)}", time=started
+    )
 
 
 def _raw_frame(ns: NetNS, sock: socket.socket, probe: Probe, payload: bytes) -> ProbeOutcome:
@@ -207,7 +175,9 @@ def _raw_frame(ns: NetNS, sock: socket.socket, probe: Probe, payload: bytes) -> 
         sock.send(bytes(frame))
     except OSError as exc:
         return _fail("send (packet socket)", exc, started)
-    return ProbeOutcome("ok", f"raw frame of {len(frame)} bytes sent from {mac}", started)
+    return ProbeOutcome(
+        errno="ok", message=f"raw frame of {len(frame)} bytes sent from {mac}", time=started
+    )
 
 
 def _first_address(ns: NetNS, ifname: str, version: int) -> str:
@@ -256,7 +226,7 @@ class Listeners:
         self._sockets: list[tuple[Listener, socket.socket]] = []
         self._pingers: list[tuple[str, socket.socket]] = []
         self.receipts: list[Receipt] = []
-        self.current_probe = 0  # receipts are attributed to the probe acting now
+        self.current_act = 0  # receipts are attributed to the act (probe) under way
         for listener in listeners:
             self._sockets.append((listener, self._open(listener)))
 
@@ -313,14 +283,12 @@ class Listeners:
                 local = conn.getsockname()
                 self.receipts.append(
                     Receipt(
-                        listener.host,
-                        _plain(peer[0]),
-                        peer[1],
-                        _plain(local[0]),
-                        "?",
-                        0,
-                        "tcp",
-                        self.current_probe,
+                        host=listener.host,
+                        src=_plain(peer[0]),
+                        sport=peer[1],
+                        dst=_plain(local[0]),
+                        proto="tcp",
+                        act=self.current_act,
                     )
                 )
 
@@ -330,7 +298,7 @@ class Listeners:
                 data, ancdata, _flags, peer = sock.recvmsg(65535, socket.CMSG_SPACE(20))
             except (BlockingIOError, InterruptedError):
                 return
-            ifname, dst = "?", "?"
+            ifname, dst = "", ""
             names = self._net.host(listener.host).interface_names()
             for level, kind, payload in ancdata:
                 if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
@@ -342,14 +310,13 @@ class Listeners:
                     ifname = names.get(ifindex, str(ifindex))
             self.receipts.append(
                 Receipt(
-                    listener.host,
-                    _plain(peer[0]),
-                    peer[1],
-                    dst,
-                    ifname,
-                    len(data),
-                    "udp",
-                    self.current_probe,
+                    host=listener.host,
+                    src=_plain(peer[0]),
+                    sport=peer[1],
+                    dst=dst,
+                    ifname=ifname,
+                    payload_size=len(data),
+                    act=self.current_act,
                 )
             )
 
@@ -364,7 +331,12 @@ class Listeners:
             replier = self._net.topology.owner_of(_plain(peer[0])) or _plain(peer[0])
             self.receipts.append(
                 Receipt(
-                    replier, _plain(peer[0]), 0, host, "?", len(data), "icmp", self.current_probe
+                    host=replier,
+                    src=_plain(peer[0]),
+                    dst=host,
+                    payload_size=len(data),
+                    proto="icmp",
+                    act=self.current_act,
                 )
             )
 

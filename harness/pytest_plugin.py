@@ -8,8 +8,6 @@ per run (each worker writes one record file per case; the controller merges).
 
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,28 +15,14 @@ from typing import Any
 
 import pytest
 
+from harness.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
+from harness.record import CaseRecord
 from harness.report import render_case_text, write_report
-from harness.results import (
-    RESULTS_DIR,
-    CaseRecord,
-    kernel_release,
-    new_run_dir,
-    write_results,
-    write_summary,
-)
+from harness.results import new_run_dir, read_results, write_record, write_results, write_summary
 from harness.scenario import Case, Scenario, ScenarioError, load_scenario
 
-ROOT_HINT = (
-    "needs root to build network namespaces: run `sudo scripts/test`, "
-    "or `sudo .venv/bin/pytest` from the project folder"
-)
 _RUN_DIR = pytest.StashKey[Path]()
 _RECORDS = pytest.StashKey[list[CaseRecord]]()  # the run's records, once merged
-
-
-def is_root() -> bool:
-    """True when this process may create network namespaces."""
-    return os.geteuid() == 0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -134,16 +118,15 @@ class CaseItem(pytest.Item):
         from harness.runner import run_case
 
         record = run_case(self.scenario, self.case, run_dir)
+        errnos = [a.outcome.errno for a in record.observed.acts] if record.observed else []
         self.user_properties += [
             ("kernel", record.kernel),
             ("verdict", record.verdict),
-            ("errno", (record.observed or {}).get("errno", "")),
+            ("errno", ", ".join(errnos)),
             ("article", record.article),
         ]
         if run_dir is not None:
-            path = run_dir / "records" / record.scenario / f"{record.case}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(record.to_json(), ensure_ascii=False))
+            write_record(run_dir, record)
         if record.verdict == "skip":
             pytest.skip(record.message)
         if record.verdict == "refuted":
@@ -160,13 +143,6 @@ class CaseItem(pytest.Item):
         return self.path, None, f"{self.scenario.name}::{self.case.id}: {self.case.title}"
 
 
-def _records(run_dir: Path) -> list[CaseRecord]:
-    return [
-        CaseRecord.from_json(json.loads(p.read_text()))
-        for p in sorted((run_dir / "records").glob("*/*.json"))
-    ]
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if hasattr(config, "workerinput"):
@@ -174,7 +150,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     run_dir = config.stash.get(_RUN_DIR, None)
     if run_dir is None:
         return
-    records = _records(run_dir) if (run_dir / "records").is_dir() else []
+    records = read_results(run_dir) if (run_dir / "records").is_dir() else []
     config.stash[_RECORDS] = records
     if records:
         write_results(run_dir, records)

@@ -1,28 +1,16 @@
-"""Results: one record per case, and the run folder they are written to."""
+"""Results: the run folder, results.json (one typed record per case) and summary.md."""
 
 from __future__ import annotations
 
 import datetime
 import json
 import os
-import platform
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
 
-from harness.scenario import PROJECT_ROOT
-
-RESULTS_DIR = PROJECT_ROOT / "results"
-# refuted: the article's claim does not hold on this kernel, and the kernel does
-# exactly what the case records instead.
-Verdict = Literal["pass", "fail", "skip", "error", "refuted"]
-
-
-def kernel_release() -> str:
-    """`uname -r` of the running kernel."""
-    return platform.release()
+from harness.env import RESULTS_DIR
+from harness.record import CaseRecord, RecordError
 
 
 def new_run_dir(base: Path = RESULTS_DIR) -> Path:
@@ -33,66 +21,53 @@ def new_run_dir(base: Path = RESULTS_DIR) -> Path:
     return path
 
 
-@dataclass
-class CaseRecord:
-    """Everything a reader needs about one case: claim, expectation, observation, verdict."""
+def record_path(run_dir: Path, scenario: str, case: str) -> Path:
+    """Where a worker stores the record of one case while the run goes on."""
+    return run_dir / "records" / scenario / f"{case}.json"
 
-    scenario: str
-    case: str
-    title: str
-    claim: str
-    article: str
-    section: str
-    kernel: str
-    verdict: Verdict
-    expected: dict[str, Any]
-    observed: dict[str, Any] | None
-    comparison: list[dict[str, Any]] = field(default_factory=list)
-    article_comparison: list[dict[str, Any]] = field(default_factory=list)  # refuted cases
-    probe: str = ""
-    changes: list[str] = field(default_factory=list)
-    refuted: str = ""
-    kernel_does: Any = None
-    notes: list[str] = field(default_factory=list)
-    settled: str = ""
-    message: str = ""
-    duration_s: float = 0.0
-    pcaps: list[str] = field(default_factory=list)
-    topology: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def key(self) -> str:
-        """scenario/case, the id used on the command line and in reports."""
-        return f"{self.scenario}/{self.case}"
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (its values are shared with the record, not copied).
-
-        Every field holds JSON values already; `dataclasses.asdict` would deep-copy
-        them, which for a catalogue run's records cost a second.
-        """
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CaseRecord:
-        """Inverse of to_json."""
-        return cls(**data)
+def write_record(run_dir: Path, record: CaseRecord) -> Path:
+    """Store one case's record in the run folder (atomically: a reader never sees half)."""
+    path = record_path(run_dir, record.scenario, record.case)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(record.to_json())
+    tmp.replace(path)
+    return path
 
 
 def write_results(run_dir: Path, records: list[CaseRecord]) -> Path:
     """results.json: a list with one record per case, sorted by scenario and case.
 
-    One record per line: a diff between two runs then shows which cases changed,
-    and json's C encoder does the work (with `indent`, json falls back to its
-    pure-Python encoder, 0.5 s for a catalogue run).
+    One record per line: a diff between two runs then shows which cases changed.
     """
     path = run_dir / "results.json"
-    ordered = sorted(records, key=lambda r: (r.scenario, r.case))
-    lines = ",\n".join(json.dumps(r.to_json(), ensure_ascii=False) for r in ordered)
+    ordered = sorted(records, key=lambda r: (r.scenario, r.case, r.kernel))
+    lines = ",\n".join(r.to_json() for r in ordered)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(f"[\n{lines}\n]\n")
     tmp.replace(path)
     return path
+
+
+def read_results(run_dir: Path) -> list[CaseRecord]:
+    """The run's records: results.json, else (a run still going, or one whose controller
+    died) the workers' record files.  RecordError names a file that does not read."""
+    path = run_dir / "results.json"
+    if path.is_file():
+        try:
+            items = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RecordError(str(path), "", f"not a results file: {exc}") from None
+        if not isinstance(items, list):
+            raise RecordError(str(path), "", "not a list of records")
+        return [
+            CaseRecord.from_dict(item, f"{path}: record {n + 1}") for n, item in enumerate(items)
+        ]
+    return [
+        CaseRecord.from_json(p.read_bytes(), str(p))
+        for p in sorted((run_dir / "records").glob("*/*.json"))
+    ]
 
 
 def _claim_verdict(verdicts: Sequence[str]) -> str:

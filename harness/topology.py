@@ -11,10 +11,8 @@ from __future__ import annotations
 import array
 import fcntl
 import functools
-import os
 import socket
 import struct
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,18 +22,16 @@ from pyroute2.netlink.rtnl import RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
 from harness import timing
 from harness.ipsyntax import NUD_STATES, AddrSpec, LinkSetSpec, NeighSpec, RouteSpec, RuleSpec
+from harness.linkkinds import LINK_KINDS, LinkKind
 from harness.netns import Lab, NetNS
 from harness.rtnl import new_addresses
-from harness.scenario import Change, Interface, Topology
+from harness.scenario import Change, Interface, Topology, bridge_port_name
 
 BRIDGE = "br0"
 BRPORT_STATE_FORWARDING = 3
 IFF_UP, IFF_NOARP, IFF_MULTICAST, IFF_LOWER_UP = 0x1, 0x80, 0x1000, 0x10000
 IFA_F_NODAD = 0x02
 NTF_PROXY = 0x08
-TUNSETIFF = 0x400454CA
-IFF_TUN, IFF_TAP, IFF_NO_PI = 0x0001, 0x0002, 0x1000
-IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
 
 # A new namespace inherits the host's IPv4 conf/all and conf/default values
 # (net.core.devconf_inherit_init_net=0 means "inherit" for IPv4).  So that a
@@ -360,8 +356,7 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
             change=IFF_UP | IFF_MULTICAST,
         )
         for n, (port_host, ifname) in enumerate(ports):
-            port = f"{port_host}-{ifname}"
-            port = port if len(port) <= 15 else f"port{n}"
+            port = bridge_port_name(port_host, ifname, n)
             _veth(switch, port, lab[port_host], ifname, master=bridge, state="up")
 
     for (host_a, if_a), (host_b, if_b) in topology.veth_pairs():
@@ -376,7 +371,7 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
         for ifname, iface in host.interfaces.items():
             # Not with a fixed MAC: it is set later, and an IPv6 link-local
             # address is derived from the MAC the link has when it comes up.
-            if iface.up and iface.resolved_kind in ("veth", "port") and not iface.mac:
+            if iface.up and _kind(iface).early_up and not iface.mac:
                 ns.rtnl.set_link(ns.link_index(ifname), up=True)
                 raised.add((host_name, ifname))
 
@@ -391,9 +386,13 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
         # made earlier, they were seen to sit in LOWERLAYERDOWN for about 1 s.
         for ifname, iface in sorted(host.interfaces.items(), key=lambda kv: _stacked(kv[1])):
             if _stacked(iface):
-                _stacked_link(ns, ifname, iface)
+                _create(net, ns, ifname, iface)
+                if iface.master is not None:
+                    ns.ipr.link(
+                        "set", index=ns.link_index(ifname), master=ns.link_index(iface.master)
+                    )
             index = ns.link_index(ifname)
-            if iface.resolved_kind not in ("loopback", "vrf", "bridge"):
+            if _kind(iface).neigh_timers:
                 ns.write_sysctls(
                     {f"net/ipv4/neigh/{ifname}/{k}": v for k, v in NEIGH_TUNING.items()}
                 )
@@ -403,15 +402,11 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
                     )
             for address in iface.addresses:
                 addr(ns, "add", AddrSpec(address=address, dev=ifname))
-            if iface.up and iface.resolved_kind != "loopback" and (host_name, ifname) not in raised:
+            if iface.up and _kind(iface).role != "loopback" and (host_name, ifname) not in raised:
                 ns.rtnl.set_link(index, up=True)
 
     for host_name, host in topology.hosts.items():
-        wired = [
-            n
-            for n, i in host.interfaces.items()
-            if i.resolved_kind in ("veth", "port", "macvlan", "ipvlan")
-        ]
+        wired = [n for n, i in host.interfaces.items() if _kind(i).wired]
         kept = _software_checksums(lab[host_name], wired)
         if kept:
             net.log.append(
@@ -459,73 +454,38 @@ def _software_checksums(ns: NetNS, ifnames: list[str]) -> list[str]:
     return kept
 
 
+def _kind(iface: Interface) -> LinkKind:
+    return LINK_KINDS[str(iface.resolved_kind)]
+
+
 def _stacked(iface: Interface) -> bool:
-    return iface.resolved_kind in ("macvlan", "ipvlan")
-
-
-def _stacked_link(ns: NetNS, ifname: str, iface: Interface) -> None:
-    """A macvlan or ipvlan on top of `iface.parent`."""
-    extra: dict[str, Any] = {"address": iface.mac} if iface.mac else {}
-    lower = ns.link_index(str(iface.parent))
-    if iface.resolved_kind == "macvlan":
-        _create(ns, ifname, "macvlan", link=lower, macvlan_mode=iface.mode or "bridge", **extra)
-    else:
-        _create(
-            ns, ifname, "ipvlan", link=lower, ipvlan_mode=IPVLAN_MODES[iface.mode or "l2"], **extra
-        )
-    if iface.master is not None:
-        ns.ipr.link("set", index=ns.link_index(ifname), master=ns.link_index(iface.master))
+    return _kind(iface).role == "stacked"
 
 
 def _local_links(net: Network, ns: NetNS, interfaces: dict[str, Interface]) -> None:
-    """Links that live inside one host and need no lower link: tun/tap, dummy, vrf, bridge."""
+    """Links that live inside one host and need no lower link: tun/tap, dummy, vrf, bridge;
+    then fixed MACs of veth ends, and masters."""
     for ifname, iface in interfaces.items():
-        kind = iface.resolved_kind
-        extra: dict[str, Any] = {"address": iface.mac} if iface.mac else {}
-        if kind in ("tun", "tap"):
-            net.tun_fds[(ns.name, ifname)] = _tun(net.lab, ns, ifname, kind)
-            if iface.mac:
-                ns.ipr.link("set", index=ns.link_index(ifname), address=iface.mac)
-        elif kind in ("dummy", "bridge"):
-            _create(ns, ifname, kind, **extra)
-        elif kind == "vrf":
-            _create(ns, ifname, "vrf", vrf_table=iface.table, **extra)
-        elif iface.mac and kind in ("veth", "port"):
+        kind = _kind(iface)
+        if kind.role == "local":
+            _create(net, ns, ifname, iface)
+        elif iface.mac and kind.role == "pair":
             ns.ipr.link("set", index=ns.link_index(ifname), address=iface.mac)
     for ifname, iface in interfaces.items():
         if iface.master is not None and not _stacked(iface):
             ns.ipr.link("set", index=ns.link_index(ifname), master=ns.link_index(iface.master))
 
 
-def _create(ns: NetNS, ifname: str, kind: str, **attrs: Any) -> None:
+def _create(net: Network, ns: NetNS, ifname: str, iface: Interface) -> None:
+    """Make a local or stacked link as its row in harness/linkkinds.py says."""
+    kind = _kind(iface)
+    assert kind.create is not None, f"{kind.name} links are made by the builder's link pass"
     try:
-        ns.add_link(ifname, kind, **attrs)
+        kind.create(net, ns, ifname, iface)
     except NetlinkError as exc:
-        raise TopologyError(f"host {ns.name}: creating {kind} {ifname!r}: {exc.args[1]}") from None
-
-
-def _tun(lab: Lab, ns: NetNS, ifname: str, kind: str) -> int:
-    """A tun or tap device whose character-device fd the harness keeps (and reads)."""
-    # The device is created in the namespace of the thread that opens /dev/net/tun.
-    with ns.entered():
-        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-    lab.defer(_close_in_background, fd)
-    ns.forget_names()
-    flags = (IFF_TUN if kind == "tun" else IFF_TAP) | IFF_NO_PI
-    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", ifname.encode(), flags))
-    return fd
-
-
-def _close_in_background(fd: int) -> None:
-    """Close a tun/tap fd without waiting for it.
-
-    The close unregisters the device, which waits for RCU grace periods: 26 ms on
-    average here (81 closes in a catalogue pass, 2.1 s in all).  The fd stays this
-    process's until the thread closes it, so a kill still frees everything, and
-    the interpreter waits for the thread before it exits.  Until then the device's
-    namespace outlives the lab by those milliseconds: nothing else refers to it.
-    """
-    threading.Thread(target=os.close, args=(fd,), name=f"close tun fd {fd}").start()
+        raise TopologyError(
+            f"host {ns.name}: creating {kind.name} {ifname!r}: {exc.args[1]}"
+        ) from None
 
 
 def _veth(ns_a: NetNS, if_a: str, ns_b: NetNS, if_b: str, **attrs: Any) -> None:
@@ -558,7 +518,7 @@ def _ready_in(net: Network, name: str, events: list[bytes]) -> bool:
     states = {link.name: link.operstate for link in links}
     ipv6_ready: set[str] = set()
     for ifname, iface in topology.hosts[name].interfaces.items():
-        if not iface.up or iface.resolved_kind == "loopback":
+        if not iface.up or _kind(iface).role == "loopback":
             continue
         if iface.link is not None:  # a veth is up only once its other end is
             peer_host, _, peer_if = iface.link.partition(".")
@@ -571,11 +531,9 @@ def _ready_in(net: Network, name: str, events: list[bytes]) -> bool:
     return not net.ipv6 or _ipv6_usable(net, name, ipv6_ready, announced)
 
 
-# Interfaces that get an EUI-64 link-local address once they are up with carrier
-# (unless their own IPv6 settings say otherwise, see _gets_link_local).  Other
-# kinds are not waited for: a bridge gets one only with a port up, and dummy,
-# ipvlan and vrf could not be tried on the kernel this was written on.
-LINK_LOCAL_KINDS = ("veth", "port", "macvlan", "tap")
+# Which kinds get an EUI-64 link-local address once up with carrier is their
+# row's `link_local` (unless their own IPv6 settings say otherwise, see
+# _gets_link_local).
 IFA_F_TENTATIVE = 0x40
 RT_SCOPE_LINK = 253
 IN6_ADDR_GEN_MODE_NONE = 1
@@ -620,7 +578,7 @@ def _ipv6_usable(
         net.link_local_expected[name] = {
             ifname
             for ifname in ifnames
-            if net.topology.hosts[name].interfaces[ifname].resolved_kind in LINK_LOCAL_KINDS
+            if _kind(net.topology.hosts[name].interfaces[ifname]).link_local
             and _gets_link_local(ns, ifname)
         }
     if not net.link_local_expected[name] <= link_local:

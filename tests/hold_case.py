@@ -1,7 +1,7 @@
 """Helper process for the kill tests: starts a real case and stops in the middle of it.
 
-It builds the SO_DONTROUTE topology, opens the captures and listeners, sends the
-probe, prints the identities of its namespaces and then blocks, as a run would
+It starts a case session on the SO_DONTROUTE topology (captures and listeners open),
+sends the probe, prints the identities of its namespaces and then blocks, as a run would
 between two stages, until the test kills it.
 """
 
@@ -10,22 +10,19 @@ from __future__ import annotations
 import json
 import sys
 
-from harness.capture import Capture
+from harness.env import SCENARIO_DIR
 from harness.netns import Lab
-from harness.probes import Listeners, act, default_listeners
-from harness.scenario import SCENARIO_DIR, load_scenario
-from harness.topology import build
+from harness.scenario import load_scenario
+from harness.session import CaseSession
 
 
 def main() -> None:
     scenario = load_scenario(SCENARIO_DIR / "dontroute" / "so-dontroute-experiment-table.yaml")
     case = scenario.case("control-far-with-default-route")
     with Lab("hold") as lab:
-        net = build(lab, scenario.topology)
-        Capture(lab)
         assert case.probe is not None
-        Listeners(net, default_listeners(net, [case.probe]))
-        act(net, case.probe, b"held")
+        session = CaseSession.start(lab, scenario.topology, [case.probe])
+        session.act(case.probe)
         made = [{"inode": ns.inode, "cookie": ns.cookie} for ns in lab.created()]
         print(json.dumps({"namespaces": made}), flush=True)
         sys.stdin.read()  # mid-case: blocks until the test signals us

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.env import SCENARIO_DIR
 from harness.netns import Lab, NamespaceId
 from harness.runner import run_case
-from harness.scenario import SCENARIO_DIR, Topology, load_scenario, load_topology
+from harness.scenario import Topology, load_scenario, load_topology
 from harness.topology import TopologyError, build
 from tests.conftest import needs_root
 from tests.rootstate import differences, namespace_references, snapshot

@@ -10,8 +10,9 @@ import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.utils import rdpcap
 
+from harness.env import SCENARIO_DIR
 from harness.runner import run_case
-from harness.scenario import SCENARIO_DIR, load_scenario
+from harness.scenario import load_scenario
 from tests.conftest import needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]
@@ -25,17 +26,13 @@ def test_pcaps_match_the_trace_and_checksums_are_valid(tmp_path: Path) -> None:
     whole, *per_interface = record.pcaps
     assert whole == "pcap/so-dontroute-experiment-table/control-far-with-default-route.pcapng"
     everything = rdpcap(str(tmp_path / whole))
-    assert len(everything) == len(observed["arp"]) + len(observed["packets"])
+    assert len(everything) == len(observed.arp) + len(observed.packets)
     assert {p.sniffed_on for p in everything} >= {"sender/eth0", "far/eth0", "lan0/gw-eth0"}
     for relative in per_interface:
         path = tmp_path / relative
         host, _, ifname = path.stem.partition("-")
         frames = rdpcap(str(path))
-        in_trace = [
-            r
-            for r in [*observed["arp"], *observed["packets"]]
-            if r["host"] == host and r["ifname"] == ifname
-        ]
+        in_trace = [r for r in observed.trace() if r.host == host and r.ifname == ifname]
         assert len(frames) == len(in_trace), path.name
         for frame in frames:
             if UDP in frame:

@@ -12,11 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.capture import Capture
-from harness.probes import Listeners, default_listeners, open_sender, transmit
-from harness.runner import settle
-from harness.scenario import Expect, Probe, Topology
-from harness.topology import Network
+from harness.scenario import Expect, Probe
+from harness.session import CaseSession
 
 pytestmark = pytest.mark.kernel
 
@@ -24,37 +21,35 @@ FAR = Probe(host="sender", dst=ipaddress.IPv4Address("198.51.100.184"), sockopts
 
 
 def test_dontroute_can_be_cleared_on_the_same_socket(
-    network: Callable[[str | Topology], Network],
+    case_session: Callable[..., CaseSession],
 ) -> None:
-    net = network("lan-with-gateway")
-    capture = Capture(net.lab)
-    listeners = Listeners(net, default_listeners(net, [FAR]))
-    sock = open_sender(net, FAR)
-
-    first = transmit(sock, FAR, b"with SO_DONTROUTE")
+    session = case_session("lan-with-gateway", [FAR])
+    first = session.act(FAR)
     assert first.errno == "ENETUNREACH"
+    session.settle()
 
+    sock = session.sockets[0]
+    assert sock is not None
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_DONTROUTE, 0)
-    second = transmit(sock, FAR, b"without it")
+    second = session.act(FAR, sock)
     assert second.errno == "ok"
 
-    expect = Expect.model_validate({"received": ["far from 192.0.2.224"]})
-    obs, _why = settle(net, capture, listeners, [second], [0], expect, FAR)
-    assert [(r.host, r.src, r.payload_size) for r in obs.received] == [
-        ("far", "192.0.2.224", len(b"without it"))
+    session.settle(Expect.model_validate({"received": ["far from 192.0.2.224"]}))
+    obs = session.observation()
+    assert obs.received_during(0) == []
+    payload = FAR.payload_size
+    assert [(r.host, r.src, r.payload_size) for r in obs.received_during(1)] == [
+        ("far", "192.0.2.224", payload)
     ]
 
 
-def test_capture_sees_the_first_frame(network: Callable[[str | Topology], Network]) -> None:
+def test_capture_sees_the_first_frame(case_session: Callable[..., CaseSession]) -> None:
     """The capture exists before the probe, so the very first frame the probe causes is in it."""
-    net = network("lan-with-gateway")
-    capture = Capture(net.lab)
     peer = Probe(host="sender", dst=ipaddress.IPv4Address("192.0.2.193"))
-    listeners = Listeners(net, default_listeners(net, [peer]))
-    outcome = transmit(open_sender(net, peer), peer, b"first")
-    expect = Expect.model_validate({"received": ["peer"]})
-    obs, _why = settle(net, capture, listeners, [outcome], [0], expect, peer)
-    first = obs.trace()[0]
+    session = case_session("lan-with-gateway", [peer])
+    session.act(peer)
+    session.settle(Expect.model_validate({"received": ["peer"]}))
+    first = session.observation().trace()[0]
     assert (first.host, first.ifname, first.direction, str(first)) == (
         "sender",
         "eth0",

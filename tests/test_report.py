@@ -11,15 +11,18 @@ from typing import Any
 
 import pytest
 
+from harness.expect import Comparison, Expect
+from harness.facts import ActFacts, ArpRecord, Observation, PacketRecord, ProbeOutcome, Receipt
+from harness.record import CaseRecord, RecordError
 from harness.report import (
     MAX_ARROWS,
-    load_records,
     render_case_text,
     sequence_svg,
     topology_svg,
     write_report,
 )
-from harness.results import CaseRecord, write_results
+from harness.results import read_results, write_results
+from harness.scenario import Act, Topology
 
 SAMPLE_RUN = Path("/tmp/sample/results")
 SENDER_MAC = "02:00:00:00:00:01"
@@ -59,10 +62,10 @@ TOPOLOGY: dict[str, Any] = {
 }
 
 
-def arp(t: float, ns: str, ifname: str, direction: str, op: str) -> dict[str, Any]:
+def arp(t: float, ns: str, ifname: str, direction: str, op: str) -> ArpRecord:
     """The sender's request for the peer, or the peer's reply to it."""
     request = op == "who-has"
-    return dict(
+    return ArpRecord(
         t_ms=t,
         host=ns,
         ifname=ifname,
@@ -74,8 +77,10 @@ def arp(t: float, ns: str, ifname: str, direction: str, op: str) -> dict[str, An
     )
 
 
-def pkt(t: float, ns: str, ifname: str, direction: str, proto: str, text: str) -> dict[str, Any]:
-    return dict(
+def pkt(
+    t: float, ns: str, ifname: str, direction: str, proto: str, text: str, act: int = 0
+) -> PacketRecord:
+    return PacketRecord(
         t_ms=t,
         host=ns,
         ifname=ifname,
@@ -85,6 +90,7 @@ def pkt(t: float, ns: str, ifname: str, direction: str, proto: str, text: str) -
         src="",
         dst="",
         summary=text,
+        act=act,
     )
 
 
@@ -110,54 +116,62 @@ PACKETS = [
     pkt(0.061, "peer", "eth0", "in", "udp", UDP),
     pkt(0.070, "gw", "eth1", "out", "icmp", ICMP),
 ]
-OUT_FRAMES = sum(1 for f in [*ARP, *PACKETS] if f["direction"] == "out")
+OUT_FRAMES = sum(1 for f in ARP if f.direction == "out") + sum(
+    1 for p in PACKETS if p.direction == "out"
+)
+OK = ProbeOutcome(errno="ok", message="sendto: 8 bytes accepted", time=1000.0)
+RECEIPT = Receipt(
+    host="peer", src="192.0.2.224", sport=40000, dst="192.0.2.193", ifname="eth0", payload_size=8
+)
+PROBE = {"host": "sender", "dst": "192.0.2.193", "sockopts": ["SO_DONTROUTE"]}
+
+
+def act(receiver: str, **probe: Any) -> Act:
+    return Act.model_validate(
+        {
+            "change": [{"host": "sender", "route": "del default"}],
+            "probe": {**PROBE, **probe},
+            "expect": {"errno": "ok", "received": [f"{receiver} from 192.0.2.224"]},
+        }
+    )
 
 
 def record(verdict: str = "pass", title: str = "same-subnet peer", **extra: Any) -> CaseRecord:
     ok = verdict == "pass"
-    observed = {
-        "errno": "ok",
-        "errno_message": "sendto: 8 bytes accepted",
-        "arp": ARP,
-        "packets": PACKETS,
-        "received": [
-            {
-                "host": "peer",
-                "src": "192.0.2.224",
-                "sport": 40000,
-                "dst": "192.0.2.193",
-                "ifname": "eth0",
-                "payload_size": 8,
-            }
-        ],
-    }
     expected_receiver = "peer" if ok else "far"
-    return CaseRecord(
-        scenario="dontroute",
-        case=f"peer-{verdict}",
-        title=title,
-        claim="SO_DONTROUTE keeps the route lookup",
-        article="so_dontroute-experiment.zh.txt",
-        section="3.1",
-        kernel="6.1.0-test",
-        verdict=verdict,  # type: ignore[arg-type]
-        expected={"errno": "ok", "received": [{"host": expected_receiver, "src": "192.0.2.224"}]},
-        observed=observed,
-        comparison=[
-            {"field": "errno", "expected": "ok", "observed": "ok", "ok": True},
-            {
-                "field": "datagram received by",
-                "expected": f"{expected_receiver} from 192.0.2.224",
-                "observed": "peer from 192.0.2.224",
-                "ok": ok,
-            },
+    fields: dict[str, Any] = {
+        "scenario": "dontroute",
+        "case": f"peer-{verdict}",
+        "file": "scenarios/dontroute/x.yaml",
+        "title": title,
+        "claim": "SO_DONTROUTE keeps the route lookup",
+        "article": "so_dontroute-experiment.zh.txt",
+        "section": "3.1",
+        "kernel": "6.1.0-test",
+        "verdict": verdict,
+        "topology": Topology.model_validate(TOPOLOGY),
+        "acts": [act(expected_receiver)],
+        "observed": Observation(
+            acts=[ActFacts(outcome=OK)], arp=ARP, packets=PACKETS, received=[RECEIPT]
+        ),
+        "comparison": [
+            Comparison(field="errno", label="errno", expected="ok", observed="ok", ok=True),
+            Comparison(
+                field="received",
+                label="received by",
+                expected=f"{expected_receiver} from 192.0.2.224",
+                observed="peer from 192.0.2.224",
+                ok=ok,
+            ),
         ],
-        probe="sender: udp sendto 192.0.2.193:9000 [SO_DONTROUTE]",
-        changes=["sender: ip route del default"],
-        pcaps=[f"pcap/dontroute/peer-{verdict}/sender-eth0.pcap"],
-        topology=TOPOLOGY,
-        **extra,
-    )
+        "pcaps": [f"pcap/dontroute/peer-{verdict}/sender-eth0.pcap"],
+    }
+    return CaseRecord(**{**fields, **extra})
+
+
+def observed_with(rec: CaseRecord, **update: Any) -> CaseRecord:
+    assert rec.observed is not None
+    return rec.model_copy(update={"observed": rec.observed.model_copy(update=update)})
 
 
 def run_dir(tmp_path: Path, records: list[CaseRecord]) -> Path:
@@ -219,8 +233,8 @@ def test_lifelines_put_the_lan_among_its_hosts() -> None:
 
 
 def test_arrows_without_topology_go_to_the_nearest_arrival() -> None:
-    rec = record("pass")
-    rec.topology = {}
+    bare = Topology.model_validate({"hosts": {h: {} for h in TOPOLOGY["hosts"]}})
+    rec = record("pass", topology=bare)
     titles = arrow_titles(sequence_svg(rec))
     assert len(titles) == OUT_FRAMES
     assert any("sender/eth0 -> lan0/" in t and "who-has" in t for t in titles)
@@ -228,14 +242,10 @@ def test_arrows_without_topology_go_to_the_nearest_arrival() -> None:
 
 
 def test_long_traces_are_capped() -> None:
-    rec = record("pass")
-    assert rec.observed is not None
-    rec.observed["packets"] = [
-        pkt(0.1 + n / 100, "sender", "eth0", "out", "udp", f"{UDP} #{n}") for n in range(75)
-    ]
-    svg = sequence_svg(rec)
+    many = [pkt(0.1 + n / 100, "sender", "eth0", "out", "udp", f"{UDP} #{n}") for n in range(75)]
+    svg = sequence_svg(observed_with(record("pass"), packets=many))
     assert len(arrow_titles(svg)) == MAX_ARROWS
-    arp_out = sum(1 for f in ARP if f["direction"] == "out")
+    arp_out = sum(1 for f in ARP if f.direction == "out")
     assert f"{arp_out + 75 - MAX_ARROWS} more frame(s) not drawn" in svg
 
 
@@ -243,7 +253,7 @@ def test_failing_case_is_marked(tmp_path: Path) -> None:
     text = page(tmp_path, [record("pass"), record("fail")])
     section = text[text.index('<section class="case fail"') :]
     section = section[: section.index("</section>")]
-    assert 'class="banner"' in section and "datagram received by" in section
+    assert 'class="banner"' in section and "received by" in section
     assert '<tr class="bad">' in section
     assert 'class="figure failing"' in section
     assert "far: expected a datagram from 192.0.2.224, got none" in section
@@ -268,18 +278,39 @@ def test_topology_svg_draws_hosts_lan_and_link() -> None:
     assert "192.0.2.224/24" in svg and "lan0 (bridge)" in svg
 
 
-def test_records_with_missing_and_extra_keys_still_render(tmp_path: Path) -> None:
-    full = record("fail").to_json()
-    full["steps"] = [{"probe": 0}]
-    full["observed"]["icmp"] = [{"type": 3}]
-    full["observed"]["packets"][0]["probe"] = 0
-    minimal = {"scenario": "s", "case": "c", "verdict": "error", "message": "Boom: <oops>"}
-    (tmp_path / "results.json").write_text(json.dumps([full, minimal]))
-    text = write_report(tmp_path).read_text()
-    assert "other recorded fields (steps, observed.icmp)" in text
+def test_records_read_back_as_written(tmp_path: Path) -> None:
+    records = [record("pass"), record("fail")]
+    assert read_results(run_dir(tmp_path, records)) == sorted(records, key=lambda r: r.case)
+
+
+def test_an_error_record_renders_without_an_observation(tmp_path: Path) -> None:
+    error = record("error", observed=None, comparison=[], message="Boom: <oops>")
+    text = page(tmp_path, [error])
     assert "Boom: &lt;oops&gt;" in text and "1 error" in text
-    assert len(load_records(tmp_path)) == 2
-    assert "ERROR s/c" in render_case_text(minimal)
+    assert "ERROR dontroute/peer-error" in render_case_text(error)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda r: r.pop("verdict"), "verdict"),
+        (lambda r: r.update(verdict="maybe"), "verdict"),
+        (lambda r: r["observed"]["packets"][0].update(probe=0), "observed.packets.0.probe"),
+        (lambda r: r["acts"][0]["probe"].update(dst="10.0.0.1"), "acts.0.probe.dst"),
+    ],
+)
+def test_a_malformed_record_is_refused_with_its_field(
+    tmp_path: Path, change: Any, field: str
+) -> None:
+    data = json.loads(record("fail").to_json())
+    change(data)
+    (tmp_path / "results.json").write_text(
+        json.dumps([record("pass").model_dump(mode="json"), data])
+    )
+    with pytest.raises(RecordError) as caught:
+        read_results(tmp_path)
+    assert caught.value.where == f"{tmp_path / 'results.json'}: record 2"
+    assert caught.value.field == field
 
 
 def test_case_text_has_topology_and_the_differing_field() -> None:
@@ -290,9 +321,10 @@ def test_case_text_has_topology_and_the_differing_field() -> None:
     assert "route  default via 192.0.2.1" in text
     assert "eth1   link far.eth0" in text and "sysctl net.ipv4.ip_forward=1" in text
     assert "lan0    bridge: sender.eth0, peer.eth0, gw.eth0" in text
+    assert "change: sender: ip route del default" in text
     assert "probe: sender: udp sendto 192.0.2.193:9000 [SO_DONTROUTE] -> ok" in text
     differing = [line for line in text.splitlines() if line.endswith("<-- differs")]
-    assert len(differing) == 1 and "datagram received by" in differing[0]
+    assert len(differing) == 1 and "received by" in differing[0]
     # the trace is in time order across every interface
     times = [float(m) for m in re.findall(r"^\s+(\d+\.\d+) ms", text, re.MULTILINE)]
     assert len(times) == len(ARP) + len(PACKETS) and times == sorted(times)
@@ -302,24 +334,24 @@ def test_case_text_has_topology_and_the_differing_field() -> None:
 def test_report_on_the_sample_run(tmp_path: Path) -> None:
     run = tmp_path / "run"
     shutil.copytree(SAMPLE_RUN, run)
-    records = load_records(run)
+    records = read_results(run)
     text = write_report(run).read_text()
     assert text.count('<section class="case ') == len(records)
     assert "http://" not in text and "https://" not in text
-    failing = [r for r in records if r.get("verdict") == "fail"]
+    failing = [r for r in records if r.verdict == "fail"]
     assert text.count('<section class="case fail"') == len(failing)
     for rec in records:
-        for pcap in rec.get("pcaps", []):
+        for pcap in rec.pcaps:
             assert f'href="{pcap}"' in text
 
 
 def test_several_probes_get_one_syscall_box_each() -> None:
-    rec = record("pass")
-    assert rec.observed is not None
-    rec.observed["errno"] = ["ok", "ENETUNREACH"]
-    rec.observed["errno_message"] = ["sendto: 8 bytes accepted", "sendto: Network is unreachable"]
-    late = pkt(5.0, "sender", "eth0", "out", "udp", "UDP 192.0.2.224:40001 > 192.0.2.193:9000")
-    rec.observed["packets"] = [*PACKETS, {**late, "probe": 1}]
+    failed = ProbeOutcome(errno="ENETUNREACH", message="sendto: Network is unreachable", time=1.0)
+    late = pkt(5.0, "sender", "eth0", "out", "udp", "UDP 192.0.2.224:40001 > 192.0.2.193:9000", 1)
+    rec = record("pass", acts=[act("peer"), act("peer")])
+    rec = observed_with(
+        rec, acts=[ActFacts(outcome=OK), ActFacts(outcome=failed)], packets=[*PACKETS, late]
+    )
     svg = sequence_svg(rec)
     first, second = svg.index("probe 1 -&gt; ok"), svg.index("probe 2 -&gt; ENETUNREACH")
     icmp = svg.index(html.escape(ICMP))  # the last frame of probe 1
@@ -329,14 +361,17 @@ def test_several_probes_get_one_syscall_box_each() -> None:
 
 
 def test_neighbour_discovery_is_drawn_like_arp() -> None:
-    rec = record("pass")
-    assert rec.observed is not None
-    ns = {"op": "who-has", "target": "2001:db8::2", "sender": "2001:db8::1", "protocol": "ndp"}
-    rec.observed["arp"] = [
-        {**ns, "t_ms": 0.1, "host": "sender", "ifname": "eth0", "direction": "out"},
-        {**ns, "t_ms": 0.2, "host": "lan0", "ifname": "sender-eth0", "direction": "in"},
+    ns: dict[str, Any] = {
+        "op": "who-has",
+        "target": "2001:db8::2",
+        "sender": "2001:db8::1",
+        "protocol": "ndp",
+    }
+    solicitations = [
+        ArpRecord(**ns, t_ms=0.1, host="sender", ifname="eth0", direction="out"),
+        ArpRecord(**ns, t_ms=0.2, host="lan0", ifname="sender-eth0", direction="in"),
     ]
-    rec.observed["packets"] = []
+    rec = observed_with(record("pass"), arp=solicitations, packets=[])
     titles = arrow_titles(sequence_svg(rec))
     assert titles == [
         "0.100 ms  sender/eth0 -> lan0/sender-eth0  NDP who-has 2001:db8::2 tell 2001:db8::1"
@@ -345,23 +380,26 @@ def test_neighbour_discovery_is_drawn_like_arp() -> None:
 
 
 def test_refuted_claim_is_shown_as_a_finding(tmp_path: Path) -> None:
-    rec = {
-        **record("pass").to_json(),
-        "verdict": "refuted",
-        "refuted": "the kernel <does> ARP for the peer",
-        "kernel_does": {"arp": {"sender": ["who-has 192.0.2.193"]}},
-        "article_comparison": [
-            {"field": "received by", "expected": "(none)", "observed": "peer", "ok": False}
+    kernel_does = Expect.model_validate({"arp": {"sender": ["who-has 192.0.2.193"]}})
+    refuted_act = act("peer").model_copy(update={"kernel_does": kernel_does})
+    rec = record(
+        "refuted",
+        refuted="the kernel <does> ARP for the peer",
+        acts=[refuted_act],
+        article_comparison=[
+            Comparison(
+                field="received", label="received by", expected="(none)", observed="peer", ok=False
+            )
         ],
-    }
-    (tmp_path / "results.json").write_text(json.dumps([rec]))
-    text = write_report(tmp_path).read_text()
+    )
+    text = page(tmp_path, [rec])
     assert '<section class="case refuted"' in text and "1 refuted" in text
     assert 'class="refuted-note"' in text and "the kernel &lt;does&gt; ARP" in text
     assert 'class="banner"' not in text  # a finding, not a failure
     case_text = render_case_text(rec)
     assert "refuted: the kernel <does> ARP for the peer" in case_text
-    assert 'kernel does: {"arp": {"sender": ["who-has 192.0.2.193"]}}' in case_text
+    assert "kernel does: sender asks who-has 192.0.2.193" in case_text
+    assert "what the kernel does instead</b>: sender asks who-has 192.0.2.193" in text
     assert "what the article claims (refuted)" in text
     claims = case_text.index("what the article claims:")
     assert case_text.index("received by", claims) < case_text.index("what this kernel does", claims)

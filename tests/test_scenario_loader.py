@@ -50,9 +50,9 @@ def test_every_catalogue_file_loads() -> None:
 def test_good_file_loads_with_parsed_expectations(tmp_path: Path) -> None:
     scenario = load_scenario(write(tmp_path, GOOD))
     expect = scenario.case("one").acts()[0].expect
-    assert expect.arp is not None and expect.received is not None
-    assert [str(p) for p in expect.arp["sender"]] == ["who-has 192.0.2.193 tell 192.0.2.224"]
-    assert str(expect.received[0]) == "peer from 192.0.2.224"
+    arp, received = expect.value("arp"), expect.value("received")
+    assert [str(p) for p in arp["sender"]] == ["who-has 192.0.2.193 tell 192.0.2.224"]
+    assert str(received[0]) == "peer from 192.0.2.224"
     assert scenario.topology.owner_of("198.51.100.184") == "far"
 
 

@@ -6,10 +6,10 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import ARP, Ether
 
 from harness.capture import ARPHRD_ETHER, Frame
-from harness.observe import observe
-from harness.probes import ProbeOutcome, Receipt
-from harness.scenario import Expect, Probe
-from harness.verdict import compare, passed, positives_seen
+from harness.expect import Comparison, Evidence, Expect
+from harness.facts import ActFacts, LinkAttrs, Observation, ProbeOutcome, Receipt
+from harness.observe import frame_records
+from harness.verdict import passed
 
 T0 = 1000.0
 SENDER_MAC = "02:00:00:00:00:01"
@@ -37,13 +37,38 @@ FRAMES = [
     frame("peer", 1, ARP_REQUEST, 0.0002),
     frame("sender", 4, DATAGRAM, 0.00025),
 ]
-OK = ProbeOutcome("ok", "sendto: 8 bytes accepted", T0)
-PROBE = Probe.model_validate({"host": "sender", "dst": "192.0.2.193"})
-RECEIPT = Receipt("peer", "192.0.2.224", 40000, "192.0.2.193", "eth0", 8)
+OK = ProbeOutcome(errno="ok", message="sendto: 8 bytes accepted", time=T0)
+RECEIPT = Receipt(
+    host="peer", src="192.0.2.224", sport=40000, dst="192.0.2.193", ifname="eth0", payload_size=8
+)
+
+
+def observe(
+    frames: list[Frame],
+    outcome: ProbeOutcome,
+    receipts: list[Receipt],
+    links: dict[str, dict[str, LinkAttrs]] | None = None,
+) -> Observation:
+    """The observation of one act (a sender probing 192.0.2.193) from hand-made frames."""
+    arp, packets = frame_records(frames, outcome.time, [0])
+    act = ActFacts(outcome=outcome, links=links or {})
+    return Observation(acts=[act], arp=arp, packets=packets, received=receipts)
+
+
+def evidence(obs: Observation) -> Evidence:
+    return Evidence(obs, 0, "sender", "192.0.2.193", "udp")
+
+
+def compare(expect: Expect, obs: Observation) -> list[Comparison]:
+    return expect.compare(evidence(obs))
+
+
+def positives_seen(expect: Expect, obs: Observation) -> bool:
+    return expect.settled_by(evidence(obs))
 
 
 def test_observe_dissects_and_orders() -> None:
-    obs = observe(FRAMES, [OK], [RECEIPT])
+    obs = observe(FRAMES, OK, [RECEIPT])
     assert [(a.host, a.direction, a.target, a.sender) for a in obs.arp] == [
         ("sender", "out", "192.0.2.193", "192.0.2.224"),
         ("peer", "in", "192.0.2.193", "192.0.2.224"),
@@ -58,7 +83,7 @@ def test_observe_dissects_and_orders() -> None:
 
 
 def test_matching_expectation_passes() -> None:
-    obs = observe(FRAMES, [OK], [RECEIPT])
+    obs = observe(FRAMES, OK, [RECEIPT])
     expect = Expect.model_validate(
         {
             "errno": "ok",
@@ -66,17 +91,17 @@ def test_matching_expectation_passes() -> None:
             "received": ["peer from 192.0.2.224"],
         }
     )
-    rows = compare(expect, obs, PROBE)
+    rows = compare(expect, obs)
     assert passed(rows)
-    assert positives_seen(expect, obs, PROBE)
+    assert positives_seen(expect, obs)
 
 
 def test_mismatch_is_reported_field_by_field() -> None:
-    obs = observe(FRAMES, [OK], [RECEIPT])
+    obs = observe(FRAMES, OK, [RECEIPT])
     expect = Expect.model_validate({"errno": "ENETUNREACH", "arp": {"sender": []}, "received": []})
-    rows = compare(expect, obs, PROBE)
+    rows = compare(expect, obs)
     assert not passed(rows)
-    assert [(r.field, r.ok) for r in rows] == [
+    assert [(r.label, r.ok) for r in rows] == [
         ("errno", False),
         ("resolution requests sent by sender", False),
         ("received by", False),
@@ -86,28 +111,29 @@ def test_mismatch_is_reported_field_by_field() -> None:
 
 
 def test_sets_are_exact_both_ways() -> None:
-    obs = observe(FRAMES, [OK], [RECEIPT])
+    obs = observe(FRAMES, OK, [RECEIPT])
     extra = Expect.model_validate({"arp": {"sender": ["who-has 192.0.2.193", "who-has 192.0.2.1"]}})
-    assert not passed(compare(extra, obs, PROBE))  # an expected request that never left
+    assert not passed(compare(extra, obs))  # an expected request that never left
     wrong_sender = Expect.model_validate(
         {"arp": {"sender": ["who-has 192.0.2.193 tell 192.0.2.9"]}}
     )
-    assert not passed(compare(wrong_sender, obs, PROBE))
+    assert not passed(compare(wrong_sender, obs))
 
 
 def test_absence_only_claims_never_end_early() -> None:
-    obs = observe([], [ProbeOutcome("ENETUNREACH", "sendto: Network is unreachable", T0)], [])
+    failed = ProbeOutcome(errno="ENETUNREACH", message="sendto: Network is unreachable", time=T0)
+    obs = observe([], failed, [])
     expect = Expect.model_validate({"errno": "ENETUNREACH", "received": []})
-    assert passed(compare(expect, obs, PROBE))
-    assert not positives_seen(expect, obs, PROBE)
+    assert passed(compare(expect, obs))
+    assert not positives_seen(expect, obs)
 
 
 def test_an_absence_next_to_events_still_waits_the_window() -> None:
-    obs = observe(FRAMES, [OK], [RECEIPT])
+    obs = observe(FRAMES, OK, [RECEIPT])
     only_events = Expect.model_validate({"received": ["peer"]})
     with_absence = Expect.model_validate({"received": ["peer"], "arp": {"peer": []}})
-    assert positives_seen(only_events, obs, PROBE)
-    assert not positives_seen(with_absence, obs, PROBE)
+    assert positives_seen(only_events, obs)
+    assert not positives_seen(with_absence, obs)
 
 
 def test_icmpv6_redirect_is_icmp_not_the_udp_it_quotes() -> None:
@@ -120,23 +146,24 @@ def test_icmpv6_redirect_is_icmp_not_the_udp_it_quotes() -> None:
         / ICMPv6ND_Redirect(tgt="fe80::3", dst="2001:db8:1::9")
         / ICMPv6NDOptRedirectedHdr(pkt=quoted)
     )
-    obs = observe([frame("sender", 0, redirect, 0.001)], [OK], [])
+    obs = observe([frame("sender", 0, redirect, 0.001)], OK, [])
     assert [(p.proto, p.icmp_type) for p in obs.packets] == [("icmp6", 137)]
 
 
-TUN = {
-    "type": "none",
-    "address": "",
-    "flags": ["POINTOPOINT", "MULTICAST", "NOARP", "UP", "LOWER_UP"],
-    "mtu": 1500,
-    "txqueuelen": 500,
-}
-TAP = {**TUN, "type": "ether", "address": "1a:18:55:46:ba:d8", "flags": ["BROADCAST", "MULTICAST"]}
+TUN = LinkAttrs(
+    type="none",
+    address="",
+    flags=["POINTOPOINT", "MULTICAST", "NOARP", "UP", "LOWER_UP"],
+    mtu=1500,
+    txqueuelen=500,
+)
+TAP = TUN.model_copy(
+    update={"type": "ether", "address": "1a:18:55:46:ba:d8", "flags": ["BROADCAST", "MULTICAST"]}
+)
 
 
 def test_link_attributes_are_compared_one_row_each() -> None:
-    obs = observe(FRAMES, [OK], [RECEIPT])
-    obs.links = [{"sender": {"tun0": TUN, "tap0": TAP}}]
+    obs = observe(FRAMES, OK, [RECEIPT], {"sender": {"tun0": TUN, "tap0": TAP}})
     expect = Expect.model_validate(
         {
             "links": {
@@ -155,7 +182,7 @@ def test_link_attributes_are_compared_one_row_each() -> None:
             }
         }
     )
-    rows = {row.field: row for row in compare(expect, obs, PROBE)}
+    rows = {row.label: row for row in compare(expect, obs)}
     assert [name for name, row in rows.items() if not row.ok] == [
         "link sender/tun0 txqueuelen",
         "link sender/tap0 address starts with",

@@ -1,0 +1,88 @@
+"""The case record: one typed record per case, from the runner to results.json to the report.
+
+It is written once (`to_json`) and read back through the same model
+(`from_json`), so `harness show`, `harness report` and the merge of the
+workers' records all read exactly what was written, or refuse it with the
+field that is wrong.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness.expect import Comparison
+from harness.facts import Observation
+from harness.scenario import Act, Topology
+from harness.verdict import Verdict
+
+
+class RecordError(ValueError):
+    """A stored record does not read as a CaseRecord; says which file, which record, which field."""
+
+    def __init__(self, where: str, field: str, problem: str) -> None:
+        self.where, self.field, self.problem = where, field, problem
+        super().__init__(f"{where}: {field + ': ' if field else ''}{problem}")
+
+
+class CaseRecord(BaseModel):
+    """Everything a reader needs about one case: claim, plan, observation, verdict."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scenario: str
+    case: str
+    file: str  # the scenario file, as the run was given it
+    title: str
+    claim: str
+    article: str
+    section: str = ""
+    kernel: str  # `uname -r` of the kernel the case ran on
+    verdict: Verdict
+    message: str = ""  # why, for anything but a plain pass (an error: what went wrong)
+    refuted: str = ""  # the case says the article's claim does not hold, and why
+    topology: Topology
+    acts: list[Act]  # what the case does and expects at each act
+    observed: Observation | None = None  # None: the case did not get to run
+    comparison: list[Comparison] = []  # the rows that decide the verdict
+    article_comparison: list[Comparison] = []  # a refuted case: the article's rows
+    notes: list[str] = []
+    duration_s: float = 0.0
+    pcaps: list[str] = []  # relative to the run folder
+
+    @property
+    def key(self) -> str:
+        """scenario/case, the id used on the command line and in reports."""
+        return f"{self.scenario}/{self.case}"
+
+    @property
+    def differing(self) -> list[Comparison]:
+        """The rows where the kernel did not do what was expected."""
+        return [row for row in self.comparison if not row.ok]
+
+    def to_json(self) -> str:
+        """One line of JSON."""
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes, where: str = "record") -> CaseRecord:
+        """A record read back from `to_json`'s text; RecordError when it does not fit."""
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            raise _record_error(exc, where) from None
+
+    @classmethod
+    def from_dict(cls, data: object, where: str = "record") -> CaseRecord:
+        """A record from already-parsed JSON; RecordError when it does not fit."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise _record_error(exc, where) from None
+
+
+def _record_error(exc: ValidationError, where: str) -> RecordError:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    more = exc.error_count() - 1
+    problem = first["msg"] + (f" (and {more} more)" if more else "")
+    return RecordError(where, field, problem)

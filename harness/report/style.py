@@ -1,0 +1,88 @@
+"""The report page's stylesheet (inline, so the page is one self-contained file)."""
+
+from __future__ import annotations
+
+CSS = """
+:root { --pass:#1a7f37; --fail:#cf222e; --error:#bc4c00; --skip:#6e7781; --refuted:#8250df;
+        --line:#d0d7de; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans",
+       "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;
+       color:#1f2328; margin:0; background:#f6f8fa; }
+main { max-width: 1320px; margin: 0 auto; padding: 20px 28px 60px; }
+h1 { font-size: 22px; margin: 0 0 6px; }
+h2 { font-size: 18px; margin: 28px 0 10px; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+code, pre, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
+       font-size: 12.5px; }
+pre { background:#fff; border:1px solid var(--line); padding:8px 10px; overflow-x:auto;
+      border-radius:6px; }
+a { color:#0969da; text-decoration:none; } a:hover { text-decoration:underline; }
+.muted { color:#57606a; }
+.badge { display:inline-block; padding:1px 8px; border-radius:10px; color:#fff;
+         font-size:12px; font-weight:600; letter-spacing:.02em; white-space:nowrap; }
+.badge.pass { background:var(--pass); } .badge.fail { background:var(--fail); }
+.badge.error { background:var(--error); } .badge.skip { background:var(--skip); }
+.badge.refuted { background:var(--refuted); }
+.badge.other { background:#57606a; }
+.counts .badge { font-size:13px; padding:2px 10px; margin-right:6px; }
+table { border-collapse: collapse; background:#fff; }
+th, td { border:1px solid var(--line); padding:4px 8px; text-align:left; vertical-align:top; }
+th { background:#eaeef2; font-weight:600; }
+table.summary { width:100%; }
+table.summary th.kernel, table.summary td.id { white-space:nowrap; }
+table.summary tr.scenario td { background:#f0f3f6; }
+table.summary td.claim { font-size:13px; }
+tr.bad td { background:#ffebe9; }
+tr.bad td.mark { color:var(--fail); font-weight:700; }
+td.mark { color:var(--pass); text-align:center; }
+section.case { background:#fff; border:1px solid var(--line); border-left:6px solid var(--pass);
+               border-radius:6px; padding:12px 18px 16px; margin:18px 0; }
+section.case.fail { border-color:var(--fail); border-width:2px 2px 2px 6px; }
+section.case.error { border-left-color:var(--error); }
+section.case.skip { border-left-color:var(--skip); }
+section.case.refuted { border-left-color:var(--refuted); }
+.refuted-note { background:#fbefff; border:1px solid var(--refuted); color:#512a97;
+                padding:8px 12px; border-radius:6px; margin:10px 0; }
+section.case h2 { margin-top:4px; }
+.banner { background:#ffebe9; border:1px solid var(--fail); color:#82071e; padding:8px 12px;
+          border-radius:6px; margin:10px 0; }
+.banner ul { margin:4px 0 0 0; padding-left:20px; }
+dl.facts { display:grid; grid-template-columns: max-content 1fr; gap:3px 14px; margin:8px 0; }
+dl.facts dt { color:#57606a; } dl.facts dd { margin:0; }
+.figure { overflow-x:auto; background:#fff; border:1px solid var(--line); border-radius:6px;
+          padding:6px; margin:6px 0; }
+.figure.failing { border:2px solid var(--fail); }
+.topobox { display:flex; gap:18px; flex-wrap:wrap; align-items:flex-start; }
+.legend span { display:inline-block; margin-right:14px; font-size:12.5px; }
+.legend i { display:inline-block; width:18px; height:3px; vertical-align:middle;
+            margin-right:5px; }
+ul.pcaps { columns: 3; margin:4px 0; } ul.pcaps li { font-size:13px; }
+details { margin:8px 0; } summary { cursor:pointer; color:#0969da; }
+svg text { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
+           font-size:11px; }
+svg .label { paint-order:stroke; stroke:#fff; stroke-width:4px; stroke-linejoin:round; }
+svg .time { fill:#57606a; font-size:10.5px; }
+svg .life { stroke:#8c959f; stroke-dasharray:5 4; }
+svg .lifelan { stroke:#b7bec6; stroke-dasharray:2 4; }
+svg .head { fill:#eaeef2; stroke:#57606a; }
+svg .headlan { fill:#f6f8fa; stroke:#8c959f; stroke-dasharray:3 2; }
+svg .headtext { font-size:12px; font-weight:600; fill:#1f2328; }
+svg .sysok { fill:#dafbe1; stroke:var(--pass); }
+svg .syserr { fill:#fff8c5; stroke:#9a6700; }
+svg .sysbad { fill:#ffebe9; stroke:var(--fail); stroke-width:2; }
+svg .recv { fill:#ddf4ff; stroke:#0969da; }
+svg .recvbad { fill:#ffebe9; stroke:var(--fail); stroke-width:2; }
+svg .missing { fill:#fff; stroke:var(--fail); stroke-width:2; stroke-dasharray:5 3; }
+svg .boxtext { fill:#1f2328; }
+svg .note { fill:#57606a; font-style:italic; }
+svg .hostbox { fill:#eaeef2; stroke:#57606a; }
+svg .hostname { font-size:13px; font-weight:700; fill:#1f2328; }
+svg .ifline { fill:#1f2328; }
+svg .ifname { fill:#57606a; font-size:10.5px; }
+svg .drop { stroke:#57606a; stroke-width:1.5; }
+svg .joint { fill:#57606a; }
+svg .lanbar { fill:#8c959f; }
+svg .veth { stroke:#1f2328; stroke-width:2.5; }
+svg .levellabel { fill:#57606a; }
+"""

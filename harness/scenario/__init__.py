@@ -1,0 +1,46 @@
+"""Scenarios: YAML files -> validated, fully resolved `Scenario` objects.
+
+A scenario file states one claim, names its source, names (or draws) a topology
+and lists cases.  The package holds one subject per module: `ip` lines
+(iplines), the topology (topology), probes and listeners (probe), changes,
+acts and cases (case), and loading with its error messages (load).  What an
+expectation may say lives in harness/expect/.
+"""
+
+from __future__ import annotations
+
+from harness.expect import Expect
+from harness.scenario.case import CHANGE_KINDS, Act, Case, Change, Scenario, ScenarioFile, Source
+from harness.scenario.load import ScenarioError, discover, load_scenario, load_topology, validate
+from harness.scenario.probe import Listener, Probe, parse_bind
+from harness.scenario.topology import (
+    Host,
+    Interface,
+    Topology,
+    bridge_port_name,
+    check_ifname,
+)
+
+__all__ = [
+    "CHANGE_KINDS",
+    "Act",
+    "Case",
+    "Change",
+    "Expect",
+    "Host",
+    "Interface",
+    "Listener",
+    "Probe",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioFile",
+    "Source",
+    "Topology",
+    "bridge_port_name",
+    "check_ifname",
+    "discover",
+    "load_scenario",
+    "load_topology",
+    "parse_bind",
+    "validate",
+]

@@ -1,0 +1,221 @@
+"""Case models: changes, acts and cases, and the scenario file that holds them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from harness.expect import Expect
+from harness.ipsyntax import (
+    IpSyntaxError,
+    parse_addr,
+    parse_link_set,
+    parse_neigh,
+    parse_route,
+    parse_rule,
+    parse_verb,
+)
+from harness.scenario.iplines import check_spec_addresses
+from harness.scenario.probe import Listener, Probe
+from harness.scenario.topology import Topology
+from harness.vocabulary import Strict, check_errno_name
+
+_CHANGE_PARSERS: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
+    "route": (("add", "del", "replace"), parse_route),
+    "rule": (("add", "del"), parse_rule),
+    "neigh": (("add", "del", "replace"), parse_neigh),
+    "addr": (("add", "del"), parse_addr),
+    "link": (("set",), parse_link_set),
+}
+CHANGE_KINDS = (*_CHANGE_PARSERS, "sysctl")
+
+
+class Change(Strict):
+    """A change made during a case, like one `ip` or `sysctl` command on one host.
+
+    `route`, `rule`, `neigh`, `addr` take the words after `ip route` (etc.), verb
+    first (`del default`); `link` the words after `ip link` (`set eth0 down`,
+    `set eth0 name wan0`); `sysctl` a mapping of keys to values.
+    """
+
+    host: str = Field(description="the host the command runs on")
+    route: str | None = Field(default=None, description="`ip route` words, verb first")
+    rule: str | None = Field(default=None, description="`ip rule` words, verb first")
+    neigh: str | None = Field(default=None, description="`ip neigh` words, verb first")
+    addr: str | None = Field(default=None, description="`ip addr` words, verb first")
+    link: str | None = Field(default=None, description="`ip link` words: set IF ...")
+    sysctl: dict[str, int | str] | None = Field(default=None, description="net.* keys")
+    fails_with: str | None = Field(
+        default=None,
+        description="the claim is that the kernel refuses this change, with this errno "
+        "(e.g. ENETUNREACH); the case then checks that it does",
+    )
+
+    @field_validator("fails_with")
+    @classmethod
+    def _errno_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_errno_name(value)
+
+    @field_validator("route", "rule", "neigh", "addr", "link")
+    @classmethod
+    def _parses(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            verbs, parser = _CHANGE_PARSERS[str(info.field_name)]
+            try:
+                _, rest = parse_verb(value, verbs)
+                check_spec_addresses(parser(rest))
+            except IpSyntaxError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Change:
+        given = [k for k in CHANGE_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a change does exactly one thing: give one of {', '.join(CHANGE_KINDS)}"
+            )
+        for key in self.sysctl or {}:
+            if not key.startswith("net."):
+                raise ValueError(f"sysctl {key!r}: only net.* keys are per namespace")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """route, rule, neigh, addr, link or sysctl."""
+        return next(k for k in CHANGE_KINDS if getattr(self, k) is not None)
+
+    def parsed(self) -> tuple[str, Any]:
+        """(verb, spec) of an `ip` change."""
+        verbs, parser = _CHANGE_PARSERS[self.kind]
+        verb, rest = parse_verb(getattr(self, self.kind), verbs)
+        return verb, parser(rest)
+
+    @property
+    def command(self) -> str:
+        """The command as a reader would type it: `ip route del default`, `sysctl k=v`."""
+        if self.sysctl is not None:
+            return "sysctl " + " ".join(f"{k}={v}" for k, v in self.sysctl.items())
+        return f"ip {self.kind} {getattr(self, self.kind)}"
+
+    def __str__(self) -> str:
+        text = f"{self.host}: {self.command}"
+        return text + (f"  (expected to fail: {self.fails_with})" if self.fails_with else "")
+
+
+class Act(Strict):
+    """Changes, then one probe, then what the claim expects of it.
+
+    When the case is `refuted`, `kernel_does` says what this kernel does instead,
+    so that a refuted claim is still a precise check of the kernel.
+    """
+
+    change: list[Change] = Field(default=[], description="changes before the probe")
+    probe: Probe
+    expect: Expect
+    kernel_does: Expect | None = None
+
+
+class Case(Strict):
+    """One run of the experiment.
+
+    Either one act written inline (`change`, `probe`, `expect`) or several in
+    `steps`, run in order on the same topology ("configure, act, change, act
+    again").
+    """
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="unique in its file")
+    title: str = Field(description="what the case does, in one line")
+    change: list[Change] = Field(default=[], description="changes before the probe")
+    probe: Probe | None = None
+    expect: Expect | None = None
+    kernel_does: Expect | None = None
+    steps: list[Act] | None = Field(default=None, description="several acts, in order")
+    listeners: list[Listener] | None = Field(
+        default=None, description="default: one on every other host, on each probe's port"
+    )
+    refuted: str | None = Field(
+        default=None,
+        description="why the article's claim does not hold on this kernel; every act then "
+        "says in `kernel_does` what the kernel does instead",
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Case:
+        inline = (
+            self.probe is not None
+            or self.expect is not None
+            or bool(self.change)
+            or self.kernel_does is not None
+        )
+        if self.steps is not None and inline:
+            raise ValueError("give either 'steps' or 'change'/'probe'/'expect', not both")
+        if self.steps is None and (self.probe is None or self.expect is None):
+            raise ValueError("a case needs 'probe' and 'expect' (or 'steps')")
+        if self.steps is not None and not self.steps:
+            raise ValueError("'steps' is empty")
+        with_kernel = [a.kernel_does is not None for a in self.acts()]
+        if self.refuted and not all(with_kernel):
+            raise ValueError(
+                "a refuted claim must say in 'kernel_does' what the kernel does instead"
+            )
+        if not self.refuted and any(with_kernel):
+            raise ValueError("'kernel_does' goes with 'refuted: WHY'")
+        return self
+
+    def acts(self) -> list[Act]:
+        """The acts of the case, in order."""
+        if self.steps is not None:
+            return list(self.steps)
+        assert self.probe is not None and self.expect is not None
+        return [
+            Act(
+                change=self.change,
+                probe=self.probe,
+                expect=self.expect,
+                kernel_does=self.kernel_does,
+            )
+        ]
+
+
+class Source(Strict):
+    """Where the claim comes from."""
+
+    article: str = Field(description="the article's file name or title")
+    section: str = Field(default="", description="its section")
+
+
+class ScenarioFile(Strict):
+    """The YAML document as written."""
+
+    claim: str = Field(description="the claim, in our own words")
+    source: Source
+    topology: str | Topology = Field(
+        description="a name from fixtures/topologies/, or a topology drawn inline"
+    )
+    cases: list[Case] = Field(min_length=1)
+
+
+class Scenario(BaseModel):
+    """A loaded scenario with its topology resolved."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    path: Path
+    name: str
+    claim: str
+    source: Source
+    topology: Topology
+    cases: list[Case]
+
+    def case(self, case_id: str) -> Case:
+        """The case called `case_id`."""
+        for case in self.cases:
+            if case.id == case_id:
+                return case
+        raise KeyError(
+            f"{self.path}: no case {case_id!r} (cases: {', '.join(c.id for c in self.cases)})"
+        )

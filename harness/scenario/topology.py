@@ -1,0 +1,239 @@
+"""Topology models: hosts, their interfaces, routes, rules, neighbours and sysctls.
+
+What kinds of interface exist and what each needs comes from the link-kind
+table (harness/linkkinds.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from harness.linkkinds import LINK_KINDS
+from harness.scenario.iplines import Neigh, Route, Rule
+from harness.vocabulary import IFNAME_MAX, IPInterface, Strict, check_allowed
+
+_IFNAME = re.compile(r"[\w.-]+")
+
+
+def check_ifname(name: str) -> str:
+    """A name Linux accepts for an interface, else ValueError saying why."""
+    if len(name) > IFNAME_MAX or not _IFNAME.fullmatch(name):
+        raise ValueError(f"interface name {name!r} is not a valid Linux name (max 15 chars)")
+    return name
+
+
+def bridge_port_name(host: str, ifname: str, position: int) -> str:
+    """The name of a host's port on its LAN's bridge, as the builder makes it (and the
+    report finds it): HOST-IFNAME, or portN where that exceeds IFNAMSIZ."""
+    port = f"{host}-{ifname}"
+    return port if len(port) <= IFNAME_MAX else f"port{position}"
+
+
+class Interface(Strict):
+    """One interface of a host.
+
+    `lan: NAME` makes it a port on a LAN (a bridge in a namespace of its own),
+    `link: HOST.IFNAME` one end of a veth pair; other kinds are named with `kind`
+    (see harness/linkkinds.py): macvlan/ipvlan (`parent`, `mode`), tun, tap,
+    dummy, vrf (`table`), bridge.
+    """
+
+    kind: str | None = Field(default=None, description="the link kind, when not lan/link")
+    lan: str | None = Field(default=None, description="the LAN this port is on")
+    link: str | None = Field(default=None, description="the other end, as HOST.IFNAME")
+    parent: str | None = Field(default=None, description="macvlan/ipvlan: the lower interface")
+    mode: str | None = Field(default=None, description="macvlan/ipvlan mode")
+    table: int | None = Field(default=None, description="vrf: its routing table")
+    master: str | None = Field(default=None, description="enslave to this vrf or bridge")
+    mac: str | None = Field(default=None, description="a fixed MAC address")
+    addresses: list[IPInterface] = Field(default=[], description="ADDR/LEN, several allowed")
+    up: bool = Field(default=True, description="set the link up")
+
+    @field_validator("addresses")
+    @classmethod
+    def _allowed(cls, value: list[IPInterface]) -> list[IPInterface]:
+        for iface in value:
+            check_allowed(iface.ip)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Interface:
+        if self.lan is not None and self.link is not None:
+            raise ValueError("give either 'lan: NAME' or 'link: HOST.IFNAME', not both")
+        if self.kind is not None and self.kind not in LINK_KINDS:
+            raise ValueError(f"unknown kind {self.kind!r} (known: {', '.join(LINK_KINDS)})")
+        kind = self.resolved_kind
+        if kind is None:
+            raise ValueError(
+                "say what this interface is: 'lan: NAME', 'link: HOST.IFNAME' or "
+                f"'kind: ...' (one of {', '.join(LINK_KINDS)})"
+            )
+        row = LINK_KINDS[kind]
+        for needed in row.requires:
+            if getattr(self, needed) is None:
+                example = {"link": "HOST.IFNAME", "lan": "NAME", "parent": "IFNAME"}
+                raise ValueError(
+                    f"a {kind} needs '{needed}: {example.get(needed, 'N')}' ({row.description})"
+                )
+        if self.link is not None and not re.fullmatch(r"[\w-]+\.[\w.-]+", self.link):
+            raise ValueError(f"link {self.link!r} must be HOST.IFNAME, e.g. far.eth0")
+        if self.mode is not None and self.mode not in row.modes:
+            raise ValueError(f"mode {self.mode!r} does not fit a {kind} {row.modes}")
+        if self.mac is not None and not re.fullmatch(r"(?:[0-9a-f]{2}:){5}[0-9a-f]{2}", self.mac):
+            raise ValueError(f"mac {self.mac!r} must be lower-case aa:bb:cc:dd:ee:ff")
+        return self
+
+    @property
+    def resolved_kind(self) -> str | None:
+        """The kind, inferred from `lan`/`link` when not given."""
+        if self.kind is not None:
+            return self.kind
+        return "port" if self.lan else "veth" if self.link else None
+
+    @property
+    def medium(self) -> str:
+        """`lan X`, `link HOST.IF`, or the kind (with its lower interface), for a reader."""
+        if self.lan:
+            return f"lan {self.lan}"
+        if self.link:
+            return f"link {self.link}"
+        return f"{self.resolved_kind}" + (f" on {self.parent}" if self.parent else "")
+
+
+class Host(Strict):
+    """A network namespace: its interfaces, routes, rules, neighbours and sysctls."""
+
+    interfaces: dict[str, Interface] = Field(default={}, description="name -> interface")
+    routes: list[Route] = Field(default=[], description="`ip route` lines")
+    rules: list[Rule] = Field(default=[], description="`ip rule` lines")
+    neighbours: list[Neigh] = Field(default=[], description="`ip neigh` lines")
+    sysctls: dict[str, int | str] = Field(default={}, description="net.* keys and values")
+
+    @field_validator("interfaces", mode="before")
+    @classmethod
+    def _loopback(cls, value: Any) -> Any:
+        # `lo` exists in every namespace; listing it only adds addresses.
+        if isinstance(value, dict) and isinstance(value.get("lo"), dict):
+            value = {**value, "lo": {"kind": "loopback", **value["lo"]}}
+        return value
+
+    @field_validator("interfaces")
+    @classmethod
+    def _names(cls, value: dict[str, Interface]) -> dict[str, Interface]:
+        for name, iface in value.items():
+            check_ifname(name)
+            if (name == "lo") != (iface.resolved_kind == "loopback"):
+                raise ValueError(f"{name!r}: only 'lo' is the loopback interface")
+        for name, iface in value.items():
+            for ref in (iface.parent, iface.master):
+                if ref is not None and ref not in value:
+                    raise ValueError(f"{name!r} refers to {ref!r}, which this host does not have")
+        return value
+
+    @field_validator("sysctls")
+    @classmethod
+    def _net_only(cls, value: dict[str, int | str]) -> dict[str, int | str]:
+        for key in value:
+            if not key.startswith("net."):
+                raise ValueError(f"sysctl {key!r}: only net.* keys are per namespace")
+        return value
+
+
+class Topology(Strict):
+    """Hosts, and the links and LANs between them."""
+
+    name: str = "inline"
+    description: str = ""
+    diagram: str = ""
+    hosts: dict[str, Host]
+
+    @model_validator(mode="after")
+    def _links_agree(self) -> Topology:
+        for host_name, host in self.hosts.items():
+            if not re.fullmatch(r"[a-z][a-z0-9-]*", host_name):
+                raise ValueError(f"host name {host_name!r}: lower-case letters, digits and '-'")
+            if host_name in self.lans():
+                raise ValueError(f"{host_name!r} names both a host and a LAN")
+            for if_name, iface in host.interfaces.items():
+                if iface.link is None:
+                    continue
+                peer_host, _, peer_if = iface.link.partition(".")
+                other = self.hosts.get(peer_host)
+                if other is None or peer_if not in other.interfaces:
+                    raise ValueError(
+                        f"hosts.{host_name}.interfaces.{if_name}.link: no interface {iface.link!r}"
+                    )
+                back = other.interfaces[peer_if].link
+                if back != f"{host_name}.{if_name}":
+                    raise ValueError(
+                        f"hosts.{host_name}.interfaces.{if_name} links to {iface.link} "
+                        f"but {iface.link} links to {back!r}"
+                    )
+        return self
+
+    def lans(self) -> dict[str, list[tuple[str, str]]]:
+        """LAN name -> its (host, interface) ports, in file order."""
+        lans: dict[str, list[tuple[str, str]]] = {}
+        for host_name, host in self.hosts.items():
+            for if_name, iface in host.interfaces.items():
+                if iface.lan is not None:
+                    lans.setdefault(iface.lan, []).append((host_name, if_name))
+        return lans
+
+    def lan_ports(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """(host, ifname) of each LAN port -> (LAN, bridge port name), and the reverse."""
+        peers: dict[tuple[str, str], tuple[str, str]] = {}
+        for lan, ports in self.lans().items():
+            for n, (host, ifname) in enumerate(ports):
+                port = bridge_port_name(host, ifname, n)
+                peers[(host, ifname)] = (lan, port)
+                peers[(lan, port)] = (host, ifname)
+        return peers
+
+    def veth_pairs(self) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+        """Each point-to-point link once, as ((host, ifname), (host, ifname))."""
+        pairs = []
+        for host_name, host in self.hosts.items():
+            for if_name, iface in host.interfaces.items():
+                if iface.link is None:
+                    continue
+                peer_host, _, peer_if = iface.link.partition(".")
+                if (host_name, if_name) < (peer_host, peer_if):
+                    pairs.append(((host_name, if_name), (peer_host, peer_if)))
+        return pairs
+
+    def owner_of(self, address: str) -> str | None:
+        """The host that has `address` on one of its interfaces."""
+        addr = ipaddress.ip_address(address)
+        for host_name, host in self.hosts.items():
+            for iface in host.interfaces.values():
+                if any(a.ip == addr for a in iface.addresses):
+                    return host_name
+        return None
+
+    @property
+    def uses_ipv6(self) -> bool:
+        """True when any address, route or rule is IPv6 (IPv6 is then left on in every host)."""
+        for host in self.hosts.values():
+            if any(a.version == 6 for i in host.interfaces.values() for a in i.addresses):
+                return True
+            if any(r.family == socket.AF_INET6 for r in host.routes):
+                return True
+            if any(r.family == socket.AF_INET6 for r in host.rules):
+                return True
+        return False
+
+    def kernel_features(self) -> set[str]:
+        """Kernel features (link kinds the kernel must be able to make) this topology needs."""
+        features = {
+            feature
+            for h in self.hosts.values()
+            for i in h.interfaces.values()
+            if (feature := LINK_KINDS[str(i.resolved_kind)].feature) is not None
+        }
+        return features | ({"bridge"} if self.lans() else set())

@@ -1,0 +1,277 @@
+"""A case session: one case's live state on the kernel, and what each act did.
+
+The session owns the built topology, the captures (open before anything
+happens) and the listeners.  A case is a sequence of `apply(change)`,
+`act(probe)` and `settle(expect)`; `finish()` gives the Observation.  The
+runner only sequences these calls; a pytest test can make the same calls
+(fixtures/lab.py, `case_session`).
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import timing
+from harness.capture import Capture
+from harness.expect import Evidence, Expect
+from harness.facts import (
+    ActFacts,
+    ChangeOutcome,
+    HostTables,
+    Observation,
+    ProbeOutcome,
+    RouteLookup,
+)
+from harness.ipsyntax import NUD_STATES
+from harness.kernelstate import (
+    kernel_tables,
+    link_states,
+    neighbour_tables,
+    route_get,
+    watched_sysctls,
+)
+from harness.netns import Lab
+from harness.observe import frame_records
+from harness.probes import Listeners, act, default_listeners, payload_for
+from harness.scenario import Change, Listener, Probe, Topology
+from harness.topology import Network, TopologyError, build
+from harness.vocabulary import errno_name
+
+# Only an INCOMPLETE neighbour holds frames back (in its arp_queue); DELAY and
+# PROBE entries are still used for sending while they are re-confirmed.
+NUD_INCOMPLETE = NUD_STATES["incomplete"]
+
+
+@dataclass
+class _Act:
+    """The act under way: what is known of it before it has settled."""
+
+    probe: Probe
+    outcome: ProbeOutcome
+    route: RouteLookup
+    tables: dict[str, HostTables]
+    changes: list[ChangeOutcome]
+    window: int  # index of the first frame captured after the probe acted
+
+
+@dataclass
+class CaseSession:
+    """One case on the live kernel; see the module docstring."""
+
+    net: Network
+    capture: Capture
+    listeners: Listeners
+    label: str = "case"
+    acts: list[ActFacts] = field(default_factory=list)
+    _current: _Act | None = None
+    _changes: list[ChangeOutcome] = field(default_factory=list)
+    _touched: set[str] = field(default_factory=set)
+    _changed_sysctls: set[str] = field(default_factory=set)
+    _links_changed: bool = False
+    _windows: list[int] = field(default_factory=list)  # first frame of each act
+    # Frames captured when the latest act was found settled: the observation ends
+    # there (later frames still go into the pcaps).
+    _judged: int | None = None
+    # The socket each act's probe used (None where setting it up failed).
+    sockets: list[socket.socket | None] = field(default_factory=list)
+
+    @classmethod
+    def start(
+        cls,
+        lab: Lab,
+        topology: Topology,
+        probes: list[Probe],
+        listeners: list[Listener] | None = None,
+        ipv6: bool | None = None,
+    ) -> CaseSession:
+        """Build `topology` in `lab`, open the captures, and start the listeners
+        (`listeners`, or by default one on every other host for each probe's port)."""
+        if ipv6 is None:
+            ipv6 = topology.uses_ipv6 or any(p.dst.version == 6 for p in probes)
+        net = build(lab, topology, ipv6)
+        taps = {
+            k: (fd, topology.hosts[k[0]].interfaces[k[1]].resolved_kind == "tap")
+            for k, fd in net.tun_fds.items()
+        }
+        capture = Capture(lab, taps)
+        wanted = listeners if listeners is not None else default_listeners(net, probes)
+        return cls(net, capture, Listeners(net, wanted), lab.label)
+
+    def apply(self, change: Change) -> ChangeOutcome:
+        """Apply one change; the kernel's answer is recorded, "ok" or the errno it refused
+        the change with (never raised: what the kernel answers is for the verdict)."""
+        self._touched.add(change.host)
+        self._changed_sysctls.update(change.sysctl or {})
+        self._links_changed |= change.link is not None
+        try:
+            self.net.apply(change)
+            outcome = ChangeOutcome(host=change.host, command=change.command, errno="ok")
+        except TopologyError as exc:
+            outcome = ChangeOutcome(
+                host=change.host,
+                command=change.command,
+                errno=errno_name(exc.code),
+                message=str(exc),
+            )
+        self._changes.append(outcome)
+        return outcome
+
+    def act(self, probe: Probe, sock: socket.socket | None = None) -> ProbeOutcome:
+        """Do the probe's one action, with the kernel's route lookup and tables just before;
+        on `sock` when given (a socket of an earlier act, its options changed), else on a
+        socket opened with the probe's options."""
+        if self._current is not None:
+            self.settle()
+        if self._links_changed:
+            self.net.wait_links_settled()
+            self._links_changed = False
+        index = len(self.acts)
+        # What came before belongs to the previous act.
+        self.capture.poll()
+        self.listeners.poll()
+        self.listeners.current_act = index
+        self._windows.append(len(self.capture.frames))
+        route = route_get(self.net, probe)
+        tables = kernel_tables(self.net, sorted({probe.host, *self._touched}))
+        payload = payload_for(f"{self.label} {index}", probe.payload_size)
+        outcome, used = act(self.net, probe, payload, sock)
+        self.sockets.append(used)
+        if used is not None and used is not sock and probe.proto == "icmp":
+            self.listeners.watch_replies(probe.host, used)
+        self._current = _Act(probe, outcome, route, tables, self._changes, self._windows[-1])
+        self._changes = []
+        return outcome
+
+    def observation(self) -> Observation:
+        """Everything observed so far (the act under way with what is known of it)."""
+        acts = list(self.acts)
+        if self._current is not None:
+            acts.append(self._facts(self._current))
+        if not acts:
+            return Observation(acts=[])
+        frames = self.capture.frames
+        if self._current is None and self._judged is not None:
+            frames = frames[: self._judged]
+        arp, packets = frame_records(frames, acts[0].outcome.time, self._windows)
+        return Observation(
+            acts=acts, arp=arp, packets=packets, received=list(self.listeners.receipts)
+        )
+
+    def settle(self, expect: Expect | None = None) -> str:
+        """Wait until the act under way has finished (see `_settle`), then read the
+        neighbour tables and links; return why it was considered finished."""
+        current = self._current
+        assert current is not None, "settle() follows act()"
+        reason = self._settle(current, expect)
+        self._judged = len(self.capture.frames)
+        self.acts.append(
+            self._facts(current).model_copy(
+                update={
+                    "settled": reason,
+                    "neighbours": neighbour_tables(self.net),
+                    "links": link_states(self.net),
+                }
+            )
+        )
+        self._current = None
+        return reason
+
+    def finish(self) -> Observation:
+        """Settle what is under way, read the sysctls, and give the case's Observation."""
+        if self._current is not None:
+            self.settle()
+        self.capture.finish()
+        observation = self.observation()
+        sysctls = watched_sysctls(self.net, self._changed_sysctls)
+        return observation.model_copy(update={"sysctls": sysctls})
+
+    def write_pcaps(self, directory: Path) -> list[Path]:
+        """DIRECTORY.pcapng with the whole case, and one pcap per interface in DIRECTORY/."""
+        whole = self.capture.write_pcapng(directory.with_name(f"{directory.name}.pcapng"))
+        return ([whole] if whole else []) + self.capture.write_pcaps(directory)
+
+    @property
+    def notes(self) -> list[str]:
+        """What the builder says about the topology (tuning, checksums)."""
+        return list(self.net.log)
+
+    # ------------------------------------------------------------ internals
+
+    @staticmethod
+    def _facts(current: _Act) -> ActFacts:
+        return ActFacts(
+            outcome=current.outcome,
+            changes=current.changes,
+            route=current.route,
+            tables=current.tables,
+        )
+
+    def _resolving(self) -> list[str]:
+        """Neighbour entries, in any host, still being resolved."""
+        pending = []
+        for host in self.net.topology.hosts:
+            for entry in self.net.host(host).rtnl.neighbours():
+                if entry.state & NUD_INCOMPLETE:
+                    pending.append(f"{host}: {entry.dst}")
+        return pending
+
+    def _settle(self, current: _Act, expect: Expect | None) -> str:
+        """Collect frames and deliveries until the act's outcome is determined; say why.
+
+        It ends at once when the syscall failed and nothing was sent; when
+        everything the expectation says happens has been seen and no neighbour
+        entry is still being resolved (frames may be queued behind one); or
+        after timing.SETTLE_QUIET_S without a new frame, delivery or neighbour
+        change, with none being resolved; and at timing.SETTLE_DEADLINE_S at the latest.
+        """
+        capture, listeners = self.capture, self.listeners
+        index = len(self.acts)
+        wake: list[Any] = [
+            *capture.sockets(),
+            *capture.fds(),
+            *listeners.sockets(),
+            *capture.neighbour_events,
+        ]
+        start = last_new = time.monotonic()
+        while True:
+            if capture.poll() + listeners.poll():
+                last_new = time.monotonic()
+            now = time.monotonic()
+            pending = self._resolving()
+            if not pending:
+                if current.outcome.errno != "ok" and len(capture.frames) == current.window:
+                    return "the syscall failed and nothing was sent"
+                if expect is not None and expect.settled_by(
+                    Evidence(
+                        self.observation(),
+                        index,
+                        current.probe.host,
+                        str(current.probe.dst),
+                        current.probe.proto,
+                    )
+                ):
+                    return "everything the claim expects to happen was seen"
+                if now - last_new >= timing.SETTLE_QUIET_S:
+                    return (
+                        f"no frame or neighbour change for {timing.SETTLE_QUIET_S * 1000:.0f} ms, "
+                        "none being resolved"
+                    )
+            if now - start >= timing.SETTLE_DEADLINE_S:
+                return (
+                    f"settle deadline {timing.SETTLE_DEADLINE_S}s reached; "
+                    f"still resolving: {', '.join(pending) or 'nothing'}"
+                )
+            quiet_left = max(timing.SETTLE_QUIET_S - (now - last_new), 0.001)
+            timeout = min(quiet_left, start + timing.SETTLE_DEADLINE_S - now)
+            readable, _, _ = select.select(wake, [], [], max(timeout, 0))
+            for sock in readable:
+                if sock in capture.neighbour_events:
+                    # A neighbour changing state is activity too: a FAILED entry drops
+                    # its queue and the kernel then reports the failure (ICMP on lo).
+                    timing.drain(sock)
+                    last_new = time.monotonic()
