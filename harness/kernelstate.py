@@ -15,8 +15,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from harness.facts import HostTables, LinkAttrs, NeighbourEntry, RouteLookup
 from harness.ipsyntax import NUD_STATES, ROUTE_TYPES
+from harness.network import Network
 from harness.scenario import Probe
-from harness.topology import Network
 from harness.vocabulary import errno_name
 
 _STATE_NAMES = {v: k.upper() for k, v in NUD_STATES.items()}

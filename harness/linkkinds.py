@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from harness.netns import NetNS
+    from harness.network import Network
     from harness.scenario import Interface
-    from harness.topology import Network
 
 TUNSETIFF = 0x400454CA
 IFF_TUN, IFF_TAP, IFF_NO_PI = 0x0001, 0x0002, 0x1000

@@ -22,8 +22,8 @@ from scapy.layers.l2 import Ether
 
 from harness.facts import ProbeOutcome, Receipt
 from harness.netns import NetNS
+from harness.network import Network
 from harness.scenario import Listener, Probe
-from harness.topology import Network
 from harness.vocabulary import errno_name
 
 # Linux values missing from Python's socket module on some builds.

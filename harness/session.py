@@ -18,6 +18,7 @@ from typing import Any
 
 from harness import timing
 from harness.capture import Capture
+from harness.commands import TopologyError
 from harness.expect import Evidence, Expect
 from harness.facts import (
     ActFacts,
@@ -36,10 +37,11 @@ from harness.kernelstate import (
     watched_sysctls,
 )
 from harness.netns import Lab
+from harness.network import Network
 from harness.observe import frame_records
 from harness.probes import Listeners, act, default_listeners, payload_for
 from harness.scenario import Change, Listener, Probe, Topology
-from harness.topology import Network, TopologyError, build
+from harness.topology import build
 from harness.vocabulary import errno_name
 
 # Only an INCOMPLETE neighbour holds frames back (in its arp_queue); DELAY and

@@ -13,25 +13,22 @@ import fcntl
 import functools
 import socket
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
 from harness import timing
-from harness.ipsyntax import NUD_STATES, AddrSpec, LinkSetSpec, NeighSpec, RouteSpec, RuleSpec
+from harness.commands import TopologyError, addr, neigh, route, rule
+from harness.ipsyntax import AddrSpec
 from harness.linkkinds import LINK_KINDS, LinkKind
 from harness.netns import Lab, NetNS
-from harness.rtnl import new_addresses
-from harness.scenario import Change, Interface, Topology, bridge_port_name
+from harness.network import Network
+from harness.readiness import ready_in
+from harness.scenario import Interface, Topology, bridge_port_name
 
 BRIDGE = "br0"
-BRPORT_STATE_FORWARDING = 3
-IFF_UP, IFF_NOARP, IFF_MULTICAST, IFF_LOWER_UP = 0x1, 0x80, 0x1000, 0x10000
-IFA_F_NODAD = 0x02
-NTF_PROXY = 0x08
+IFF_UP, IFF_MULTICAST = 0x1, 0x1000
 
 # A new namespace inherits the host's IPv4 conf/all and conf/default values
 # (net.core.devconf_inherit_init_net=0 means "inherit" for IPv4).  So that a
@@ -113,178 +110,6 @@ TUNING_NOTE = (
     "(kernel default 1000 ms x 3), proxy_delay 0; TX checksum offload off on host interfaces "
     "(so pcaps carry real checksums); LAN switches are bridges without IPv6 of their own"
 )
-
-
-class TopologyError(RuntimeError):
-    """The kernel refused part of the topology; says which host, which command and why."""
-
-    def __init__(self, message: str, code: int = 0) -> None:
-        super().__init__(message)
-        self.code = code  # the errno the kernel answered, when it answered one
-
-
-@dataclass
-class Network:
-    """A built topology: the lab that owns it plus what the later stages need to know."""
-
-    lab: Lab
-    topology: Topology
-    ipv6: bool = False
-    lans: dict[str, NetNS] = field(default_factory=dict)
-    tun_fds: dict[tuple[str, str], int] = field(default_factory=dict)
-    log: list[str] = field(default_factory=list)
-    monitors: dict[str, socket.socket] = field(default_factory=dict)  # namespace -> link events
-    # namespace -> (ifindex, address) of each IPv6 address the kernel announced as usable
-    announced: dict[str, set[tuple[int, str]]] = field(default_factory=dict)
-    # namespace -> interfaces the kernel will give a link-local address (read once)
-    link_local_expected: dict[str, set[str]] = field(default_factory=dict)
-
-    def wait_links_settled(self) -> None:
-        """After a link change: wait until the kernel has applied it everywhere.
-
-        Bringing a veth end down drops its peer's carrier at once, but the peer's
-        operstate, and the link-down flag on routes through it, follow through
-        linkwatch a moment later; a probe sent in between would race it.
-        """
-        timing.wait_each(
-            {
-                sock: functools.partial(_linkwatch_caught_up, self.lab[name])
-                for name, sock in self.monitors.items()
-            },
-            timing.READY_DEADLINE_S,
-            "link changes to take effect",
-        )
-
-    def host(self, name: str) -> NetNS:
-        """The namespace of host `name`."""
-        return self.lab[name]
-
-    def apply(self, change: Change) -> None:
-        """Apply one change (route, rule, neigh, addr, link or sysctl) to the running topology."""
-        ns = self.host(change.host)
-        if change.sysctl is not None:
-            for key, value in change.sysctl.items():
-                _netlink(
-                    ns, f"sysctl {key}={value}", functools.partial(ns.write_sysctl, key, value)
-                )
-        else:
-            verb, spec = change.parsed()
-            new_ipv6 = change.kind == "addr" and verb == "add" and spec.address.version == 6
-            address = (ns.link_index(spec.dev), str(spec.address.ip)) if new_ipv6 else None
-            if address is not None:
-                self.announced.setdefault(change.host, set()).discard(address)
-            APPLY[change.kind](ns, verb, spec)
-            if address is not None:
-                self._wait_announced(change.host, address)
-        self.log.append(str(change))
-
-    def _wait_announced(self, host: str, key: tuple[int, str]) -> None:
-        """After `ip -6 addr add`: wait until the kernel announces the address usable.
-
-        The add returns before the kernel has installed the address's local route
-        (measured: in 29 of 40 adds the route was not there yet, and the
-        announcement came 0.5 to 1.1 ms later), so a probe sent at once could
-        reach a host that does not yet accept packets for it.  Only on a link that
-        is operationally up: elsewhere nothing can arrive for the address anyway.
-        """
-        ns = self.host(host)
-        if not any(
-            link.index == key[0] and link.operstate in ("UP", "UNKNOWN") for link in ns.rtnl.links()
-        ):
-            return
-        announced = self.announced.setdefault(host, set())
-
-        def usable(events: list[bytes]) -> bool:
-            _record_announcements(announced, events)
-            return key in announced
-
-        timing.wait_each(
-            {self.monitors[host]: usable},
-            timing.READY_DEADLINE_S,
-            f"the kernel to announce {key[1]} on {host} usable",
-        )
-
-
-def _netlink(ns: NetNS, what: str, call: Callable[[], Any]) -> None:
-    try:
-        call()
-    except NetlinkError as exc:
-        raise TopologyError(
-            f"host {ns.name}: `{what}` failed: {exc.args[1]} (errno {exc.code})", exc.code
-        ) from None
-    except OSError as exc:  # sysctl writes
-        raise TopologyError(
-            f"host {ns.name}: `{what}` failed: {exc.strerror}", exc.errno or 0
-        ) from None
-
-
-def route(ns: NetNS, command: str, spec: RouteSpec) -> None:
-    """`ip route COMMAND SPEC` inside `ns`, with iproute2's defaults."""
-    oif = ns.link_index(spec.dev) if spec.dev else None
-    fields = spec.netlink_fields(
-        "add" if command == "add" else "del" if command == "del" else "replace", oif
-    )
-    _netlink(ns, f"ip route {command} {spec}", lambda: ns.ipr.route(command, **fields))
-
-
-def rule(ns: NetNS, command: str, spec: RuleSpec) -> None:
-    """`ip rule COMMAND SPEC` inside `ns`."""
-    fields = spec.netlink_fields(command)
-    _netlink(ns, f"ip rule {command} {spec}", lambda: ns.ipr.rule(command, **fields))
-
-
-def neigh(ns: NetNS, command: str, spec: NeighSpec) -> None:
-    """`ip neigh COMMAND SPEC` inside `ns`."""
-    fields: dict[str, Any] = {
-        "dst": str(spec.dst),
-        "ifindex": ns.link_index(spec.dev),
-        "family": socket.AF_INET6 if spec.dst.version == 6 else socket.AF_INET,
-    }
-    if spec.proxy:
-        fields["flags"] = NTF_PROXY  # a proxy entry has no state
-    else:
-        fields["state"] = NUD_STATES[spec.nud]
-    if spec.lladdr:
-        fields["lladdr"] = spec.lladdr
-    _netlink(ns, f"ip neigh {command} {spec}", lambda: ns.ipr.neigh(command, **fields))
-
-
-def addr(ns: NetNS, command: str, spec: AddrSpec) -> None:
-    """`ip addr COMMAND SPEC` inside `ns`; IPv6 addresses skip duplicate address detection."""
-    index = ns.link_index(spec.dev)
-    flags = IFA_F_NODAD if spec.address.version == 6 else 0
-    _netlink(
-        ns,
-        f"ip addr {command} {spec}",
-        lambda: ns.rtnl.address(command, index, spec.address, flags),
-    )
-
-
-def link_set(ns: NetNS, command: str, spec: LinkSetSpec) -> None:
-    """`ip link set ...` inside `ns` (state, name, MAC address, ARP on or off)."""
-    del command  # always "set"
-    index = ns.link_index(spec.dev)
-    fields: dict[str, Any] = {"index": index}
-    if spec.state:
-        fields["state"] = spec.state
-    if spec.name:
-        fields["ifname"] = spec.name
-    if spec.address:
-        fields["address"] = spec.address
-    if spec.arp is not None:
-        fields.update(flags=0 if spec.arp else IFF_NOARP, change=IFF_NOARP)
-    _netlink(ns, f"ip link set {spec}", lambda: ns.ipr.link("set", **fields))
-    if spec.name:
-        ns.renamed(spec.dev, spec.name)
-
-
-APPLY: dict[str, Callable[[NetNS, str, Any], None]] = {
-    "route": route,
-    "rule": rule,
-    "neigh": neigh,
-    "addr": addr,
-    "link": link_set,
-}
 
 
 def _monitor(ns: NetNS, lab: Lab, ipv6: bool) -> socket.socket:
@@ -415,7 +240,7 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
             )
 
     timing.wait_each(
-        {sock: functools.partial(_ready_in, net, name) for name, sock in net.monitors.items()},
+        {sock: functools.partial(ready_in, net, name) for name, sock in net.monitors.items()},
         timing.READY_DEADLINE_S,
         "links to come up and bridge ports to forward",
     )
@@ -497,108 +322,3 @@ def _veth(ns_a: NetNS, if_a: str, ns_b: NetNS, if_b: str, **attrs: Any) -> None:
         raise TopologyError(
             f"veth {ns_a.name}.{if_a} <-> {ns_b.name}.{if_b}: {exc.args[1]} (errno {exc.code})"
         ) from None
-
-
-def _ready_in(net: Network, name: str, events: list[bytes]) -> bool:
-    """In namespace `name`: every link that should be up is operationally up, its
-    IPv6 addresses are usable, and (in a LAN's switch) every bridge port forwards."""
-    topology = net.topology
-    announced = net.announced.setdefault(name, set())
-    _record_announcements(announced, events)
-    links = net.lab[name].rtnl.links()
-    if name in net.lans:
-        # The bridge device's own operstate is left out on purpose: it does not
-        # gate forwarding between ports, and its carrier change is a non-urgent
-        # linkwatch event the kernel batches for up to 1 s.
-        return all(
-            link.operstate == "UP" and link.brport_state == BRPORT_STATE_FORWARDING
-            for link in links
-            if link.brport_state is not None
-        )
-    states = {link.name: link.operstate for link in links}
-    ipv6_ready: set[str] = set()
-    for ifname, iface in topology.hosts[name].interfaces.items():
-        if not iface.up or _kind(iface).role == "loopback":
-            continue
-        if iface.link is not None:  # a veth is up only once its other end is
-            peer_host, _, peer_if = iface.link.partition(".")
-            if not topology.hosts[peer_host].interfaces[peer_if].up:
-                continue
-        # tun/tap, dummy and vrf report UNKNOWN: they have no carrier to watch.
-        if states.get(ifname) not in ("UP", "UNKNOWN"):
-            return False
-        ipv6_ready.add(ifname)
-    return not net.ipv6 or _ipv6_usable(net, name, ipv6_ready, announced)
-
-
-# Which kinds get an EUI-64 link-local address once up with carrier is their
-# row's `link_local` (unless their own IPv6 settings say otherwise, see
-# _gets_link_local).
-IFA_F_TENTATIVE = 0x40
-RT_SCOPE_LINK = 253
-IN6_ADDR_GEN_MODE_NONE = 1
-
-
-def _record_announcements(announced: set[tuple[int, str]], events: list[bytes]) -> None:
-    """Add (ifindex, address) of each address the events announce as usable."""
-    announced.update(
-        (a.index, a.address) for a in new_addresses(events) if not a.flags & IFA_F_TENTATIVE
-    )
-
-
-def _gets_link_local(ns: NetNS, ifname: str) -> bool:
-    """Whether the kernel will give `ifname` a link-local address: IPv6 is on for it
-    and its address generation mode is not `none` (a scenario may set either)."""
-    conf = f"net/ipv6/conf/{ifname}"
-    values = ns.read_sysctls([f"{conf}/disable_ipv6", f"{conf}/addr_gen_mode"])
-    return values.get(f"{conf}/disable_ipv6") == "0" and values.get(f"{conf}/addr_gen_mode") != str(
-        IN6_ADDR_GEN_MODE_NONE
-    )
-
-
-def _ipv6_usable(
-    net: Network, name: str, ifnames: set[str], announced: set[tuple[int, str]]
-) -> bool:
-    """Every IPv6 address of `ifnames` is usable, and with it the MLD report for its
-    solicited-node group has been sent (see IPV6_ON), so none lands in a case.
-
-    A link-local address shows it in its flags: it is tentative until then.  An
-    address added with IFA_F_NODAD is never tentative; the kernel joins its group
-    from a work queue and announces the address (RTM_NEWADDR) afterwards, so the
-    announcement is what is waited for.
-    """
-    ns = net.lab[name]
-    indexes = {ns.link_index(ifname) for ifname in ifnames}
-    addresses = [a for a in ns.rtnl.addresses(socket.AF_INET6) if a.index in indexes]
-    if any(a.flags & IFA_F_TENTATIVE for a in addresses):
-        return False
-    names = ns.interface_names()
-    link_local = {names.get(a.index) for a in addresses if a.scope == RT_SCOPE_LINK}
-    if name not in net.link_local_expected:  # read once: the host's sysctls are set by now
-        net.link_local_expected[name] = {
-            ifname
-            for ifname in ifnames
-            if _kind(net.topology.hosts[name].interfaces[ifname]).link_local
-            and _gets_link_local(ns, ifname)
-        }
-    if not net.link_local_expected[name] <= link_local:
-        return False
-    for ifname in ifnames:
-        iface = net.topology.hosts[name].interfaces[ifname]
-        index = ns.link_index(ifname)
-        for address in iface.addresses:
-            if address.version == 6 and (index, str(address.ip)) not in announced:
-                return False
-    return True
-
-
-def _linkwatch_caught_up(ns: NetNS, events: list[bytes]) -> bool:
-    """Every link's operstate agrees with its flags: up with carrier <=> UP."""
-    del events  # a wake-up only: the state is re-read
-    for link in ns.rtnl.links():
-        if link.operstate == "UNKNOWN" or link.name == "lo":
-            continue  # tun/tap, dummy, vrf: no carrier to follow
-        running = link.flags & IFF_UP and link.flags & IFF_LOWER_UP
-        if bool(running) != (link.operstate == "UP"):
-            return False
-    return True

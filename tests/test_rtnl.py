@@ -9,11 +9,12 @@ from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_IPV6_IFADDR
 
 from harness import timing
+from harness.commands import neigh
 from harness.ipsyntax import parse_neigh
 from harness.kernelstate import HARDWARE_TYPES
 from harness.netns import Lab
 from harness.rtnl import new_addresses
-from harness.topology import build, neigh
+from harness.topology import build
 from tests.conftest import needs_root
 from tests.test_topology import TWO_HOSTS, ip
 

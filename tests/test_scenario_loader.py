@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
-from harness.scenario import ScenarioError, discover, load_scenario
+from harness.scenario import ScenarioError, ScenarioFile, discover, load_scenario
 
 GOOD = {
     "claim": "A claim.",
@@ -189,3 +191,27 @@ def test_not_yaml(tmp_path: Path) -> None:
     path.write_text("claim: [unclosed\n")
     with pytest.raises(ScenarioError, match="not valid YAML"):
         load_scenario(path)
+
+
+def _models(annotation: object) -> list[type[BaseModel]]:
+    """The pydantic models an annotation refers to, through unions, lists and dicts."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models(arg)]
+
+
+def test_every_field_a_scenario_may_hold_has_a_description() -> None:
+    """The README promises it: every key a scenario file can use is described in the code."""
+    undescribed: list[str] = []
+    seen: set[type[BaseModel]] = set()
+    todo: list[type[BaseModel]] = [ScenarioFile]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            if not info.description:
+                undescribed.append(f"{model.__name__}.{name}")
+            todo += _models(info.annotation)
+    assert undescribed == []

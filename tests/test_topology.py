@@ -12,10 +12,11 @@ import pytest
 
 from harness import timing
 from harness.capture import Capture
+from harness.commands import neigh, route
 from harness.ipsyntax import parse_neigh, parse_route_command, parse_verb
 from harness.netns import Lab, NetNS
 from harness.scenario import Change, Topology, load_topology
-from harness.topology import build, neigh, route
+from harness.topology import build
 from tests.conftest import needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]

@@ -26,8 +26,8 @@ class ArpPattern(Strict):
     Matches ARP requests (IPv4) and neighbour solicitations (IPv6) alike.
     """
 
-    target: IPAddress
-    sender: IPAddress | None = None
+    target: IPAddress = Field(description="the address asked for")
+    sender: IPAddress | None = Field(default=None, description="the address asking")
 
     @model_validator(mode="before")
     @classmethod
@@ -48,8 +48,8 @@ class ArpPattern(Strict):
 class ReceiptPattern(Strict):
     """What reached `host`'s listener (for a ping: which host answered), optionally from `src`."""
 
-    host: str
-    src: IPAddress | None = None
+    host: str = Field(description="the host whose socket got it")
+    src: IPAddress | None = Field(default=None, description="its source address")
 
     @model_validator(mode="before")
     @classmethod
@@ -68,9 +68,9 @@ class ReceiptPattern(Strict):
 class IcmpPattern(Strict):
     """An ICMP/ICMPv6 error that reached the probing host: `type T [code C] [from IP]`."""
 
-    type: int
-    code: int | None = None
-    src: IPAddress | None = None
+    type: int = Field(description="ICMP or ICMPv6 type")
+    code: int | None = Field(default=None, description="its code")
+    src: IPAddress | None = Field(default=None, description="who sent it")
 
     @model_validator(mode="before")
     @classmethod
@@ -91,21 +91,23 @@ class PacketPattern(Strict):
     """A frame seen on the wire; every field given must match, the rest is free."""
 
     host: str | None = Field(default=None, description="a host, or a LAN (its switch)")
-    ifname: str | None = None
+    ifname: str | None = Field(default=None, description="the interface it was seen on")
     direction: Literal["in", "out", "fd"] | None = Field(
         default=None, description="in, out, or fd: written by the kernel to a tun/tap fd"
     )
-    pkttype: Literal["host", "broadcast", "multicast", "otherhost", "outgoing", "fd"] | None = None
+    pkttype: Literal["host", "broadcast", "multicast", "otherhost", "outgoing", "fd"] | None = (
+        Field(default=None, description="the packet socket's classification of the frame")
+    )
     proto: str | None = Field(default=None, description="arp, ndp, udp, tcp, icmp, icmp6, ...")
-    src: IPAddress | None = None
-    dst: IPAddress | None = None
-    sport: int | None = None
-    dport: int | None = None
+    src: IPAddress | None = Field(default=None, description="IP source (ARP: sender)")
+    dst: IPAddress | None = Field(default=None, description="IP destination (ARP: target)")
+    sport: int | None = Field(default=None, description="UDP/TCP source port")
+    dport: int | None = Field(default=None, description="UDP/TCP destination port")
     tcp_flags: str | None = Field(
         default=None, description="as scapy prints them: S, SA, R, RA, ..."
     )
-    icmp_type: int | None = None
-    icmp_code: int | None = None
+    icmp_type: int | None = Field(default=None, description="ICMP or ICMPv6 type")
+    icmp_code: int | None = Field(default=None, description="ICMP or ICMPv6 code")
     tos: int | None = Field(default=None, description="IPv4 TOS byte or IPv6 traffic class")
 
     def __str__(self) -> str:

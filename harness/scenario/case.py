@@ -114,9 +114,11 @@ class Act(Strict):
     """
 
     change: list[Change] = Field(default=[], description="changes before the probe")
-    probe: Probe
-    expect: Expect
-    kernel_does: Expect | None = None
+    probe: Probe = Field(description="what the socket does")
+    expect: Expect = Field(description="what the claim says happens")
+    kernel_does: Expect | None = Field(
+        default=None, description="a refuted claim: what this kernel does instead"
+    )
 
 
 class Case(Strict):
@@ -130,9 +132,11 @@ class Case(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="unique in its file")
     title: str = Field(description="what the case does, in one line")
     change: list[Change] = Field(default=[], description="changes before the probe")
-    probe: Probe | None = None
-    expect: Expect | None = None
-    kernel_does: Expect | None = None
+    probe: Probe | None = Field(default=None, description="one act: what the socket does")
+    expect: Expect | None = Field(default=None, description="one act: what the claim says")
+    kernel_does: Expect | None = Field(
+        default=None, description="one act of a refuted claim: what this kernel does instead"
+    )
     steps: list[Act] | None = Field(default=None, description="several acts, in order")
     listeners: list[Listener] | None = Field(
         default=None, description="default: one on every other host, on each probe's port"
@@ -192,11 +196,11 @@ class ScenarioFile(Strict):
     """The YAML document as written."""
 
     claim: str = Field(description="the claim, in our own words")
-    source: Source
+    source: Source = Field(description="the article and its section")
     topology: str | Topology = Field(
         description="a name from fixtures/topologies/, or a topology drawn inline"
     )
-    cases: list[Case] = Field(min_length=1)
+    cases: list[Case] = Field(min_length=1, description="the experiments, at least one")
 
 
 class Scenario(BaseModel):

@@ -196,8 +196,8 @@ class Listener(Strict):
     """A socket on a host that records what reaches it (UDP datagrams, TCP connections)."""
 
     host: str = Field(description="the listening host")
-    proto: Literal["udp", "tcp"] = "udp"
-    port: int = Field(default=9000, ge=1, le=65535)
+    proto: Literal["udp", "tcp"] = Field(default="udp", description="udp or tcp")
+    port: int = Field(default=9000, ge=1, le=65535, description="the port it listens on")
     bind: str | None = Field(default=None, description="address to bind; default: any")
     bind_device: str | None = Field(default=None, description="SO_BINDTODEVICE on the listener")
     ipv6: bool = Field(default=False, description="an IPv6 socket (implied by an IPv6 bind)")

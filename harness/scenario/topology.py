@@ -147,10 +147,10 @@ class Host(Strict):
 class Topology(Strict):
     """Hosts, and the links and LANs between them."""
 
-    name: str = "inline"
-    description: str = ""
-    diagram: str = ""
-    hosts: dict[str, Host]
+    name: str = Field(default="inline", description="its file name under fixtures/topologies/")
+    description: str = Field(default="", description="what it is, for a reader")
+    diagram: str = Field(default="", description="an ASCII drawing of hosts, links and addresses")
+    hosts: dict[str, Host] = Field(description="host name -> its namespace")
 
     @model_validator(mode="after")
     def _links_agree(self) -> Topology:
