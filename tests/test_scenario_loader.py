@@ -98,6 +98,25 @@ def test_good_file_loads_with_parsed_expectations(tmp_path: Path) -> None:
         ),
         (variant(expect={}), "cases[0](one).expect", "must say something"),
         (
+            variant(
+                refuted="the kernel does otherwise",
+                expect={"errno": "ok"},
+                kernel_does={"arp": {"sendr": ["who-has 192.0.2.193"]}},
+            ),
+            "cases[0](one).kernel_does.arp.sendr",
+            "no host 'sendr'",
+        ),
+        (
+            variant(expect={"egress": "eth7"}),
+            "cases[0](one).expect.egress",
+            "host 'sender' has no interface 'eth7'",
+        ),
+        (
+            variant(expect={"links": {"peer": {"eth3": {"mtu": 1500}}}}),
+            "cases[0](one).expect.links.peer.eth3",
+            "host 'peer' has no interface 'eth3'",
+        ),
+        (
             variant(expect={"arp": {"sender": ["asks for 192.0.2.1"]}}),
             "cases[0](one).expect.arp.sender[0]",
             "write a request as 'who-has IP'",
