@@ -9,6 +9,7 @@ run's page, `doctor` checks what the catalogue needs from this machine.
 from __future__ import annotations
 
 import argparse
+import datetime
 import difflib
 import importlib
 import signal
@@ -20,9 +21,9 @@ from pathlib import Path
 
 from harness.env import PROJECT_ROOT, RESULTS_DIR, ROOT_HINT, is_root, kernel_release
 from harness.linkkinds import FEATURES
-from harness.record import RecordError
+from harness.record import KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
-from harness.results import read_results
+from harness.results import read_results, read_run, write_results, write_summary
 from harness.scenario import Scenario, ScenarioError, discover, load_scenario
 
 
@@ -189,10 +190,38 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """(Re)build RUN/report.html from RUN/results.json."""
-    path = write_report(args.run_dir)
-    print(path)
+    """(Re)build RUN/report.html; finish a run whose controller died from its record files."""
+    run_dir: Path = args.run_dir
+    if not run_dir.is_dir():
+        print(f"harness report: no run folder {run_dir}", file=sys.stderr)
+        return 2
+    run, records = read_run(run_dir)
+    if not records:
+        print(
+            f"harness report: {run_dir} holds no case record (records/ or results.json)",
+            file=sys.stderr,
+        )
+        return 2
+    if run is None:  # the controller never wrote its end: results.json from the records
+        run = RunInfo(
+            started=_started(run_dir),
+            interrupted=True,
+            kernels=[KernelRun(release=k) for k in sorted({r.kernel for r in records})],
+        )
+        print(f"{run_dir}: the run did not finish; {len(records)} case records kept")
+        print(write_results(run_dir, records, run))
+        print(write_summary(run_dir, records, None))
+    print(write_report(run_dir, records))
     return 0
+
+
+def _started(run_dir: Path) -> str:
+    """When a run began, from its folder's name (results/<UTC time>-<id>)."""
+    try:
+        stamp = datetime.datetime.strptime(run_dir.name.split("-")[0], "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return ""
+    return stamp.replace(tzinfo=datetime.UTC).isoformat()
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -1,28 +1,35 @@
 """pytest plugin: every case of every scenario file is a test item.
 
 Collection, selection (-k), parallelism (-n, pytest-xdist), JUnit XML and
-reporting are pytest's own; this plugin only turns YAML cases into items, runs
-them through `harness.runner`, and gathers their records into one results.json
-per run (each worker writes one record file per case; the controller merges).
+reporting are pytest's own; this plugin turns YAML cases into items and runs
+them through `harness.runner`.  Each case's record travels with its test
+report (an attribute pytest and xdist carry from worker to controller), so the
+controller alone keeps the records: it stores each as it arrives
+(records/KERNEL/SCENARIO/CASE.json), gives a case whose worker crashed an
+`error` record, and at the end writes results.json, summary.md and
+report.html, marked interrupted when the run did not get to every case.
 """
 
 from __future__ import annotations
 
+import datetime
+import shlex
+import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
-from harness.record import CaseRecord
+from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
-from harness.results import new_run_dir, read_results, write_record, write_results, write_summary
+from harness.results import new_run_dir, write_record, write_results, write_summary
 from harness.scenario import Case, Scenario, ScenarioError, load_scenario
 
 _RUN_DIR = pytest.StashKey[Path]()
-_RECORDS = pytest.StashKey[list[CaseRecord]]()  # the run's records, once merged
+RECORD_ATTRIBUTE = "harness_record"  # the record (JSON) a case's call report carries
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,7 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     if workerinput is not None:
-        config.stash[_RUN_DIR] = Path(workerinput["harness_run_dir"])
+        if workerinput.get("harness_run_dir"):
+            config.stash[_RUN_DIR] = Path(workerinput["harness_run_dir"])
         return
     chosen: Path | None = config.getoption("--results-dir", None)
     if chosen is not None:
@@ -54,11 +62,14 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_RUN_DIR] = chosen
     elif is_root():
         config.stash[_RUN_DIR] = new_run_dir(RESULTS_DIR)
+    run_dir = config.stash.get(_RUN_DIR, None)
+    if run_dir is not None:
+        config.pluginmanager.register(HarnessRun(config, run_dir), "harness-run")
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist: every worker writes into the controller's run folder."""
+    """xdist: every worker writes its pcaps into the controller's run folder."""
     run_dir = node.config.stash.get(_RUN_DIR, None)
     if run_dir is not None:
         node.workerinput["harness_run_dir"] = str(run_dir)
@@ -107,17 +118,18 @@ class CaseItem(pytest.Item):
         super().__init__(**kwargs)
         self.scenario = scenario
         self.case = case
+        self.record: CaseRecord | None = None
         self.add_marker(pytest.mark.kernel)
 
     def runtest(self) -> None:
-        run_dir = self.config.stash.get(_RUN_DIR, None)
         if not is_root():
             pytest.skip(ROOT_HINT)
         # Imported here, in the workers: the runner pulls in scapy and pyroute2
         # (about 0.5 s), which the xdist controller never needs before it starts them.
         from harness.runner import run_case
 
-        record = run_case(self.scenario, self.case, run_dir)
+        record = run_case(self.scenario, self.case, self.config.stash.get(_RUN_DIR, None))
+        self.record = record
         errnos = [a.outcome.errno for a in record.observed.acts] if record.observed else []
         self.user_properties += [
             ("kernel", record.kernel),
@@ -125,8 +137,6 @@ class CaseItem(pytest.Item):
             ("errno", ", ".join(errnos)),
             ("article", record.article),
         ]
-        if run_dir is not None:
-            write_record(run_dir, record)
         if record.verdict == "skip":
             pytest.skip(record.message)
         if record.verdict == "refuted":
@@ -143,37 +153,108 @@ class CaseItem(pytest.Item):
         return self.path, None, f"{self.scenario.name}::{self.case.id}: {self.case.title}"
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    config = session.config
-    if hasattr(config, "workerinput"):
-        return
-    run_dir = config.stash.get(_RUN_DIR, None)
-    if run_dir is None:
-        return
-    records = read_results(run_dir) if (run_dir / "records").is_dir() else []
-    config.stash[_RECORDS] = records
-    if records:
-        write_results(run_dir, records)
-        write_summary(run_dir, records)
-        write_report(run_dir, records)
-    elif config.getoption("--results-dir", None) is None and not any(run_dir.iterdir()):
-        run_dir.rmdir()  # a run without scenario cases leaves no empty folder
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """The call report of a case carries its record (xdist sends it to the controller)."""
+    report = yield
+    record = getattr(item, "record", None)
+    if call.when == "call" and isinstance(record, CaseRecord):
+        setattr(report, RECORD_ATTRIBUTE, record.to_json())
+    return report
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    run_dir = config.stash.get(_RUN_DIR, None)
-    records = config.stash.get(_RECORDS, [])
-    if run_dir is None or not records:
-        return
-    tr = terminalreporter
-    tr.section("harness verdicts")
-    if config.getoption("--harness-table"):
-        width = max(len(r.key) for r in records)
-        for r in sorted(records, key=lambda r: r.key):
-            tr.write_line(f"{r.verdict.upper():<5}  {r.key:<{width}}  {r.title}")
-    counts = Counter(r.verdict for r in records)
-    summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
-    tr.write_line(f"{len(records)} cases on kernel {kernel_release()}: {summary}")
-    tr.write_line(f"results: {run_dir / 'results.json'}")
-    tr.write_line(f"report:  {run_dir / 'report.html'}")
-    tr.write_line(f"summary: {run_dir / 'summary.md'}")
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+class HarnessRun:
+    """The controller's side of a run: records as they arrive, and the run's files at the end."""
+
+    def __init__(self, config: pytest.Config, run_dir: Path) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.started = _now()
+        self.records: dict[tuple[str, str, str], CaseRecord] = {}
+
+    def _keep(self, record: CaseRecord) -> None:
+        self.records[(record.kernel, record.scenario, record.case)] = record
+        write_record(self.run_dir, record)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        carried = getattr(report, RECORD_ATTRIBUTE, None)
+        if isinstance(carried, str):
+            self._keep(CaseRecord.from_json(carried, f"the report of {report.nodeid}"))
+        elif report.failed and report.when not in ("setup", "call", "teardown"):
+            # xdist's report for a case whose worker died while running it.
+            crashed = _crash_record(report)
+            if crashed is not None:
+                self._keep(crashed)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
+        records = list(self.records.values())
+        if not records:
+            if self.config.getoption("--results-dir", None) is None and not any(
+                self.run_dir.iterdir()
+            ):
+                self.run_dir.rmdir()  # a run without scenario cases leaves no empty folder
+            return
+        run = RunInfo(
+            started=self.started,
+            finished=_now(),
+            interrupted=interrupted,
+            kernels=[KernelRun(release=k) for k in sorted({r.kernel for r in records})],
+            command=shlex.join(["pytest", *sys.argv[1:]]),
+        )
+        write_results(self.run_dir, records, run)
+        write_summary(self.run_dir, records, run)
+        write_report(self.run_dir, records)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        records = sorted(self.records.values(), key=lambda r: (r.key, r.kernel))
+        if not records:
+            return
+        tr = terminalreporter
+        tr.section("harness verdicts")
+        if self.config.getoption("--harness-table"):
+            width = max(len(r.key) for r in records)
+            for r in records:
+                tr.write_line(f"{r.verdict.upper():<7}  {r.key:<{width}}  {r.title}")
+        for kernel in sorted({r.kernel for r in records}):
+            mine = [r for r in records if r.kernel == kernel]
+            counts = Counter(r.verdict for r in mine)
+            summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+            tr.write_line(f"{len(mine)} cases on kernel {kernel}: {summary}")
+        tr.write_line(f"results: {self.run_dir / 'results.json'}")
+        tr.write_line(f"report:  {self.run_dir / 'report.html'}")
+        tr.write_line(f"summary: {self.run_dir / 'summary.md'}")
+
+
+def _crash_record(report: pytest.TestReport) -> CaseRecord | None:
+    """An `error` record for a case whose worker died while running it (None: not a case)."""
+    path, _, case_id = report.nodeid.partition("::")
+    try:
+        scenario = load_scenario(path)
+        case = scenario.case(case_id)
+    except (ScenarioError, RecordError, KeyError, OSError):
+        return None
+    node = getattr(report, "node", None)
+    kernel = (getattr(node, "workerinfo", None) or {}).get("harness_kernel") or kernel_release()
+    return CaseRecord(
+        scenario=scenario.name,
+        case=case.id,
+        file=str(scenario.path),
+        title=case.title,
+        claim=scenario.claim,
+        article=scenario.source.article,
+        section=scenario.source.section,
+        kernel=kernel,
+        verdict="error",
+        message=f"the process running this case died: {report.longreprtext}",
+        refuted=case.refuted or "",
+        topology=scenario.topology,
+        acts=case.acts(),
+    )

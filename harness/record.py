@@ -80,6 +80,29 @@ class CaseRecord(BaseModel):
             raise _record_error(exc, where) from None
 
 
+class KernelRun(BaseModel):
+    """One kernel a run ran its cases on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    release: str  # `uname -r`
+    label: str = "host"  # as the run was asked for it: host, 6.1, a path to an image
+    machine: str = "host"  # host, or the guest's virtual machine: "guest (kvm)", "guest (tcg)"
+    error: str = ""  # a guest that did not come up: why, with the console's last lines
+
+
+class RunInfo(BaseModel):
+    """What a run was: when, on which kernels, and whether it ran to its end."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    started: str  # ISO 8601, UTC
+    finished: str = ""  # empty: the run did not get to write its end (its controller died)
+    interrupted: bool = False  # stopped before every selected case ran (Ctrl-C, a signal)
+    kernels: list[KernelRun] = []
+    command: str = ""
+
+
 def _record_error(exc: ValidationError, where: str) -> RecordError:
     first = exc.errors()[0]
     field = ".".join(str(part) for part in first["loc"])

@@ -9,8 +9,10 @@ import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from harness.env import RESULTS_DIR
-from harness.record import CaseRecord, RecordError
+from harness.record import CaseRecord, RecordError, RunInfo
 
 
 def new_run_dir(base: Path = RESULTS_DIR) -> Path:
@@ -21,14 +23,15 @@ def new_run_dir(base: Path = RESULTS_DIR) -> Path:
     return path
 
 
-def record_path(run_dir: Path, scenario: str, case: str) -> Path:
-    """Where a worker stores the record of one case while the run goes on."""
-    return run_dir / "records" / scenario / f"{case}.json"
+def record_path(run_dir: Path, record: CaseRecord) -> Path:
+    """Where the record of one case on one kernel is kept while the run goes on."""
+    return run_dir / "records" / record.kernel / record.scenario / f"{record.case}.json"
 
 
 def write_record(run_dir: Path, record: CaseRecord) -> Path:
-    """Store one case's record in the run folder (atomically: a reader never sees half)."""
-    path = record_path(run_dir, record.scenario, record.case)
+    """Store one case's record in the run folder as soon as it is known (atomically: a
+    reader never sees half), so that a run whose controller dies keeps it."""
+    path = record_path(run_dir, record)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(record.to_json())
@@ -36,38 +39,71 @@ def write_record(run_dir: Path, record: CaseRecord) -> Path:
     return path
 
 
-def write_results(run_dir: Path, records: list[CaseRecord]) -> Path:
-    """results.json: a list with one record per case, sorted by scenario and case.
-
-    One record per line: a diff between two runs then shows which cases changed.
-    """
+def write_results(run_dir: Path, records: list[CaseRecord], run: RunInfo) -> Path:
+    """results.json: the run, then one record per case and kernel, sorted by scenario,
+    case and kernel, one record per line (a diff between two runs shows which changed)."""
     path = run_dir / "results.json"
     ordered = sorted(records, key=lambda r: (r.scenario, r.case, r.kernel))
     lines = ",\n".join(r.to_json() for r in ordered)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(f"[\n{lines}\n]\n")
+    tmp.write_text(f'{{"run": {run.model_dump_json()},\n"records": [\n{lines}\n]}}\n')
     tmp.replace(path)
     return path
 
 
-def read_results(run_dir: Path) -> list[CaseRecord]:
-    """The run's records: results.json, else (a run still going, or one whose controller
-    died) the workers' record files.  RecordError names a file that does not read."""
+def read_run(run_dir: Path) -> tuple[RunInfo | None, list[CaseRecord]]:
+    """The run and its records: results.json, else (a run still going, or one whose
+    controller died) the record files.  RecordError names what does not read."""
     path = run_dir / "results.json"
-    if path.is_file():
-        try:
-            items = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RecordError(str(path), "", f"not a results file: {exc}") from None
-        if not isinstance(items, list):
-            raise RecordError(str(path), "", "not a list of records")
-        return [
-            CaseRecord.from_dict(item, f"{path}: record {n + 1}") for n, item in enumerate(items)
+    if not path.is_file():
+        records = [
+            CaseRecord.from_json(p.read_bytes(), str(p))
+            for p in sorted((run_dir / "records").glob("*/*/*.json"))
         ]
-    return [
-        CaseRecord.from_json(p.read_bytes(), str(p))
-        for p in sorted((run_dir / "records").glob("*/*.json"))
+        return None, records
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordError(str(path), "", f"not a results file: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("records"), list):
+        raise RecordError(str(path), "", "not a results file: no 'records' list")
+    try:
+        run = RunInfo.model_validate(data.get("run"))
+    except ValidationError as exc:
+        raise RecordError(str(path), "run", str(exc.errors()[0]["msg"])) from None
+    records = [
+        CaseRecord.from_dict(item, f"{path}: record {n + 1}")
+        for n, item in enumerate(data["records"])
     ]
+    return run, records
+
+
+def read_results(run_dir: Path) -> list[CaseRecord]:
+    """The run's records (see read_run)."""
+    return read_run(run_dir)[1]
+
+
+def _run_lines(run: RunInfo | None, records: list[CaseRecord]) -> list[str]:
+    """What the run was, above the table: a run that did not finish says so first."""
+    if run is None:
+        return [
+            f"**This run did not finish** (its controller ended before writing its results); "
+            f"{len(records)} case records were kept.",
+            "",
+        ]
+    lines = []
+    if run.interrupted:
+        lines += [
+            f"**This run was interrupted**: {len(records)} case runs finished and are below; "
+            "the cases it did not get to are not listed.",
+            "",
+        ]
+    for kernel in run.kernels:
+        ran = f" ({kernel.machine})" if kernel.machine != "host" else ""
+        lines.append(
+            f"- kernel {kernel.release}{ran}" + (f": {kernel.error}" if kernel.error else "")
+        )
+    return [*lines, ""]
 
 
 def _claim_verdict(verdicts: Sequence[str]) -> str:
@@ -81,8 +117,8 @@ def _claim_verdict(verdicts: Sequence[str]) -> str:
     return "holds"
 
 
-def write_summary(run_dir: Path, records: list[CaseRecord]) -> Path:
-    """summary.md: claim -> verdict per kernel, then every claim the kernel does not confirm."""
+def write_summary(run_dir: Path, records: list[CaseRecord], run: RunInfo | None = None) -> Path:
+    """summary.md: claim -> verdict per kernel, then every claim a kernel does not confirm."""
     kernels = sorted({r.kernel for r in records})
     by_scenario: dict[str, list[CaseRecord]] = {}
     for record in sorted(records, key=lambda r: (r.article, r.scenario, r.case)):
@@ -90,6 +126,7 @@ def write_summary(run_dir: Path, records: list[CaseRecord]) -> Path:
     lines = [
         f"# Claims and verdicts ({run_dir.name})",
         "",
+        *_run_lines(run, records),
         "`holds`: every case passed; `refuted`: the kernel does not do what the article says "
         "(and does what the case records instead); `skipped`: the kernel lacks a feature.",
         "",

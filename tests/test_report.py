@@ -13,7 +13,7 @@ import pytest
 
 from harness.expect import Comparison, Expect
 from harness.facts import ActFacts, ArpRecord, Observation, PacketRecord, ProbeOutcome, Receipt
-from harness.record import CaseRecord, RecordError
+from harness.record import CaseRecord, RecordError, RunInfo
 from harness.report import (
     MAX_ARROWS,
     render_case_text,
@@ -175,7 +175,7 @@ def observed_with(rec: CaseRecord, **update: Any) -> CaseRecord:
 
 
 def run_dir(tmp_path: Path, records: list[CaseRecord]) -> Path:
-    write_results(tmp_path, records)
+    write_results(tmp_path, records, RunInfo(started="2026-01-01T00:00:00+00:00"))
     return tmp_path
 
 
@@ -304,8 +304,9 @@ def test_a_malformed_record_is_refused_with_its_field(
 ) -> None:
     data = json.loads(record("fail").to_json())
     change(data)
+    good = json.loads(record("pass").to_json())
     (tmp_path / "results.json").write_text(
-        json.dumps([record("pass").model_dump(mode="json"), data])
+        json.dumps({"run": {"started": "2026-01-01T00:00:00+00:00"}, "records": [good, data]})
     )
     with pytest.raises(RecordError) as caught:
         read_results(tmp_path)
