@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from harness.compare import kernel_differences
 from harness.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
 from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
@@ -228,6 +229,12 @@ class HarnessRun:
             counts = Counter(r.verdict for r in mine)
             summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
             tr.write_line(f"{len(mine)} cases on kernel {kernel}: {summary}")
+        differing = kernel_differences(records)
+        if differing:
+            tr.write_line(
+                f"{len(differing)} cases differ between kernels: see 'Where kernels differ' "
+                "in the summary"
+            )
         tr.write_line(f"results: {self.run_dir / 'results.json'}")
         tr.write_line(f"report:  {self.run_dir / 'report.html'}")
         tr.write_line(f"summary: {self.run_dir / 'summary.md'}")

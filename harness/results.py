@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from harness.compare import Difference, kernel_differences
 from harness.env import RESULTS_DIR
 from harness.record import CaseRecord, RecordError, RunInfo
 
@@ -81,6 +82,25 @@ def read_run(run_dir: Path) -> tuple[RunInfo | None, list[CaseRecord]]:
 def read_results(run_dir: Path) -> list[CaseRecord]:
     """The run's records (see read_run)."""
     return read_run(run_dir)[1]
+
+
+def difference_lines(found: list[Difference], title: str = "Where kernels differ") -> list[str]:
+    """A section with each case whose answer differs between runs, values side by side."""
+    if not found:
+        return []
+    lines = ["", f"## {title}", ""]
+    for diff in found:
+        lines += [
+            f"### `{diff.key}`: {diff.title}",
+            "",
+            "| field | " + " | ".join(diff.runs) + " |",
+            "|---|" + "---|" * len(diff.runs),
+        ]
+        for field, values in diff.fields.items():
+            cells = " | ".join(v.replace("|", "\\|") for v in values)
+            lines.append(f"| {field} | {cells} |")
+        lines.append("")
+    return lines
 
 
 def _run_lines(run: RunInfo | None, records: list[CaseRecord]) -> list[str]:
@@ -155,8 +175,9 @@ def write_summary(run_dir: Path, records: list[CaseRecord], run: RunInfo | None 
             + " | ".join(cells)
             + f" | {counts} |"
         )
+    lines += difference_lines(kernel_differences(records))
     refuted = [r for r in records if r.verdict == "refuted"]
-    lines += ["", "## Claims this kernel does not confirm", ""]
+    lines += ["", "## Claims a kernel does not confirm", ""]
     if not refuted:
         lines.append("(none)")
     for record in sorted(refuted, key=lambda r: r.key):

@@ -25,6 +25,7 @@ STAGES: list[tuple[str, ...]] = [
     ("session",),
     ("verdict",),
     ("record",),
+    ("compare",),
     ("runner", "results"),
     ("report",),
     ("pytest_plugin", "cli", "__main__"),

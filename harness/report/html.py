@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from harness.compare import Difference, kernel_differences
 from harness.expect import Comparison
 from harness.record import CaseRecord
 from harness.report.style import CSS
@@ -130,6 +131,28 @@ def _pcap_links(rec: CaseRecord, run_dir: Path) -> str:
         href = quote(Path(rel).as_posix())
         items.append(f'<li><a href="{escape(href)}">{escape(path.name)}</a>{missing}</li>')
     return f'<ul class="pcaps">{"".join(items)}</ul>'
+
+
+def _differences(found: list[Difference], anchors: dict[str, str]) -> str:
+    """Each case whose answer differs between kernels, the values side by side."""
+    if not found:
+        return ""
+    out = [f"<h2>where kernels differ ({len(found)} cases)</h2>"]
+    for diff in found:
+        link = anchors.get(diff.key)
+        name = f'<a href="#{link}">{escape(diff.key)}</a>' if link else escape(diff.key)
+        cols = "".join(f"<th>{escape(run)}</th>" for run in diff.runs)
+        rows = "".join(
+            f"<tr><td>{escape(field)}</td>"
+            + "".join(f'<td class="mono">{escape(v)}</td>' for v in values)
+            + "</tr>"
+            for field, values in diff.fields.items()
+        )
+        out.append(
+            f'<h3 class="mono">{name}</h3><div>{escape(diff.title)}</div>'
+            f'<table class="cmp"><tr><th>field</th>{cols}</tr>{rows}</table>'
+        )
+    return "".join(out)
 
 
 def _legend() -> str:
@@ -270,6 +293,9 @@ def render_report(records: Sequence[CaseRecord], run_dir: Path) -> str:
         fail_list,
         "<h2>claims and verdicts</h2>",
         _summary_table(recs, anchors, kernels) if recs else "<p>(no case recorded)</p>",
+        _differences(
+            kernel_differences(recs), {r.key: a for r, a in zip(recs, anchors, strict=True)}
+        ),
         "<h2>cases</h2>",
         *(_case_section(r, a, run_dir, multi) for r, a in zip(recs, anchors, strict=True)),
     ]

@@ -1,0 +1,61 @@
+"""Comparing a case across kernels: what differs, and where the run says so (pure logic)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.compare import essence, kernel_differences
+from harness.facts import ActFacts, ProbeOutcome
+from harness.record import CaseRecord, RunInfo
+from harness.report import write_report
+from harness.results import write_summary
+from tests.test_report import RECEIPT, record
+
+UNREACHABLE = ProbeOutcome(errno="ENETUNREACH", message="sendto: unreachable", time=1000.0)
+
+
+def on(kernel: str, rec: CaseRecord) -> CaseRecord:
+    return rec.model_copy(update={"kernel": kernel})
+
+
+def refused(rec: CaseRecord) -> CaseRecord:
+    assert rec.observed is not None
+    observed = rec.observed.model_copy(
+        update={"acts": [ActFacts(outcome=UNREACHABLE)], "arp": [], "packets": [], "received": []}
+    )
+    return rec.model_copy(update={"observed": observed, "verdict": "fail"})
+
+
+def test_the_same_answer_is_no_difference() -> None:
+    same = [on("6.1.0", record("pass")), on("6.12.0", record("pass"))]
+    assert kernel_differences(same) == []
+
+
+def test_a_different_answer_is_listed_field_by_field() -> None:
+    new, old = on("6.12.0", record("pass")), on("6.1.0", refused(record("pass")))
+    (diff,) = kernel_differences([new, old])
+    assert diff.key == "dontroute/peer-pass" and diff.runs == ["6.1.0", "6.12.0"]
+    assert diff.fields["verdict"] == ["fail", "pass"]
+    assert diff.fields["errno"] == ["ENETUNREACH", "ok"]
+    assert diff.fields["received by"] == ["(none)", str(RECEIPT)]
+    assert diff.fields["resolution requests by sender"] == [
+        "(none)",
+        "who-has 192.0.2.193 tell 192.0.2.224",
+    ]
+    assert "route lookup" not in diff.fields  # the same in both
+
+
+def test_random_link_local_addresses_are_no_difference() -> None:
+    assert essence(record("pass")) == essence(record("pass"))
+
+
+def test_summary_and_report_show_where_kernels_differ(tmp_path: Path) -> None:
+    records = [on("6.12.0", record("pass")), on("6.1.0", refused(record("pass")))]
+    run = RunInfo(started="2026-01-01T00:00:00+00:00")
+    summary = write_summary(tmp_path, records, run).read_text()
+    section = summary[summary.index("## Where kernels differ") :]
+    assert "| field | 6.1.0 | 6.12.0 |" in section
+    assert "| errno | ENETUNREACH | ok |" in section
+    page = write_report(tmp_path, records).read_text()
+    assert "where kernels differ (1 cases)" in page
+    assert '<td class="mono">ENETUNREACH</td><td class="mono">ok</td>' in page
