@@ -12,17 +12,16 @@ import traceback
 from pathlib import Path
 
 from harness import kernel
+from harness.commands import TopologyError
 from harness.env import kernel_release
+from harness.expect import Comparison
 from harness.facts import Observation
 from harness.netns import Lab
 from harness.record import CaseRecord
 from harness.scenario import Case, Scenario
 from harness.session import CaseSession
 from harness.verdict import judge
-
-
-class RefusedChange(RuntimeError):
-    """The kernel refused a change the case needs (and does not expect to be refused)."""
+from harness.vocabulary import errno_name
 
 
 def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> CaseRecord:
@@ -48,11 +47,15 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
         return record.model_copy(update={"verdict": "skip", "message": "; ".join(lacking)})
     try:
         observation, notes, pcaps = _execute(scenario, case, run_dir)
-    except Exception as exc:  # reported as verdict "error", with the traceback
+    except Exception as exc:
+        elapsed = round(time.perf_counter() - started, 4)
+        if isinstance(exc, TopologyError) and exc.code:
+            return _refused_setup(record, exc).model_copy(update={"duration_s": elapsed})
+        # A harness problem, not the kernel's answer: verdict "error", with the traceback.
         return record.model_copy(
             update={
                 "message": f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
-                "duration_s": round(time.perf_counter() - started, 4),
+                "duration_s": elapsed,
             }
         )
     judgement = judge(case, observation)
@@ -70,6 +73,24 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
     )
 
 
+def _refused_setup(record: CaseRecord, exc: TopologyError) -> CaseRecord:
+    """The kernel refused part of the set-up: that is its answer, judged like any other."""
+    refusal = Comparison(
+        field="setup",
+        label=f"set-up: {exc}",
+        expected="ok",
+        observed=errno_name(exc.code),
+        ok=False,
+    )
+    return record.model_copy(
+        update={
+            "verdict": "fail",
+            "message": f"the kernel refused the topology's set-up: {exc}",
+            "comparison": [refusal],
+        }
+    )
+
+
 def _execute(
     scenario: Scenario, case: Case, run_dir: Path | None
 ) -> tuple[Observation, list[str], list[str]]:
@@ -79,9 +100,7 @@ def _execute(
         session = CaseSession.start(lab, scenario.topology, [a.probe for a in acts], case.listeners)
         for act in acts:
             for change in act.change:
-                answer = session.apply(change)
-                if answer.errno != "ok" and change.fails_with is None:
-                    raise RefusedChange(answer.message)
+                session.apply(change)  # a refusal is an answer: the verdict judges it
             session.act(act.probe)
             # A refuted case ends its acts by what the kernel does instead.
             session.settle(act.kernel_does if case.refuted and act.kernel_does else act.expect)

@@ -33,22 +33,25 @@ def compare(expect: Expect, obs: Observation, act: Act, index: int) -> list[Comp
 
 
 def change_rows(acts: list[Act], obs: Observation) -> list[Comparison]:
-    """One row per change the claim expects the kernel to refuse."""
+    """One row per change the claim expects the kernel to refuse, and one per change the
+    kernel refused although the claim needs it (that is the kernel's answer too)."""
     rows = []
     for index, act in enumerate(acts):
         answers = obs.acts[index].changes if index < len(obs.acts) else []
         for change, answer in zip(act.change, answers, strict=False):
-            if change.fails_with is not None:
-                rows.append(
-                    Comparison(
-                        field="change",
-                        label=f"change `{change.host}: {change.kind}` refused with",
-                        expected=change.fails_with,
-                        observed=answer.errno,
-                        ok=answer.errno == change.fails_with,
-                        act=index,
-                    )
+            if change.fails_with is None and answer.errno == "ok":
+                continue
+            expected = change.fails_with or "ok"
+            rows.append(
+                Comparison(
+                    field="change",
+                    label=f"change `{change.host}: {change.command}` answered",
+                    expected=expected,
+                    observed=answer.errno,
+                    ok=answer.errno == expected,
+                    act=index,
                 )
+            )
     return rows
 
 

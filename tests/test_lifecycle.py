@@ -57,14 +57,16 @@ def test_setup_failing_half_way_leaves_nothing(host_untouched: None) -> None:
     assert namespace_references(lab.created()) == []
 
 
-def test_failed_setup_is_an_error_verdict_naming_the_command(host_untouched: None) -> None:
+def test_a_setup_the_kernel_refuses_is_its_answer(host_untouched: None) -> None:
     scenario = load_scenario(SCENARIO_DIR / "dontroute" / "so-dontroute-experiment-table.yaml")
     broken = scenario.model_copy(update={"topology": _failing_topology()})
     record = run_case(broken, broken.cases[0])
-    assert record.verdict == "error"
+    assert record.verdict == "fail"
     assert "sender: `ip route add default via 203.0.113.1` failed: Network is unreachable" in (
         record.message
     )
+    (row,) = record.comparison
+    assert (row.field, row.expected, row.observed, row.ok) == ("setup", "ok", "ENETUNREACH", False)
 
 
 def _default_sigint() -> None:

@@ -190,3 +190,36 @@ def test_link_attributes_are_compared_one_row_each() -> None:
     ]
     assert rows["link sender/tun0 txqueuelen"].observed == "500"
     assert rows["link sender/tap0 address locally administered"].ok  # 0x1a has bit 0x02
+
+
+def test_a_refused_change_is_a_row_whether_or_not_the_claim_expects_it() -> None:
+    from harness.facts import ChangeOutcome
+    from harness.scenario import Case
+    from harness.verdict import judge
+
+    case = Case.model_validate(
+        {
+            "id": "rename",
+            "title": "rename an interface that is up, then send",
+            "change": [
+                {"host": "sender", "link": "set eth0 name lan0"},
+                {"host": "sender", "route": "add 198.51.100.0/24 dev eth0", "fails_with": "EEXIST"},
+            ],
+            "probe": {"host": "sender", "dst": "192.0.2.193"},
+            "expect": {"errno": "ok"},
+        }
+    )
+    answers = [
+        ChangeOutcome(host="sender", command="ip link set eth0 name lan0", errno="EBUSY"),
+        ChangeOutcome(host="sender", command="ip route add ...", errno="EEXIST"),
+    ]
+    obs = observe(FRAMES, OK, [RECEIPT]).model_copy(
+        update={"acts": [ActFacts(outcome=OK, changes=answers)]}
+    )
+    judgement = judge(case, obs)
+    assert judgement.verdict == "fail"  # the kernel's answer, not a harness error
+    assert [(r.field, r.expected, r.observed, r.ok) for r in judgement.comparison] == [
+        ("change", "ok", "EBUSY", False),
+        ("change", "EEXIST", "EEXIST", True),
+        ("errno", "ok", "ok", True),
+    ]
