@@ -6,12 +6,13 @@ The builder (harness/topology.py) makes it; changes during a case go through
 
 from __future__ import annotations
 
+import errno
 import functools
 import socket
 from dataclasses import dataclass, field
 
 from harness import timing
-from harness.commands import APPLY, guarded
+from harness.commands import APPLY, TopologyError, guarded
 from harness.netns import Lab, NetNS
 from harness.readiness import linkwatch_caught_up, record_announcements
 from harness.scenario import Change, Topology
@@ -61,11 +62,18 @@ class Network:
                 guarded(ns, f"sysctl {key}={value}", functools.partial(ns.write_sysctl, key, value))
         else:
             verb, spec = change.parsed()
-            new_ipv6 = change.kind == "addr" and verb == "add" and spec.address.version == 6
-            address = (ns.link_index(spec.dev), str(spec.address.ip)) if new_ipv6 else None
-            if address is not None:
-                self.announced.setdefault(change.host, set()).discard(address)
-            APPLY[change.kind](ns, verb, spec)
+            try:
+                new_ipv6 = change.kind == "addr" and verb == "add" and spec.address.version == 6
+                address = (ns.link_index(spec.dev), str(spec.address.ip)) if new_ipv6 else None
+                if address is not None:
+                    self.announced.setdefault(change.host, set()).discard(address)
+                APPLY[change.kind](ns, verb, spec)
+            except LookupError as exc:
+                # iproute2 asks the kernel for the device by name first, and the
+                # kernel answers ENODEV (say, after a rename it refused).
+                raise TopologyError(
+                    f"host {ns.name}: `{change.command}` failed: {exc}", errno.ENODEV
+                ) from None
             if address is not None:
                 self._wait_announced(change.host, address)
         self.log.append(str(change))

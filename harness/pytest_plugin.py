@@ -142,6 +142,8 @@ class CaseItem(pytest.Item):
             pytest.skip(record.message)
         if record.verdict == "refuted":
             pytest.xfail(f"refuted on this kernel: {record.refuted}")
+        if record.verdict == "changed":
+            pytest.xfail(record.message)
         if record.verdict != "pass":
             raise CaseFailed(record)
 
@@ -262,6 +264,7 @@ def _crash_record(report: pytest.TestReport) -> CaseRecord | None:
         verdict="error",
         message=f"the process running this case died: {report.longreprtext}",
         refuted=case.refuted or "",
+        changed_in=case.changed_in,
         topology=scenario.topology,
         acts=case.acts(),
     )

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.expect import Comparison
 from harness.facts import Observation
-from harness.scenario import Act, Topology
+from harness.scenario import Act, ChangedIn, Topology
 from harness.verdict import Verdict
 
 
@@ -40,6 +40,7 @@ class CaseRecord(BaseModel):
     verdict: Verdict
     message: str = ""  # why, for anything but a plain pass (an error: what went wrong)
     refuted: str = ""  # the case says the article's claim does not hold, and why
+    changed_in: ChangedIn | None = None  # the case says the kernel changed at a version
     topology: Topology
     acts: list[Act]  # what the case does and expects at each act
     observed: Observation | None = None  # None: the case did not get to run

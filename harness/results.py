@@ -126,12 +126,19 @@ def _run_lines(run: RunInfo | None, records: list[CaseRecord]) -> list[str]:
     return [*lines, ""]
 
 
-def _claim_verdict(verdicts: Sequence[str]) -> str:
-    """One word for a scenario's claim from its cases' verdicts."""
+def _claim_verdict(cases: Sequence[CaseRecord]) -> str:
+    """A few words for a scenario's claim on one kernel, from its cases' verdicts."""
+    verdicts = [c.verdict for c in cases]
     if "error" in verdicts or "fail" in verdicts:
         return "FAILS" if "fail" in verdicts else "ERROR"
+    partly = " in part" if "pass" in verdicts else ""
+    changes = sorted(
+        {c.changed_in.version for c in cases if c.verdict == "changed" and c.changed_in}
+    )
+    if changes:
+        return f"changed in {', '.join(changes)}{partly}"
     if "refuted" in verdicts:
-        return "refuted in part" if "pass" in verdicts else "refuted"
+        return f"refuted{partly}"
     if verdicts and all(v == "skip" for v in verdicts):
         return "skipped"
     return "holds"
@@ -148,7 +155,9 @@ def write_summary(run_dir: Path, records: list[CaseRecord], run: RunInfo | None 
         "",
         *_run_lines(run, records),
         "`holds`: every case passed; `refuted`: the kernel does not do what the article says "
-        "(and does what the case records instead); `skipped`: the kernel lacks a feature.",
+        "(and does what the case records instead); `changed in V`: the claim holds only from "
+        "(or only before) kernel V, and this kernel is on the other side, doing what the case "
+        "records for it; `skipped`: the kernel lacks a feature.",
         "",
         "| article | claim (scenario) | "
         + " | ".join(f"kernel {k}" for k in kernels)
@@ -161,8 +170,8 @@ def write_summary(run_dir: Path, records: list[CaseRecord], run: RunInfo | None 
         claim = claim if len(claim) <= 160 else claim[:157] + "..."
         cells = []
         for kernel in kernels:
-            verdicts = [c.verdict for c in cases if c.kernel == kernel]
-            cells.append(_claim_verdict(verdicts) if verdicts else "")
+            mine = [c for c in cases if c.kernel == kernel]
+            cells.append(_claim_verdict(mine) if mine else "")
         counts = ", ".join(
             f"{n} {v}"
             for v, n in sorted(
@@ -176,14 +185,14 @@ def write_summary(run_dir: Path, records: list[CaseRecord], run: RunInfo | None 
             + f" | {counts} |"
         )
     lines += difference_lines(kernel_differences(records))
-    refuted = [r for r in records if r.verdict == "refuted"]
+    refuted = [r for r in records if r.verdict in ("refuted", "changed")]
     lines += ["", "## Claims a kernel does not confirm", ""]
     if not refuted:
         lines.append("(none)")
-    for record in sorted(refuted, key=lambda r: r.key):
+    for record in sorted(refuted, key=lambda r: (r.key, r.kernel)):
+        why = record.refuted if record.verdict == "refuted" else record.message
         lines.append(
-            f"- `{record.key}` ({record.article}, kernel {record.kernel}): "
-            f"{record.title}. {record.refuted}"
+            f"- `{record.key}` ({record.article}, kernel {record.kernel}): {record.title}. {why}"
         )
     problems = [r for r in records if r.verdict in ("fail", "error")]
     if problems:

@@ -20,7 +20,7 @@ from harness.netns import Lab
 from harness.record import CaseRecord
 from harness.scenario import Case, Scenario
 from harness.session import CaseSession
-from harness.verdict import judge
+from harness.verdict import acting_expectations, judge
 from harness.vocabulary import errno_name
 
 
@@ -39,6 +39,7 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
         kernel=kernel_release(),
         verdict="error",
         refuted=case.refuted or "",
+        changed_in=case.changed_in,
         topology=scenario.topology,
         acts=case.acts(),
     )
@@ -58,7 +59,7 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
                 "duration_s": elapsed,
             }
         )
-    judgement = judge(case, observation)
+    judgement = judge(case, observation, record.kernel)
     return record.model_copy(
         update={
             "verdict": judgement.verdict,
@@ -98,12 +99,14 @@ def _execute(
     acts = case.acts()
     with Lab(f"{scenario.name}/{case.id}") as lab:
         session = CaseSession.start(lab, scenario.topology, [a.probe for a in acts], case.listeners)
-        for act in acts:
+        # Each act ends by what this kernel is expected to do (a refuted claim's
+        # `kernel_does`, or the side of a version change this kernel is on).
+        expectations = acting_expectations(case, kernel_release())
+        for act, expectation in zip(acts, expectations, strict=True):
             for change in act.change:
                 session.apply(change)  # a refusal is an answer: the verdict judges it
             session.act(act.probe)
-            # A refuted case ends its acts by what the kernel does instead.
-            session.settle(act.kernel_does if case.refuted and act.kernel_does else act.expect)
+            session.settle(expectation)
         observation = session.finish()
         pcaps: list[str] = []
         if run_dir is not None:

@@ -14,11 +14,14 @@ from typing import Literal
 from harness.expect import Comparison, Evidence, Expect
 from harness.facts import Observation
 from harness.scenario import Act, Case
+from harness.vocabulary import version_tuple
 
 # refuted: the article's claim does not hold on this kernel, and the kernel does
-# exactly what the case records instead.
-Verdict = Literal["pass", "fail", "skip", "error", "refuted"]
-VERDICTS: tuple[Verdict, ...] = ("pass", "refuted", "fail", "error", "skip")
+# exactly what the case records instead.  changed: the claim holds only from (or
+# only before) a kernel version, this kernel is on the other side, and it does
+# what the case records for that side.
+Verdict = Literal["pass", "fail", "skip", "error", "refuted", "changed"]
+VERDICTS: tuple[Verdict, ...] = ("pass", "changed", "refuted", "fail", "error", "skip")
 
 
 def evidence(obs: Observation, act: Act, index: int) -> Evidence:
@@ -32,16 +35,21 @@ def compare(expect: Expect, obs: Observation, act: Act, index: int) -> list[Comp
     return expect.compare(evidence(obs, act, index))
 
 
-def change_rows(acts: list[Act], obs: Observation) -> list[Comparison]:
+def change_rows(
+    acts: list[Act], obs: Observation, answers: list[list[str] | None] | None = None
+) -> list[Comparison]:
     """One row per change the claim expects the kernel to refuse, and one per change the
-    kernel refused although the claim needs it (that is the kernel's answer too)."""
+    kernel refused although the claim needs it (that is the kernel's answer too).
+
+    `answers` (per act, per change) replaces what the claim expects of the changes.
+    """
     rows = []
     for index, act in enumerate(acts):
-        answers = obs.acts[index].changes if index < len(obs.acts) else []
-        for change, answer in zip(act.change, answers, strict=False):
-            if change.fails_with is None and answer.errno == "ok":
+        seen = obs.acts[index].changes if index < len(obs.acts) else []
+        wanted = (answers[index] if answers else None) or [c.fails_with or "ok" for c in act.change]
+        for change, answer, expected in zip(act.change, seen, wanted, strict=False):
+            if expected == "ok" and answer.errno == "ok":
                 continue
-            expected = change.fails_with or "ok"
             rows.append(
                 Comparison(
                     field="change",
@@ -70,12 +78,46 @@ class Judgement:
     article_comparison: list[Comparison]  # a refuted case: the article's own rows
 
 
-def judge(case: Case, obs: Observation) -> Judgement:
-    """The verdict of `case` on what the kernel did."""
+def acting_expectations(case: Case, release: str) -> list[Expect]:
+    """Per act, what the kernel is expected to do on a kernel of `release`: what a refuted
+    case records it does, the side of a version change this kernel is on, or the claim."""
+    acts = case.acts()
+    change = case.changed_in
+    if change is not None and change.covers(version_tuple(release)):
+        return [o.expect or a.expect for o, a in zip(change.side, acts, strict=True)]
+    if case.refuted:
+        return [a.kernel_does or a.expect for a in acts]
+    return [a.expect for a in acts]
+
+
+def judge(case: Case, obs: Observation, release: str = "") -> Judgement:
+    """The verdict of `case` on what the kernel of `release` did."""
     acts = case.acts()
     claim_rows = change_rows(acts, obs) + [
         row for i, act in enumerate(acts) for row in compare(act.expect, obs, act, i)
     ]
+    change = case.changed_in
+    if change is not None and change.covers(version_tuple(release)):
+        answers = [o.answers for o in change.side]
+        expectations = acting_expectations(case, release)
+        kernel_rows = change_rows(acts, obs, answers) + [
+            row for i, act in enumerate(acts) for row in compare(expectations[i], obs, act, i)
+        ]
+        side = "older than" if change.before is not None else "at or after"
+        if passed(claim_rows):
+            message = (
+                f"the claim HOLDS on this kernel ({release}), {side} {change.version}, although "
+                f"the case says the kernel {change.summary()}: update the case"
+            )
+            return Judgement("fail", message, kernel_rows, claim_rows)
+        if passed(kernel_rows):
+            message = f"this kernel ({release}) is {side} {change.version}: {change.summary()}"
+            return Judgement("changed", message, kernel_rows, claim_rows)
+        message = (
+            f"the kernel ({release}, {side} {change.version}) does neither what the claim says "
+            "nor what the case records for its side of the change"
+        )
+        return Judgement("fail", message, kernel_rows, claim_rows)
     if not case.refuted:
         return Judgement("pass" if passed(claim_rows) else "fail", "", claim_rows, [])
     kernel_rows = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import re
 
 from pydantic import BaseModel, ConfigDict
 
@@ -58,3 +59,9 @@ def same_ip(a: object, b: object) -> bool:
         return ipaddress.ip_address(str(a)) == ipaddress.ip_address(str(b))
     except ValueError:
         return str(a) == str(b)
+
+
+def version_tuple(release: str) -> tuple[int, ...]:
+    """(6, 1, 0) for `6.1.0-41-amd64`, (6, 18, 44) for `6.18.44-fc-v857`, (6, 2) for `6.2`."""
+    numbers = re.match(r"\d+(?:\.\d+)*", release)
+    return tuple(int(n) for n in numbers[0].split(".")) if numbers else ()

@@ -223,3 +223,28 @@ def test_a_refused_change_is_a_row_whether_or_not_the_claim_expects_it() -> None
         ("change", "EEXIST", "EEXIST", True),
         ("errno", "ok", "ok", True),
     ]
+
+
+def test_a_claim_that_changed_at_a_version_is_judged_by_the_kernel_s_side() -> None:
+    from harness.scenario import Case
+    from harness.verdict import judge
+
+    case = Case.model_validate(
+        {
+            "id": "peer",
+            "title": "the peer is reached",
+            "probe": {"host": "sender", "dst": "192.0.2.193"},
+            "expect": {"errno": "ENETUNREACH"},
+            "changed_in": {
+                "version": "6.2",
+                "why": "a made-up change for this test",
+                "before": [{"expect": {"errno": "ok", "received": ["peer"]}}],
+            },
+        }
+    )
+    obs = observe(FRAMES, OK, [RECEIPT])  # errno ok, peer got it
+    old = judge(case, obs, "6.1.0-41-amd64")
+    assert old.verdict == "changed" and "older than 6.2" in old.message
+    assert not all(row.ok for row in old.article_comparison)  # the claim itself does not hold
+    assert judge(case, obs, "6.12.57+deb13-amd64").verdict == "fail"  # the claim applies there
+    assert judge(case, obs, "6.2").verdict == "fail"  # 6.2 is the first new one

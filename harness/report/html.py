@@ -201,6 +201,13 @@ def _case_section(rec: CaseRecord, anchor: str, run_dir: Path, multi_kernel: boo
             f"<div><b>what the kernel does instead</b>: {escape(kernel_does_line(rec))}</div>"
             "</div>"
         )
+    if rec.changed_in is not None:
+        out.append(
+            '<div class="refuted-note">'
+            f"<div><b>the kernel {escape(rec.changed_in.summary())}</b></div>"
+            + (f"<div>{escape(rec.message)}</div>" if rec.verdict == "changed" else "")
+            + "</div>"
+        )
     changes = [str(c) for act in rec.acts for c in act.change]
     facts = [
         ("claim", escape(rec.claim)),

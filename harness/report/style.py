@@ -4,6 +4,7 @@ from __future__ import annotations
 
 CSS = """
 :root { --pass:#1a7f37; --fail:#cf222e; --error:#bc4c00; --skip:#6e7781; --refuted:#8250df;
+        --changed:#0a6e8a;
         --line:#d0d7de; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans",
@@ -24,6 +25,7 @@ a { color:#0969da; text-decoration:none; } a:hover { text-decoration:underline; 
 .badge.pass { background:var(--pass); } .badge.fail { background:var(--fail); }
 .badge.error { background:var(--error); } .badge.skip { background:var(--skip); }
 .badge.refuted { background:var(--refuted); }
+.badge.changed { background:var(--changed); }
 .badge.other { background:#57606a; }
 .counts .badge { font-size:13px; padding:2px 10px; margin-right:6px; }
 table { border-collapse: collapse; background:#fff; }
@@ -42,6 +44,7 @@ section.case.fail { border-color:var(--fail); border-width:2px 2px 2px 6px; }
 section.case.error { border-left-color:var(--error); }
 section.case.skip { border-left-color:var(--skip); }
 section.case.refuted { border-left-color:var(--refuted); }
+section.case.changed { border-left-color:var(--changed); }
 .refuted-note { background:#fbefff; border:1px solid var(--refuted); color:#512a97;
                 padding:8px 12px; border-radius:6px; margin:10px 0; }
 section.case h2 { margin-top:4px; }

@@ -129,6 +129,8 @@ def render_case_text(rec: CaseRecord) -> str:
     if rec.refuted:
         lines.append(f"refuted: {rec.refuted}")
         lines.append(f"kernel does: {kernel_does_line(rec)}")
+    if rec.changed_in is not None:
+        lines.append(f"the kernel {rec.changed_in.summary()}")
     lines.extend(topology_text(rec.topology))
     lines.extend(f"change: {c}" for act in rec.acts for c in act.change)
     lines.append(f"probe: {probe_line(rec)} -> {outcome_line(rec)}")

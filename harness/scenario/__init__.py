@@ -10,7 +10,17 @@ expectation may say lives in harness/expect/.
 from __future__ import annotations
 
 from harness.expect import Expect
-from harness.scenario.case import CHANGE_KINDS, Act, Case, Change, Scenario, ScenarioFile, Source
+from harness.scenario.case import (
+    CHANGE_KINDS,
+    Act,
+    ActAnswer,
+    Case,
+    Change,
+    ChangedIn,
+    Scenario,
+    ScenarioFile,
+    Source,
+)
 from harness.scenario.load import ScenarioError, discover, load_scenario, load_topology, validate
 from harness.scenario.probe import Listener, Probe, parse_bind
 from harness.scenario.topology import (
@@ -24,8 +34,10 @@ from harness.scenario.topology import (
 __all__ = [
     "CHANGE_KINDS",
     "Act",
+    "ActAnswer",
     "Case",
     "Change",
+    "ChangedIn",
     "Expect",
     "Host",
     "Interface",

@@ -21,7 +21,7 @@ from harness.ipsyntax import (
 from harness.scenario.iplines import check_spec_addresses
 from harness.scenario.probe import Listener, Probe
 from harness.scenario.topology import Topology
-from harness.vocabulary import Strict, check_errno_name
+from harness.vocabulary import Strict, check_errno_name, version_tuple
 
 _CHANGE_PARSERS: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "route": (("add", "del", "replace"), parse_route),
@@ -121,6 +121,68 @@ class Act(Strict):
     )
 
 
+class ActAnswer(Strict):
+    """What one act gives on the kernels a version change covers; what it leaves out is as
+    the claim says."""
+
+    answers: list[str] | None = Field(
+        default=None,
+        description="the kernel's answer to each of the act's changes, in order: ok or an errno",
+    )
+    expect: Expect | None = Field(default=None, description="what the act's probe does there")
+
+    @field_validator("answers")
+    @classmethod
+    def _errnos(cls, value: list[str] | None) -> list[str] | None:
+        for answer in value or []:
+            check_errno_name(answer, ok=True)
+        return value
+
+
+class ChangedIn(Strict):
+    """The kernel's behaviour changed at a version: what kernels before it (or from it on) do.
+
+    The side not described does what the claim says.  A kernel on the described
+    side that does what is written there gets the verdict `changed`.
+    """
+
+    version: str = Field(
+        pattern=r"^\d+\.\d+(\.\d+)?$", description="the first version with the new behaviour"
+    )
+    why: str = Field(description="what changed, in the kernel's code")
+    commit: str = Field(default="", description="the commit or release note, where known")
+    before: list[ActAnswer] | None = Field(
+        default=None, description="per act: what kernels older than `version` do"
+    )
+    since: list[ActAnswer] | None = Field(
+        default=None, description="per act: what kernels from `version` on do"
+    )
+
+    @model_validator(mode="after")
+    def _one_side(self) -> ChangedIn:
+        if (self.before is None) == (self.since is None):
+            raise ValueError(
+                "say what kernels 'before' the version do, or what they do 'since' it "
+                "(the other side does what the claim says)"
+            )
+        return self
+
+    @property
+    def side(self) -> list[ActAnswer]:
+        """The acts as the described side of the change does them."""
+        return self.before if self.before is not None else self.since or []
+
+    def covers(self, version: tuple[int, ...]) -> bool:
+        """The kernel of `version` is on the side this change describes."""
+        boundary = version_tuple(self.version)
+        return version < boundary if self.before is not None else version >= boundary
+
+    def summary(self) -> str:
+        """`changed in 6.2: WHY (COMMIT)`."""
+        commit = f" ({self.commit})" if self.commit else ""
+        return f"changed in {self.version}: {self.why}{commit}"
+
+
 class Case(Strict):
     """One run of the experiment.
 
@@ -146,6 +208,11 @@ class Case(Strict):
         description="why the article's claim does not hold on this kernel; every act then "
         "says in `kernel_does` what the kernel does instead",
     )
+    changed_in: ChangedIn | None = Field(
+        default=None,
+        description="the claim holds only from (or only before) a kernel version: what the "
+        "kernels on the other side do",
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> Case:
@@ -168,6 +235,21 @@ class Case(Strict):
             )
         if not self.refuted and any(with_kernel):
             raise ValueError("'kernel_does' goes with 'refuted: WHY'")
+        if self.changed_in is not None:
+            if self.refuted:
+                raise ValueError(
+                    "give either 'refuted' (on every kernel) or 'changed_in' (from a version)"
+                )
+            acts = self.acts()
+            side = self.changed_in.side
+            if len(side) != len(acts):
+                raise ValueError(f"changed_in describes {len(side)} acts; the case has {len(acts)}")
+            for n, (answer, act) in enumerate(zip(side, acts, strict=True)):
+                if answer.answers is not None and len(answer.answers) != len(act.change):
+                    raise ValueError(
+                        f"changed_in, act {n + 1}: {len(answer.answers)} answers for "
+                        f"{len(act.change)} changes"
+                    )
         return self
 
     def acts(self) -> list[Act]:
