@@ -45,8 +45,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     import pytest
 
+    # FILE::CASE selects one case, as pytest's node ids do.
+    files = [Path(str(p).partition("::")[0]) for p in args.paths]
     known = [str(p.relative_to(PROJECT_ROOT)) for p in discover()]
-    for path in args.paths:
+    for path in files:
         if not path.exists():
             close = difflib.get_close_matches(str(path), known, n=3, cutoff=0.3)
             print(
@@ -57,11 +59,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 2
     # Bad input is refused before anything runs: every problem named, exit 2.
     problems = []
-    for path in discover(args.paths or None):
+    for path in discover(files or None):
         try:
             load_scenario(path)
         except ScenarioError as exc:
             problems.append(str(exc))
+    for given, path in zip(args.paths, files, strict=True):
+        case_id = str(given).partition("::")[2]
+        if case_id and path.is_file() and not problems:
+            ids = [c.id for c in load_scenario(path).cases]
+            if case_id not in ids:
+                close = difflib.get_close_matches(case_id, ids, n=3, cutoff=0.3)
+                problems.append(
+                    f"{path}: no case {case_id!r}; closest: {', '.join(close) or '(none)'}"
+                )
     for problem in problems:
         print(f"harness run: {problem}", file=sys.stderr)
     if problems:
@@ -265,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run scenarios (default: all under scenarios/)")
-    run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders")
+    run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders, or FILE::CASE")
     run.add_argument("-k", help="only cases whose id matches this pytest -k expression")
     run.add_argument("-n", "--workers", default="auto", help="parallel workers (default: auto)")
     run.add_argument(

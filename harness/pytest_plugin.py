@@ -27,7 +27,7 @@ from harness.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
 from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
 from harness.results import new_run_dir, write_record, write_results, write_summary
-from harness.scenario import Case, Scenario, ScenarioError, load_scenario
+from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
 
 _RUN_DIR = pytest.StashKey[Path]()
 RECORD_ATTRIBUTE = "harness_record"  # the record (JSON) a case's call report carries
@@ -87,7 +87,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix in (".yaml", ".yml") and "scenarios" in file_path.parts:
+    """A YAML file named on the command line is a scenario (or a clear error); one found
+    in a folder is when it has a top-level `cases:` key, wherever it lives."""
+    named = file_path.suffix in (".yaml", ".yml") and parent.session.isinitpath(file_path)
+    if named or is_scenario_file(file_path):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
 

@@ -21,7 +21,14 @@ from harness.scenario.case import (
     ScenarioFile,
     Source,
 )
-from harness.scenario.load import ScenarioError, discover, load_scenario, load_topology, validate
+from harness.scenario.load import (
+    ScenarioError,
+    discover,
+    is_scenario_file,
+    load_scenario,
+    load_topology,
+    validate,
+)
 from harness.scenario.probe import Listener, Probe, parse_bind
 from harness.scenario.topology import (
     Host,
@@ -51,6 +58,7 @@ __all__ = [
     "bridge_port_name",
     "check_ifname",
     "discover",
+    "is_scenario_file",
     "load_scenario",
     "load_topology",
     "parse_bind",
