@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from harness.linkkinds import LINK_KINDS
 from harness.scenario.iplines import Neigh, Route, Rule
-from harness.vocabulary import IFNAME_MAX, IPInterface, Strict, check_allowed
+from harness.vocabulary import IFNAME_MAX, IPInterface, Strict, check_allowed, sysctl_path
 
 _IFNAME = re.compile(r"[\w.-]+")
 
@@ -137,10 +137,9 @@ class Host(Strict):
 
     @field_validator("sysctls")
     @classmethod
-    def _net_only(cls, value: dict[str, int | str]) -> dict[str, int | str]:
+    def _per_namespace(cls, value: dict[str, int | str]) -> dict[str, int | str]:
         for key in value:
-            if not key.startswith("net."):
-                raise ValueError(f"sysctl {key!r}: only net.* keys are per namespace")
+            sysctl_path(key)
         return value
 
 
