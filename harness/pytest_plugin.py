@@ -28,6 +28,7 @@ from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
 from harness.results import new_run_dir, write_record, write_results, write_summary
 from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
+from harness.scenario.limits import over_limits, raise_fd_limit
 
 _RUN_DIR = pytest.StashKey[Path]()
 RECORD_ATTRIBUTE = "harness_record"  # the record (JSON) a case's call report carries
@@ -52,6 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "kernel: needs root and builds network namespaces on the running kernel"
     )
+    raise_fd_limit()  # every namespace of a case holds a few fds of this process
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     if workerinput is not None:
         if workerinput.get("harness_run_dir"):
@@ -103,6 +105,9 @@ class ScenarioFile(pytest.File):
             scenario = load_scenario(self.path)
         except ScenarioError as exc:
             raise self.CollectError(str(exc)) from None
+        too_big = over_limits(scenario)
+        if too_big:
+            raise self.CollectError(f"{self.path}: {'; '.join(too_big)}")
         for case in scenario.cases:
             yield CaseItem.from_parent(self, name=case.id, scenario=scenario, case=case)
 

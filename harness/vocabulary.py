@@ -25,6 +25,28 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 
+_IFNAME = re.compile(r"[\w.-]+")
+# Names the kernel gives its per-namespace conf directories (/proc/sys/net/ipv4/conf/all,
+# .../default): a device of that name cannot register its own.
+_RESERVED_IFNAMES = ("all", "default")
+
+
+def check_ifname(name: str) -> str:
+    """A name Linux accepts for an interface (net/core/dev.c dev_valid_name), else ValueError."""
+    size = len(name.encode())
+    if size > IFNAME_MAX:
+        raise ValueError(
+            f"interface name {name!r} is {size} bytes; Linux allows at most {IFNAME_MAX}"
+        )
+    if name in (".", "..") or not _IFNAME.fullmatch(name):
+        raise ValueError(
+            f"interface name {name!r}: letters, digits, '.', '-' and '_' only (not '.' or '..')"
+        )
+    if name in _RESERVED_IFNAMES:
+        raise ValueError(f"interface name {name!r} is the kernel's own conf/{name} directory")
+    return name
+
+
 class Strict(BaseModel):
     """A frozen model that refuses unknown keys (a typo in a scenario is an error, not ignored)."""
 

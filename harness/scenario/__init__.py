@@ -35,7 +35,6 @@ from harness.scenario.topology import (
     Interface,
     Topology,
     bridge_port_name,
-    check_ifname,
 )
 
 __all__ = [
@@ -56,7 +55,6 @@ __all__ = [
     "Source",
     "Topology",
     "bridge_port_name",
-    "check_ifname",
     "discover",
     "is_scenario_file",
     "load_scenario",
