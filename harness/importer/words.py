@@ -26,7 +26,7 @@ PROMPTS = (
     re.compile(r"^\$\s+"),  # $ ip ...
 )
 _REDIRECT = re.compile(r"^(\d*|&)(>>|>|<)(.*)$")
-ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*)=(.*)$", re.DOTALL)
+ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*(?:\[[^\]]*\])?)=(.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,8 @@ class Unknown(str):
 
 
 def logical_lines(text: str, transcript: bool) -> list[tuple[int, str]]:
-    """(first line number, text) with backslash continuations joined."""
+    """(first line number, text) with backslash continuations joined (and, in a script, the
+    lines of a quote or `$( )` that goes on; a transcript's text has stray apostrophes)."""
     out: list[tuple[int, str]] = []
     pending: tuple[int, str] | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -83,10 +84,37 @@ def logical_lines(text: str, transcript: bool) -> list[tuple[int, str]]:
         if (len(line) - len(stripped)) % 2 == 1:
             pending = (number, stripped)
             continue
+        if not transcript and _open(line):  # a quote or $( ) goes on over the next line
+            pending = (number, line)
+            continue
         out.append((number, line))
     if pending is not None:
         out.append(pending)
     return out
+
+
+def _open(line: str) -> bool:
+    """Whether a quote or a `$(` is still open at the end of `line` (not in a comment)."""
+    quote, depth, i = "", 0, 0
+    while i < len(line):
+        char = line[i]
+        if quote:
+            if char == "\\" and quote == '"':
+                i += 1
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "\\":
+            i += 1
+        elif line.startswith("$(", i):
+            depth, i = depth + 1, i + 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif char == "#" and (i == 0 or line[i - 1].isspace()):
+            break
+        i += 1
+    return bool(quote) or depth > 0
 
 
 def prompt(line: str) -> str | None:
@@ -156,7 +184,7 @@ def segments(text: str) -> list[tuple[str, str]]:
             current.append(char)
         elif char == "#" and (not current or current[-1].isspace()):
             break
-        elif text.startswith(("&&", "||"), i):
+        elif text.startswith(("&&", "||", ";;"), i):
             out.append(("".join(current), text[i : i + 2]))
             current = []
             i += 1
@@ -214,37 +242,60 @@ def expand(text: str, variables: dict[str, str]) -> tuple[str, list[str]]:
                 problems.append(f"uses the output of `{inner}`")
             i = end + 1
             continue
-        braced = re.match(r"\{(!?)([A-Za-z_]\w*|\d+|[@*#?$!])(?::?-([^}]*))?\}", rest)
-        plain = re.match(r"([A-Za-z_]\w*|\d|[@*#?$!])", rest)
-        match = braced or plain
-        if match is None:
-            out.append(char)
-            i += 1
-            continue
-        name = match.group(2) if braced else match.group(1)
-        default = braced.group(3) if braced else None
-        value = variables.get(name)
-        if braced and braced.group(1):
-            problems.append(f"uses ${{!{name}}} (indirect expansion)")
-        elif isinstance(value, Unknown):
-            problems.append(f"uses ${name}, which {value}")
-        elif value is not None:
-            out.append(value)
-        elif default is not None:
-            out.append(default)
-        elif name.isdigit() or name in "@*#":
-            problems.append(f"uses ${name}, an argument of the script or function")
+        if rest.startswith("{"):
+            end = _closing(text, i + 1, "{}")
+            value, problem = _parameter(text[i + 2 : end], variables)
+            i = end + 1
         else:
-            problems.append(f"uses ${name}, which the listing does not set")
-        i += 1 + match.end()
+            plain = re.match(r"[A-Za-z_]\w*|\d|[@*#?$!]", rest)
+            if plain is None:
+                out.append(char)
+                i += 1
+                continue
+            value, problem = _value(plain.group(0), None, variables)
+            i += 1 + plain.end()
+        if problem:
+            problems.append(problem)
+        else:
+            out.append(value or "")
     return "".join(out), problems
 
 
-def _closing(text: str, start: int) -> int:
-    """Index of the `)` that closes the `(` at `start`."""
+def _parameter(inside: str, variables: dict[str, str]) -> tuple[str | None, str | None]:
+    """`${...}`: NAME, NAME[KEY] (KEY expanded) and NAME:-DEFAULT; others are named."""
+    match = re.fullmatch(r"([A-Za-z_]\w*|\d+|[@*#?$!])(\[.*?\])?(?::?-(.*))?", inside, re.DOTALL)
+    if match is None or inside.startswith("!"):
+        return None, f"uses ${{{inside}}} (a shell expansion this importer does not follow)"
+    name = match.group(1)
+    if match.group(2):
+        key, problems = expand(match.group(2)[1:-1], variables)
+        if problems:
+            return None, problems[0]
+        name = f"{name}[{key}]"
+    return _value(name, match.group(3), variables)
+
+
+def _value(
+    name: str, default: str | None, variables: dict[str, str]
+) -> tuple[str | None, str | None]:
+    """A variable's value, or why it has none."""
+    value = variables.get(name)
+    if isinstance(value, Unknown):
+        return None, f"uses ${name}, which {value}"
+    if value is not None:
+        return value, None
+    if default is not None:
+        return expand(default, variables)[0], None
+    if name.isdigit() or name in "@*#":
+        return None, f"uses ${name}, an argument of the script or function"
+    return None, f"uses ${name}, which the listing does not set"
+
+
+def _closing(text: str, start: int, pair: str = "()") -> int:
+    """Index of the bracket that closes the one at `start`."""
     depth = 0
     for j in range(start, len(text)):
-        depth += {"(": 1, ")": -1}.get(text[j], 0)
+        depth += {pair[0]: 1, pair[1]: -1}.get(text[j], 0)
         if depth == 0:
             return j
     return len(text) - 1
