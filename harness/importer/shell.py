@@ -23,6 +23,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from harness.importer import blocks
+from harness.importer.blocks import Segment
 from harness.importer.words import (
     ASSIGNMENT,
     Command,
@@ -66,7 +68,6 @@ _TEARDOWN = re.compile(r"clean|teardown|tear_down|destroy|_exit$|^exit_", re.IGN
 _FUNCTION = re.compile(
     r"^(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\s*\)\s*(\{)?$|^function\s+(\w+)\s*(\{)?$"
 )
-_BLOCKS = {"if": "fi", "while": "done", "until": "done", "case": "esac"}
 
 
 # --------------------------------------------------------------------------- reading
@@ -90,17 +91,18 @@ class _Reader:
     listing: Listing = field(default_factory=Listing)
     variables: dict[str, str] = field(default_factory=dict)
     functions: dict[str, _Function] = field(default_factory=dict)
-    # open compound commands: (keyword, line, body of a `for`), innermost last
-    blocks: list[tuple[str, int, list[tuple[int, str]]]] = field(default_factory=list)
+    block: tuple[str, int, list[Segment]] | None = None  # a compound command being read
     collecting: _Function | None = None  # a function body being read
     depth: int = 0  # its braces
     pending: _Function | None = None  # `name()` seen, `{` expected
     calls: int = 0  # nesting of function calls being read
     output: list[tuple[int, str]] = field(default_factory=list)
     heredoc: tuple[str, int] | None = None  # (delimiter, line) being skipped
+    loops: list[str] = field(default_factory=list)  # `VAR=value` of each loop being run
 
     def skip(self, line: int, text: str, reason: str) -> None:
-        self.listing.skipped.append(Skipped(line, text, reason))
+        where = f" (for {', '.join(self.loops)})" if self.loops else ""
+        self.listing.skipped.append(Skipped(line, text, reason + where))
 
     def flush_output(self) -> None:
         if self.output:
@@ -162,18 +164,12 @@ class _Reader:
             if text == "{":
                 self.collecting, self.depth = function, 1
                 return
-        if self.blocks and self.blocks[-1][0] == "for":
-            self.collect_for(number, text, operator)
-            return
-        if self.blocks:  # inside if/while/case: not followed
-            keyword, start, _ = self.blocks[-1]
-            first = text.split()[0] if text.split() else ""
-            if first in _BLOCKS:
-                self.blocks.append((first, number, []))
-            elif first == _BLOCKS[keyword]:
-                self.blocks.pop()
-            if text and first not in ("then", "do", "else", "fi", "done", "esac"):
-                self.skip(number, text, f"inside the `{keyword}` of line {start}: not followed")
+        if self.block is not None:
+            kind, start, body = self.block
+            body.append((number, text, operator))
+            if blocks.closes(body):
+                self.block = None
+                self.run_block(kind, start, body)
             return
         match = _FUNCTION.match(text)
         if match:
@@ -184,13 +180,8 @@ class _Reader:
             else:
                 self.pending = function
             return
-        first = text.split()[0] if text.split() else ""
-        if first == "for":
-            self.blocks.append(("for", number, [(number, text)]))
-            return
-        if first in _BLOCKS:
-            self.blocks.append((first, number, []))
-            self.skip(number, text, f"a shell `{first}`: conditional commands are not followed")
+        if blocks.first_word(text) in blocks.OPENERS:
+            self.block = (blocks.first_word(text), number, [(number, text, operator)])
             return
         if operator == "|":
             self.skip(number, text, "feeds a pipe")
@@ -239,36 +230,80 @@ class _Reader:
                 if value is not None:
                     self.variables[key] = value
 
-    def collect_for(self, number: int, text: str, operator: str) -> None:
-        keyword, start, body = self.blocks[-1]
-        first = text.split()[0] if text.split() else ""
-        body.append((number, text))
-        nested = sum(1 for _, t in body if t.split()[:1] in (["for"], ["while"], ["until"]))
-        closed = sum(1 for _, t in body if t.split()[:1] == ["done"])
-        del keyword, operator
-        if first == "done" and closed == nested:
-            self.blocks.pop()
-            self.run_for(start, body)
+    def skip_all(self, body: list[Segment], reason: str) -> None:
+        for number, text, _ in body:
+            if text and text not in (";;", "do", "done", "then", "else", "fi", "esac"):
+                self.skip(number, text, reason)
 
-    def run_for(self, start: int, body: list[tuple[int, str]]) -> None:
+    def run(self, body: list[Segment]) -> None:
+        for number, text, operator in body:
+            self.segment(number, text, operator)
+
+    def run_block(self, kind: str, start: int, body: list[Segment]) -> None:
+        """A complete `for`, `if`, `case` or `while` (see harness/importer/blocks.py)."""
+        if kind == "for":
+            self.run_for(start, body)
+        elif kind == "if" and body[0][2] not in ("&&", "||", "|"):
+            self.run_if(start, body)
+        elif kind == "case":
+            self.run_case(start, body)
+        else:
+            self.skip_all(body, f"inside the `{kind}` of line {start}: not followed")
+
+    def run_for(self, start: int, body: list[Segment]) -> None:
         """`for VAR in WORDS; do ...; done`: the body once per word."""
-        header = body[0][1]
-        match = re.match(r"for\s+([A-Za-z_]\w*)\s+in\s+(.*)$", header)
-        if match is None:
-            self.skip(start, header, "a `for` loop over something other than listed words")
+        loop = blocks.for_loop(body)
+        values, problems = expand(loop[1], self.variables) if loop else ("", ["no list"])
+        if loop is None or problems:
+            why = problems[0].removeprefix("uses ") if loop else "loops over no listed words"
+            self.skip_all(body, f"in the `for` of line {start}, which {why}: not followed")
             return
-        values_text, problems = expand(match.group(2), self.variables)
-        inner = body[1:-1]
-        if inner and inner[0][1].startswith("do"):
-            inner[0] = (inner[0][0], inner[0][1][2:].strip())
-        if problems:
-            self.skip(start, header, f"a `for` loop that {problems[0].removeprefix('uses ')}")
+        for value in shlex.split(values):
+            self.variables[loop[0]] = value
+            self.loops.append(f"{loop[0]}={value}")
+            try:
+                self.run(loop[2])
+            finally:
+                self.loops.pop()
+
+    def run_if(self, start: int, body: list[Segment]) -> None:
+        """`if [ TEST ]; then ...; elif ...; else ...; fi`: the branch the tests select."""
+        chosen: int | None = None
+        branches = blocks.if_branches(body)
+        for index, (condition, line, _) in enumerate(branches):
+            if condition is None:
+                chosen = index
+                break
+            value, empty = blocks.test(condition, self.variables)
+            if value is None:
+                reason = f"in the `if` of line {start}, whose condition is no plain test"
+                self.skip_all(body, f"{reason}: not followed")
+                return
+            for name in empty:
+                self.skip(line, condition, f"shell: ${name} is not set: taken as empty")
+            if value:
+                chosen = index
+                break
+        for index, (_, _, branch) in enumerate(branches):
+            if index == chosen:
+                self.run(branch)
+            else:
+                self.skip_all(branch, f"in a branch not taken of the `if` of line {start}")
+
+    def run_case(self, start: int, body: list[Segment]) -> None:
+        """`case WORD in PATTERN) ...;; esac`: the first branch whose pattern matches."""
+        word, branches = blocks.case_branches(body)
+        value, empty = blocks.test(f"[ -n {word} ]", self.variables)
+        text = expand(word, {**self.variables, **dict.fromkeys(empty, "")})[0].strip("\"'")
+        if value is None:
+            self.skip_all(body, f"in the `case` of line {start}, whose word is unknown")
             return
-        for value in shlex.split(values_text):
-            self.variables[match.group(1)] = value
-            for number, text in inner:
-                if text:
-                    self.segment(number, text, "")
+        chosen = next((i for i, (p, _) in enumerate(branches) if blocks.case_matches(text, p)), -1)
+        for index, (_, branch) in enumerate(branches):
+            if index == chosen:
+                self.run(branch)
+            else:
+                self.skip_all(branch, f"in a branch not taken of the `case` of line {start}")
 
     def simple(self, number: int, text: str) -> None:
         if text.startswith("do ") or text.startswith("then "):
@@ -335,7 +370,7 @@ class _Reader:
 
 def read_listing(text: str) -> Listing:
     """The listing's commands, in order, and every line that is not one (with why)."""
-    transcript = is_transcript(logical_lines(text, False))
+    transcript = is_transcript(logical_lines(text, True))
     reader = _Reader(transcript)
     reader.listing.transcript = transcript
     for number, line in logical_lines(text, transcript):
@@ -344,10 +379,15 @@ def read_listing(text: str) -> Listing:
     if reader.heredoc is not None:
         reader.skip(reader.heredoc[1], "<<", "a here-document that never ends")
     for function in list(reader.functions.values()):
-        if not function.called and not function.teardown and function.body:
+        if function.called or function.teardown or not function.body:
+            continue
+        if any(re.search(r"\$\{?[1-9@*#]", text) for _, text, _ in function.body):
+            reason = f"in {function.name}(), which takes arguments and is never called"
+            reader.skip_all(function.body, f"{reason}: not read")
+        else:
             reader.call(function, [], function.line, f"{function.name}()", never=True)
-    for keyword, start, body in reader.blocks:
-        first = body[0][1] if body else keyword
-        reader.skip(start, first, f"a `{keyword}` that is never closed")
+    if reader.block is not None:
+        kind, start, body = reader.block
+        reader.skip(start, body[0][1], f"a `{kind}` that is never closed")
     reader.listing.skipped.sort(key=lambda s: s.line)
     return reader.listing

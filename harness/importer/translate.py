@@ -11,6 +11,7 @@ is reported with its line number and why, never dropped silently.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,11 @@ _SHOWS = {
     "ip6tables-save": "shows state",
     "iptables-save": "shows state",
 }
-_SHELL_IGNORED = ("not a command", "shell:", "calls the listing's", "in the tear-down function")
+# What the shell reader skipped on purpose (the rest it could not follow).
+_SHELL_IGNORED = re.compile(
+    r"not a command|in a branch not taken|shell:|calls the listing's|in the tear-down function"
+    r"|in \S+\(\), which takes arguments and is never called"
+)
 
 
 class ImportFailure(ValueError):
@@ -120,7 +125,7 @@ def _translate(listing: Listing) -> Draft:
         except Unsupported as exc:
             draft.note(str(exc), "unsupported")
     for skipped in listing.skipped:
-        outcome = "ignored" if skipped.reason.startswith(_SHELL_IGNORED) else "unsupported"
+        outcome = "ignored" if _SHELL_IGNORED.match(skipped.reason) else "unsupported"
         draft.entries.append(
             Entry(skipped.line, skipped.text, outcome, skipped.reason, skipped.last)
         )
@@ -139,8 +144,28 @@ def _translate(listing: Listing) -> Draft:
         )
         draft.entries.append(Entry(down[0][1], f"ip netns add {down[0][0]}", "note", reason))
     unique = {(e.line, e.text, e.outcome, e.reason): e for e in draft.entries}
-    draft.entries = sorted(unique.values(), key=lambda e: e.line)
+    draft.entries = _compact(sorted(unique.values(), key=lambda e: e.line))
     return draft
+
+
+def _compact(entries: list[Entry]) -> list[Entry]:
+    """Neighbouring entries that say the same (a loop's rounds too) as one range of lines."""
+    out: list[Entry] = []
+    rounds: list[list[str]] = []
+    for entry in entries:
+        reason, _, loop = entry.reason.partition(" (for ")
+        previous = out[-1] if out else None
+        if previous and previous.outcome == entry.outcome and previous.reason == reason:
+            previous.last = max(previous.last, entry.last, entry.line)
+            if loop and loop.rstrip(")") not in rounds[-1]:
+                rounds[-1].append(loop.rstrip(")"))
+            continue
+        out.append(Entry(entry.line, entry.text, entry.outcome, reason, entry.last))
+        rounds.append([loop.rstrip(")")] if loop else [])
+    for entry, seen in zip(out, rounds, strict=True):
+        if seen:
+            entry.reason += f" (for {'; '.join(seen)})"
+    return out
 
 
 def _one(draft: Draft, command: Command) -> None:
