@@ -7,8 +7,8 @@ whole.  The same real block always lands on the same documentation block, and
 what lies inside it keeps its place there: 192.168.1.3/24 becomes
 192.0.2.3/24, its gateway 192.168.1.1 becomes 192.0.2.1.  Addresses already in
 the allowed ranges are kept, and their blocks are not handed out again.
-Loopback, link-local, multicast and unspecified addresses are left as they are
-(the scenario loader decides whether a field may hold them).
+Loopback, IPv6 link-local, multicast and unspecified addresses are left as they
+are (the scenario loader decides whether a field may hold them).
 """
 
 from __future__ import annotations
@@ -47,10 +47,11 @@ class Block:
 
 
 def leave_alone(address: IPAddress) -> bool:
-    """Addresses that are not mapped: loopback, link-local, multicast, unspecified, broadcast."""
+    """Addresses that are not mapped: loopback, IPv6 link-local, multicast, unspecified,
+    broadcast.  (IPv4 link-local 169.254/16 is mapped: scripts use it as any subnet.)"""
     return (
         address.is_loopback
-        or address.is_link_local
+        or (address.is_link_local and address.version == 6)
         or address.is_multicast
         or address.is_unspecified
         or address == ipaddress.IPv4Address("255.255.255.255")
