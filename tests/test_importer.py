@@ -12,7 +12,13 @@ import yaml
 
 from harness.cli import main
 from harness.expect import Expect
-from harness.importer import ImportFailure, MappingError, import_listing, read_listing
+from harness.importer import (
+    ImportFailure,
+    ImportResult,
+    MappingError,
+    import_listing,
+    read_listing,
+)
 from harness.importer.addresses import plan
 from harness.importer.skeleton import new_scenario_text
 from harness.scenario import (
@@ -31,8 +37,8 @@ LISTINGS = Path(__file__).parent / "listings"
 
 
 def outcomes(text: str) -> dict[int, tuple[str, str]]:
-    """line -> (outcome, reason) of every reported line of an import."""
-    return {e.line: (e.outcome, e.reason) for e in import_listing(text).entries}
+    """line -> (outcome, reason) of every reported line of an import (ranges spread out)."""
+    return outcomes_of(import_listing(text))
 
 
 # --------------------------------------------------------------------------- reading listings
@@ -111,7 +117,7 @@ def test_what_the_reader_cannot_follow_is_named_with_its_line() -> None:
         "ns=$(ip netns identify)\n"
         "ip netns add $ns\n"
         "ip link set $1 up\n"
-        "if true; then\n  ip netns add q\nfi\n"
+        "if ip netns add p; then\n  ip netns add q\nfi\n"
         "cat <<EOF\nip netns add r\nEOF\n"
         "teardown() {\n  ip netns del q\n}\n"
     )
@@ -119,9 +125,54 @@ def test_what_the_reader_cannot_follow_is_named_with_its_line() -> None:
     reasons = {s.line: s.reason for s in listing.skipped}
     assert reasons[2].startswith("uses $ns, which is set from the output of `ip netns identify`")
     assert reasons[3] == "uses $1, an argument of the script or function"
-    assert reasons[4].startswith("a shell `if`") and reasons[5].startswith("inside the `if`")
+    not_followed = "in the `if` of line 4, whose condition is no plain test: not followed"
+    assert reasons[4] == reasons[5] == not_followed
     assert reasons[7] == "a here-document (its text is not read)"
     assert reasons[11] == "in the tear-down function teardown() of line 10"
+
+
+def test_plain_tests_and_case_select_their_branch() -> None:
+    listing = read_listing(
+        "WITH_VRF=no\n"
+        'if [ "${WITH_VRF}" = "yes" ]; then\n  ip link add red type vrf table 10\n'
+        'elif [ -n "$UNSET" ]; then\n  ip netns add x\nelse\n  ip link add br0 type bridge\nfi\n'
+        "for ns in h1 r1; do\n"
+        '  case "${ns}" in\n'
+        "  h[12]) ip netns exec $ns sysctl -w net.ipv4.conf.all.accept_redirects=1\n"
+        "     ;;\n"
+        "  r*|x) ip netns exec $ns sysctl -w net.ipv4.ip_forward=1 ;;\n"
+        "  esac\n"
+        "done\n"
+    )
+    assert [c.words[-1] for c in listing.commands] == [
+        "bridge",
+        "net.ipv4.conf.all.accept_redirects=1",
+        "net.ipv4.ip_forward=1",
+    ]
+    reasons = {(s.line, s.reason) for s in listing.skipped}
+    assert (3, "in a branch not taken of the `if` of line 2") in reasons
+    assert (4, "shell: $UNSET is not set: taken as empty") in reasons
+
+
+def test_arrays_multi_line_quotes_and_helpers_that_are_never_called() -> None:
+    listing = read_listing(
+        "declare -A NETIFS\nNETIFS[p1]=veth1\nNETIFS[p2]=veth2\n"
+        "get_addr()\n{\n\tlocal dev=$1\n\tip -br addr show dev $dev | awk '{\n"
+        "\t\tprint $3\n\t}'\n}\n"
+        "for n in 1 2; do ip link set ${NETIFS[p${n}]} up; done\n"
+        "ip link set ${NETIFS[p1]/veth/eth} down\n"
+    )
+    assert [c.words for c in listing.commands] == [
+        ("ip", "link", "set", "veth1", "up"),
+        ("ip", "link", "set", "veth2", "up"),
+    ]
+    reasons = {s.line: s.reason for s in listing.skipped}
+    assert (
+        reasons[6]
+        == reasons[7]
+        == "in get_addr(), which takes arguments and is never called: not read"
+    )
+    assert reasons[12].startswith("uses ${NETIFS[p1]/veth/eth} (a shell expansion")
 
 
 def test_lib_sh_setup_ns_makes_namespaces_with_lo_up() -> None:
@@ -212,8 +263,13 @@ def test_net_tools_read_as_the_kernel_makes_them() -> None:
     assert outcomes_of(result)[8][0] == "unsupported"  # -net without a netmask
 
 
-def outcomes_of(result: object) -> dict[int, tuple[str, str]]:
-    return {e.line: (e.outcome, e.reason) for e in getattr(result, "entries", [])}
+def outcomes_of(result: ImportResult) -> dict[int, tuple[str, str]]:
+    """line -> (outcome, reason) of every reported line of an import (ranges spread out)."""
+    return {
+        line: (e.outcome, e.reason)
+        for e in result.entries
+        for line in range(e.line, max(e.line, e.last) + 1)
+    }
 
 
 def test_moves_renames_deletes_and_defaults_follow_the_kernel() -> None:

@@ -3,9 +3,10 @@
 # Written for this project in the style of the kernel's selftests/net/icmp_redirect.sh
 # set-up: fixed namespace names, `li`/`ro` abbreviations, links moved and renamed on
 # the way (`li set X netns NS name Y up`), `addr add dev IF ADDR`, a bridge, a
-# macvlan, blackhole/unreachable routes, a proxy neighbour, policy rules, and a
-# conf.default sysctl set before the links exist.
+# macvlan, blackhole/unreachable routes, a proxy neighbour, policy rules, a
+# conf.default sysctl set before the links exist, a `case` and an `if`.
 
+WITH_VRF=no
 H1_N1_IP=172.16.1.1
 R1_N1_IP=172.16.1.253
 R2_N1_IP=172.16.1.254
@@ -22,6 +23,11 @@ create_ns()
 	ip netns add ${ns}
 	ip -netns ${ns} link set lo up
 	ip netns exec ${ns} sysctl -qw net.ipv4.conf.default.rp_filter=2
+	case ${ns} in
+	r[12])	ip netns exec ${ns} sysctl -qw net.ipv4.ip_forward=1 ;;
+	h*)	ip netns exec ${ns} sysctl -qw net.ipv4.conf.all.accept_redirects=1
+		;;
+	esac
 }
 
 setup()
@@ -39,7 +45,11 @@ setup()
 	ip -netns r2 li add eth2 type veth peer name h2eth0
 	ip -netns r2 li set h2eth0 netns h2 name eth0 up
 
-	ip -netns h1 li add br0 type bridge
+	if [ "${WITH_VRF}" = "yes" ]; then
+		ip -netns h1 li add red type vrf table 1111
+	else
+		ip -netns h1 li add br0 type bridge
+	fi
 	ip -netns h1 li set eth0 master br0
 	ip -netns h1 li set eth1 master br0
 	ip -netns h1 li set eth0 up
@@ -62,8 +72,7 @@ setup()
 	ip -netns h2 li set mv0 up
 	ip -netns h2 li add mv1 link eth0 type macvlan
 
-	ip netns exec r1 sysctl -qw net.ipv4.ip_forward=1
-	ip netns exec r2 sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	ip netns exec r2 sysctl -q -w net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
 	ip netns exec r1 sysctl -qw net.ipv4.conf.all.send_redirects=1
 
 	ip -netns h1 ro add default via ${R1_N1_IP}
