@@ -67,7 +67,7 @@ EXPECTED_REPORT: dict[str, set[tuple[int, str]]] = {
     "selftest-dummy-vrf.sh": set(),
 }
 CONFIGURING = {"ip", "ifconfig", "route", "sysctl", "brctl"}  # the tools the twin runs
-SETTLE_DEADLINE_S = 3.0  # routes of IPv6 addresses and carriers follow a moment after the commands
+SETTLE_DEADLINE_S = 5.0  # routes of IPv6 addresses and carriers follow a moment after the commands
 
 
 def ip_json(ns: NetNS, *args: str) -> Any:
