@@ -132,12 +132,12 @@ def _twin_commands(command: Command, result: ImportResult, lab: Lab) -> Iterator
 
 
 def _twin(lab: Lab, result: ImportResult, ns: str) -> NetNS:
-    return lab[result.host_names.get(ns, "host")]
+    return lab[result.host_names.get(ns, "(machine)")]
 
 
 def run_twin(lab: Lab, result: ImportResult) -> None:
     """Execute the listing, addresses mapped, in twin namespaces (one per host)."""
-    for name in {*result.host_names.values(), "host"}:
+    for name in {*result.host_names.values(), "(machine)"}:  # for commands that only show
         ns = lab.namespace(name)
         subprocess.run(["nsenter", f"--net={ns.path}", "ip", "link", "set", "lo", "up"], check=True)
         if result.topology.uses_ipv6:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from harness.importer.model import Entry
-from harness.importer.translate import ROOT_HOST, ImportResult
+from harness.importer.translate import ImportResult
 from harness.scenario import Topology, validate
 
 _OUTCOMES = {
@@ -86,11 +86,16 @@ def _diagram(document: dict[str, Any]) -> str:
 
 def topology_text(result: ImportResult, name: str, source: str) -> str:
     """The topology file: the comment on how the listing was read, then the hosts."""
+    root = result.host_names.get("")
+    machine = (
+        "commands outside any namespace act on the machine's own, written here as host "
+        f"`{root}`: a namespace of its own (nothing is ever made in the real one)."
+        if root
+        else "every command acts inside a namespace the listing makes."
+    )
     comment = [
         f"Imported by `harness import` from {source} ({result.translated} commands translated). "
-        "The listing was read, never run.  Each namespace it makes is a host; commands "
-        "outside any namespace act on the machine's own, written here as host "
-        f"`{ROOT_HOST}`: a namespace of its own (nothing is ever made in the real one).",
+        "The listing was read, never run.  Each namespace it makes is a host; " + machine,
         "Addresses are mapped onto the documentation ranges, block by block, host part kept:",
         *[f"  {line}" for line in result.address_map.lines()],
     ]
