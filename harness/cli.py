@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from harness.env import PROJECT_ROOT, RESULTS_DIR, ROOT_HINT, is_root, kernel_release
+from harness.importer.cli import register as register_importer
 from harness.linkkinds import FEATURES
 from harness.record import KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
@@ -311,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="check root, kernel features and packages")
     doctor.set_defaults(func=cmd_doctor)
+    register_importer(sub)  # `harness import` and `harness new` (harness/importer/cli.py)
     return parser
 
 
