@@ -14,8 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from harness.scenario import check_ifname
-from harness.vocabulary import IPInterface
+from harness.vocabulary import IPInterface, check_ifname
 
 ROOT = ""  # the machine's own namespace
 _STAYS = {"bridge": "a bridge", "vrf": "a VRF", "loopback": "lo"}  # NETIF_F_NETNS_LOCAL
