@@ -205,18 +205,16 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
 
     for host_name, host in topology.hosts.items():
         ns = lab[host_name]
-        for key, setting in host.sysctls.items():
-            ns.write_sysctl(key, setting)
         # Stacked links (macvlan, ipvlan) are made once their lower link is up:
         # made earlier, they were seen to sit in LOWERLAYERDOWN for about 1 s.
-        for ifname, iface in sorted(host.interfaces.items(), key=lambda kv: _stacked(kv[1])):
+        for ifname, iface in host.interfaces.items():
             if _stacked(iface):
                 _create(net, ns, ifname, iface)
                 if iface.master is not None:
                     ns.ipr.link(
                         "set", index=ns.link_index(ifname), master=ns.link_index(iface.master)
                     )
-            index = ns.link_index(ifname)
+        for ifname, iface in host.interfaces.items():
             if _kind(iface).neigh_timers:
                 ns.write_sysctls(
                     {f"net/ipv4/neigh/{ifname}/{k}": v for k, v in NEIGH_TUNING.items()}
@@ -225,6 +223,12 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
                     ns.write_sysctls(
                         {f"net/ipv6/neigh/{ifname}/{k}": v for k, v in NEIGH_TUNING.items()}
                     )
+        # The host's own sysctls once every link of it exists (a key may name any of
+        # them) and after the harness's tuning, which they override.
+        for key, setting in host.sysctls.items():
+            ns.write_sysctl(key, setting)
+        for ifname, iface in host.interfaces.items():
+            index = ns.link_index(ifname)
             for address in iface.addresses:
                 addr(ns, "add", AddrSpec(address=address, dev=ifname))
             if iface.up and _kind(iface).role != "loopback" and (host_name, ifname) not in raised:
