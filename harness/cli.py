@@ -19,10 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.compare import differences
 from harness.env import PROJECT_ROOT, RESULTS_DIR, ROOT_HINT, is_root, kernel_release
 from harness.importer.cli import register as register_importer
 from harness.linkkinds import FEATURES
-from harness.record import KernelRun, RecordError, RunInfo
+from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
 from harness.results import read_results, read_run, write_results, write_summary
 from harness.scenario import Scenario, ScenarioError, discover, load_scenario
@@ -98,6 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv += ["-k", args.k]
     if args.results_dir:
         argv += ["--results-dir", str(args.results_dir)]
+    if args.kernel_timers:
+        argv.append("--kernel-timers")
     code = int(pytest.main(argv))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print(
@@ -205,6 +208,33 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Where two runs differ, case by case and kernel by kernel; exit 1 when they do."""
+    runs = []
+    for run_dir in (args.first, args.second):
+        if not run_dir.is_dir():
+            print(f"harness compare: no run folder {run_dir}", file=sys.stderr)
+            return 2
+        runs.append(read_results(run_dir))
+    groups: dict[str, list[tuple[str, CaseRecord]]] = {}
+    for label, records in zip((args.first.name, args.second.name), runs, strict=True):
+        for record in records:
+            groups.setdefault(f"{record.key} on {record.kernel}", []).append((label, record))
+    only = [key for key, runs_of in groups.items() if len(runs_of) == 1]
+    found = differences(groups)
+    compared = len(groups) - len(only)
+    print(f"{compared} cases compared ({len(only)} in only one run); {len(found)} differ")
+    for diff in found:
+        print(f"\n{diff.key}: {diff.title}")
+        width = max(len(field) for field in diff.fields)
+        for field, values in diff.fields.items():
+            print(
+                f"  {field:<{width}}  "
+                + "  |  ".join(f"{r}: {v}" for r, v in zip(diff.runs, values, strict=True))
+            )
+    return 1 if found else 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """(Re)build RUN/report.html; finish a run whose controller died from its record files."""
     run_dir: Path = args.run_dir
@@ -287,6 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--results-dir", type=Path, help="write results here instead of results/<run>/"
     )
+    run.add_argument(
+        "--kernel-timers",
+        action="store_true",
+        help="the slow way: the kernel's own neighbour timers and a 3 s quiet window in every "
+        "case (compare with a normal run: `harness compare RUN_A RUN_B`)",
+    )
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="list scenarios, their claims and cases")
@@ -309,6 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="(re)build RUN/report.html")
     report.add_argument("run_dir", type=Path)
     report.set_defaults(func=cmd_report)
+
+    compare = sub.add_parser(
+        "compare",
+        help="where two runs differ (for instance a run with --kernel-timers and one without)",
+    )
+    compare.add_argument("first", type=Path, help="a run folder, results/<run>")
+    compare.add_argument("second", type=Path, help="another run folder")
+    compare.set_defaults(func=cmd_compare)
 
     doctor = sub.add_parser("doctor", help="check root, kernel features and packages")
     doctor.set_defaults(func=cmd_doctor)

@@ -13,6 +13,7 @@ report.html, marked interrupted when the run did not get to every case.
 from __future__ import annotations
 
 import datetime
+import os
 import shlex
 import sys
 from collections import Counter
@@ -29,6 +30,7 @@ from harness.report import render_case_text, write_report
 from harness.results import new_run_dir, write_record, write_results, write_summary
 from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
 from harness.scenario.limits import over_limits, raise_fd_limit
+from harness.timers import MODE_VARIABLE
 
 _RUN_DIR = pytest.StashKey[Path]()
 RECORD_ATTRIBUTE = "harness_record"  # the record (JSON) a case's call report carries
@@ -47,6 +49,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="print a verdict table of every case at the end",
     )
+    group.addoption(
+        "--kernel-timers",
+        action="store_true",
+        help="run every case the slow way: the kernel's own neighbour timers and a 3 s quiet "
+        "window (to check that the fast way gives the same answers: `harness compare`)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,6 +62,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "kernel: needs root and builds network namespaces on the running kernel"
     )
     raise_fd_limit()  # every namespace of a case holds a few fds of this process
+    if config.getoption("--kernel-timers", False):
+        os.environ[MODE_VARIABLE] = "kernel"  # the workers inherit it
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     if workerinput is not None:
         if workerinput.get("harness_run_dir"):

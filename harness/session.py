@@ -44,6 +44,7 @@ from harness.network import Network
 from harness.observe import frame_records
 from harness.probes import Listeners, act, default_listeners, payload_for
 from harness.scenario import Change, Listener, Probe, Topology
+from harness.timers import FAST, Timers
 from harness.topology import build
 from harness.vocabulary import errno_name
 
@@ -76,6 +77,7 @@ class CaseSession:
     capture: Capture
     listeners: Listeners
     label: str = "case"
+    timers: Timers = FAST
     acts: list[ActFacts] = field(default_factory=list)
     _current: _Act | None = None
     _changes: list[ChangeOutcome] = field(default_factory=list)
@@ -99,19 +101,21 @@ class CaseSession:
         probes: list[Probe],
         listeners: list[Listener] | None = None,
         ipv6: bool | None = None,
+        timers: Timers = FAST,
     ) -> CaseSession:
         """Build `topology` in `lab`, open the captures, and start the listeners
         (`listeners`, or by default one on every other host for each probe's port)."""
         if ipv6 is None:
             ipv6 = topology.uses_ipv6 or any(p.dst.version == 6 for p in probes)
-        net = build(lab, topology, ipv6)
+        net = build(lab, topology, ipv6, timers.fast_neighbours)
+        net.log.append(timers.note)
         taps = {
             k: (fd, topology.hosts[k[0]].interfaces[k[1]].resolved_kind == "tap")
             for k, fd in net.tun_fds.items()
         }
         capture = Capture(lab, taps)
         wanted = listeners if listeners is not None else default_listeners(net, probes)
-        return cls(net, capture, Listeners(net, wanted), lab.label)
+        return cls(net, capture, Listeners(net, wanted), lab.label, timers=timers)
 
     def apply(self, change: Change) -> ChangeOutcome:
         """Apply one change; the kernel's answer is recorded, "ok" or the errno it refused
@@ -293,7 +297,8 @@ class CaseSession:
             *capture.neighbour_events,
         ]
         start = last_new = time.monotonic()
-        deadline = start + timing.SETTLE_DEADLINE_S
+        quiet = self.timers.quiet_s
+        deadline = start + self.timers.deadline_s
         pending: list[str] = []
         while True:
             if capture.poll() + listeners.poll():
@@ -318,9 +323,9 @@ class CaseSession:
                     )
                 ):
                     return "everything the claim expects to happen was seen"
-                if now - last_new >= timing.SETTLE_QUIET_S:
+                if now - last_new >= quiet:
                     return (
-                        f"no frame or neighbour change for {timing.SETTLE_QUIET_S * 1000:.0f} ms, "
+                        f"no frame or neighbour change for {quiet * 1000:.0f} ms, "
                         "none being resolved"
                     )
             if now >= deadline:
@@ -332,7 +337,7 @@ class CaseSession:
                 # Only a neighbour change (or a frame) can end the act now: wait for one.
                 timeout = deadline - now
             else:
-                timeout = min(max(timing.SETTLE_QUIET_S - (now - last_new), 0.001), deadline - now)
+                timeout = min(max(quiet - (now - last_new), 0.001), deadline - now)
             readable, _, _ = select.select(wake, [], [], max(timeout, 0))
             for sock in readable:
                 if sock in capture.neighbour_events:
