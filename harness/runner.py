@@ -11,7 +11,7 @@ import time
 import traceback
 from pathlib import Path
 
-from harness import kernel
+from harness import kernel, timers
 from harness.commands import TopologyError
 from harness.env import kernel_release
 from harness.expect import Comparison
@@ -98,7 +98,13 @@ def _execute(
     """Run the case's acts in a session; the observation, the builder's notes, the pcaps."""
     acts = case.acts()
     with Lab(f"{scenario.name}/{case.id}") as lab:
-        session = CaseSession.start(lab, scenario.topology, [a.probe for a in acts], case.listeners)
+        session = CaseSession.start(
+            lab,
+            scenario.topology,
+            [a.probe for a in acts],
+            case.listeners,
+            timers=timers.for_case(scenario.topology, case),
+        )
         # Each act ends by what this kernel is expected to do (a refuted claim's
         # `kernel_does`, or the side of a version change this kernel is on).
         expectations = acting_expectations(case, kernel_release())
