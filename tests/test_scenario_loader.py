@@ -129,7 +129,7 @@ def test_good_file_loads_with_parsed_expectations(tmp_path: Path) -> None:
         (
             variant(change=[{"host": "sender", "route": "del default", "sysctl": {"net.a": 1}}]),
             "cases[0](one).change[0]",
-            "give one of route, rule, neigh, addr, link, sysctl",
+            "give one of route, nexthop, rule, neigh, addr, link, sysctl",
         ),
         (
             variant(change=[{"host": "sender", "route": "add 192.168.1.0/24 dev eth0"}]),
