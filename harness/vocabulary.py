@@ -79,7 +79,7 @@ def check_allowed(address: IPAddress | str, role: AddressRole = "address") -> No
     """Refuse an address outside the documentation and benchmark ranges and link-local,
     and, for a destination, multicast and the limited broadcast (see the module docstring).
     A scope (`fe80::1%eth0`) is not part of the address."""
-    addr = ipaddress.ip_address(str(address).split("%", 1)[0])
+    addr = ipaddress.ip_address(_unscoped(address))
     if addr.is_unspecified:
         return
     if not any(addr in net for net in _policy(role)):
@@ -101,11 +101,25 @@ def check_allowed_network(
 
 
 def same_ip(a: object, b: object) -> bool:
-    """Two addresses are the same (2001:db8::1 == 2001:db8:0::1); other text compares as text."""
+    """Two addresses are the same (2001:db8::1 == 2001:db8:0::1, fe80::1%eth0 == fe80::1: a
+    scope is not part of the address on the wire); other text compares as text."""
     try:
-        return ipaddress.ip_address(str(a)) == ipaddress.ip_address(str(b))
+        return ipaddress.ip_address(_unscoped(a)) == ipaddress.ip_address(_unscoped(b))
     except ValueError:
         return str(a) == str(b)
+
+
+def _unscoped(address: object) -> str:
+    return str(address).split("%", 1)[0]
+
+
+def needs_scope(address: IPAddress | str) -> bool:
+    """An IPv6 address the kernel needs an interface for: link-local unicast, and multicast
+    of interface- or link-local scope (__ipv6_addr_needs_scope_id in include/net/ipv6.h)."""
+    addr = ipaddress.ip_address(_unscoped(address))
+    if addr.version != 6:
+        return False
+    return addr.is_link_local or (addr.is_multicast and (addr.packed[1] & 0x0F) in (1, 2))
 
 
 def version_tuple(release: str) -> tuple[int, ...]:

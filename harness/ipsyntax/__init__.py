@@ -22,6 +22,7 @@ from harness.ipsyntax.neigh import (
 )
 from harness.ipsyntax.nexthop import NexthopSpec, parse_nexthop, parse_nexthop_command
 from harness.ipsyntax.route import (
+    METRICS,
     PROTOCOLS,
     ROUTE_TYPES,
     SCOPES,
@@ -39,6 +40,7 @@ RouteSyntaxError = IpSyntaxError
 
 __all__ = [
     "FR_ACTIONS",
+    "METRICS",
     "NUD_STATES",
     "PROTOCOLS",
     "ROUTE_TYPES",

@@ -234,6 +234,7 @@ class Case(Strict):
             raise ValueError("a case needs 'probe' and 'expect' (or 'steps')")
         if self.steps is not None and not self.steps:
             raise ValueError("'steps' is empty")
+        _check_sockets(self.acts())
         with_kernel = [a.kernel_does is not None for a in self.acts()]
         if self.refuted and not all(with_kernel):
             raise ValueError(
@@ -271,6 +272,33 @@ class Case(Strict):
                 kernel_does=self.kernel_does,
             )
         ]
+
+
+def _check_sockets(acts: list[Act]) -> None:
+    """An act that names the socket of an earlier act acts like it: same host, kind and
+    family, and no second bind."""
+    opened: dict[str, tuple[int, Probe]] = {}
+    for n, act in enumerate(acts, start=1):
+        name = act.probe.socket
+        if name is None:
+            continue
+        if name not in opened:
+            opened[name] = (n, act.probe)
+            continue
+        first_act, first = opened[name]
+        family = {4: "IPv4", 6: "IPv6"}
+        was = f"{first.proto} {family[first.dst.version]} on {first.host}"
+        now = f"{act.probe.proto} {family[act.probe.dst.version]} on {act.probe.host}"
+        if was != now:
+            raise ValueError(
+                f"act {n} sends on socket {name!r}, the {was} socket of act {first_act}, "
+                f"as a {now} probe"
+            )
+        if act.probe.bind is not None:
+            raise ValueError(
+                f"act {n}: socket {name!r} was opened (and bound) in act {first_act}; "
+                "give 'bind' there"
+            )
 
 
 class Source(Strict):
