@@ -206,6 +206,15 @@ OPTIONS: tuple[SocketOption, ...] = (
         annotation=Annotated[int, Field(ge=1, le=255)],
     ),
     SocketOption(
+        "multicast_ttl",
+        ("IP_MULTICAST_TTL", _IP, socket.IP_MULTICAST_TTL),
+        ("IPV6_MULTICAST_HOPS", _IPV6, socket.IPV6_MULTICAST_HOPS),
+        "IP_MULTICAST_TTL (IPv4) or IPV6_MULTICAST_HOPS (IPv6): the TTL / hop limit of "
+        "multicast packets (1 by default)",
+        annotation=Annotated[int, Field(ge=0, le=255)],
+        protos=frozenset({"udp"}),
+    ),
+    SocketOption(
         "mtu_discover",
         ("IP_MTU_DISCOVER", _IP, IP_MTU_DISCOVER),
         ("IPV6_MTU_DISCOVER", _IPV6, IPV6_MTU_DISCOVER),
