@@ -162,11 +162,11 @@ def _apply_line(ns: NetNS, kind: str, text: str) -> None:
         link_set(ns, verb, parse_link_set(rest))
 
 
-def _kernel_routes(ns: NetNS, family: str) -> tuple[Any, str]:
-    """Every table's routes in iproute2's JSON and text, without the link-local addresses'
-    own entries (their addresses come from random MACs)."""
+def _kernel_routes(ns: NetNS, family: str) -> list[str]:
+    """Every table's routes, each as iproute2's JSON object and text line, without the
+    link-local addresses' own entries (their addresses come from random MACs)."""
     routes = [
-        r
+        json.dumps(r, sort_keys=True)
         for r in ip(ns, family, "route", "show", "table", "all")
         if "fe80::" not in r["dst"] or "/" in r["dst"]
     ]
@@ -176,9 +176,14 @@ def _kernel_routes(ns: NetNS, family: str) -> tuple[Any, str]:
         text=True,
         check=True,
     ).stdout
-    return routes, "\n".join(
-        line for line in text.splitlines() if not line.startswith("local fe80::")
-    )
+    return routes + [line for line in text.splitlines() if not line.startswith("local fe80::")]
+
+
+def _differences(ours: list[str], theirs: list[str]) -> str:
+    """What only one side has, one entry a line."""
+    only_ours = [f"  harness only:  {r}" for r in ours if r not in theirs]
+    only_theirs = [f"  iproute2 only: {r}" for r in theirs if r not in ours]
+    return "\n".join(only_ours + only_theirs) or "  (same entries, another order)"
 
 
 def test_route_lines_mean_what_iproute2_means(host_untouched: None) -> None:
@@ -195,9 +200,8 @@ def test_route_lines_mean_what_iproute2_means(host_untouched: None) -> None:
                 capture_output=True,
             )
         for family in ("-4", "-6"):
-            assert _kernel_routes(ours["a"], family) == _kernel_routes(theirs["a"], family), (
-                f"ip {family} route differs"
-            )
+            mine, iproute2 = _kernel_routes(ours["a"], family), _kernel_routes(theirs["a"], family)
+            assert mine == iproute2, f"ip {family} route differs:\n{_differences(mine, iproute2)}"
         assert ip(ours["a"], "nexthop", "show") == ip(theirs["a"], "nexthop", "show")
         mtus = [
             {(link["ifname"], link["mtu"]) for link in ip(lab["a"], "link", "show")}
