@@ -19,12 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.compare import differences
 from harness.env import PROJECT_ROOT, RESULTS_DIR, ROOT_HINT, is_root, kernel_release
+from harness.importer.cli import register as register_importer
 from harness.linkkinds import FEATURES
-from harness.record import KernelRun, RecordError, RunInfo
+from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
 from harness.results import read_results, read_run, write_results, write_summary
 from harness.scenario import Scenario, ScenarioError, discover, load_scenario
+from harness.scenario.limits import over_limits, raise_fd_limit
 
 
 def _scenarios(paths: list[Path]) -> list[Scenario]:
@@ -45,8 +48,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     import pytest
 
+    # FILE::CASE selects one case, as pytest's node ids do.
+    files = [Path(str(p).partition("::")[0]) for p in args.paths]
     known = [str(p.relative_to(PROJECT_ROOT)) for p in discover()]
-    for path in args.paths:
+    for path in files:
         if not path.exists():
             close = difflib.get_close_matches(str(path), known, n=3, cutoff=0.3)
             print(
@@ -57,11 +62,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 2
     # Bad input is refused before anything runs: every problem named, exit 2.
     problems = []
-    for path in discover(args.paths or None):
+    raise_fd_limit()
+    for path in discover(files or None):
         try:
-            load_scenario(path)
+            problems += [f"{path}: {p}" for p in over_limits(load_scenario(path))]
         except ScenarioError as exc:
             problems.append(str(exc))
+    for given, path in zip(args.paths, files, strict=True):
+        case_id = str(given).partition("::")[2]
+        if case_id and path.is_file() and not problems:
+            ids = [c.id for c in load_scenario(path).cases]
+            if case_id not in ids:
+                close = difflib.get_close_matches(case_id, ids, n=3, cutoff=0.3)
+                problems.append(
+                    f"{path}: no case {case_id!r}; closest: {', '.join(close) or '(none)'}"
+                )
     for problem in problems:
         print(f"harness run: {problem}", file=sys.stderr)
     if problems:
@@ -84,6 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv += ["-k", args.k]
     if args.results_dir:
         argv += ["--results-dir", str(args.results_dir)]
+    if args.kernel_timers:
+        argv.append("--kernel-timers")
     code = int(pytest.main(argv))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print(
@@ -146,7 +163,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print("no case matched", file=sys.stderr)
         return 2
     ms = sorted(d * 1000 for d in durations)
-    quart = statistics.quantiles(ms, n=20) if len(ms) > 1 else [ms[0]] * 19
+    # "inclusive": percentiles within the runs measured (the default method
+    # extrapolates, and with ten runs put p95 above the maximum).
+    quart = statistics.quantiles(ms, n=20, method="inclusive") if len(ms) > 1 else [ms[0]] * 19
     print(
         f"kernel {kernel_release()}; {len(ms)} case runs, sequential, "
         f"setup and teardown included{', pcaps written' if args.pcaps else ''}"
@@ -187,6 +206,33 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 2
     print(render_case_text(found[0]))
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Where two runs differ, case by case and kernel by kernel; exit 1 when they do."""
+    runs = []
+    for run_dir in (args.first, args.second):
+        if not run_dir.is_dir():
+            print(f"harness compare: no run folder {run_dir}", file=sys.stderr)
+            return 2
+        runs.append(read_results(run_dir))
+    groups: dict[str, list[tuple[str, CaseRecord]]] = {}
+    for label, records in zip((args.first.name, args.second.name), runs, strict=True):
+        for record in records:
+            groups.setdefault(f"{record.key} on {record.kernel}", []).append((label, record))
+    only = [key for key, runs_of in groups.items() if len(runs_of) == 1]
+    found = differences(groups)
+    compared = len(groups) - len(only)
+    print(f"{compared} cases compared ({len(only)} in only one run); {len(found)} differ")
+    for diff in found:
+        print(f"\n{diff.key}: {diff.title}")
+        width = max(len(field) for field in diff.fields)
+        for field, values in diff.fields.items():
+            print(
+                f"  {field:<{width}}  "
+                + "  |  ".join(f"{r}: {v}" for r, v in zip(diff.runs, values, strict=True))
+            )
+    return 1 if found else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -265,11 +311,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run scenarios (default: all under scenarios/)")
-    run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders")
+    run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders, or FILE::CASE")
     run.add_argument("-k", help="only cases whose id matches this pytest -k expression")
     run.add_argument("-n", "--workers", default="auto", help="parallel workers (default: auto)")
     run.add_argument(
         "--results-dir", type=Path, help="write results here instead of results/<run>/"
+    )
+    run.add_argument(
+        "--kernel-timers",
+        action="store_true",
+        help="the slow way: the kernel's own neighbour timers and a 3 s quiet window in every "
+        "case (compare with a normal run: `harness compare RUN_A RUN_B`)",
     )
     run.set_defaults(func=cmd_run)
 
@@ -294,8 +346,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", type=Path)
     report.set_defaults(func=cmd_report)
 
+    compare = sub.add_parser(
+        "compare",
+        help="where two runs differ (for instance a run with --kernel-timers and one without)",
+    )
+    compare.add_argument("first", type=Path, help="a run folder, results/<run>")
+    compare.add_argument("second", type=Path, help="another run folder")
+    compare.set_defaults(func=cmd_compare)
+
     doctor = sub.add_parser("doctor", help="check root, kernel features and packages")
     doctor.set_defaults(func=cmd_doctor)
+    register_importer(sub)  # `harness import` and `harness new` (harness/importer/cli.py)
     return parser
 
 

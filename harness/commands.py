@@ -135,7 +135,7 @@ def nexthop(ns: NetNS, command: str, spec: NexthopSpec) -> None:
 def rule(ns: NetNS, command: str, spec: RuleSpec) -> None:
     """`ip rule COMMAND SPEC` inside `ns`."""
     fields = spec.netlink_fields(command)
-    guarded(ns, f"ip rule {command} {spec}", lambda: ns.ipr.rule(command, **fields))
+    guarded(ns, f"ip rule {command} {spec}", lambda: ns.rtnl.rule(command, fields))
 
 
 def neigh(ns: NetNS, command: str, spec: NeighSpec) -> None:

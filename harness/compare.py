@@ -43,6 +43,15 @@ def _act_essence(obs: Observation, record: CaseRecord, act: int) -> dict[str, st
         requests = obs.arp_requests_by(host, act)
         if requests:
             found[f"resolution requests by {host}"] = _listing(_plain(r.request) for r in requests)
+        replies = [
+            a
+            for a in obs.arp
+            if a.host == host and a.direction == "out" and a.op == "is-at" and a.act == act
+        ]
+        if replies:  # who answered for which address (the MACs are random per run)
+            found[f"resolution replies by {host}"] = _listing(
+                _plain(str(r).rsplit(" is-at ", 1)[0]) for r in replies
+            )
     if probe is not None:
         packet = obs.first_packet(probe.host, str(probe.dst), PROBE_PROTOS[probe.proto], act)
         found["source on the wire"] = _plain(packet.src) if packet else "(no packet left)"
@@ -74,7 +83,7 @@ def essence(record: CaseRecord) -> dict[str, str]:
 
 def _missing(field: str) -> str:
     """A field one run's essence lacks: no request sent, or nothing to compare (an error)."""
-    return "(none)" if "resolution requests" in field else "-"
+    return "(none)" if "resolution re" in field else "-"
 
 
 @dataclass(frozen=True)

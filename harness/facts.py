@@ -214,6 +214,9 @@ class ActFacts(Fact):
     neighbours: dict[str, list[NeighbourEntry]] = {}  # after the act settled
     links: dict[str, dict[str, LinkAttrs]] = {}  # after the act settled
     settled: str = ""  # why the act was considered over
+    # The neighbour entries (not NOARP or PERMANENT) each host held when that was
+    # decided, as `dst STATE dev`: what "none being resolved" rested on.
+    settle_read: dict[str, list[str]] = {}
 
 
 class Observation(Fact):

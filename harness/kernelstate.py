@@ -177,6 +177,13 @@ def kernel_tables(net: Network, hosts: list[str]) -> dict[str, HostTables]:
     return tables
 
 
+def state_name(state: int) -> str:
+    """NUD_* bits as `ip neigh` names them: REACHABLE, INCOMPLETE, STALE|..."""
+    return _STATE_NAMES.get(state) or "|".join(
+        n for bit, n in _STATE_NAMES.items() if bit and state & bit
+    )
+
+
 def neighbour_tables(net: Network) -> dict[str, list[NeighbourEntry]]:
     """Every host's neighbour entries (ARP and ND), like `ip neigh show`."""
     tables: dict[str, list[NeighbourEntry]] = {}
@@ -185,14 +192,10 @@ def neighbour_tables(net: Network) -> dict[str, list[NeighbourEntry]]:
         names = ns.interface_names()
         entries = []
         for entry in ns.rtnl.neighbours():
-            state = entry.state
-            name = _STATE_NAMES.get(state) or "|".join(
-                n for bit, n in _STATE_NAMES.items() if bit and state & bit
-            )
             entries.append(
                 NeighbourEntry(
                     dst=entry.dst,
-                    state=name,
+                    state=state_name(entry.state),
                     lladdr=entry.lladdr,
                     dev=names.get(entry.ifindex, str(entry.ifindex)),
                 )

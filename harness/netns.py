@@ -34,6 +34,7 @@ from typing import Any
 from pyroute2 import IPRoute
 
 from harness.rtnl import Rtnl
+from harness.vocabulary import sysctl_path
 
 CLONE_NEWNET = 0x40000000
 SO_NETNS_COOKIE = 71  # Linux >= 5.14; not in Python's socket module
@@ -150,10 +151,11 @@ class NetNS:
 
     @staticmethod
     def sysctl_path(key: str) -> str:
-        """/proc/sys path of a dotted key; interface names may contain dots, so `/` also works."""
+        """/proc/sys path of a per-namespace net.* key (harness.vocabulary.sysctl_path: no
+        way out of /proc/sys/net, nothing global to the machine), else ValueError."""
         # A plain string: a case resolves a few hundred of these, and pathlib
         # objects cost a tenth of a millisecond each.
-        return "/proc/sys/" + (key.replace(".", "/") if "/" not in key else key)
+        return "/proc/sys/" + sysctl_path(key)
 
     def read_sysctl(self, key: str) -> str:
         """The value of a sysctl as this namespace sees it."""
@@ -165,15 +167,11 @@ class NetNS:
     def write_sysctls(self, values: Mapping[str, int | str], skip_missing: bool = False) -> None:
         """Set several sysctls with one entry into the namespace (plain syscalls: a case
         writes about a hundred of them)."""
-        for key in values:
-            if not key.startswith(("net.", "net/")):
-                raise ValueError(
-                    f"sysctl {key!r}: only net.* keys are namespaced; refusing to write it"
-                )
+        paths = {key: self.sysctl_path(key) for key in values}  # all checked before any write
         with self.entered():
             for key, value in values.items():
                 try:
-                    fd = os.open(self.sysctl_path(key), os.O_WRONLY | os.O_CLOEXEC)
+                    fd = os.open(paths[key], os.O_WRONLY | os.O_CLOEXEC)
                 except FileNotFoundError:
                     if skip_missing:
                         continue
@@ -188,10 +186,11 @@ class NetNS:
     def read_sysctls(self, keys: list[str]) -> dict[str, str]:
         """The values of the sysctls that exist among `keys`, with one entry into the namespace."""
         values: dict[str, str] = {}
+        paths = {key: self.sysctl_path(key) for key in keys}
         with self.entered():
             for key in keys:
                 try:
-                    fd = os.open(self.sysctl_path(key), os.O_RDONLY | os.O_CLOEXEC)
+                    fd = os.open(paths[key], os.O_RDONLY | os.O_CLOEXEC)
                 except FileNotFoundError:
                     continue
                 try:

@@ -13,6 +13,7 @@ report.html, marked interrupted when the run did not get to every case.
 from __future__ import annotations
 
 import datetime
+import os
 import shlex
 import sys
 from collections import Counter
@@ -27,7 +28,9 @@ from harness.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
 from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
 from harness.results import new_run_dir, write_record, write_results, write_summary
-from harness.scenario import Case, Scenario, ScenarioError, load_scenario
+from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
+from harness.scenario.limits import over_limits, raise_fd_limit
+from harness.timers import MODE_VARIABLE
 
 _RUN_DIR = pytest.StashKey[Path]()
 RECORD_ATTRIBUTE = "harness_record"  # the record (JSON) a case's call report carries
@@ -46,12 +49,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="print a verdict table of every case at the end",
     )
+    group.addoption(
+        "--kernel-timers",
+        action="store_true",
+        help="run every case the slow way: the kernel's own neighbour timers and a 3 s quiet "
+        "window (to check that the fast way gives the same answers: `harness compare`)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "kernel: needs root and builds network namespaces on the running kernel"
     )
+    raise_fd_limit()  # every namespace of a case holds a few fds of this process
+    if config.getoption("--kernel-timers", False):
+        os.environ[MODE_VARIABLE] = "kernel"  # the workers inherit it
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     if workerinput is not None:
         if workerinput.get("harness_run_dir"):
@@ -87,7 +99,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix in (".yaml", ".yml") and "scenarios" in file_path.parts:
+    """A YAML file named on the command line is a scenario (or a clear error); one found
+    in a folder is when it has a top-level `cases:` key, wherever it lives."""
+    named = file_path.suffix in (".yaml", ".yml") and parent.session.isinitpath(file_path)
+    if named or is_scenario_file(file_path):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
 
@@ -100,6 +115,9 @@ class ScenarioFile(pytest.File):
             scenario = load_scenario(self.path)
         except ScenarioError as exc:
             raise self.CollectError(str(exc)) from None
+        too_big = over_limits(scenario)
+        if too_big:
+            raise self.CollectError(f"{self.path}: {'; '.join(too_big)}")
         for case in scenario.cases:
             yield CaseItem.from_parent(self, name=case.id, scenario=scenario, case=case)
 

@@ -40,14 +40,24 @@ def ready_in(net: Network, name: str, events: list[bytes]) -> bool:
     states = {link.name: link.operstate for link in links}
     ipv6_ready: set[str] = set()
     for ifname, iface in topology.hosts[name].interfaces.items():
-        if not iface.up or LINK_KINDS[str(iface.resolved_kind)].role == "loopback":
+        kind = LINK_KINDS[str(iface.resolved_kind)]
+        if kind.role == "loopback":
+            # Up since the namespace was made, no carrier; but an IPv6 address on lo
+            # is local only once addrconf_dad_completed() has installed its local
+            # route (from a work queue) and announced it, as on any link.
+            ipv6_ready.add(ifname)
+            continue
+        if not iface.up:
             continue
         if iface.link is not None:  # a veth is up only once its other end is
             peer_host, _, peer_if = iface.link.partition(".")
             if not topology.hosts[peer_host].interfaces[peer_if].up:
                 continue
-        # tun/tap, dummy and vrf report UNKNOWN: they have no carrier to watch.
-        if states.get(ifname) not in ("UP", "UNKNOWN"):
+        # tun/tap, dummy and vrf report UNKNOWN: they have no carrier to watch.  A veth
+        # reads UNKNOWN too until linkwatch first handles it, and until then its
+        # transmit queue may still be noop_qdisc (see LinkKind.operstate_up).
+        state = states.get(ifname)
+        if state != "UP" and (state != "UNKNOWN" or kind.operstate_up):
             return False
         ipv6_ready.add(ifname)
     return not net.ipv6 or _ipv6_usable(net, name, ipv6_ready, announced)

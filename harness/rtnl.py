@@ -53,6 +53,7 @@ from pyroute2.netlink.rtnl import (
     RTM_NEWLINK,
     RTM_NEWROUTE,
 )
+from pyroute2.netlink.rtnl.fibmsg import fibmsg
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl
@@ -61,6 +62,21 @@ from pyroute2.netlink.rtnl.rtmsg import rtmsg_base
 from harness import timing
 
 NLMSG_ERROR, NLMSG_DONE = 2, 3
+RTM_NEWRULE, RTM_DELRULE = 32, 33
+RT_TABLE_UNSPEC = 0
+# fib_rule_hdr fields, and the attribute each other rule field is sent as.
+_RULE_HEADER = ("family", "dst_len", "src_len", "tos", "action", "flags")
+_RULE_ATTRIBUTES = {
+    "src": "FRA_SRC",
+    "dst": "FRA_DST",
+    "iifname": "FRA_IIFNAME",
+    "oifname": "FRA_OIFNAME",
+    "goto": "FRA_GOTO",
+    "priority": "FRA_PRIORITY",
+    "fwmark": "FRA_FWMARK",
+    "fwmask": "FRA_FWMASK",
+}
+
 NLMSG_HDR = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
 IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
 NDMSG = struct.Struct("=BxxxiHBB")  # family, ifindex, state, flags, type
@@ -392,6 +408,29 @@ class Rtnl:
             self._request(RTM_DELADDR, 0, msg)
         else:
             raise ValueError(f"ip addr {command}: only add and del are supported")
+
+    def rule(self, command: str, fields: dict[str, Any]) -> None:
+        """`ip rule add|del`, encoded as iproute2 encodes it (iprule.c): a table below 256
+        in the header, a larger one in FRA_TABLE; and no priority unless one is given, so
+        that the kernel picks it as it does for iproute2 (pyroute2's IPRoute would add
+        priority 32000 to a rule that names none)."""
+        msg = fibmsg()
+        for name in _RULE_HEADER:
+            msg[name] = fields.get(name, 0)
+        table = fields.get("table")
+        msg["table"] = table if table is not None and table < 256 else RT_TABLE_UNSPEC
+        attrs: list[tuple[str, Any]] = [
+            (attr, fields[name]) for name, attr in _RULE_ATTRIBUTES.items() if name in fields
+        ]
+        if table is not None and table >= 256:
+            attrs.append(("FRA_TABLE", table))
+        msg["attrs"] = attrs
+        if command == "add":
+            self._request(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, msg)
+        elif command == "del":
+            self._request(RTM_DELRULE, 0, msg)
+        else:
+            raise ValueError(f"ip rule {command}: only add and del are supported")
 
     def close(self) -> None:
         self.sock.close()

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyroute2.netlink.exceptions import NetlinkError
+
 from harness import timing
 from harness.capture import Capture
 from harness.commands import TopologyError
@@ -34,6 +36,7 @@ from harness.kernelstate import (
     link_states,
     neighbour_tables,
     route_get,
+    state_name,
     watched_sysctls,
 )
 from harness.netns import Lab
@@ -41,12 +44,17 @@ from harness.network import Network
 from harness.observe import frame_records
 from harness.probes import Listeners, act, default_listeners, payload_for
 from harness.scenario import Change, Listener, Probe, Topology
+from harness.timers import FAST, Timers
 from harness.topology import build
 from harness.vocabulary import errno_name
 
 # Only an INCOMPLETE neighbour holds frames back (in its arp_queue); DELAY and
 # PROBE entries are still used for sending while they are re-confirmed.
 NUD_INCOMPLETE = NUD_STATES["incomplete"]
+NUD_NOARP, NUD_PERMANENT = NUD_STATES["noarp"], NUD_STATES["permanent"]
+# The longest a neighbour may hold back a proxied answer: proxy_delay is a random
+# delay below the interface's setting, 0.8 s by default (pneigh_enqueue).
+PROXY_DELAY_MAX_S = 0.8
 
 
 @dataclass
@@ -69,6 +77,7 @@ class CaseSession:
     capture: Capture
     listeners: Listeners
     label: str = "case"
+    timers: Timers = FAST
     acts: list[ActFacts] = field(default_factory=list)
     _current: _Act | None = None
     _changes: list[ChangeOutcome] = field(default_factory=list)
@@ -76,6 +85,8 @@ class CaseSession:
     _changed_sysctls: set[str] = field(default_factory=set)
     _links_changed: bool = False
     _windows: list[int] = field(default_factory=list)  # first frame of each act
+    # The neighbour entries the latest settle decision read, per host.
+    _read: dict[str, list[str]] = field(default_factory=dict)
     # Frames captured when the latest act was found settled: the observation ends
     # there (later frames still go into the pcaps).
     _judged: int | None = None
@@ -90,19 +101,21 @@ class CaseSession:
         probes: list[Probe],
         listeners: list[Listener] | None = None,
         ipv6: bool | None = None,
+        timers: Timers = FAST,
     ) -> CaseSession:
         """Build `topology` in `lab`, open the captures, and start the listeners
         (`listeners`, or by default one on every other host for each probe's port)."""
         if ipv6 is None:
             ipv6 = topology.uses_ipv6 or any(p.dst.version == 6 for p in probes)
-        net = build(lab, topology, ipv6)
+        net = build(lab, topology, ipv6, timers.fast_neighbours)
+        net.log.append(timers.note)
         taps = {
             k: (fd, topology.hosts[k[0]].interfaces[k[1]].resolved_kind == "tap")
             for k, fd in net.tun_fds.items()
         }
         capture = Capture(lab, taps)
         wanted = listeners if listeners is not None else default_listeners(net, probes)
-        return cls(net, capture, Listeners(net, wanted), lab.label)
+        return cls(net, capture, Listeners(net, wanted), lab.label, timers=timers)
 
     def apply(self, change: Change) -> ChangeOutcome:
         """Apply one change; the kernel's answer is recorded, "ok" or the errno it refused
@@ -175,6 +188,7 @@ class CaseSession:
             self._facts(current).model_copy(
                 update={
                     "settled": reason,
+                    "settle_read": self._read,
                     "neighbours": neighbour_tables(self.net),
                     "links": link_states(self.net),
                 }
@@ -213,14 +227,52 @@ class CaseSession:
             tables=current.tables,
         )
 
-    def _resolving(self) -> list[str]:
-        """Neighbour entries, in any host, still being resolved."""
-        pending = []
+    def _neighbour_read(self) -> tuple[dict[str, list[str]], list[str]]:
+        """Every host's resolving neighbour entries, as `dst STATE dev`, and those still
+        being resolved (INCOMPLETE: frames may be queued behind them), as `host: dst dev`.
+
+        A read that fails (a dump interrupted three times, no answer) names itself as
+        pending: it can never count as "none being resolved".
+        """
+        seen: dict[str, list[str]] = {}
+        pending: list[str] = []
         for host in self.net.topology.hosts:
-            for entry in self.net.host(host).rtnl.neighbours():
+            ns = self.net.host(host)
+            try:
+                entries = ns.rtnl.neighbours()
+            except (NetlinkError, timing.WaitTimeout) as exc:
+                seen[host] = [f"(read failed: {exc})"]
+                pending.append(f"{host}: neighbour read failed ({exc})")
+                continue
+            names = ns.interface_names()
+            seen[host] = []
+            for entry in entries:
+                if entry.state & (NUD_NOARP | NUD_PERMANENT):
+                    continue  # multicast, loopback, static: never resolved
+                dev = names.get(entry.ifindex, str(entry.ifindex))
+                seen[host].append(f"{entry.dst} {state_name(entry.state)} {dev}")
                 if entry.state & NUD_INCOMPLETE:
-                    pending.append(f"{host}: {entry.dst}")
-        return pending
+                    pending.append(f"{host}: {entry.dst} on {dev}")
+        return seen, pending
+
+    def _resolution_bound(self, pending: list[str]) -> float:
+        """How long, by the kernel's own timers, the pending resolutions can last: each
+        interface's (mcast_solicit + app_solicit) x retrans_time_ms, read from the
+        namespace, plus proxy_delay for a reply by proxy (neigh_timer_handler)."""
+        longest = 0.0
+        for item in pending:
+            host, _, rest = item.partition(": ")
+            dst, _, dev = rest.partition(" on ")
+            if not dev:
+                continue
+            family = "ipv6" if ":" in dst else "ipv4"
+            conf = f"net/{family}/neigh/{dev}"
+            keys = [f"{conf}/{k}" for k in ("retrans_time_ms", "mcast_solicit", "app_solicit")]
+            values = self.net.host(host).read_sysctls(keys)
+            retrans = int(values.get(keys[0], "1000")) / 1000
+            probes = int(values.get(keys[1], "3")) + int(values.get(keys[2], "0"))
+            longest = max(longest, retrans * probes + PROXY_DELAY_MAX_S)
+        return longest
 
     def _settle(self, current: _Act, expect: Expect | None) -> str:
         """Collect frames and deliveries until the act's outcome is determined; say why.
@@ -229,7 +281,12 @@ class CaseSession:
         everything the expectation says happens has been seen and no neighbour
         entry is still being resolved (frames may be queued behind one); or
         after timing.SETTLE_QUIET_S without a new frame, delivery or neighbour
-        change, with none being resolved; and at timing.SETTLE_DEADLINE_S at the latest.
+        change, with none being resolved.  A resolution that ends between the
+        capture read and the neighbour read is a change too: its reply (and the
+        frames it releases from the entry's arp_queue), or the ICMP error of a
+        FAILED entry, are not read yet.  The act ends at the latest after
+        timing.SETTLE_DEADLINE_S, or after the longest a pending resolution can
+        last by the kernel's own timers, whichever is later.
         """
         capture, listeners = self.capture, self.listeners
         index = len(self.acts)
@@ -240,11 +297,19 @@ class CaseSession:
             *capture.neighbour_events,
         ]
         start = last_new = time.monotonic()
+        quiet = self.timers.quiet_s
+        deadline = start + self.timers.deadline_s
+        pending: list[str] = []
         while True:
             if capture.poll() + listeners.poll():
                 last_new = time.monotonic()
             now = time.monotonic()
-            pending = self._resolving()
+            was_pending = pending
+            self._read, pending = self._neighbour_read()
+            if set(was_pending) - set(pending):
+                last_new = now = time.monotonic()
+            if pending:
+                deadline = max(deadline, start + self._resolution_bound(pending))
             if not pending:
                 if current.outcome.errno != "ok" and len(capture.frames) == current.window:
                     return "the syscall failed and nothing was sent"
@@ -258,18 +323,21 @@ class CaseSession:
                     )
                 ):
                     return "everything the claim expects to happen was seen"
-                if now - last_new >= timing.SETTLE_QUIET_S:
+                if now - last_new >= quiet:
                     return (
-                        f"no frame or neighbour change for {timing.SETTLE_QUIET_S * 1000:.0f} ms, "
+                        f"no frame or neighbour change for {quiet * 1000:.0f} ms, "
                         "none being resolved"
                     )
-            if now - start >= timing.SETTLE_DEADLINE_S:
+            if now >= deadline:
                 return (
-                    f"settle deadline {timing.SETTLE_DEADLINE_S}s reached; "
-                    f"still resolving: {', '.join(pending) or 'nothing'}"
+                    f"deadline reached after {now - start:.2f} s (the kernel's own timers for "
+                    f"what was pending); still resolving: {', '.join(pending) or 'nothing'}"
                 )
-            quiet_left = max(timing.SETTLE_QUIET_S - (now - last_new), 0.001)
-            timeout = min(quiet_left, start + timing.SETTLE_DEADLINE_S - now)
+            if pending:
+                # Only a neighbour change (or a frame) can end the act now: wait for one.
+                timeout = deadline - now
+            else:
+                timeout = min(max(quiet - (now - last_new), 0.001), deadline - now)
             readable, _, _ = select.select(wake, [], [], max(timeout, 0))
             for sock in readable:
                 if sock in capture.neighbour_events:

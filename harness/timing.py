@@ -22,6 +22,9 @@ READY_DEADLINE_S = 2.0
 # an unanswered neighbour turns FAILED after ARP_MCAST_SOLICIT x ARP_RETRANS_MS.
 # The number of probes is left at the kernel's default, so what ARP asks for
 # and how often is unchanged; the trace of every case states this tuning.
+# A case where a timer could decide the answer (proxy ARP/ND, whose replies
+# come after a random delay; neighbour timers the scenario sets itself) keeps
+# the kernel's own timers: see harness/timers.py.
 ARP_RETRANS_MS = 20
 ARP_MCAST_SOLICIT = 3
 
@@ -29,9 +32,15 @@ ARP_MCAST_SOLICIT = 3
 # resolved and neither a frame nor a neighbour change has been seen for
 # SETTLE_QUIET_S; it ends earlier when
 # everything the expectation asks for has been seen, or at once when the
-# syscall failed and nothing at all was sent.
+# syscall failed and nothing at all was sent.  SETTLE_DEADLINE_S bounds it,
+# stretched to the kernel's own timers for a resolution still pending.
 SETTLE_QUIET_S = 0.03
 SETTLE_DEADLINE_S = 1.5
+# The slow, obviously-correct way, for checking the fast one (`--kernel-timers`):
+# the kernel's default neighbour timers everywhere, and a quiet window longer
+# than any kernel timer a case involves (ARP/ND retransmit 1 s, proxy delay 0.8 s).
+KERNEL_TIMERS_QUIET_S = 3.0
+KERNEL_TIMERS_DEADLINE_S = 8.0
 
 # The kernel answers every netlink request (an ACK, an error, or a dump's end);
 # this bounds the wait for that answer all the same.

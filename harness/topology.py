@@ -88,14 +88,23 @@ IPV6_OFF: dict[str, int] = {"disable_ipv6": 1}
 # Ping sockets (SOCK_DGRAM/IPPROTO_ICMP) are refused unless the caller's group is
 # in this range, and a new namespace's range ("1 0") admits nobody, not even root.
 NAMESPACE_SYSCTLS: dict[str, int | str] = {"net/ipv4/ping_group_range": "0 0"}
-# Set per interface: a namespace other than the first has no neigh/default.
+# Set per interface: a namespace other than the first has no neigh/default, and
+# a new device copies its neighbour parameters from the initial namespace's
+# defaults, which the host may have changed; so they are always written.
 # See timing.ARP_RETRANS_MS; proxy_delay 0 answers proxy ARP and proxy ND at
-# once instead of after a random delay of up to 0.8 s.  Timers only: what is asked and answered
-# is unchanged.
+# once instead of after a random delay of up to 0.8 s.  Which cases may use the
+# fast ones is harness/timers.py's to say.
 NEIGH_TUNING: dict[str, int] = {
     "retrans_time_ms": timing.ARP_RETRANS_MS,
     "mcast_solicit": timing.ARP_MCAST_SOLICIT,
     "proxy_delay": 0,
+}
+# The kernel's built-in defaults (net/ipv4/arp.c arp_tbl, net/ipv6/ndisc.c nd_tbl:
+# RETRANS_TIME 1 s, MCAST_PROBES 3, PROXY_DELAY (8 * HZ) / 10 = 80 in USER_HZ).
+NEIGH_KERNEL_DEFAULTS: dict[str, int] = {
+    "retrans_time_ms": 1000,
+    "mcast_solicit": 3,
+    "proxy_delay": 80,
 }
 # veth passes packets on with CHECKSUM_PARTIAL: no hardware ever fills the UDP/TCP
 # checksum in and the receiver does not check it, so captures would show bad
@@ -106,9 +115,8 @@ SIOCETHTOOL = 0x8946
 ETHTOOL_STXCSUM = 0x00000017
 TUNING_NOTE = (
     "harness tuning in every namespace: IPv4 conf/all and conf/default reset to kernel defaults; "
-    f"ARP/ND retransmit {timing.ARP_RETRANS_MS} ms x {timing.ARP_MCAST_SOLICIT} probes "
-    "(kernel default 1000 ms x 3), proxy_delay 0; TX checksum offload off on host interfaces "
-    "(so pcaps carry real checksums); LAN switches are bridges without IPv6 of their own"
+    "TX checksum offload off on host interfaces (so pcaps carry real checksums); LAN switches "
+    "are bridges without IPv6 of their own"
 )
 
 
@@ -150,10 +158,14 @@ def _baseline(ns: NetNS, ipv6: bool) -> None:
     ns.write_sysctls({**values, **NAMESPACE_SYSCTLS}, skip_missing=True)
 
 
-def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
-    """Create every namespace, link, address, route, rule and sysctl of `topology` in `lab`."""
+def build(
+    lab: Lab, topology: Topology, ipv6: bool | None = None, fast_neighbours: bool = True
+) -> Network:
+    """Create every namespace, link, address, route, rule and sysctl of `topology` in `lab`,
+    with the harness's fast neighbour timers or the kernel's own (harness/timers.py)."""
     ipv6 = topology.uses_ipv6 if ipv6 is None else ipv6
     net = Network(lab=lab, topology=topology, ipv6=ipv6)
+    timers = NEIGH_TUNING if fast_neighbours else NEIGH_KERNEL_DEFAULTS
     lans = topology.lans()
 
     for name in [*topology.hosts, *lans]:
@@ -205,26 +217,26 @@ def build(lab: Lab, topology: Topology, ipv6: bool | None = None) -> Network:
 
     for host_name, host in topology.hosts.items():
         ns = lab[host_name]
-        for key, setting in host.sysctls.items():
-            ns.write_sysctl(key, setting)
         # Stacked links (macvlan, ipvlan) are made once their lower link is up:
         # made earlier, they were seen to sit in LOWERLAYERDOWN for about 1 s.
-        for ifname, iface in sorted(host.interfaces.items(), key=lambda kv: _stacked(kv[1])):
+        for ifname, iface in host.interfaces.items():
             if _stacked(iface):
                 _create(net, ns, ifname, iface)
                 if iface.master is not None:
                     ns.ipr.link(
                         "set", index=ns.link_index(ifname), master=ns.link_index(iface.master)
                     )
-            index = ns.link_index(ifname)
+        for ifname, iface in host.interfaces.items():
             if _kind(iface).neigh_timers:
-                ns.write_sysctls(
-                    {f"net/ipv4/neigh/{ifname}/{k}": v for k, v in NEIGH_TUNING.items()}
-                )
+                ns.write_sysctls({f"net/ipv4/neigh/{ifname}/{k}": v for k, v in timers.items()})
                 if ipv6:  # proxy_delay too: ndisc_recv_ns() delays proxied answers by it
-                    ns.write_sysctls(
-                        {f"net/ipv6/neigh/{ifname}/{k}": v for k, v in NEIGH_TUNING.items()}
-                    )
+                    ns.write_sysctls({f"net/ipv6/neigh/{ifname}/{k}": v for k, v in timers.items()})
+        # The host's own sysctls once every link of it exists (a key may name any of
+        # them) and after the harness's tuning, which they override.
+        for key, setting in host.sysctls.items():
+            ns.write_sysctl(key, setting)
+        for ifname, iface in host.interfaces.items():
+            index = ns.link_index(ifname)
             if iface.mtu is not None:
                 link_set(ns, "set", LinkSetSpec(dev=ifname, mtu=iface.mtu))
             for address in iface.addresses:

@@ -15,6 +15,7 @@ connected to anything real.
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import re
 from typing import Literal
@@ -37,6 +38,28 @@ AddressRole = Literal["address", "gateway", "source", "destination"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+
+_IFNAME = re.compile(r"[\w.-]+")
+# Names the kernel gives its per-namespace conf directories (/proc/sys/net/ipv4/conf/all,
+# .../default): a device of that name cannot register its own.
+_RESERVED_IFNAMES = ("all", "default")
+
+
+def check_ifname(name: str) -> str:
+    """A name Linux accepts for an interface (net/core/dev.c dev_valid_name), else ValueError."""
+    size = len(name.encode())
+    if size > IFNAME_MAX:
+        raise ValueError(
+            f"interface name {name!r} is {size} bytes; Linux allows at most {IFNAME_MAX}"
+        )
+    if name in (".", "..") or not _IFNAME.fullmatch(name):
+        raise ValueError(
+            f"interface name {name!r}: letters, digits, '.', '-' and '_' only (not '.' or '..')"
+        )
+    if name in _RESERVED_IFNAMES:
+        raise ValueError(f"interface name {name!r} is the kernel's own conf/{name} directory")
+    return name
 
 
 class Strict(BaseModel):
@@ -126,3 +149,106 @@ def version_tuple(release: str) -> tuple[int, ...]:
     """(6, 1, 0) for `6.1.0-41-amd64`, (6, 18, 44) for `6.18.44-fc-v857`, (6, 2) for `6.2`."""
     numbers = re.match(r"\d+(?:\.\d+)*", release)
     return tuple(int(n) for n in numbers[0].split(".")) if numbers else ()
+
+
+# Keys under net.* that belong to the machine, not to a network namespace: a new
+# namespace does not have them, or has them read-only (measured on 6.18 by
+# comparing /proc/sys/net in the initial and in a new namespace; the kernel
+# registers them for init_net only: net/core/sysctl_net_core.c net_core_table,
+# net/ipv4/sysctl_net_ipv4.c ipv4_table, net/ipv4/route.c ipv4_route_table, ...).
+GLOBAL_SYSCTLS = frozenset(
+    (
+        "net/core/bpf_jit_enable",
+        "net/core/bpf_jit_harden",
+        "net/core/bpf_jit_kallsyms",
+        "net/core/bpf_jit_limit",
+        "net/core/busy_poll",
+        "net/core/busy_read",
+        "net/core/default_qdisc",
+        "net/core/dev_weight",
+        "net/core/dev_weight_rx_bias",
+        "net/core/dev_weight_tx_bias",
+        "net/core/devconf_inherit_init_net",
+        "net/core/fb_tunnels_only_for_init_net",
+        "net/core/flow_limit_cpu_bitmap",
+        "net/core/flow_limit_table_len",
+        "net/core/gro_normal_batch",
+        "net/core/high_order_alloc_disable",
+        "net/core/max_skb_frags",
+        "net/core/mem_pcpu_rsv",
+        "net/core/message_burst",
+        "net/core/message_cost",
+        "net/core/netdev_budget",
+        "net/core/netdev_budget_usecs",
+        "net/core/netdev_max_backlog",
+        "net/core/netdev_rss_key",
+        "net/core/netdev_tstamp_prequeue",
+        "net/core/netdev_unregister_timeout_secs",
+        "net/core/rps_sock_flow_entries",
+        "net/core/skb_defer_max",
+        "net/core/warnings",
+        "net/core/rmem_default",
+        "net/core/rmem_max",
+        "net/core/wmem_default",
+        "net/core/wmem_max",
+        "net/core/optmem_max",
+        "net/ipv4/cipso_cache_bucket_size",
+        "net/ipv4/cipso_cache_enable",
+        "net/ipv4/cipso_rbm_optfmt",
+        "net/ipv4/cipso_rbm_strictvalid",
+        "net/ipv4/fib_sync_mem",
+        "net/ipv4/inet_peer_maxttl",
+        "net/ipv4/inet_peer_minttl",
+        "net/ipv4/inet_peer_threshold",
+        "net/ipv4/ipfrag_secret_interval",
+        "net/ipv4/route/error_burst",
+        "net/ipv4/route/error_cost",
+        "net/ipv4/route/gc_elasticity",
+        "net/ipv4/route/gc_interval",
+        "net/ipv4/route/gc_min_interval",
+        "net/ipv4/route/gc_min_interval_ms",
+        "net/ipv4/route/gc_thresh",
+        "net/ipv4/route/gc_timeout",
+        "net/ipv4/route/max_size",
+        "net/ipv4/route/redirect_load",
+        "net/ipv4/route/redirect_number",
+        "net/ipv4/route/redirect_silence",
+        "net/ipv4/tcp_available_ulp",
+        "net/ipv4/tcp_low_latency",
+        "net/ipv4/tcp_max_orphans",
+        "net/ipv4/tcp_mem",
+        "net/ipv4/udp_mem",
+        "net/ipv6/calipso_cache_bucket_size",
+        "net/ipv6/calipso_cache_enable",
+        "net/ipv6/ip6frag_secret_interval",
+        "net/ipv6/mld_max_msf",
+        "net/ipv6/mld_qrv",
+        "net/netfilter/nf_log_all_netns",
+        "net/nf_conntrack_max",
+    )
+)
+_SYSCTL_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")
+
+
+@functools.lru_cache(maxsize=4096)
+def sysctl_path(key: str) -> str:
+    """The path under /proc/sys of a per-namespace `net.*` sysctl, else ValueError saying why.
+
+    `net.ipv4.ip_forward` and `net/ipv4/ip_forward` both work; the slash form
+    lets an interface name hold a dot (`net/ipv4/conf/eth0.5/rp_filter`).  The one
+    check for scenario files and the Python API alike: nothing outside
+    /proc/sys/net, no `..`, and no key that is global to the machine.
+    """
+    parts = key.split("/") if "/" in key else key.split(".")
+    if parts[0] != "net" or len(parts) < 2:
+        raise ValueError(f"sysctl {key!r}: only net.* keys belong to a network namespace")
+    for part in parts[1:]:
+        if part in (".", "..") or not _SYSCTL_PART.fullmatch(part):
+            raise ValueError(f"sysctl {key!r}: {part!r} is not a sysctl name")
+    path = "/".join(parts)
+    if path in GLOBAL_SYSCTLS:
+        raise ValueError(
+            f"sysctl {key!r} is global to the machine, not per network namespace: "
+            "a scenario cannot set it"
+        )
+    return path

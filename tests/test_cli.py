@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,49 @@ def test_list_names_the_malformed_file_and_lists_the_rest(
     out, err = capsys.readouterr()
     assert "good/peer-with-default-route" in out
     assert "no host 'sendr'" in err
+
+
+def _collected(*args: str) -> list[str]:
+    """Node ids pytest collects for `args` (collection only: no case runs)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "--rootdir",
+            "/",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    ).stdout
+    return [line for line in out.splitlines() if "::" in line]
+
+
+def test_a_scenario_anywhere_is_collected_and_other_yaml_is_not(tmp_path: Path) -> None:
+    good = Path(__file__).parent.parent / "scenarios/dontroute/so-dontroute-experiment-table.yaml"
+    (tmp_path / "claim.yaml").write_text(good.read_text())
+    (tmp_path / "ci.yaml").write_text("on: push\njobs: {test: {runs-on: x}}\n")
+    (tmp_path / "net.yaml").write_text("hosts: {a: {}}\n")
+    collected = _collected(str(tmp_path), "--results-dir", str(tmp_path / "r"))
+    assert collected and all("claim.yaml::" in n for n in collected)
+    one = _collected(
+        f"{tmp_path}/claim.yaml::far-with-default-route", "--results-dir", str(tmp_path / "r")
+    )
+    assert [n.rsplit("::", 1)[1] for n in one] == ["far-with-default-route"]
+
+
+def test_a_named_file_that_is_no_scenario_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    binary = tmp_path / "photo.yaml"
+    binary.write_bytes(bytes(range(256)))
+    assert main(["list", str(binary)]) == 2
+    assert "not a text file" in capsys.readouterr().err

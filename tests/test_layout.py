@@ -18,6 +18,8 @@ STAGES: list[tuple[str, ...]] = [
     ("ipsyntax", "linkkinds", "sockopts", "facts"),
     ("expect",),
     ("scenario",),
+    ("timers",),
+    ("importer",),  # reads a listing, writes YAML the scenario models validate
     ("rtnl", "netns"),
     ("commands", "readiness", "network", "topology", "kernel"),
     ("capture", "probes"),

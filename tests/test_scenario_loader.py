@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -323,3 +324,29 @@ def test_every_field_a_scenario_may_hold_has_a_description() -> None:
                 undescribed.append(f"{model.__name__}.{name}")
             todo += _models(info.annotation)
     assert undescribed == []
+
+
+def test_a_case_too_big_for_the_process_is_refused_with_the_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.scenario import limits
+
+    hosts: dict[str, Any] = {
+        "h0": {"interfaces": {f"e{i}": {"link": f"h{i}.e0"} for i in range(1, 150)}}
+    }
+    hosts |= {f"h{i}": {"interfaces": {"e0": {"link": f"h0.e{i}"}}} for i in range(1, 150)}
+    steps = [
+        {"probe": {"host": "h0", "dst": "192.0.2.1", "port": 1000 + i}, "expect": {"errno": "ok"}}
+        for i in range(149)
+    ]
+    doc = {
+        **GOOD,
+        "topology": {"hosts": hosts},
+        "cases": [{"id": "a", "title": "t", "steps": steps}],
+    }
+    scenario = load_scenario(write(tmp_path, doc))
+    fds, namespaces = limits.case_needs(scenario, scenario.cases[0])
+    assert namespaces == 150 and fds > 149 * 149  # a listener per host for each port
+    monkeypatch.setattr("resource.getrlimit", lambda _: (1024, 1024))
+    (problem,) = limits.over_limits(scenario)
+    assert f"needs about {fds} open files" in problem and "1024" in problem

@@ -12,12 +12,13 @@ import pytest
 
 from harness import timing
 from harness.capture import Capture
-from harness.commands import link_set, neigh, nexthop, route
+from harness.commands import link_set, neigh, nexthop, route, rule
 from harness.ipsyntax import (
     parse_link_set,
     parse_neigh,
     parse_nexthop_command,
     parse_route_command,
+    parse_rule,
     parse_verb,
 )
 from harness.netns import Lab, NetNS
@@ -211,6 +212,38 @@ def test_route_lines_mean_what_iproute2_means(host_untouched: None) -> None:
         assert ("eth1", 1400) in mtus[0]
 
 
+RULE_LINES = [
+    "add fwmark 3 lookup local",
+    "add from 192.0.2.0/24 lookup 100",
+    "add to 198.51.100.0/24 tos 0x10 lookup 300",
+    "add not from 203.0.113.0/24 iif eth0 lookup main",
+    "add oif eth0 fwmark 0x7/0xff pref 1000 unreachable",
+    "add -6 from 2001:db8::/64 lookup 100",
+    "add from all lookup 101",
+    "del from 192.0.2.0/24 lookup 100",
+]
+
+
+def test_rule_lines_mean_what_iproute2_means(host_untouched: None) -> None:
+    """Priorities included: a rule without `pref` gets the one the kernel picks."""
+    with Lab("ours") as ours, Lab("iproute2") as theirs:
+        build(ours, TWO_HOSTS, ipv6=True)
+        build(theirs, TWO_HOSTS, ipv6=True)
+        for line in RULE_LINES:
+            verb, rest = parse_verb(line, ("add", "del"))
+            rule(ours["a"], verb, parse_rule(rest))
+            words = line.split()
+            family = ["-6"] if "-6" in words else []
+            words = [w for w in words if w != "-6"]
+            subprocess.run(
+                ["nsenter", f"--net={theirs['a'].path}", "ip", *family, "rule", *words],
+                check=True,
+                capture_output=True,
+            )
+        for version in ("-4", "-6"):
+            assert ip(ours["a"], version, "rule") == ip(theirs["a"], version, "rule")
+
+
 @pytest.mark.parametrize("ipv6", [False, True], ids=["ipv4", "ipv6"])
 def test_an_idle_topology_sends_nothing(host_untouched: None, ipv6: bool) -> None:
     """No frame of the harness's own (IGMP, MLD, DAD) lands in a case's capture.
@@ -268,3 +301,34 @@ def test_an_ipv6_address_change_returns_once_the_address_accepts_packets(
                 if r.get("RTA_TABLE") == 255
             ]
             assert "2001:db8:77::193" in local
+
+
+def test_a_host_s_own_sysctls_name_any_link_and_win_over_the_tuning(
+    host_untouched: None,
+) -> None:
+    """Per-link keys work for stacked links too, and the host's own neighbour settings
+    are not overwritten by the harness's faster timers."""
+    topology = Topology.model_validate(
+        {
+            "hosts": {
+                "a": {
+                    "interfaces": {
+                        "eth0": {"link": "b.eth0"},
+                        "mv0": {"kind": "macvlan", "parent": "eth0"},
+                    },
+                    "sysctls": {
+                        "net.ipv4.conf.mv0.rp_filter": 2,
+                        "net.ipv4.neigh.eth0.retrans_time_ms": 1000,
+                    },
+                },
+                "b": {"interfaces": {"eth0": {"link": "a.eth0"}}},
+            }
+        }
+    )
+    with Lab("sysctls") as lab:
+        build(lab, topology)
+        assert lab["a"].read_sysctl("net.ipv4.conf.mv0.rp_filter") == "2"
+        assert lab["a"].read_sysctl("net.ipv4.neigh.eth0.retrans_time_ms") == "1000"
+        assert lab["a"].read_sysctl("net.ipv4.neigh.mv0.retrans_time_ms") == str(
+            timing.ARP_RETRANS_MS
+        )

@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from harness.ipsyntax.words import MAC, IpSyntaxError, address, number
+from harness.vocabulary import check_ifname
 
 NUD_STATES = {
     "incomplete": 0x01,
@@ -144,7 +145,10 @@ def parse_link_set(text: str) -> LinkSetSpec:
             raise IpSyntaxError(f"{text!r}: {word!r} needs a value")
         value = words.pop(0)
         if word == "name":
-            name = value
+            try:
+                name = check_ifname(value)
+            except ValueError as exc:
+                raise IpSyntaxError(f"{text!r}: {exc}") from None
         elif word == "address":
             if not MAC.fullmatch(value):
                 raise IpSyntaxError(f"{text!r}: {value!r} is not a MAC address")

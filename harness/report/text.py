@@ -172,6 +172,10 @@ def render_case_text(rec: CaseRecord) -> str:
         + "):"
     )
     lines.append(trace_text(obs.trace() if obs else []))
+    for n, act in enumerate(obs.acts if obs else [], 1):
+        read = "; ".join(f"{h}: {', '.join(e)}" for h, e in act.settle_read.items() if e)
+        label = f"act {n} " if obs and len(obs.acts) > 1 else ""
+        lines.append(f"{label}ended on this neighbour read: {read or 'no entry being resolved'}")
     lines.extend(f"note: {n}" for n in rec.notes)
     pcaps = [Path(p) for p in rec.pcaps]
     folders = {p.parent for p in pcaps}

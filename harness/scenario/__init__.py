@@ -21,14 +21,20 @@ from harness.scenario.case import (
     ScenarioFile,
     Source,
 )
-from harness.scenario.load import ScenarioError, discover, load_scenario, load_topology, validate
+from harness.scenario.load import (
+    ScenarioError,
+    discover,
+    is_scenario_file,
+    load_scenario,
+    load_topology,
+    validate,
+)
 from harness.scenario.probe import Listener, Probe, parse_bind
 from harness.scenario.topology import (
     Host,
     Interface,
     Topology,
     bridge_port_name,
-    check_ifname,
 )
 
 __all__ = [
@@ -49,8 +55,8 @@ __all__ = [
     "Source",
     "Topology",
     "bridge_port_name",
-    "check_ifname",
     "discover",
+    "is_scenario_file",
     "load_scenario",
     "load_topology",
     "parse_bind",

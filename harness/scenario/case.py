@@ -22,7 +22,7 @@ from harness.ipsyntax import (
 from harness.scenario.iplines import check_spec_addresses
 from harness.scenario.probe import Listener, Probe
 from harness.scenario.topology import Topology
-from harness.vocabulary import Strict, check_errno_name, version_tuple
+from harness.vocabulary import Strict, check_errno_name, sysctl_path, version_tuple
 
 _CHANGE_PARSERS: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "route": (("add", "del", "replace"), parse_route),
@@ -85,8 +85,7 @@ class Change(Strict):
                 f"a change does exactly one thing: give one of {', '.join(CHANGE_KINDS)}"
             )
         for key in self.sysctl or {}:
-            if not key.startswith("net."):
-                raise ValueError(f"sysctl {key!r}: only net.* keys are per namespace")
+            sysctl_path(key)
         return self
 
     @property

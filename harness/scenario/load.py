@@ -52,9 +52,29 @@ def _field_path(loc: tuple[int | str, ...], doc: Any) -> str:
     return out
 
 
+_SCENARIO_KEY = re.compile(rb"^cases\s*:", re.MULTILINE)
+
+
+def is_scenario_file(path: Path) -> bool:
+    """A YAML file is a scenario when it has a top-level `cases:` key (a topology has
+    `hosts:`); YAML of other kinds, and other projects', is never taken for one."""
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(1 << 20)
+    except OSError:
+        return False
+    return bool(_SCENARIO_KEY.search(head))
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            path, "", f"not a text file (not UTF-8 at byte {exc.start}): a scenario is YAML"
+        ) from None
     except OSError as exc:
         raise ScenarioError(path, "", f"cannot read: {exc.strerror}") from None
     try:
@@ -182,11 +202,16 @@ def _check_references(path: Path, topology: Topology, cases: list[Case]) -> None
 
 
 def discover(paths: list[Path] | None = None) -> list[Path]:
-    """Scenario files under the given files/folders (default: scenarios/), sorted."""
+    """Scenario files under the given files/folders (default: scenarios/), sorted.
+
+    A file named explicitly is taken as a scenario whatever it holds (and refused
+    with a clear error when it is not one); in a folder, only the YAML files
+    that are scenarios (is_scenario_file) are.
+    """
     found: list[Path] = []
     for root in paths or [SCENARIO_DIR]:
         if root.is_dir():
-            found += sorted(root.rglob("*.yaml"))
+            found += sorted(p for p in root.rglob("*") if p.is_file() and is_scenario_file(p))
         elif root.exists():
             found.append(root)
         else:

@@ -15,16 +15,14 @@ from pydantic import Field, field_validator, model_validator
 
 from harness.linkkinds import LINK_KINDS
 from harness.scenario.iplines import Neigh, Nexthop, Route, Rule
-from harness.vocabulary import IFNAME_MAX, IPInterface, Strict, check_allowed
-
-_IFNAME = re.compile(r"[\w.-]+")
-
-
-def check_ifname(name: str) -> str:
-    """A name Linux accepts for an interface, else ValueError saying why."""
-    if len(name) > IFNAME_MAX or not _IFNAME.fullmatch(name):
-        raise ValueError(f"interface name {name!r} is not a valid Linux name (max 15 chars)")
-    return name
+from harness.vocabulary import (
+    IFNAME_MAX,
+    IPInterface,
+    Strict,
+    check_allowed,
+    check_ifname,
+    sysctl_path,
+)
 
 
 def bridge_port_name(host: str, ifname: str, position: int) -> str:
@@ -83,8 +81,14 @@ class Interface(Strict):
                 raise ValueError(
                     f"a {kind} needs '{needed}: {example.get(needed, 'N')}' ({row.description})"
                 )
-        if self.link is not None and not re.fullmatch(r"[\w-]+\.[\w.-]+", self.link):
-            raise ValueError(f"link {self.link!r} must be HOST.IFNAME, e.g. far.eth0")
+        if self.link is not None:
+            host, dot, ifname = self.link.partition(".")
+            if not dot or not re.fullmatch(r"[a-z][a-z0-9-]*", host):
+                raise ValueError(f"link {self.link!r} must be HOST.IFNAME, e.g. far.eth0")
+            try:
+                check_ifname(ifname)
+            except ValueError as exc:
+                raise ValueError(f"link {self.link!r}: {exc}") from None
         if self.mode is not None and self.mode not in row.modes:
             raise ValueError(f"mode {self.mode!r} does not fit a {kind} {row.modes}")
         if self.mac is not None and not re.fullmatch(r"(?:[0-9a-f]{2}:){5}[0-9a-f]{2}", self.mac):
@@ -144,10 +148,9 @@ class Host(Strict):
 
     @field_validator("sysctls")
     @classmethod
-    def _net_only(cls, value: dict[str, int | str]) -> dict[str, int | str]:
+    def _per_namespace(cls, value: dict[str, int | str]) -> dict[str, int | str]:
         for key in value:
-            if not key.startswith("net."):
-                raise ValueError(f"sysctl {key!r}: only net.* keys are per namespace")
+            sysctl_path(key)
         return value
 
 

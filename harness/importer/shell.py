@@ -1,0 +1,393 @@
+"""Shell listings as articles and test scripts publish them -> simple commands, as words.
+
+Parsed, never executed.  Two shapes are read: a *transcript* (prompts such as
+`$ `, `# `, `[root@host dir]# `, `user@host:~$ `, with the commands' output in
+between) and a *script* (every line a command; `#` starts a comment).  What a
+shell would do before running a command is done here as far as a listing
+needs it: line continuations, `;`/`&&`/`||` lists, comments, `sudo`,
+redirections, variable assignments and `$VAR`/`${VAR}` references (a name made
+unique with `$(mktemp -u XXXXXX)` becomes its stable prefix), `for` loops over
+literal words, and the bodies of set-up functions read in place.  lib.sh's
+`setup_ns A B` (the kernel selftests' helper) is read as the `ip netns add` and
+`ip -n NS link set lo up` it runs.  Anything this cannot follow (conditionals,
+command output, function arguments, here-documents) is listed with its line,
+never dropped silently.
+
+Why by hand: shlex splits words but knows neither variables nor the structure
+of a script; a real shell would run the listing, which the importer never does.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from harness.importer import blocks
+from harness.importer.blocks import Segment
+from harness.importer.words import (
+    ASSIGNMENT,
+    Command,
+    Listing,
+    Skipped,
+    Unknown,
+    expand,
+    is_transcript,
+    logical_lines,
+    prompt,
+    redirections,
+    segments,
+    stable,
+    strip_sudo,
+    tee_target,
+)
+
+# Shell builtins and helpers that change no network state.
+_NO_NETWORK = {
+    "set": "sets shell options",
+    "trap": "installs a shell trap",
+    "source": "reads another script (not part of the listing)",
+    ".": "reads another script (not part of the listing)",
+    "shopt": "sets shell options",
+    "exit": "ends the script",
+    "return": "returns from a function",
+    "sleep": "waits",
+    "wait": "waits for background jobs",
+    "true": "does nothing",
+    ":": "does nothing",
+    "echo": "prints text",
+    "printf": "prints text",
+    "cd": "changes directory",
+    "shift": "shifts arguments",
+    "unset": "unsets a variable",
+    "defer": "registers a clean-up (lib.sh)",
+    "cleanup_ns": "tears namespaces down (lib.sh)",
+    "cleanup_all_ns": "tears namespaces down (lib.sh)",
+}
+_TEARDOWN = re.compile(r"clean|teardown|tear_down|destroy|_exit$|^exit_", re.IGNORECASE)
+_FUNCTION = re.compile(
+    r"^(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\s*\)\s*(\{)?$|^function\s+(\w+)\s*(\{)?$"
+)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class _Function:
+    """A shell function of the listing: its body is read where it is called (with its
+    arguments), or at the end of the listing if it is never called."""
+
+    name: str
+    line: int
+    teardown: bool
+    body: list[tuple[int, str, str]] = field(default_factory=list)  # (line, text, operator)
+    called: bool = False
+
+
+@dataclass
+class _Reader:
+    transcript: bool
+    listing: Listing = field(default_factory=Listing)
+    variables: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, _Function] = field(default_factory=dict)
+    block: tuple[str, int, list[Segment]] | None = None  # a compound command being read
+    collecting: _Function | None = None  # a function body being read
+    depth: int = 0  # its braces
+    pending: _Function | None = None  # `name()` seen, `{` expected
+    calls: int = 0  # nesting of function calls being read
+    output: list[tuple[int, str]] = field(default_factory=list)
+    heredoc: tuple[str, int] | None = None  # (delimiter, line) being skipped
+    loops: list[str] = field(default_factory=list)  # `VAR=value` of each loop being run
+
+    def skip(self, line: int, text: str, reason: str) -> None:
+        where = f" (for {', '.join(self.loops)})" if self.loops else ""
+        self.listing.skipped.append(Skipped(line, text, reason + where))
+
+    def flush_output(self) -> None:
+        if self.output:
+            first, last = self.output[0][0], self.output[-1][0]
+            text = self.output[0][1].strip()[:60]
+            self.listing.skipped.append(
+                Skipped(first, text, "not a command (text, or a command's output)", last)
+            )
+            self.output = []
+
+    def feed(self, number: int, line: str) -> None:
+        if self.heredoc is not None:
+            if line.strip() == self.heredoc[0]:
+                self.heredoc = None
+            return
+        stripped = line.strip()
+        if not stripped:
+            return
+        if self.transcript:
+            command = prompt(stripped)
+            if command is None:
+                if not stripped.startswith("#"):
+                    self.output.append((number, stripped))
+                return
+            self.flush_output()
+            stripped = command
+        elif stripped.startswith("#"):
+            return
+        heredoc = re.search(r"<<-?\s*['\"]?(\w+)", stripped)
+        if heredoc:
+            self.heredoc = (heredoc.group(1), number)
+            self.skip(number, stripped, "a here-document (its text is not read)")
+            return
+        parts = segments(stripped)
+        i = 0
+        while i < len(parts):
+            segment, operator = parts[i]
+            target = tee_target(parts[i + 1][0]) if operator == "|" and i + 1 < len(parts) else None
+            if target is not None and segment.split()[:1] == ["echo"]:
+                # `echo 1 | sudo tee /proc/sys/...`: the same as `echo 1 > /proc/sys/...`
+                self.segment(number, f"{segment} > {target}", parts[i + 1][1])
+                i += 2
+                continue
+            self.segment(number, segment, operator)
+            i += 1
+
+    def segment(self, number: int, text: str, operator: str) -> None:
+        """One `;`-separated part: structure keywords first, then a simple command."""
+        if self.collecting is not None:
+            self.depth += {"{": 1, "}": -1}.get(text, 0)
+            if self.depth == 0:
+                self.defined(self.collecting)
+                self.collecting = None
+            else:
+                self.collecting.body.append((number, text, operator))
+            return
+        if self.pending is not None:
+            function, self.pending = self.pending, None
+            if text == "{":
+                self.collecting, self.depth = function, 1
+                return
+        if self.block is not None:
+            kind, start, body = self.block
+            body.append((number, text, operator))
+            if blocks.closes(body):
+                self.block = None
+                self.run_block(kind, start, body)
+            return
+        match = _FUNCTION.match(text)
+        if match:
+            name = match.group(1) or match.group(3)
+            function = _Function(name, number, bool(_TEARDOWN.search(name)))
+            if match.group(2) or match.group(4):
+                self.collecting, self.depth = function, 1
+            else:
+                self.pending = function
+            return
+        if blocks.first_word(text) in blocks.OPENERS:
+            self.block = (blocks.first_word(text), number, [(number, text, operator)])
+            return
+        if operator == "|":
+            self.skip(number, text, "feeds a pipe")
+            return
+        if operator == "&":
+            self.skip(number, text, "runs in the background")
+            return
+        self.simple(number, text)
+
+    def defined(self, function: _Function) -> None:
+        self.functions[function.name] = function
+        if function.teardown:
+            for number, text, _ in function.body:
+                reason = f"in the tear-down function {function.name}() of line {function.line}"
+                self.skip(number, text, reason)
+
+    def call(
+        self, function: _Function, args: list[str], number: int, text: str, never: bool = False
+    ) -> None:
+        """Read a function's body with its arguments as $1, $2, ..."""
+        if function.teardown:
+            self.skip(number, text, f"calls the listing's tear-down function {function.name}()")
+            return
+        if self.calls > 8:
+            self.skip(number, text, f"calls {function.name}() recursively: not followed")
+            return
+        body = function.body
+        lines = f"lines {body[0][0]}-{body[-1][0]}" if body else "nothing"
+        how = "is never called: its" if never else "is called here: its"
+        reason = f"calls the listing's function: {function.name}() {how} {lines} are read"
+        self.skip(number, text, reason)
+        function.called = True
+        saved = {k: self.variables.get(k) for k in ("@", "*", "#", *map(str, range(1, 10)))}
+        for key in saved:
+            self.variables.pop(key, None)
+        self.variables.update({str(i): arg for i, arg in enumerate(args, start=1)})
+        self.variables.update({"@": " ".join(args), "*": " ".join(args), "#": str(len(args))})
+        self.calls += 1
+        try:
+            for line, body_text, operator in body:
+                self.segment(line, body_text, operator)
+        finally:
+            self.calls -= 1
+            for key, value in saved.items():
+                self.variables.pop(key, None)
+                if value is not None:
+                    self.variables[key] = value
+
+    def skip_all(self, body: list[Segment], reason: str) -> None:
+        for number, text, _ in body:
+            if text and text not in (";;", "do", "done", "then", "else", "fi", "esac"):
+                self.skip(number, text, reason)
+
+    def run(self, body: list[Segment]) -> None:
+        for number, text, operator in body:
+            self.segment(number, text, operator)
+
+    def run_block(self, kind: str, start: int, body: list[Segment]) -> None:
+        """A complete `for`, `if`, `case` or `while` (see harness/importer/blocks.py)."""
+        if kind == "for":
+            self.run_for(start, body)
+        elif kind == "if" and body[0][2] not in ("&&", "||", "|"):
+            self.run_if(start, body)
+        elif kind == "case":
+            self.run_case(start, body)
+        else:
+            self.skip_all(body, f"inside the `{kind}` of line {start}: not followed")
+
+    def run_for(self, start: int, body: list[Segment]) -> None:
+        """`for VAR in WORDS; do ...; done`: the body once per word."""
+        loop = blocks.for_loop(body)
+        values, problems = expand(loop[1], self.variables) if loop else ("", ["no list"])
+        if loop is None or problems:
+            why = problems[0].removeprefix("uses ") if loop else "loops over no listed words"
+            self.skip_all(body, f"in the `for` of line {start}, which {why}: not followed")
+            return
+        for value in shlex.split(values):
+            self.variables[loop[0]] = value
+            self.loops.append(f"{loop[0]}={value}")
+            try:
+                self.run(loop[2])
+            finally:
+                self.loops.pop()
+
+    def run_if(self, start: int, body: list[Segment]) -> None:
+        """`if [ TEST ]; then ...; elif ...; else ...; fi`: the branch the tests select."""
+        chosen: int | None = None
+        branches = blocks.if_branches(body)
+        for index, (condition, line, _) in enumerate(branches):
+            if condition is None:
+                chosen = index
+                break
+            value, empty = blocks.test(condition, self.variables)
+            if value is None:
+                reason = f"in the `if` of line {start}, whose condition is no plain test"
+                self.skip_all(body, f"{reason}: not followed")
+                return
+            for name in empty:
+                self.skip(line, condition, f"shell: ${name} is not set: taken as empty")
+            if value:
+                chosen = index
+                break
+        for index, (_, _, branch) in enumerate(branches):
+            if index == chosen:
+                self.run(branch)
+            else:
+                self.skip_all(branch, f"in a branch not taken of the `if` of line {start}")
+
+    def run_case(self, start: int, body: list[Segment]) -> None:
+        """`case WORD in PATTERN) ...;; esac`: the first branch whose pattern matches."""
+        word, branches = blocks.case_branches(body)
+        value, empty = blocks.test(f"[ -n {word} ]", self.variables)
+        text = expand(word, {**self.variables, **dict.fromkeys(empty, "")})[0].strip("\"'")
+        if value is None:
+            self.skip_all(body, f"in the `case` of line {start}, whose word is unknown")
+            return
+        chosen = next((i for i, (p, _) in enumerate(branches) if blocks.case_matches(text, p)), -1)
+        for index, (_, branch) in enumerate(branches):
+            if index == chosen:
+                self.run(branch)
+            else:
+                self.skip_all(branch, f"in a branch not taken of the `case` of line {start}")
+
+    def simple(self, number: int, text: str) -> None:
+        if text.startswith("do ") or text.startswith("then "):
+            text = text.split(None, 1)[1]
+        expanded, problems = expand(text, self.variables)
+        try:
+            words = shlex.split(expanded)
+        except ValueError as exc:
+            self.skip(number, text, f"cannot be split into words ({exc})")
+            return
+        words = strip_sudo(words)
+        if not words:
+            return
+        if words[0] in ("readonly", "export", "local", "declare", "typeset"):
+            words = [w for w in words[1:] if not w.startswith("-")]
+            if not words or all(ASSIGNMENT.match(w) or w.isidentifier() for w in words):
+                for word in words:
+                    self.assign(number, word, problems)
+                return
+        if all(ASSIGNMENT.match(w) for w in words):
+            for word in words:
+                self.assign(number, word, problems)
+            return
+        if problems:
+            self.skip(number, text, problems[0])
+            return
+        words, redirect, problem = redirections(words)
+        if problem:
+            self.skip(number, text, problem)
+            return
+        name = words[0]
+        if name in self.functions:
+            self.call(self.functions[name], words[1:], number, text)
+        elif name == "setup_ns":
+            self.setup_ns(number, text, words[1:])
+        elif name in _NO_NETWORK and not (name == "echo" and redirect):
+            self.skip(number, text, f"shell: {_NO_NETWORK[name]}")
+        else:
+            self.listing.commands.append(Command(number, text, tuple(words), redirect))
+
+    def assign(self, number: int, word: str, problems: list[str]) -> None:
+        match = ASSIGNMENT.match(word)
+        if match is None:
+            self.variables[word] = Unknown(f"is declared without a value on line {number}")
+            return
+        name, value = match.groups()
+        if problems:
+            source = problems[0].removeprefix("uses ")
+            self.variables[name] = Unknown(f"is set from {source} on line {number}")
+        else:
+            self.variables[name] = stable(value) if value.endswith(("-", "_")) else value
+
+    def setup_ns(self, number: int, text: str, names: list[str]) -> None:
+        """lib.sh's `setup_ns NAME...`: a namespace per name (its variable holds the
+        name), with lo up."""
+        for name in names:
+            value = name.lower()
+            self.variables[name] = value
+            self.listing.commands.append(Command(number, text, ("ip", "netns", "add", value)))
+            self.listing.commands.append(
+                Command(number, text, ("ip", "-n", value, "link", "set", "lo", "up"))
+            )
+
+
+def read_listing(text: str) -> Listing:
+    """The listing's commands, in order, and every line that is not one (with why)."""
+    transcript = is_transcript(logical_lines(text, True))
+    reader = _Reader(transcript)
+    reader.listing.transcript = transcript
+    for number, line in logical_lines(text, transcript):
+        reader.feed(number, line)
+    reader.flush_output()
+    if reader.heredoc is not None:
+        reader.skip(reader.heredoc[1], "<<", "a here-document that never ends")
+    for function in list(reader.functions.values()):
+        if function.called or function.teardown or not function.body:
+            continue
+        if any(re.search(r"\$\{?[1-9@*#]", text) for _, text, _ in function.body):
+            reason = f"in {function.name}(), which takes arguments and is never called"
+            reader.skip_all(function.body, f"{reason}: not read")
+        else:
+            reader.call(function, [], function.line, f"{function.name}()", never=True)
+    if reader.block is not None:
+        kind, start, body = reader.block
+        reader.skip(start, body[0][1], f"a `{kind}` that is never closed")
+    reader.listing.skipped.sort(key=lambda s: s.line)
+    return reader.listing
