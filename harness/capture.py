@@ -27,7 +27,7 @@ from harness.netns import Lab, NetNS
 ETH_P_ALL = 0x0003
 SO_TIMESTAMPNS = 35  # also SCM_TIMESTAMPNS
 RCVBUF = 4 << 20
-SNAPLEN = 65535
+SNAPLEN = 14 + 65535  # an Ethernet header and the largest IP packet (a datagram on lo)
 
 PKTTYPE_NAMES = {0: "host", 1: "broadcast", 2: "multicast", 3: "otherhost", 4: "outgoing", -1: "fd"}
 PKTTYPE_FD = -1  # read by the harness from a tun/tap device's file descriptor

@@ -120,7 +120,17 @@ class PacketRecord(Fact):
     icmp_type: int | None = None
     icmp_code: int | None = None
     about: str | None = None  # for an ICMP error: the packet it is about
+    icmp_mtu: int | None = None  # fragmentation needed / packet too big: the next-hop MTU
     tos: int | None = None  # IPv4 TOS byte or IPv6 traffic class
+    # The IP header: total length (IPv6: the 40-byte header plus its payload length),
+    # TTL or hop limit, don't-fragment (IPv4 only), more-fragments, fragment offset in
+    # bytes and identification (IPv6: from the fragment header, when there is one).
+    length: int | None = None
+    ttl: int | None = None
+    df: bool | None = None
+    mf: bool | None = None
+    frag_offset: int | None = None
+    ip_id: int | None = None
     act: int = 0
 
     def __str__(self) -> str:

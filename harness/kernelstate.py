@@ -14,6 +14,7 @@ from typing import Any
 from pyroute2.netlink.exceptions import NetlinkError
 
 from harness.facts import HostTables, LinkAttrs, NeighbourEntry, RouteLookup
+from harness.ipsyntax import METRICS as METRIC_NUMBERS
 from harness.ipsyntax import NUD_STATES, ROUTE_TYPES
 from harness.network import Network
 from harness.scenario import Probe
@@ -40,15 +41,19 @@ def route_get(net: Network, probe: Probe) -> RouteLookup:
     """The kernel's own lookup for the probe's flow, as `ip route get` would ask it: with
     the keys the probe's socket options give its own lookup (harness/sockopts.py)."""
     ns = net.host(probe.host)
-    query: dict[str, Any] = {"dst": str(probe.dst), "family": probe.family}
+    query: dict[str, Any] = {"dst": probe.address, "family": probe.family}
     # iproute2 sets RTM_F_LOOKUP_TABLE; without it the kernel reports table main
     # whatever table the lookup used (inet_rtm_getroute).
     flags = RTM_F_LOOKUP_TABLE
+    if probe.scope_steers:
+        # udpv6_sendmsg: a link-local destination's sin6_scope_id is the flow's oif,
+        # before the bound device and the unicast/multicast interface options.
+        query["oif"] = ns.link_index(str(probe.scope))
     for option, value in probe.options():
         key = option.route_get
-        if key == "oif":
+        if key == "oif" and option.steers(probe.multicast):
             query.setdefault("oif", ns.link_index(str(value)))  # the first device option wins
-        elif key is not None:
+        elif key is not None and key != "oif":
             query[key] = value
     if probe.iface is not None:
         query.setdefault("oif", ns.link_index(probe.iface))
@@ -101,6 +106,24 @@ def _route_text(entry: Any, names: dict[int, str]) -> str:
             words += [key, str(entry.get(attr))]
     if entry["tos"]:
         words += ["tos", hex(entry["tos"])]
+    if entry.get("RTA_NH_ID") is not None:
+        words += ["nhid", str(entry.get("RTA_NH_ID"))]
+    metrics = entry.get("RTA_METRICS")
+    if metrics is not None:
+        locked = metrics.get_attr("RTAX_LOCK") or 0
+        for name, number in METRIC_NUMBERS.items():
+            value = metrics.get_attr(f"RTAX_{name.upper()}")
+            if value is not None:
+                words += (
+                    [name, "lock", str(value)] if locked & (1 << number) else [name, str(value)]
+                )
+    for hop in entry.get("RTA_MULTIPATH") or []:
+        words.append("nexthop")
+        if hop.get_attr("RTA_GATEWAY") is not None:
+            words += ["via", str(hop.get_attr("RTA_GATEWAY"))]
+        if hop["oif"]:
+            words += ["dev", names.get(hop["oif"], str(hop["oif"]))]
+        words += ["weight", str(hop["hops"] + 1)]
     return " ".join(words)
 
 

@@ -21,6 +21,7 @@ from scapy.layers.inet6 import (
     ICMPv6TimeExceeded,
     IPerror6,
     IPv6,
+    IPv6ExtHdrFragment,
 )
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
@@ -55,9 +56,16 @@ def _transport(pkt: Packet, src: str, dst: str) -> tuple[str, dict[str, Any]]:
         icmp = pkt[ICMP]
         about = _about(pkt[IPerror]) if IPerror in pkt else None
         text = f"ICMP {src} > {dst} type {icmp.type} code {icmp.code}"
+        mtu = int(icmp.nexthopmtu) if (icmp.type, icmp.code) == (3, 4) else None
+        text += f" mtu {mtu}" if mtu is not None else ""
         return (
             text + (f" about [{about}]" if about else ""),
-            {"icmp_type": int(icmp.type), "icmp_code": int(icmp.code), "about": about},
+            {
+                "icmp_type": int(icmp.type),
+                "icmp_code": int(icmp.code),
+                "about": about,
+                "icmp_mtu": mtu,
+            },
         )
     for layer in (*ICMP6_ERRORS, ICMPv6EchoRequest, ICMPv6EchoReply):
         if layer in pkt:
@@ -66,9 +74,16 @@ def _transport(pkt: Packet, src: str, dst: str) -> tuple[str, dict[str, Any]]:
             if layer is ICMPv6ND_Redirect:
                 about = about or f"redirect for {icmp6.dst} to {icmp6.tgt}"
             text = f"ICMP6 {src} > {dst} type {icmp6.type} code {icmp6.code}"
+            mtu = int(icmp6.mtu) if layer is ICMPv6PacketTooBig else None
+            text += f" mtu {mtu}" if mtu is not None else ""
             return (
                 text + (f" about [{about}]" if about else ""),
-                {"icmp_type": int(icmp6.type), "icmp_code": int(icmp6.code), "about": about},
+                {
+                    "icmp_type": int(icmp6.type),
+                    "icmp_code": int(icmp6.code),
+                    "about": about,
+                    "icmp_mtu": mtu,
+                },
             )
     if TCP in pkt:
         tcp = pkt[TCP]
@@ -117,16 +132,55 @@ def _packet(frame: Frame, pkt: Packet) -> PacketRecord:
         src, dst = (str(eth.src), str(eth.dst)) if eth else ("", "")
         return PacketRecord(**_where(frame), proto=kind, src=src, dst=dst, summary=pkt.summary())
     src, dst = str(ip.src), str(ip.dst)
+    header = _ip_header(pkt)
     number = ip.proto if IP in pkt else ip.nh
+    if IPv6ExtHdrFragment in pkt:
+        number = pkt[IPv6ExtHdrFragment].nh  # the fragmented packet's own protocol
     proto = IP_PROTOS.get(number, str(number))
+    # A fragment after the first carries no transport header (scapy leaves it Raw).
     text, extra = _transport(pkt, src, dst)
     if not text:
         text = f"{'IP' if IP in pkt else 'IP6'} {src} > {dst} proto {proto}"
-    hops, tos = (ip.ttl, ip.tos) if IP in pkt else (ip.hlim, ip.tc)
-    summary = f"{text} ttl {hops}" + (f" tos {tos:#x}" if tos else "")
+    tos = ip.tos if IP in pkt else ip.tc
+    summary = f"{text} ttl {header['ttl']}" + (f" tos {tos:#x}" if tos else "")
+    if header["mf"] or header["frag_offset"]:
+        # As tcpdump says it, in words: which datagram, where this piece starts, more to come.
+        more = " MF" if header["mf"] else ""
+        summary += f" frag id {header['ip_id']} offset {header['frag_offset']}{more}"
     return PacketRecord(
-        **_where(frame), proto=proto, src=src, dst=dst, summary=summary, tos=tos, **extra
+        **_where(frame),
+        proto=proto,
+        src=src,
+        dst=dst,
+        summary=summary,
+        tos=tos,
+        **header,
+        **extra,
     )
+
+
+def _ip_header(pkt: Packet) -> dict[str, Any]:
+    """Length, TTL/hop limit, DF, MF, fragment offset (bytes) and identification."""
+    if IP in pkt:
+        ip = pkt[IP]
+        return {
+            "length": int(ip.len),
+            "ttl": int(ip.ttl),
+            "df": bool(ip.flags.DF),
+            "mf": bool(ip.flags.MF),
+            "frag_offset": int(ip.frag) * 8,
+            "ip_id": int(ip.id),
+        }
+    ip6 = pkt[IPv6]
+    fragment = pkt.getlayer(IPv6ExtHdrFragment)
+    return {
+        "length": int(ip6.plen) + 40,
+        "ttl": int(ip6.hlim),
+        "df": None,  # IPv6 has no DF: routers never fragment
+        "mf": bool(fragment.m) if fragment is not None else False,
+        "frag_offset": int(fragment.offset) * 8 if fragment is not None else 0,
+        "ip_id": int(fragment.id) if fragment is not None else None,
+    }
 
 
 def _resolution(frame: Frame, pkt: Packet) -> ArpRecord | None:

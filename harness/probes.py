@@ -20,6 +20,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
+from harness.commands import TopologyError
 from harness.facts import ProbeOutcome, Receipt
 from harness.netns import NetNS
 from harness.network import Network
@@ -31,6 +32,7 @@ IP_PKTINFO = 8
 IPV6_RECVPKTINFO = 49
 IPV6_PKTINFO = 50
 TCP_USER_TIMEOUT = 18
+IPV6_ADD_MEMBERSHIP = 20  # IPV6_JOIN_GROUP
 ICMP_ECHO_REQUEST = 8
 ICMPV6_ECHO_REQUEST = 128
 
@@ -46,8 +48,13 @@ def _fail(where: str, exc: OSError, started: float) -> ProbeOutcome:
     )
 
 
-def _sockaddr(address: str, port: int) -> tuple[str, int]:
-    return (address, port)
+def _sockaddr(ns: NetNS, probe: Probe, port: int) -> tuple[str, int] | tuple[str, int, int, int]:
+    """The destination as the socket API takes it; a scoped IPv6 address with the scope
+    as an ifindex of the probe's namespace (Python would resolve a name in ours)."""
+    if probe.family != socket.AF_INET6:
+        return (probe.address, port)
+    scope = ns.link_index(probe.scope) if probe.scope is not None else 0
+    return (probe.address, port, 0, scope)
 
 
 def open_sender(net: Network, probe: Probe) -> socket.socket:
@@ -82,46 +89,68 @@ def act(
     net: Network, probe: Probe, payload: bytes, sock: socket.socket | None = None
 ) -> tuple[ProbeOutcome, socket.socket | None]:
     """Do the probe's one action on `sock`, or on a socket opened for it; the outcome and
-    the socket (None when setting the socket up already failed: that answer is the outcome)."""
+    the socket (None when setting the socket up already failed: that answer is the outcome).
+
+    `sock` is an earlier act's socket: as it is (the Python API changes it by hand), or,
+    for a probe that names its socket (`socket: NAME` in a scenario), with this probe's
+    options set on it again."""
     started = time.time()
     if sock is None:
         try:
             sock = open_sender(net, probe)
         except OSError as exc:
             return _fail("socket setup (setsockopt/bind)", exc, started), None
+    elif probe.socket is not None:
+        try:
+            for option, value in probe.options():
+                option.apply(sock, value, net.host(probe.host))
+        except OSError as exc:
+            return _fail("setsockopt on the socket of an earlier act", exc, started), sock
     if probe.proto == "tcp":
-        return _tcp_connect(sock, probe), sock
+        return _tcp_connect(sock, probe, net.host(probe.host)), sock
     if probe.proto == "raw":
         return _raw_frame(net.host(probe.host), sock, probe, payload), sock
-    return transmit(sock, probe, payload), sock
+    return transmit(sock, probe, payload, net.host(probe.host)), sock
 
 
-def transmit(sock: socket.socket, probe: Probe, payload: bytes) -> ProbeOutcome:
-    """UDP or ping: send once with the probe's flags (connect first when the probe says so)."""
+def transmit(sock: socket.socket, probe: Probe, payload: bytes, ns: NetNS) -> ProbeOutcome:
+    """UDP or ping: send once per flow with the probe's flags (connect first when the probe
+    says so and the socket is not yet connected there)."""
     flags = probe.send_flags()
-    dst = _sockaddr(str(probe.dst), probe.port if probe.proto == "udp" else 0)
     if probe.proto == "icmp":
         payload = _echo_request(probe, payload)
     started = time.time()
+    dst = _sockaddr(ns, probe, probe.port if probe.proto == "udp" else 0)
     try:
-        if probe.connect:
+        if probe.connect and not _connected_to(sock, probe):
             sock.connect(dst)
     except OSError as exc:
         return _fail("connect", exc, started)
-    try:
-        if probe.connect:
-            sock.send(payload, flags)
-        else:
-            sock.sendto(payload, flags, dst)
-    except OSError as exc:
-        return _fail("send" if probe.connect else "sendto", exc, started)
+    for port in probe.ports() if probe.proto == "udp" else [0]:
+        try:
+            if probe.connect:
+                sock.send(payload, flags)
+            else:
+                sock.sendto(payload, flags, _sockaddr(ns, probe, port))
+        except OSError as exc:
+            return _fail("send" if probe.connect else "sendto", exc, started)
     verb = "connect+send" if probe.connect else "sendto"
+    count = f"{probe.flows} datagrams of " if probe.flows > 1 else ""
     return ProbeOutcome(
         errno="ok",
-        message=f"{verb}: {len(payload)} bytes accepted",
+        message=f"{verb}: {count}{len(payload)} bytes accepted",
         time=started,
         local=_local(sock),
     )
+
+
+def _connected_to(sock: socket.socket, probe: Probe) -> bool:
+    """The socket (of an earlier act) is connected to the probe's destination already."""
+    try:
+        peer = sock.getpeername()
+    except OSError:
+        return False
+    return _plain(str(peer[0])) == _plain(probe.address) and peer[1] == probe.port
 
 
 def _echo_request(probe: Probe, payload: bytes) -> bytes:
@@ -130,10 +159,10 @@ def _echo_request(probe: Probe, payload: bytes) -> bytes:
     return struct.pack("!BBHHH", kind, 0, 0, 0, 1) + payload
 
 
-def _tcp_connect(sock: socket.socket, probe: Probe) -> ProbeOutcome:
+def _tcp_connect(sock: socket.socket, probe: Probe, ns: NetNS) -> ProbeOutcome:
     sock.setblocking(False)
     started = time.time()
-    code = sock.connect_ex(_sockaddr(str(probe.dst), probe.port))
+    code = sock.connect_ex(_sockaddr(ns, probe, probe.port))
     if code not in (0, errno.EINPROGRESS):
         return _refused(code, started)
     _, writable, _ = select.select([], [sock], [], TCP_OUTCOME_BOUND_S)
@@ -166,7 +195,7 @@ def _raw_frame(ns: NetNS, sock: socket.socket, probe: Probe, payload: bytes) -> 
     layer3 = IP if probe.dst.version == 4 else IPv6
     frame = (
         Ether(src=mac, dst=probe.eth_dst)
-        / layer3(src=str(src), dst=str(probe.dst))
+        / layer3(src=str(src), dst=probe.address)
         / UDP(sport=40000, dport=probe.port)
         / payload
     )
@@ -201,7 +230,8 @@ def payload_for(case_key: str, size: int) -> bytes:
 
 
 def default_listeners(net: Network, probes: list[Probe]) -> list[Listener]:
-    """One UDP or TCP listener on every host but the prober, for each probe's port and family."""
+    """One UDP or TCP listener on every host but the prober, for each port and family of
+    each probe (a probe with several flows has several ports)."""
     wanted: list[Listener] = []
     for probe in probes:
         if probe.proto == "icmp":
@@ -210,11 +240,10 @@ def default_listeners(net: Network, probes: list[Probe]) -> list[Listener]:
         for host in net.topology.hosts:
             if host == probe.host:
                 continue
-            listener = Listener(
-                host=host, proto=proto, port=probe.port, ipv6=probe.dst.version == 6
-            )
-            if listener not in wanted:
-                wanted.append(listener)
+            for port in probe.ports():
+                listener = Listener(host=host, proto=proto, port=port, ipv6=probe.dst.version == 6)
+                if listener not in wanted:
+                    wanted.append(listener)
     return wanted
 
 
@@ -231,7 +260,7 @@ class Listeners:
             self._sockets.append((listener, self._open(listener)))
 
     def _open(self, listener: Listener) -> socket.socket:
-        v6 = listener.ipv6 or (listener.bind is not None and ":" in listener.bind)
+        v6 = listener.v6
         family = socket.AF_INET6 if v6 else socket.AF_INET
         kind = socket.SOCK_STREAM if listener.proto == "tcp" else socket.SOCK_DGRAM
         sock = self._net.lab.socket(listener.host, family, kind)
@@ -247,10 +276,42 @@ class Listeners:
                 socket.SOL_SOCKET, socket.SO_BINDTODEVICE, listener.bind_device.encode()
             )
         sock.bind((listener.bind or ("::" if v6 else "0.0.0.0"), listener.port))
+        if listener.join:
+            self._join(listener, sock)
         if kind == socket.SOCK_STREAM:
             sock.listen(16)
         sock.setblocking(False)
         return sock
+
+    def _join(self, listener: Listener, sock: socket.socket) -> None:
+        """IP_ADD_MEMBERSHIP / IPV6_ADD_MEMBERSHIP for each group; a refusal is the kernel's
+        answer to the set-up (TopologyError with its errno), as for a route it refuses."""
+        ns = self._net.host(listener.host)
+        index = ns.link_index(listener.join_dev) if listener.join_dev else 0
+        if not listener.v6:
+            # The IGMPv3 report a join sends is repeated after a random delay of up to
+            # igmpv3_unsolicited_report_interval (1 s); pushed a day away, as MLD's is by
+            # the builder, so the repeat cannot land inside a case.
+            ns.write_sysctls(
+                {
+                    f"net/ipv4/conf/{name}/igmp{v}_unsolicited_report_interval": 86_400_000
+                    for name in ns.interface_names().values()
+                    for v in ("v2", "v3")
+                }
+            )
+        for group in listener.join:
+            if group.version == 6:
+                level, option = socket.IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP
+                request = group.packed + struct.pack("=i", index)
+            else:
+                level, option = socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP
+                request = struct.pack("=4s4si", group.packed, bytes(4), index)
+            try:
+                sock.setsockopt(level, option, request)
+            except OSError as exc:
+                raise TopologyError(
+                    f"host {listener.host}: joining {group} failed: {exc.strerror}", exc.errno or 0
+                ) from None
 
     def watch_replies(self, host: str, sock: socket.socket) -> None:
         """Also collect echo replies arriving on a ping socket of `host`."""

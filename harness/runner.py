@@ -7,6 +7,7 @@ only consumes what the previous ones produced.
 
 from __future__ import annotations
 
+import socket
 import time
 import traceback
 from pathlib import Path
@@ -108,10 +109,14 @@ def _execute(
         # Each act ends by what this kernel is expected to do (a refuted claim's
         # `kernel_does`, or the side of a version change this kernel is on).
         expectations = acting_expectations(case, kernel_release())
+        named: dict[str, socket.socket | None] = {}  # `socket: NAME` -> the act's socket
         for act, expectation in zip(acts, expectations, strict=True):
             for change in act.change:
                 session.apply(change)  # a refusal is an answer: the verdict judges it
-            session.act(act.probe)
+            name = act.probe.socket
+            session.act(act.probe, named.get(name) if name else None)
+            if name and name not in named:
+                named[name] = session.sockets[-1]
             session.settle(expectation)
         observation = session.finish()
         pcaps: list[str] = []

@@ -28,6 +28,10 @@ IP_FREEBIND = 15
 IP_UNICAST_IF = 50
 IPV6_UNICAST_IF = 76
 SO_MARK = 36
+IP_MTU_DISCOVER = 10
+IPV6_MTU_DISCOVER = 23
+# IP_PMTUDISC_* and IPV6_PMTUDISC_* (linux/in.h, linux/in6.h): the same numbers.
+PMTUDISC = {"dont": 0, "want": 1, "do": 2, "probe": 3, "interface": 4, "omit": 5}
 
 SOCKET_KINDS = frozenset({"udp", "tcp", "icmp"})  # probes that have a socket of their own
 Encoder = Callable[[Any, "NetNS"], int | bytes]
@@ -49,6 +53,22 @@ def _ifindex_network_order(value: Any, ns: NetNS) -> bytes:
     return struct.pack("!I", ns.link_index(str(value)))
 
 
+def _ip_mreqn(value: Any, ns: NetNS) -> bytes:
+    # IP_MULTICAST_IF takes a struct ip_mreqn (group, address, ifindex): with an
+    # ifindex and no address the interface is chosen by index (ip_sockglue.c).
+    return struct.pack("=4s4si", bytes(4), bytes(4), ns.link_index(str(value)))
+
+
+def _ifindex(value: Any, ns: NetNS) -> int:
+    # IPV6_MULTICAST_IF takes a plain int ifindex, in host order.
+    return ns.link_index(str(value))
+
+
+def _pmtudisc(value: Any, ns: NetNS) -> int:
+    del ns
+    return PMTUDISC[str(value)]
+
+
 @dataclass(frozen=True)
 class SocketOption:
     """One socket option a probe can set before it acts."""
@@ -60,8 +80,12 @@ class SocketOption:
     # None: a switch, written in `sockopts: [...]` and set to 1; else the field's type.
     annotation: Any = None
     encode: Encoder = _int
-    # The attribute the kernel's own lookup is keyed by (`ip route get ... oif|mark|tos`).
+    encode_ipv6: Encoder | None = None  # when an IPv6 socket takes another form of the value
+    # The attribute the kernel's own lookup is keyed by (`ip route get ... oif|mark|tos`),
+    # and, when the option only steers some destinations, which (udp_sendmsg and
+    # udpv6_sendmsg use the multicast interface for groups, the unicast one otherwise).
     route_get: Literal["oif", "mark", "tos"] | None = None
+    route_get_for: Literal["unicast", "multicast"] | None = None
     shown_hex: bool = False
     interface: bool = False  # the value names an interface of the probing host
     protos: frozenset[str] = SOCKET_KINDS
@@ -77,8 +101,16 @@ class SocketOption:
 
     def apply(self, sock: socket.socket, value: Any, ns: NetNS) -> None:
         """setsockopt() with this option's level, name and encoded value."""
-        _, level, optname = self.ipv6 if sock.family == socket.AF_INET6 else self.ipv4
-        sock.setsockopt(level, optname, self.encode(1 if self.switch else value, ns))
+        v6 = sock.family == socket.AF_INET6
+        _, level, optname = self.ipv6 if v6 else self.ipv4
+        encode = self.encode_ipv6 if v6 and self.encode_ipv6 is not None else self.encode
+        sock.setsockopt(level, optname, encode(1 if self.switch else value, ns))
+
+    def steers(self, multicast: bool) -> bool:
+        """The option decides the kernel's lookup for a destination of this kind."""
+        if self.route_get_for is None:
+            return True
+        return self.route_get_for == ("multicast" if multicast else "unicast")
 
     def show(self, value: Any, family: int) -> str:
         """`NAME` for a switch, `NAME=VALUE` otherwise, as the probe's description lists it."""
@@ -97,6 +129,13 @@ OPTIONS: tuple[SocketOption, ...] = (
         ("SO_DONTROUTE", _SOL, socket.SO_DONTROUTE),
         ("SO_DONTROUTE", _SOL, socket.SO_DONTROUTE),
         "the socket's lookups are limited to link-scope routes (RTO_ONLINK)",
+    ),
+    SocketOption(
+        "SO_BROADCAST",
+        ("SO_BROADCAST", _SOL, socket.SO_BROADCAST),
+        ("SO_BROADCAST", _SOL, socket.SO_BROADCAST),
+        "sending to a broadcast address is allowed (without it: EACCES)",
+        protos=frozenset({"udp", "icmp"}),
     ),
     SocketOption(
         "IP_FREEBIND",
@@ -124,7 +163,21 @@ OPTIONS: tuple[SocketOption, ...] = (
         annotation=str,
         encode=_ifindex_network_order,
         route_get="oif",
+        route_get_for="unicast",
         interface=True,
+    ),
+    SocketOption(
+        "multicast_if",
+        ("IP_MULTICAST_IF", _IP, socket.IP_MULTICAST_IF),
+        ("IPV6_MULTICAST_IF", _IPV6, socket.IPV6_MULTICAST_IF),
+        "IP_MULTICAST_IF / IPV6_MULTICAST_IF: the interface multicast packets leave by",
+        annotation=str,
+        encode=_ip_mreqn,
+        encode_ipv6=_ifindex,
+        route_get="oif",
+        route_get_for="multicast",
+        interface=True,
+        protos=frozenset({"udp"}),
     ),
     SocketOption(
         "mark",
@@ -143,6 +196,33 @@ OPTIONS: tuple[SocketOption, ...] = (
         annotation=Annotated[int, Field(ge=0, le=255)],
         route_get="tos",
         shown_hex=True,
+    ),
+    SocketOption(
+        "ttl",
+        ("IP_TTL", _IP, socket.IP_TTL),
+        ("IPV6_UNICAST_HOPS", _IPV6, socket.IPV6_UNICAST_HOPS),
+        "IP_TTL (IPv4) or IPV6_UNICAST_HOPS (IPv6): the TTL / hop limit of unicast and "
+        "broadcast packets (multicast packets use IP_MULTICAST_TTL, 1 by default)",
+        annotation=Annotated[int, Field(ge=1, le=255)],
+    ),
+    SocketOption(
+        "multicast_ttl",
+        ("IP_MULTICAST_TTL", _IP, socket.IP_MULTICAST_TTL),
+        ("IPV6_MULTICAST_HOPS", _IPV6, socket.IPV6_MULTICAST_HOPS),
+        "IP_MULTICAST_TTL (IPv4) or IPV6_MULTICAST_HOPS (IPv6): the TTL / hop limit of "
+        "multicast packets (1 by default)",
+        annotation=Annotated[int, Field(ge=0, le=255)],
+        protos=frozenset({"udp"}),
+    ),
+    SocketOption(
+        "mtu_discover",
+        ("IP_MTU_DISCOVER", _IP, IP_MTU_DISCOVER),
+        ("IPV6_MTU_DISCOVER", _IPV6, IPV6_MTU_DISCOVER),
+        "IP_MTU_DISCOVER / IPV6_MTU_DISCOVER: path MTU discovery mode, "
+        f"{', '.join(PMTUDISC)} (`do`: DF set and a datagram above the path MTU gets "
+        "EMSGSIZE; `dont`: fragmented locally, DF clear)",
+        annotation=Literal["dont", "want", "do", "probe", "interface", "omit"],
+        encode=_pmtudisc,
     ),
 )
 SWITCHES = {o.field: o for o in OPTIONS if o.switch}

@@ -19,8 +19,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
 from harness import timing
-from harness.commands import TopologyError, addr, neigh, route, rule
-from harness.ipsyntax import AddrSpec
+from harness.commands import TopologyError, addr, link_set, neigh, nexthop, route, rule
+from harness.ipsyntax import AddrSpec, LinkSetSpec
 from harness.linkkinds import LINK_KINDS, LinkKind
 from harness.netns import Lab, NetNS
 from harness.network import Network
@@ -237,6 +237,8 @@ def build(
             ns.write_sysctl(key, setting)
         for ifname, iface in host.interfaces.items():
             index = ns.link_index(ifname)
+            if iface.mtu is not None:
+                link_set(ns, "set", LinkSetSpec(dev=ifname, mtu=iface.mtu))
             for address in iface.addresses:
                 addr(ns, "add", AddrSpec(address=address, dev=ifname))
             if iface.up and _kind(iface).role != "loopback" and (host_name, ifname) not in raised:
@@ -259,6 +261,8 @@ def build(
 
     for host_name, host in topology.hosts.items():
         ns = lab[host_name]
+        for nexthop_spec in host.nexthops:
+            nexthop(ns, "add", nexthop_spec)
         for route_spec in host.routes:
             route(ns, "add", route_spec)
         for rule_spec in host.rules:

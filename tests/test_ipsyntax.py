@@ -6,7 +6,14 @@ import socket
 
 import pytest
 
-from harness.ipsyntax import RouteSyntaxError, parse_route, parse_route_command, parse_rule
+from harness.ipsyntax import (
+    RouteSyntaxError,
+    parse_link_set,
+    parse_nexthop,
+    parse_route,
+    parse_route_command,
+    parse_rule,
+)
 
 
 def test_default_via_gateway() -> None:
@@ -84,7 +91,18 @@ def test_command_verbs() -> None:
         ("default via", "'via' needs a value"),
         ("default via gateway", "via 'gateway' is not an IP address"),
         ("192.0.2.300/24 dev eth0", "bad destination"),
-        ("default via 192.0.2.1 mtu 1400", "unknown word 'mtu'"),
+        ("default via 192.0.2.1 realms 3", "unknown word 'realms'"),
+        ("default via 192.0.2.1 mtu", "'mtu' needs a value"),
+        ("default via 192.0.2.1 mtu lock", "'mtu' needs a value"),
+        ("default via 192.0.2.1 hoplimit 256", "hoplimit '256' is out of range"),
+        ("default via 192.0.2.1 advmss many", "advmss 'many' is not a number"),
+        ("default nexthop", "a nexthop needs 'via ADDRESS' or 'dev IFNAME'"),
+        ("default nexthop via 192.0.2.1 weight 0", "weight 0 is out of range"),
+        ("default nexthop via 192.0.2.1 weight 257", "weight 257 is out of range"),
+        ("default nexthop via 192.0.2.1 metric 5", "unknown word 'metric' in a nexthop"),
+        ("default nexthop dev eth0 onlink", "'onlink' only makes sense with 'via'"),
+        ("198.51.100.0/24 nexthop via 2001:db8::1", "mixes IPv4 and IPv6"),
+        ("198.51.100.0/24 nhid none", "nhid 'none' is not a number"),
         ("default scope galaxy", "unknown scope 'galaxy'"),
         ("default dev eth0 onlink", "'onlink' only makes sense with 'via'"),
         ("default via 192.0.2.1 via 192.0.2.2", "'via' given twice"),
@@ -125,3 +143,71 @@ def test_tos_is_hexadecimal_as_iproute2_reads_it() -> None:
     assert parse_route("198.51.100.0/24 dev eth0 dsfield 0x10").tos == 0x10
     assert parse_rule("tos 10 lookup 100").netlink_fields("add")["tos"] == 0x10
     assert str(parse_rule("tos 10 lookup 100")) == "from all tos 0x10 lookup 100"
+
+
+def test_route_metrics_and_lock_as_iproute2_sends_them() -> None:
+    """`mtu lock N` sets the value and its bit in RTAX_LOCK (1 << RTAX_MTU)."""
+    spec = parse_route("198.51.100.0/24 via 192.0.2.1 mtu lock 1300 advmss 1200 hoplimit 3")
+    fields = spec.netlink_fields("add", oif=None)
+    assert fields["metrics"] == {"mtu": 1300, "advmss": 1200, "hoplimit": 3, "lock": 1 << 2}
+    assert str(spec) == "198.51.100.0/24 via 192.0.2.1 mtu lock 1300 advmss 1200 hoplimit 3"
+    assert parse_route(str(spec)) == spec
+    assert (
+        "lock"
+        not in parse_route("default via 192.0.2.1 mtu 1400").netlink_fields("add", None)["metrics"]
+    )
+
+
+def test_multipath_next_hops_with_weights() -> None:
+    """Each `nexthop` is an rtnexthop: weight W is sent as rtnh_hops W - 1; the route has no
+    gateway of its own, so its scope is universe."""
+    spec = parse_route(
+        "default nexthop via 192.0.2.1 dev eth0 weight 3 nexthop via 203.0.113.1 dev eth1 onlink"
+    )
+    fields = spec.netlink_fields("add", None, {"eth0": 2, "eth1": 3}.__getitem__)
+    assert fields["multipath"] == [
+        {"hops": 2, "flags": 0, "oif": 2, "gateway": "192.0.2.1"},
+        {"hops": 0, "flags": 4, "oif": 3, "gateway": "203.0.113.1"},
+    ]
+    assert fields["scope"] == 0
+    assert parse_route(str(spec)) == spec
+
+
+def test_route_on_a_nexthop_object() -> None:
+    spec = parse_route("198.51.100.0/24 nhid 10")
+    fields = spec.netlink_fields("add", oif=None)
+    assert (fields["nhid"], fields["scope"]) == (10, 0)
+    assert str(spec) == "198.51.100.0/24 nhid 10"
+
+
+def test_nexthop_objects_as_ipnexthop_reads_them() -> None:
+    gateway = parse_nexthop("id 1 via 2001:db8::2 dev eth0")
+    assert (gateway.family, gateway.id, str(gateway.via)) == (socket.AF_INET6, 1, "2001:db8::2")
+    group = parse_nexthop("id 10 group 1/2,3")
+    assert group.group == ((1, 1), (2, 3))
+    assert str(group) == "id 10 group 1/2,3"
+    header, attrs = group.netlink_message(oif=None)
+    assert header["family"] == socket.AF_UNSPEC
+    assert dict(attrs)["NHA_GROUP"] == bytes.fromhex("01000000 00000000 02000000 02000000")
+    assert parse_nexthop("id 4 blackhole").family == socket.AF_INET
+
+
+@pytest.mark.parametrize(
+    ("line", "complaint"),
+    [
+        ("id 1 dev eth0 via 2001:db8::1", "address family mismatch"),
+        ("id 1 via", "'via' needs a value"),
+        ("id 0 blackhole", "id 0 is out of range"),
+        ("id 2 group 1/2,0", "group weight 0 is out of range"),
+        ("id 2 gateway 192.0.2.1", "unknown word 'gateway'"),
+    ],
+)
+def test_nexthop_errors_say_what_is_wrong(line: str, complaint: str) -> None:
+    with pytest.raises(RouteSyntaxError, match=complaint):
+        parse_nexthop(line)
+
+
+def test_link_set_mtu() -> None:
+    spec = parse_link_set("eth0 mtu 1400")
+    assert spec.mtu == 1400
+    assert str(spec) == "eth0 mtu 1400"

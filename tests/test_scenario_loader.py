@@ -130,7 +130,7 @@ def test_good_file_loads_with_parsed_expectations(tmp_path: Path) -> None:
         (
             variant(change=[{"host": "sender", "route": "del default", "sysctl": {"net.a": 1}}]),
             "cases[0](one).change[0]",
-            "give one of route, rule, neigh, addr, link, sysctl",
+            "give one of route, nexthop, rule, neigh, addr, link, sysctl",
         ),
         (
             variant(change=[{"host": "sender", "route": "add 192.168.1.0/24 dev eth0"}]),
@@ -176,6 +176,95 @@ def test_good_file_loads_with_parsed_expectations(tmp_path: Path) -> None:
             variant(change=[{"host": "sender", "route": "frobnicate default"}]),
             "cases[0](one).change[0].route",
             "expected add, del or replace",
+        ),
+        (
+            variant(probe={"host": "sender", "dst": "239.1.2.3", "bind": "224.0.0.9"}),
+            "cases[0](one).probe.bind",
+            "multicast and 255.255.255.255 only as a destination",
+        ),
+        (
+            variant(change=[{"host": "sender", "route": "add 192.0.2.0/23 dev eth0"}]),
+            "cases[0](one).change[0].route",
+            "192.0.2.0/23 is outside",
+        ),
+        (
+            variant(change=[{"host": "sender", "route": "add default via 224.0.0.1"}]),
+            "cases[0](one).change[0].route",
+            "224.0.0.1 is outside",
+        ),
+        (
+            variant(probe={"host": "sender", "dst": "fe80::1%eth5"}),
+            "cases[0](one).probe.dst",
+            "host 'sender' has no interface 'eth5'",
+        ),
+        (
+            variant(probe={"host": "sender", "dst": "192.0.2.193", "payload_size": 70000}),
+            "cases[0](one).probe.payload_size",
+            "less than or equal to 65527",
+        ),
+        (
+            variant(probe={"host": "sender", "dst": "192.0.2.193", "mtu_discover": "maybe"}),
+            "cases[0](one).probe.mtu_discover",
+            "'dont', 'want', 'do', 'probe', 'interface' or 'omit'",
+        ),
+        (
+            variant(probe={"host": "sender", "proto": "tcp", "dst": "192.0.2.193", "flows": 4}),
+            "cases[0](one).probe",
+            "'flows' is for UDP probes",
+        ),
+        (
+            variant(
+                listeners=[{"host": "peer", "join": ["192.0.2.7"]}],
+                probe={"host": "sender", "dst": "192.0.2.193"},
+            ),
+            "cases[0](one).listeners[0].join",
+            "192.0.2.7 is not a multicast group",
+        ),
+        (
+            variant(
+                listeners=[{"host": "peer", "join": ["239.1.2.3"], "join_dev": "eth4"}],
+                probe={"host": "sender", "dst": "239.1.2.3"},
+            ),
+            "cases[0](one).listeners[0].join_dev",
+            "host 'peer' has no interface 'eth4'",
+        ),
+        (
+            {
+                **GOOD,
+                "cases": [
+                    {
+                        "id": "two",
+                        "title": "one socket, two kinds",
+                        "steps": [
+                            {
+                                "probe": {"host": "sender", "dst": "192.0.2.193", "socket": "s"},
+                                "expect": {"errno": "ok"},
+                            },
+                            {
+                                "probe": {
+                                    "host": "sender",
+                                    "proto": "icmp",
+                                    "dst": "192.0.2.193",
+                                    "socket": "s",
+                                },
+                                "expect": {"errno": "ok"},
+                            },
+                        ],
+                    }
+                ],
+            },
+            "cases[0](two)",
+            "act 2 sends on socket 's', the udp IPv4 on sender socket of act 1",
+        ),
+        (
+            variant(expect={"seen": [{"host": "sender", "count": -1}]}),
+            "cases[0](one).expect.seen[0].count",
+            "greater than or equal to 0",
+        ),
+        (
+            variant(expect={"egresses": ["eth0", "eth9"]}),
+            "cases[0](one).expect.egresses[1]",
+            "host 'sender' has no interface 'eth9'",
         ),
     ],
 )

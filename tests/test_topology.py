@@ -12,8 +12,15 @@ import pytest
 
 from harness import timing
 from harness.capture import Capture
-from harness.commands import neigh, route, rule
-from harness.ipsyntax import parse_neigh, parse_route_command, parse_rule, parse_verb
+from harness.commands import link_set, neigh, nexthop, route, rule
+from harness.ipsyntax import (
+    parse_link_set,
+    parse_neigh,
+    parse_nexthop_command,
+    parse_route_command,
+    parse_rule,
+    parse_verb,
+)
 from harness.netns import Lab, NetNS
 from harness.scenario import Change, Topology, load_topology
 from harness.topology import build
@@ -80,41 +87,129 @@ TWO_HOSTS = Topology.model_validate(
     }
 )
 
-# Lines as users copy them from articles; each is applied in order.
-ROUTE_LINES = [
-    "add 198.51.100.0/24 dev eth0",
-    "add default via 192.0.2.254",
-    "add 203.0.113.0/25 via 192.0.2.254 dev eth0 metric 20",
-    "add 203.0.113.128/25 dev eth0 scope link src 192.0.2.1",
-    "add unreachable 198.18.0.0/16",
-    "add blackhole 198.19.0.0/16",
-    "add prohibit 198.19.1.0/24",
-    "add local 198.18.5.5 dev eth0",
-    "add throw 198.51.100.128/25 table 100",
-    "add 198.51.100.0/24 via 192.0.2.254 table 100",
-    "add default via 203.0.113.1 dev eth0 onlink table 101",
-    "replace 198.51.100.0/24 via 192.0.2.254",
-    "del 192.0.2.0/24 dev eth0",
-    "del blackhole 198.19.0.0/16",
+TWO_LINKS = Topology.model_validate(
+    {
+        "hosts": {
+            "a": {
+                "interfaces": {
+                    "eth0": {"link": "b.eth0", "addresses": ["192.0.2.1/24", "2001:db8::1/64"]},
+                    "eth1": {"link": "b.eth1", "addresses": ["203.0.113.1/24"]},
+                }
+            },
+            "b": {
+                "interfaces": {
+                    "eth0": {"link": "a.eth0", "addresses": ["192.0.2.2/24", "2001:db8::2/64"]},
+                    "eth1": {"link": "a.eth1", "addresses": ["203.0.113.2/24"]},
+                }
+            },
+        }
+    }
+)
+
+# Lines as users copy them from articles (`ip KIND ...`); each is applied in order.
+IP_LINES = [
+    ("route", "add 198.51.100.0/24 dev eth0"),
+    ("route", "add default via 192.0.2.254"),
+    ("route", "add 203.0.113.0/25 via 192.0.2.254 dev eth0 metric 20"),
+    ("route", "add 203.0.113.128/25 dev eth0 scope link src 192.0.2.1"),
+    ("route", "add unreachable 198.18.0.0/16"),
+    ("route", "add blackhole 198.19.0.0/16"),
+    ("route", "add prohibit 198.19.1.0/24"),
+    ("route", "add local 198.18.5.5 dev eth0"),
+    ("route", "add throw 198.51.100.128/25 table 100"),
+    ("route", "add 198.51.100.0/24 via 192.0.2.254 table 100"),
+    ("route", "add default via 198.18.99.1 dev eth0 onlink table 101"),
+    ("route", "replace 198.51.100.0/24 via 192.0.2.254"),
+    ("route", "del 192.0.2.0/24 dev eth0"),
+    ("route", "del blackhole 198.19.0.0/16"),
+    # route metrics, `lock` included
+    ("route", "add 198.51.100.64/26 via 203.0.113.2 mtu lock 1300 advmss 1200 hoplimit 3"),
+    ("route", "add 198.51.100.32/27 via 203.0.113.2 mtu 1400 hoplimit lock 7 table 100"),
+    ("route", "add 2001:db8:5::/64 via 2001:db8::2 mtu 1400 hoplimit 2 advmss 1300"),
+    # multipath, weights and onlink included
+    (
+        "route",
+        "add 198.18.64.0/24 nexthop via 203.0.113.2 dev eth1 weight 3 "
+        "nexthop via 198.51.100.9 dev eth1 onlink",
+    ),
+    ("route", "add 2001:db8:6::/64 nexthop via 2001:db8::2 dev eth0 nexthop via 2001:db8::3"),
+    # nexthop objects and routes that use them
+    ("nexthop", "add id 1 via 203.0.113.2 dev eth1"),
+    ("nexthop", "add id 2 dev eth1"),
+    ("nexthop", "add id 3 via 2001:db8::2 dev eth0"),
+    ("nexthop", "add id 4 blackhole"),
+    ("nexthop", "add id 5 via 203.0.113.3 dev eth1 proto static"),
+    ("nexthop", "add id 10 group 1/5,3"),
+    ("route", "add 198.18.128.0/24 nhid 10"),
+    ("route", "add 198.18.129.0/24 nhid 4 table 1000"),
+    ("route", "add 198.18.130.0/24 nhid 1 mtu 1280"),
+    ("route", "add 2001:db8:7::/64 nhid 3"),
+    ("nexthop", "replace id 2 via 203.0.113.4 dev eth1"),
+    ("route", "del 198.18.128.0/24 nhid 10"),
+    ("nexthop", "del id 4"),
+    # a link's MTU
+    ("link", "set eth1 mtu 1400"),
 ]
 
 
+def _apply_line(ns: NetNS, kind: str, text: str) -> None:
+    """`ip KIND TEXT` in `ns`, the harness's way."""
+    if kind == "route":
+        route(ns, *parse_route_command(text))
+    elif kind == "nexthop":
+        nexthop(ns, *parse_nexthop_command(text))
+    else:
+        verb, rest = parse_verb(text, ("set",))
+        link_set(ns, verb, parse_link_set(rest))
+
+
+def _kernel_routes(ns: NetNS, family: str) -> list[str]:
+    """Every table's routes, each as iproute2's JSON object and text line, without the
+    link-local addresses' own entries (their addresses come from random MACs)."""
+    routes = [
+        json.dumps(r, sort_keys=True)
+        for r in ip(ns, family, "route", "show", "table", "all")
+        if "fe80::" not in r["dst"] or "/" in r["dst"]
+    ]
+    text = subprocess.run(
+        ["nsenter", f"--net={ns.path}", "ip", family, "route", "show", "table", "all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return routes + [line for line in text.splitlines() if not line.startswith("local fe80::")]
+
+
+def _differences(ours: list[str], theirs: list[str]) -> str:
+    """What only one side has, one entry a line."""
+    only_ours = [f"  harness only:  {r}" for r in ours if r not in theirs]
+    only_theirs = [f"  iproute2 only: {r}" for r in theirs if r not in ours]
+    return "\n".join(only_ours + only_theirs) or "  (same entries, another order)"
+
+
 def test_route_lines_mean_what_iproute2_means(host_untouched: None) -> None:
+    """Routes (metrics, multipath, nexthop objects), nexthop objects and link MTUs applied
+    by the harness leave the kernel's tables as iproute2 leaves them with the same lines."""
     with Lab("ours") as ours, Lab("iproute2") as theirs:
-        build(ours, TWO_HOSTS)
-        build(theirs, TWO_HOSTS)
-        for line in ROUTE_LINES:
-            command, spec = parse_route_command(line)
-            route(ours["a"], command, spec)
+        build(ours, TWO_LINKS)
+        build(theirs, TWO_LINKS)
+        for kind, line in IP_LINES:
+            _apply_line(ours["a"], kind, line)
             subprocess.run(
-                ["nsenter", f"--net={theirs['a'].path}", "ip", "route", *line.split()],
+                ["nsenter", f"--net={theirs['a'].path}", "ip", kind, *line.split()],
                 check=True,
                 capture_output=True,
             )
-        for table in ("main", "local", "100", "101"):
-            assert ip(ours["a"], "route", "show", "table", table) == ip(
-                theirs["a"], "route", "show", "table", table
-            ), f"table {table} differs"
+        for family in ("-4", "-6"):
+            mine, iproute2 = _kernel_routes(ours["a"], family), _kernel_routes(theirs["a"], family)
+            assert mine == iproute2, f"ip {family} route differs:\n{_differences(mine, iproute2)}"
+        assert ip(ours["a"], "nexthop", "show") == ip(theirs["a"], "nexthop", "show")
+        mtus = [
+            {(link["ifname"], link["mtu"]) for link in ip(lab["a"], "link", "show")}
+            for lab in (ours, theirs)
+        ]
+        assert mtus[0] == mtus[1]
+        assert ("eth1", 1400) in mtus[0]
 
 
 RULE_LINES = [

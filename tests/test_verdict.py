@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scapy.layers.inet import IP, UDP
+from scapy.layers.inet import IP, UDP, fragment
 from scapy.layers.l2 import ARP, Ether
 
 from harness.capture import ARPHRD_ETHER, Frame
@@ -248,3 +248,61 @@ def test_a_claim_that_changed_at_a_version_is_judged_by_the_kernel_s_side() -> N
     assert not all(row.ok for row in old.article_comparison)  # the claim itself does not hold
     assert judge(case, obs, "6.12.57+deb13-amd64").verdict == "fail"  # the claim applies there
     assert judge(case, obs, "6.2").verdict == "fail"  # 6.2 is the first new one
+
+
+def _fragments(payload: int, mtu: int, ifname: str = "eth0") -> list[Frame]:
+    """A UDP datagram from the sender cut into fragments for `mtu`, as it leaves `ifname`."""
+    datagram = (
+        IP(src="192.0.2.224", dst="192.0.2.193", id=0x1234)
+        / UDP(sport=40000, dport=9000)
+        / (b"x" * payload)
+    )
+    pieces = fragment(datagram, mtu - 20)  # type: ignore[no-untyped-call]
+    mac = Ether(src=SENDER_MAC, dst="02:00:00:00:00:02")
+    return [
+        Frame("sender", ifname, 4, ARPHRD_ETHER, T0 + 0.0001 * (n + 1), bytes(mac / piece))
+        for n, piece in enumerate(pieces)
+    ]
+
+
+def test_fragments_are_dissected_with_their_ip_header() -> None:
+    """A fragment after the first has no UDP header: it is still the datagram's (proto udp),
+    with its offset in bytes, MF and the identification, and the summary says so."""
+    obs = observe(_fragments(2000, 1300), OK, [])
+    first, second = obs.packets
+    assert (first.proto, first.sport, first.mf, first.frag_offset, first.length) == (
+        "udp",
+        40000,
+        True,
+        0,
+        1300,
+    )
+    assert (second.proto, second.sport, second.mf, second.frag_offset, second.length) == (
+        "udp",
+        None,
+        False,
+        1280,
+        748,
+    )
+    assert (first.ip_id, second.ip_id, first.df, first.ttl) == (0x1234, 0x1234, False, 64)
+    assert str(second).endswith("frag id 4660 offset 1280")
+    assert "offset 0 MF" in str(first)
+
+
+def test_seen_with_count_is_exact_and_waits_the_window() -> None:
+    obs = observe(_fragments(2000, 1300), OK, [])
+    two = Expect.model_validate({"seen": [{"host": "sender", "proto": "udp", "count": 2}]})
+    three = Expect.model_validate({"seen": [{"host": "sender", "proto": "udp", "count": 3}]})
+    assert passed(compare(two, obs))
+    assert not passed(compare(three, obs))
+    assert not two.settled_by(evidence(obs))  # "exactly" is known only after the window
+
+
+def test_egresses_are_the_set_of_every_flow_s_interface() -> None:
+    frames = _fragments(100, 1500, "eth0") + _fragments(100, 1500, "eth1")
+    obs = observe(frames, OK, [])
+    assert passed(compare(Expect.model_validate({"egresses": ["eth1", "eth0"]}), obs))
+    assert not passed(compare(Expect.model_validate({"egresses": ["eth0"]}), obs))
+    assert not passed(compare(Expect.model_validate({"egress_one_of": ["eth0", "eth1"]}), obs))
+    one = observe(_fragments(100, 1500, "eth1"), OK, [])
+    assert passed(compare(Expect.model_validate({"egress_one_of": ["eth0", "eth1"]}), one))

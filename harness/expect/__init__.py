@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, create_model, model_validator
 
 from harness.expect.base import Comparison, Evidence, ExpectField, Reference
-from harness.expect.events import Arp, Egress, Icmp, NotSeen, Received, Seen, Src
+from harness.expect.events import (
+    Arp,
+    Egress,
+    Egresses,
+    EgressOneOf,
+    Icmp,
+    NotSeen,
+    Received,
+    Seen,
+    Src,
+)
 from harness.expect.patterns import (
     ArpPattern,
     IcmpPattern,
@@ -24,6 +34,7 @@ from harness.expect.patterns import (
     PacketPattern,
     ReceiptPattern,
     RouteExpectation,
+    SeenPattern,
 )
 from harness.expect.state import Errno, Links, Neighbours, Route
 from harness.vocabulary import Strict
@@ -36,6 +47,8 @@ FIELDS: dict[str, ExpectField[Any]] = {
         Received(),
         Src(),
         Egress(),
+        Egresses(),
+        EgressOneOf(),
         Icmp(),
         Route(),
         Seen(),
@@ -120,4 +133,5 @@ __all__ = [
     "ReceiptPattern",
     "Reference",
     "RouteExpectation",
+    "SeenPattern",
 ]

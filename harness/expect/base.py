@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
 
 from harness.facts import ActFacts, Fact, Observation, PacketRecord
+from harness.vocabulary import same_ip
 
 T = TypeVar("T")
 
@@ -55,6 +56,20 @@ class Evidence:
     def probe_packet(self) -> PacketRecord | None:
         """The first packet of the probe's own flow that left the probing host."""
         return self.obs.first_packet(self.prober, self.dst, PROBE_PROTOS[self.proto], self.act)
+
+    @cached_property
+    def probe_packets(self) -> list[PacketRecord]:
+        """Every packet of the probe's flows (and their fragments) that left the probing host."""
+        protos = PROBE_PROTOS[self.proto]
+        return [
+            p
+            for p in self.obs.packets
+            if p.act == self.act
+            and p.host == self.prober
+            and p.direction == "out"
+            and p.proto in protos
+            and same_ip(p.dst, self.dst)
+        ]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,13 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from harness.expect.base import Comparison, Evidence, ExpectField, Reference, listing
-from harness.expect.patterns import ArpPattern, IcmpPattern, PacketPattern, ReceiptPattern
+from harness.expect.patterns import (
+    ArpPattern,
+    IcmpPattern,
+    PacketPattern,
+    ReceiptPattern,
+    SeenPattern,
+)
 from harness.facts import ArpRecord, FrameRecord, PacketRecord, Receipt
 from harness.vocabulary import IPAddress, same_ip
 
@@ -58,8 +64,8 @@ _ARP_FIELDS = {"proto": "protocol", "src": "sender", "dst": "target"}
 
 
 def packet_matches(pattern: PacketPattern, record: FrameRecord) -> bool:
-    """Every field the pattern gives equals the record's."""
-    for name, wanted in pattern.model_dump(exclude_none=True).items():
+    """Every field the pattern gives equals the record's (`count` is about the frames)."""
+    for name, wanted in pattern.model_dump(exclude_none=True, exclude={"count"}).items():
         attr = _ARP_FIELDS.get(name, name) if isinstance(record, ArpRecord) else name
         seen = getattr(record, attr, None)
         if seen is None:
@@ -204,6 +210,79 @@ class Egress(ExpectField[str]):
         return f"leaves by {wanted}"
 
 
+def _egress_names(ev: Evidence) -> list[str]:
+    return sorted({p.ifname for p in ev.probe_packets})
+
+
+class Egresses(ExpectField[list[str]]):
+    name = "egresses"
+    annotation = list[str]
+    description = "exactly the set of interfaces the probe's packets (every flow) left its host by"
+
+    def compare(self, wanted: list[str], ev: Evidence) -> list[Comparison]:
+        seen = _egress_names(ev)
+        return [
+            self.row(
+                "left by interfaces",
+                listing(sorted(wanted)),
+                listing(seen),
+                set(seen) == set(wanted),
+                ev.act,
+            )
+        ]
+
+    def claims_absence(self, wanted: list[str]) -> bool:
+        return True  # no packet by any other interface: only waiting establishes that
+
+    def claims_events(self, wanted: list[str]) -> bool:
+        return bool(wanted)
+
+    def happened(self, wanted: list[str], ev: Evidence) -> bool:
+        return set(wanted) <= set(_egress_names(ev))
+
+    def references(self, wanted: list[str], prober: str) -> Iterator[Reference]:
+        return (Reference(f"[{n}]", prober, ifname) for n, ifname in enumerate(wanted))
+
+    def text(self, wanted: list[str]) -> str:
+        return f"leaves by exactly {listing(sorted(wanted))}"
+
+
+class EgressOneOf(ExpectField[list[str]]):
+    name = "egress_one_of"
+    annotation = list[str]
+    description = (
+        "every packet of the probe (every flow) left its host by one and the same "
+        "interface, one of these (which one may depend on a hash)"
+    )
+
+    def compare(self, wanted: list[str], ev: Evidence) -> list[Comparison]:
+        seen = _egress_names(ev)
+        return [
+            self.row(
+                "left by one interface of",
+                " or ".join(wanted),
+                listing(seen),
+                len(seen) == 1 and seen[0] in wanted,
+                ev.act,
+            )
+        ]
+
+    def claims_absence(self, wanted: list[str]) -> bool:
+        return True  # no packet by a second interface: only waiting establishes that
+
+    def claims_events(self, wanted: list[str]) -> bool:
+        return True
+
+    def happened(self, wanted: list[str], ev: Evidence) -> bool:
+        return bool(ev.probe_packets)
+
+    def references(self, wanted: list[str], prober: str) -> Iterator[Reference]:
+        return (Reference(f"[{n}]", prober, ifname) for n, ifname in enumerate(wanted))
+
+    def text(self, wanted: list[str]) -> str:
+        return f"leaves by one of {' or '.join(wanted)}, the same for every packet"
+
+
 class Icmp(ExpectField[list[IcmpPattern]]):
     name = "icmp"
     annotation = list[IcmpPattern]
@@ -234,43 +313,58 @@ class Icmp(ExpectField[list[IcmpPattern]]):
         return f"ICMP errors to the prober: {listing([str(p) for p in wanted])}"
 
 
-def _pattern_references(patterns: list[PacketPattern]) -> Iterator[Reference]:
+def _pattern_references(patterns: Sequence[PacketPattern]) -> Iterator[Reference]:
     for n, pattern in enumerate(patterns):
         if pattern.host is not None:
             yield Reference(f"[{n}]", pattern.host, None, lan_allowed=True)
 
 
-class Seen(ExpectField[list[PacketPattern]]):
+class Seen(ExpectField[list[SeenPattern]]):
     name = "seen"
-    annotation = list[PacketPattern]
-    description = "frames that must appear (every field given must match)"
+    annotation = list[SeenPattern]
+    description = (
+        "frames that must appear (every field given must match; `count`: exactly that many)"
+    )
 
-    def compare(self, wanted: list[PacketPattern], ev: Evidence) -> list[Comparison]:
+    def compare(self, wanted: list[SeenPattern], ev: Evidence) -> list[Comparison]:
         records = ev.obs.trace(ev.act)
         rows = []
         for pattern in wanted:
             hits = [r for r in records if packet_matches(pattern, r)]
-            rows.append(
-                self.row(
-                    f"seen: {pattern}",
-                    "at least one such frame",
-                    f"{len(hits)}: {hits[0]}" if hits else "none",
-                    bool(hits),
-                    ev.act,
+            found = f"{len(hits)}: {hits[0]}" if hits else "none"
+            if pattern.count is None:
+                rows.append(
+                    self.row(
+                        f"seen: {pattern}", "at least one such frame", found, bool(hits), ev.act
+                    )
                 )
-            )
+            else:
+                frames = "frame" if pattern.count == 1 else "frames"
+                rows.append(
+                    self.row(
+                        f"seen: {pattern}",
+                        f"exactly {pattern.count} such {frames}",
+                        found,
+                        len(hits) == pattern.count,
+                        ev.act,
+                    )
+                )
         return rows
 
-    def claims_events(self, wanted: list[PacketPattern]) -> bool:
-        return bool(wanted)
+    def claims_absence(self, wanted: list[SeenPattern]) -> bool:
+        # "Exactly N" is established only once no further one can come.
+        return any(pattern.count is not None for pattern in wanted)
 
-    def happened(self, wanted: list[PacketPattern], ev: Evidence) -> bool:
+    def claims_events(self, wanted: list[SeenPattern]) -> bool:
+        return any(pattern.count != 0 for pattern in wanted)
+
+    def happened(self, wanted: list[SeenPattern], ev: Evidence) -> bool:
         return _all_seen(wanted, ev.obs.trace(ev.act), packet_matches)
 
-    def references(self, wanted: list[PacketPattern], prober: str) -> Iterator[Reference]:
+    def references(self, wanted: list[SeenPattern], prober: str) -> Iterator[Reference]:
         return _pattern_references(wanted)
 
-    def text(self, wanted: list[PacketPattern]) -> str:
+    def text(self, wanted: list[SeenPattern]) -> str:
         return "frames seen: " + "; ".join(str(p) for p in wanted)
 
 

@@ -109,9 +109,34 @@ class PacketPattern(Strict):
     icmp_type: int | None = Field(default=None, description="ICMP or ICMPv6 type")
     icmp_code: int | None = Field(default=None, description="ICMP or ICMPv6 code")
     tos: int | None = Field(default=None, description="IPv4 TOS byte or IPv6 traffic class")
+    icmp_mtu: int | None = Field(
+        default=None, description="the MTU a fragmentation-needed / packet-too-big error names"
+    )
+    length: int | None = Field(
+        default=None, description="IP total length (IPv6: 40 plus the payload length)"
+    )
+    ttl: int | None = Field(default=None, ge=0, le=255, description="TTL or hop limit")
+    df: bool | None = Field(default=None, description="IPv4 don't-fragment flag")
+    mf: bool | None = Field(default=None, description="more-fragments flag (IPv4 or IPv6)")
+    frag_offset: int | None = Field(
+        default=None, ge=0, description="fragment offset in bytes (0: first or not a fragment)"
+    )
+    ip_id: int | None = Field(
+        default=None, description="IPv4 identification, or an IPv6 fragment header's id"
+    )
 
     def __str__(self) -> str:
         return " ".join(f"{k}={v}" for k, v in self.model_dump(exclude_none=True).items())
+
+
+class SeenPattern(PacketPattern):
+    """A frame that must appear; with `count`, exactly that many such frames."""
+
+    count: int | None = Field(
+        default=None,
+        ge=0,
+        description="exactly this many matching frames (a datagram in two fragments: 2)",
+    )
 
 
 LINK_FLAG_NAMES = (

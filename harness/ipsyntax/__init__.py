@@ -1,4 +1,4 @@
-"""`ip` command syntax (route, rule, neigh, addr, link set): article lines -> specs -> netlink.
+"""`ip` syntax (route, nexthop, rule, neigh, addr, link set): article lines -> specs -> netlink.
 
 Why by hand: pyroute2 has no parser for iproute2's text syntax, and its own
 defaults differ from iproute2's (it stamps `proto static` and scope universe on
@@ -20,11 +20,14 @@ from harness.ipsyntax.neigh import (
     parse_link_set,
     parse_neigh,
 )
+from harness.ipsyntax.nexthop import NexthopSpec, parse_nexthop, parse_nexthop_command
 from harness.ipsyntax.route import (
+    METRICS,
     PROTOCOLS,
     ROUTE_TYPES,
     SCOPES,
     TABLES,
+    NextHop,
     RouteCommand,
     RouteSpec,
     parse_route,
@@ -37,6 +40,7 @@ RouteSyntaxError = IpSyntaxError
 
 __all__ = [
     "FR_ACTIONS",
+    "METRICS",
     "NUD_STATES",
     "PROTOCOLS",
     "ROUTE_TYPES",
@@ -46,6 +50,8 @@ __all__ = [
     "IpSyntaxError",
     "LinkSetSpec",
     "NeighSpec",
+    "NextHop",
+    "NexthopSpec",
     "RouteCommand",
     "RouteSpec",
     "RouteSyntaxError",
@@ -53,6 +59,8 @@ __all__ = [
     "parse_addr",
     "parse_link_set",
     "parse_neigh",
+    "parse_nexthop",
+    "parse_nexthop_command",
     "parse_route",
     "parse_route_command",
     "parse_rule",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from harness.ipsyntax.words import MAC, IpSyntaxError, address
+from harness.ipsyntax.words import MAC, IpSyntaxError, address, number
 from harness.vocabulary import check_ifname
 
 NUD_STATES = {
@@ -99,13 +99,14 @@ def parse_addr(text: str) -> AddrSpec:
 
 @dataclass(frozen=True)
 class LinkSetSpec:
-    """`ip link set IF up|down|name NEW|address MAC|arp on|off`."""
+    """`ip link set IF up|down|name NEW|address MAC|arp on|off|mtu N`."""
 
     dev: str
     state: str | None = None
     name: str | None = None
     address: str | None = None
     arp: bool | None = None
+    mtu: int | None = None
 
     def __str__(self) -> str:
         words = [self.dev]
@@ -117,6 +118,8 @@ class LinkSetSpec:
             words += ["address", self.address]
         if self.arp is not None:
             words += ["arp", "on" if self.arp else "off"]
+        if self.mtu is not None:
+            words += ["mtu", str(self.mtu)]
         return " ".join(words)
 
 
@@ -128,14 +131,15 @@ def parse_link_set(text: str) -> LinkSetSpec:
     dev = words.pop(0)
     state = name = address = None
     arp: bool | None = None
+    mtu: int | None = None
     while words:
         word = words.pop(0)
         if word in ("up", "down"):
             state = word
             continue
-        if word not in ("name", "address", "arp"):
+        if word not in ("name", "address", "arp", "mtu"):
             raise IpSyntaxError(
-                f"{text!r}: unknown word {word!r} (understood: up, down, name, address, arp)"
+                f"{text!r}: unknown word {word!r} (understood: up, down, name, address, arp, mtu)"
             )
         if not words:
             raise IpSyntaxError(f"{text!r}: {word!r} needs a value")
@@ -149,10 +153,14 @@ def parse_link_set(text: str) -> LinkSetSpec:
             if not MAC.fullmatch(value):
                 raise IpSyntaxError(f"{text!r}: {value!r} is not a MAC address")
             address = value
+        elif word == "mtu":
+            mtu = number(value, "mtu", text)
+            if not 0 <= mtu <= 0xFFFFFFFF:
+                raise IpSyntaxError(f"{text!r}: mtu {value!r} is out of range")
         else:
             if value not in ("on", "off"):
                 raise IpSyntaxError(f"{text!r}: arp takes 'on' or 'off'")
             arp = value == "on"
-    if state is None and name is None and address is None and arp is None:
+    if state is None and name is None and address is None and arp is None and mtu is None:
         raise IpSyntaxError(f"{text!r}: says nothing to change")
-    return LinkSetSpec(dev=dev, state=state, name=name, address=address, arp=arp)
+    return LinkSetSpec(dev=dev, state=state, name=name, address=address, arp=arp, mtu=mtu)

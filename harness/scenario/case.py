@@ -14,6 +14,7 @@ from harness.ipsyntax import (
     parse_addr,
     parse_link_set,
     parse_neigh,
+    parse_nexthop,
     parse_route,
     parse_rule,
     parse_verb,
@@ -25,6 +26,7 @@ from harness.vocabulary import Strict, check_errno_name, sysctl_path, version_tu
 
 _CHANGE_PARSERS: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "route": (("add", "del", "replace"), parse_route),
+    "nexthop": (("add", "del", "replace"), parse_nexthop),
     "rule": (("add", "del"), parse_rule),
     "neigh": (("add", "del", "replace"), parse_neigh),
     "addr": (("add", "del"), parse_addr),
@@ -36,13 +38,17 @@ CHANGE_KINDS = (*_CHANGE_PARSERS, "sysctl")
 class Change(Strict):
     """A change made during a case, like one `ip` or `sysctl` command on one host.
 
-    `route`, `rule`, `neigh`, `addr` take the words after `ip route` (etc.), verb
-    first (`del default`); `link` the words after `ip link` (`set eth0 down`,
-    `set eth0 name wan0`); `sysctl` a mapping of keys to values.
+    `route`, `nexthop`, `rule`, `neigh`, `addr` take the words after `ip route`
+    (etc.), verb first (`del default`); `link` the words after `ip link` (`set
+    eth0 down`, `set eth0 name wan0`, `set eth0 mtu 1400`); `sysctl` a mapping of
+    keys to values.
     """
 
     host: str = Field(description="the host the command runs on")
     route: str | None = Field(default=None, description="`ip route` words, verb first")
+    nexthop: str | None = Field(
+        default=None, description="`ip nexthop` words, verb first (`add id 1 via A dev D`)"
+    )
     rule: str | None = Field(default=None, description="`ip rule` words, verb first")
     neigh: str | None = Field(default=None, description="`ip neigh` words, verb first")
     addr: str | None = Field(default=None, description="`ip addr` words, verb first")
@@ -59,7 +65,7 @@ class Change(Strict):
     def _errno_name(cls, value: str | None) -> str | None:
         return None if value is None else check_errno_name(value)
 
-    @field_validator("route", "rule", "neigh", "addr", "link")
+    @field_validator("route", "nexthop", "rule", "neigh", "addr", "link")
     @classmethod
     def _parses(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
@@ -84,7 +90,7 @@ class Change(Strict):
 
     @property
     def kind(self) -> str:
-        """route, rule, neigh, addr, link or sysctl."""
+        """route, nexthop, rule, neigh, addr, link or sysctl."""
         return next(k for k in CHANGE_KINDS if getattr(self, k) is not None)
 
     def parsed(self) -> tuple[str, Any]:
@@ -227,6 +233,7 @@ class Case(Strict):
             raise ValueError("a case needs 'probe' and 'expect' (or 'steps')")
         if self.steps is not None and not self.steps:
             raise ValueError("'steps' is empty")
+        _check_sockets(self.acts())
         with_kernel = [a.kernel_does is not None for a in self.acts()]
         if self.refuted and not all(with_kernel):
             raise ValueError(
@@ -264,6 +271,33 @@ class Case(Strict):
                 kernel_does=self.kernel_does,
             )
         ]
+
+
+def _check_sockets(acts: list[Act]) -> None:
+    """An act that names the socket of an earlier act acts like it: same host, kind and
+    family, and no second bind."""
+    opened: dict[str, tuple[int, Probe]] = {}
+    for n, act in enumerate(acts, start=1):
+        name = act.probe.socket
+        if name is None:
+            continue
+        if name not in opened:
+            opened[name] = (n, act.probe)
+            continue
+        first_act, first = opened[name]
+        family = {4: "IPv4", 6: "IPv6"}
+        was = f"{first.proto} {family[first.dst.version]} on {first.host}"
+        now = f"{act.probe.proto} {family[act.probe.dst.version]} on {act.probe.host}"
+        if was != now:
+            raise ValueError(
+                f"act {n} sends on socket {name!r}, the {was} socket of act {first_act}, "
+                f"as a {now} probe"
+            )
+        if act.probe.bind is not None:
+            raise ValueError(
+                f"act {n}: socket {name!r} was opened (and bound) in act {first_act}; "
+                "give 'bind' there"
+            )
 
 
 class Source(Strict):

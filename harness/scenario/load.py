@@ -178,6 +178,7 @@ def _check_references(path: Path, topology: Topology, cases: list[Case]) -> None
         for k, listener in enumerate(case.listeners or []):
             host(f"{where}.listeners[{k}].host", listener.host)
             interface(f"{where}.listeners[{k}].bind_device", listener.host, listener.bind_device)
+            interface(f"{where}.listeners[{k}].join_dev", listener.host, listener.join_dev)
         renamed.clear()
         for a, act in enumerate(case.acts()):
             at = where if case.steps is None else f"{where}.steps[{a}]"

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, create_model, field_validator, model_validator
 
 from harness.sockopts import OPTIONS, SEND_FLAGS, SWITCHES, VALUED, SocketOption, misspelled
-from harness.vocabulary import IPAddress, Strict, check_allowed
+from harness.vocabulary import IPAddress, Strict, check_allowed, needs_scope
+
+# The largest UDP payload the length fields allow (65535 - 8); what the kernel then
+# accepts is its answer (IPv4: 65507 at most, EMSGSIZE above).
+MAX_PAYLOAD = 65527
+SOCKET_NAME = r"^[a-z][a-z0-9-]*$"
 
 
 def parse_bind(value: str) -> tuple[str, int]:
@@ -39,7 +44,10 @@ class ProbeBase(Strict):
     proto: Literal["udp", "tcp", "icmp", "raw"] = Field(
         default="udp", description="udp (sendto), tcp (connect), icmp (ping socket), raw (frame)"
     )
-    dst: IPAddress = Field(description="the destination; its family decides IPv4 or IPv6")
+    dst: IPAddress = Field(
+        description="the destination; its family decides IPv4 or IPv6; a link-local IPv6 "
+        "address names its interface as the scope, `fe80::2%eth0`"
+    )
     port: int = Field(default=9000, ge=1, le=65535, description="UDP/TCP destination port")
     sockopts: list[str] = Field(
         default=[], description=f"socket options switched on: {', '.join(SWITCHES)}"
@@ -52,7 +60,24 @@ class ProbeBase(Strict):
         default=False, description="UDP: connect() and send() instead of sendto()"
     )
     payload_size: int = Field(
-        default=64, ge=0, le=1400, description="bytes of payload in the datagram or frame"
+        default=64,
+        ge=0,
+        le=MAX_PAYLOAD,
+        description=f"bytes of payload in the datagram or frame (up to {MAX_PAYLOAD}; above "
+        "the path MTU a datagram is fragmented or refused, as the kernel decides)",
+    )
+    flows: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="UDP: this many datagrams from the one socket, to ports port, port+1, ... "
+        "(flows a multipath hash may spread)",
+    )
+    socket: str | None = Field(
+        default=None,
+        pattern=SOCKET_NAME,
+        description="UDP/ping: a name for the probe's socket; a later act naming it sends on "
+        "the same socket (its options set again, no new bind)",
     )
     timeout_ms: int = Field(
         default=1000,
@@ -64,11 +89,17 @@ class ProbeBase(Strict):
     eth_dst: str | None = Field(default=None, description="raw: destination MAC of the frame")
     src: IPAddress | None = Field(default=None, description="raw: source IP of the frame")
 
-    @field_validator("dst", "src")
+    @field_validator("dst")
     @classmethod
-    def _allowed(cls, value: IPAddress | None) -> IPAddress | None:
+    def _allowed_destination(cls, value: IPAddress) -> IPAddress:
+        check_allowed(value, "destination")
+        return value
+
+    @field_validator("src")
+    @classmethod
+    def _allowed_source(cls, value: IPAddress | None) -> IPAddress | None:
         if value is not None:
-            check_allowed(value)
+            check_allowed(value, "source")
         return value
 
     @field_validator("bind")
@@ -106,6 +137,12 @@ class ProbeBase(Strict):
             raise ValueError("'iface', 'eth_dst' and 'src' belong to raw probes only")
         if self.connect and self.proto != "udp":
             raise ValueError("'connect' is for UDP probes (TCP always connects)")
+        if self.flows > 1 and (self.proto != "udp" or self.connect):
+            raise ValueError("'flows' is for UDP probes with sendto (not 'connect')")
+        if self.socket is not None and self.proto not in ("udp", "icmp"):
+            raise ValueError("'socket' (one socket across acts) is for udp and icmp probes")
+        if self.scope is not None and self.proto == "raw":
+            raise ValueError("a raw probe's frame has no socket address: write dst without %IF")
         for option, _ in self.options():
             if self.proto not in option.protos:
                 what = "a raw probe's frame is built as given" if self.proto == "raw" else ""
@@ -147,12 +184,39 @@ class ProbeBase(Strict):
         """AF_INET or AF_INET6, from the destination."""
         return socket.AF_INET6 if self.dst.version == 6 else socket.AF_INET
 
+    @property
+    def address(self) -> str:
+        """The destination address without its scope (`fe80::2` of `fe80::2%eth0`)."""
+        return str(self.dst).split("%", 1)[0]
+
+    @property
+    def scope(self) -> str | None:
+        """The interface a scoped IPv6 destination names (`eth0` of `fe80::2%eth0`)."""
+        return getattr(self.dst, "scope_id", None) or None
+
+    @property
+    def scope_steers(self) -> bool:
+        """The scope decides the outgoing interface: the kernel uses sin6_scope_id only for
+        addresses that need one (link-local, and link- or interface-local multicast)."""
+        return self.scope is not None and needs_scope(self.dst)
+
+    @property
+    def multicast(self) -> bool:
+        """The destination is a multicast group."""
+        return self.dst.is_multicast
+
+    def ports(self) -> list[int]:
+        """The destination port of each flow."""
+        return list(range(self.port, self.port + self.flows))
+
     def bind_address(self) -> tuple[str, int] | None:
         """(address, port) to bind before acting, if any."""
         return parse_bind(self.bind) if self.bind else None
 
     def interfaces(self) -> Iterator[tuple[str, str]]:
         """(field, interface name) of each interface of its host the probe names."""
+        if self.scope is not None:
+            yield "dst", self.scope
         for option, value in self.options():
             if option.interface:
                 yield option.field, str(value)
@@ -166,6 +230,10 @@ class ProbeBase(Strict):
         opts += [o.show(v, self.family) for o, v in self.options() if not o.switch]
         if self.bind:
             opts.append(f"bind {self.bind}")
+        if self.socket:
+            opts.append(f"socket {self.socket}")
+        if self.payload_size != 64:
+            opts.append(f"{self.payload_size} bytes")
         extra = f" [{', '.join(opts)}]" if opts else " [no options]"
         action = {
             "udp": "udp connect+send" if self.connect else "udp sendto",
@@ -173,7 +241,8 @@ class ProbeBase(Strict):
             "icmp": "ping",
             "raw": f"raw frame on {self.iface} to {self.eth_dst},",
         }[self.proto]
-        where = f"{self.dst}" if self.proto == "icmp" else f"{self.dst}:{self.port}"
+        port = f"{self.port}-{self.port + self.flows - 1}" if self.flows > 1 else f"{self.port}"
+        where = f"{self.dst}" if self.proto == "icmp" else f"{self.dst}:{port}"
         return f"{self.host}: {action} {where}{extra}"
 
 
@@ -201,10 +270,46 @@ class Listener(Strict):
     bind: str | None = Field(default=None, description="address to bind; default: any")
     bind_device: str | None = Field(default=None, description="SO_BINDTODEVICE on the listener")
     ipv6: bool = Field(default=False, description="an IPv6 socket (implied by an IPv6 bind)")
+    join: list[IPAddress] = Field(
+        default=[],
+        description="UDP: multicast groups the socket joins (IP_ADD_MEMBERSHIP / "
+        "IPV6_ADD_MEMBERSHIP); the kernel then sends an IGMP or MLD report",
+    )
+    join_dev: str | None = Field(
+        default=None,
+        description="the interface the groups are joined on (default: the kernel's choice, "
+        "by a route lookup for the group)",
+    )
 
     @field_validator("bind")
     @classmethod
     def _allowed(cls, value: str | None) -> str | None:
         if value is not None:
-            check_allowed(value)
+            check_allowed(value, "destination")
         return value
+
+    @field_validator("join")
+    @classmethod
+    def _groups(cls, value: list[IPAddress]) -> list[IPAddress]:
+        for group in value:
+            if not group.is_multicast:
+                raise ValueError(f"{group} is not a multicast group (224.0.0.0/4, ff00::/8)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_family(self) -> Listener:
+        if self.join and self.proto != "udp":
+            raise ValueError("only a UDP socket joins multicast groups")
+        if self.join_dev is not None and not self.join:
+            raise ValueError("'join_dev' says where to join the groups in 'join'")
+        if len({g.version for g in self.join} | ({6} if self.v6 else {4})) > 1:
+            raise ValueError(
+                "an IPv4 listener joins IPv4 groups, an IPv6 one (ipv6: true) IPv6 groups"
+            )
+        return self
+
+    @property
+    def v6(self) -> bool:
+        """An IPv6 socket: said so, or implied by the bind address or the groups."""
+        bound = self.bind is not None and ":" in self.bind
+        return self.ipv6 or bound or any(g.version == 6 for g in self.join)

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from harness.linkkinds import LINK_KINDS
-from harness.scenario.iplines import Neigh, Route, Rule
+from harness.scenario.iplines import Neigh, Nexthop, Route, Rule
 from harness.vocabulary import (
     IFNAME_MAX,
     IPInterface,
@@ -50,6 +50,9 @@ class Interface(Strict):
     master: str | None = Field(default=None, description="enslave to this vrf or bridge")
     mac: str | None = Field(default=None, description="a fixed MAC address")
     addresses: list[IPInterface] = Field(default=[], description="ADDR/LEN, several allowed")
+    mtu: int | None = Field(
+        default=None, ge=1, le=65535, description="the link's MTU (`ip link set IF mtu N`)"
+    )
     up: bool = Field(default=True, description="set the link up")
 
     @field_validator("addresses")
@@ -110,9 +113,13 @@ class Interface(Strict):
 
 
 class Host(Strict):
-    """A network namespace: its interfaces, routes, rules, neighbours and sysctls."""
+    """A network namespace: its interfaces, nexthop objects, routes, rules, neighbours and
+    sysctls."""
 
     interfaces: dict[str, Interface] = Field(default={}, description="name -> interface")
+    nexthops: list[Nexthop] = Field(
+        default=[], description="`ip nexthop` objects (`id N via A dev D`), added before routes"
+    )
     routes: list[Route] = Field(default=[], description="`ip route` lines")
     rules: list[Rule] = Field(default=[], description="`ip rule` lines")
     neighbours: list[Neigh] = Field(default=[], description="`ip neigh` lines")
@@ -228,6 +235,8 @@ class Topology(Strict):
             if any(r.family == socket.AF_INET6 for r in host.routes):
                 return True
             if any(r.family == socket.AF_INET6 for r in host.rules):
+                return True
+            if any(n.family == socket.AF_INET6 for n in host.nexthops):
                 return True
         return False
 
