@@ -179,8 +179,10 @@ class Capture:
         return path
 
     def write_pcaps(self, directory: Path) -> list[Path]:
-        """One pcap per interface that saw traffic, named NAMESPACE-IFNAME.pcap."""
-        directory.mkdir(parents=True, exist_ok=True)
+        """One pcap per interface that saw traffic, named NAMESPACE-IFNAME.pcap (no folder
+        at all when nothing was captured)."""
+        if self.frames:
+            directory.mkdir(parents=True, exist_ok=True)
         groups: dict[tuple[str, str, bool], list[Frame]] = {}
         for frame in self.frames:
             key = (frame.ns, frame.ifname, frame.pkttype == PKTTYPE_FD)

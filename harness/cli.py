@@ -25,7 +25,15 @@ from harness.importer.cli import register as register_importer
 from harness.linkkinds import FEATURES
 from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
-from harness.results import read_results, read_run, write_results, write_summary
+from harness.results import (
+    latest_run,
+    prune,
+    read_results,
+    read_run,
+    run_dirs,
+    write_results,
+    write_summary,
+)
 from harness.scenario import Scenario, ScenarioError, discover, load_scenario
 from harness.scenario.limits import over_limits, raise_fd_limit
 
@@ -101,6 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv += ["--results-dir", str(args.results_dir)]
     if args.kernel_timers:
         argv.append("--kernel-timers")
+    argv += ["--pcaps", args.pcaps]
     code = int(pytest.main(argv))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print(
@@ -155,7 +164,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
                     continue
                 for _ in range(args.repeat):
                     started = time.perf_counter()
-                    record = run_case(scenario, case, Path(tmp) if args.pcaps else None)
+                    record = run_case(
+                        scenario, case, Path(tmp) if args.pcaps else None, pcaps="all"
+                    )
                     durations.append(time.perf_counter() - started)
                     if record.verdict in ("fail", "error"):  # refuted and skip are outcomes
                         bad.append(f"{record.key}: {record.verdict}")
@@ -181,10 +192,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _latest_run() -> Path:
-    runs = sorted(p for p in RESULTS_DIR.glob("*/results.json"))
-    if not runs:
-        raise FileNotFoundError(f"no finished run in {RESULTS_DIR}: run `harness run` first")
-    return runs[-1].parent
+    run = latest_run(RESULTS_DIR)
+    if run is None:
+        raise FileNotFoundError(f"no run in {RESULTS_DIR}: run `harness run` first")
+    return run
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    """Remove old run folders, keeping the newest `--keep`."""
+    if args.keep < 0:
+        print("harness clean: --keep takes a number of runs, 0 or more", file=sys.stderr)
+        return 2
+    sizes = {
+        p: sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) for p in run_dirs(RESULTS_DIR)
+    }
+    removed = prune(args.keep, RESULTS_DIR)
+    freed = sum(sizes.get(p, 0) for p in removed)
+    for path in removed:
+        print(f"removed {path}")
+    kept = len(run_dirs(RESULTS_DIR))
+    print(f"{len(removed)} runs removed ({freed / 2**20:.1f} MB), {kept} kept in {RESULTS_DIR}")
+    return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -318,6 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--results-dir", type=Path, help="write results here instead of results/<run>/"
     )
     run.add_argument(
+        "--pcaps",
+        choices=["findings", "all", "none"],
+        default="findings",
+        help="which cases keep their pcaps: findings (fail, error, refuted, changed; the "
+        "default), all, or none",
+    )
+    run.add_argument(
         "--kernel-timers",
         action="store_true",
         help="the slow way: the kernel's own neighbour timers and a 3 s quiet window in every "
@@ -353,6 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("first", type=Path, help="a run folder, results/<run>")
     compare.add_argument("second", type=Path, help="another run folder")
     compare.set_defaults(func=cmd_compare)
+
+    clean = sub.add_parser("clean", help="remove old run folders under results/")
+    clean.add_argument(
+        "--keep", type=int, default=5, help="how many of the newest runs to keep (default 5)"
+    )
+    clean.set_defaults(func=cmd_clean)
 
     doctor = sub.add_parser("doctor", help="check root, kernel features and packages")
     doctor.set_defaults(func=cmd_doctor)

@@ -18,6 +18,7 @@ from harness.ipsyntax import METRICS as METRIC_NUMBERS
 from harness.ipsyntax import NUD_STATES, ROUTE_TYPES
 from harness.network import Network
 from harness.scenario import Probe
+from harness.topology import IPV4_CONF_DEFAULTS
 from harness.vocabulary import errno_name
 
 _STATE_NAMES = {v: k.upper() for k, v in NUD_STATES.items()}
@@ -238,14 +239,27 @@ def link_states(net: Network) -> dict[str, dict[str, LinkAttrs]]:
 
 def watched_sysctls(net: Network, changed: set[str]) -> dict[str, dict[str, str]]:
     """Per host: the sysctls the scenario names (in its hosts and `changed` by its
-    changes), and those that decide routing and ARP."""
+    changes), and those that decide routing and ARP where they are not at the kernel's
+    default (the harness resets them to it; a record would otherwise repeat ~40 defaults
+    per host)."""
     values: dict[str, dict[str, str]] = {}
     for host_name, host in net.topology.hosts.items():
         ns = net.host(host_name)
-        keys = ["net.ipv4.ip_forward", *host.sysctls, *changed]
+        named = [*host.sysctls, *changed]
+        watched = ["net.ipv4.ip_forward"]
         for dev in ["all", *sorted(ns.interface_names().values())]:
             if dev != "lo":
-                keys += [f"net/ipv4/conf/{dev}/{k}" for k in WATCHED_CONF]
-        found = ns.read_sysctls(list(dict.fromkeys(keys)))
-        values[host_name] = {key.replace("/", "."): value for key, value in found.items()}
+                watched += [f"net/ipv4/conf/{dev}/{k}" for k in WATCHED_CONF]
+        found = ns.read_sysctls(list(dict.fromkeys([*named, *watched])))
+        values[host_name] = {
+            key.replace("/", "."): value
+            for key, value in found.items()
+            if key in named or value != _default_of(key)
+        }
     return values
+
+
+def _default_of(key: str) -> str:
+    """The kernel's built-in value of a watched key (harness/topology.py resets to it)."""
+    name = key.replace(".", "/").rsplit("/", 1)[-1]
+    return str(IPV4_CONF_DEFAULTS.get(name, 0))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import os
 import shlex
+import shutil
 import sys
 from collections import Counter
 from collections.abc import Generator, Iterator
@@ -48,6 +49,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--harness-table",
         action="store_true",
         help="print a verdict table of every case at the end",
+    )
+    group.addoption(
+        "--pcaps",
+        choices=["findings", "all", "none"],
+        default="findings",
+        help="which cases keep their pcaps in the run folder: findings (fail, error, refuted, "
+        "changed; the default), all, or none",
     )
     group.addoption(
         "--kernel-timers",
@@ -147,7 +155,12 @@ class CaseItem(pytest.Item):
         # (about 0.5 s), which the xdist controller never needs before it starts them.
         from harness.runner import run_case
 
-        record = run_case(self.scenario, self.case, self.config.stash.get(_RUN_DIR, None))
+        record = run_case(
+            self.scenario,
+            self.case,
+            self.config.stash.get(_RUN_DIR, None),
+            self.config.getoption("--pcaps"),
+        )
         self.record = record
         errnos = [a.outcome.errno for a in record.observed.acts] if record.observed else []
         self.user_properties += [
@@ -231,6 +244,9 @@ class HarnessRun:
             command=shlex.join(["pytest", *sys.argv[1:]]),
         )
         write_results(self.run_dir, records, run)
+        # results.json holds every record now: the per-case copies kept for a run that
+        # dies half-way would only double the folder's size.
+        shutil.rmtree(self.run_dir / "records", ignore_errors=True)
         write_summary(self.run_dir, records, run)
         write_report(self.run_dir, records)
 

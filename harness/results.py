@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import secrets
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,13 +17,52 @@ from harness.compare import Difference, kernel_differences
 from harness.env import RESULTS_DIR
 from harness.record import CaseRecord, RecordError, RunInfo
 
+RUN_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
+LATEST = "latest"
+
 
 def new_run_dir(base: Path = RESULTS_DIR) -> Path:
-    """results/<UTC time>-<random>/, created."""
+    """results/<UTC time>-<random>/, created, and results/latest pointing at it."""
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     path = base / f"{stamp}-{secrets.token_hex(3)}"
     path.mkdir(parents=True, exist_ok=False)
+    link = base / f".{LATEST}.{os.getpid()}"
+    link.unlink(missing_ok=True)
+    os.symlink(path.name, link)  # relative: the results folder can move
+    os.replace(link, base / LATEST)
     return path
+
+
+def run_dirs(base: Path = RESULTS_DIR) -> list[Path]:
+    """The run folders under `base`, oldest first (their names start with the UTC time)."""
+    if not base.is_dir():
+        return []
+    return sorted(
+        p
+        for p in base.iterdir()
+        if p.is_dir() and not p.is_symlink() and RUN_NAME.fullmatch(p.name)
+    )
+
+
+def latest_run(base: Path = RESULTS_DIR) -> Path | None:
+    """The newest run folder that has records: results/latest, else the newest by name."""
+    link = base / LATEST
+    candidates = ([link.resolve()] if link.is_symlink() else []) + run_dirs(base)[::-1]
+    for path in candidates:
+        if (path / "results.json").is_file() or (path / "records").is_dir():
+            return path
+    return None
+
+
+def prune(keep: int, base: Path = RESULTS_DIR) -> list[Path]:
+    """Remove all but the `keep` newest run folders (never the one results/latest names);
+    the folders removed."""
+    runs = run_dirs(base)
+    protected = (base / LATEST).resolve() if (base / LATEST).is_symlink() else None
+    doomed = [p for p in runs[: max(len(runs) - keep, 0)] if p.resolve() != protected]
+    for path in doomed:
+        shutil.rmtree(path)
+    return doomed
 
 
 def record_path(run_dir: Path, record: CaseRecord) -> Path:

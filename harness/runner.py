@@ -11,6 +11,7 @@ import socket
 import time
 import traceback
 from pathlib import Path
+from typing import Literal
 
 from harness import kernel, timers
 from harness.commands import TopologyError
@@ -24,9 +25,23 @@ from harness.session import CaseSession
 from harness.verdict import acting_expectations, judge
 from harness.vocabulary import errno_name
 
+PcapPolicy = Literal["findings", "all", "none"]
+# Verdicts whose evidence is kept by default: everything but a plain pass or a skip.
+FINDINGS = frozenset({"fail", "error", "refuted", "changed"})
 
-def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> CaseRecord:
-    """Build, act, observe and judge one case; never raises for a kernel or harness error."""
+
+def run_case(
+    scenario: Scenario,
+    case: Case,
+    run_dir: Path | None = None,
+    pcaps: PcapPolicy = "findings",
+) -> CaseRecord:
+    """Build, act, observe and judge one case; never raises for a kernel or harness error.
+
+    With a run folder, the case's pcaps are written there for the verdicts `pcaps`
+    says: by default only for findings (fail, error, refuted, changed), which keeps a
+    full run's results small; "all" for every case.
+    """
     started = time.perf_counter()
     # The plan of the case, as an error record until a verdict replaces it.
     record = CaseRecord(
@@ -48,7 +63,7 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
     if lacking:
         return record.model_copy(update={"verdict": "skip", "message": "; ".join(lacking)})
     try:
-        observation, notes, pcaps = _execute(scenario, case, run_dir)
+        observation, notes, capture = _execute(scenario, case)
     except Exception as exc:
         elapsed = round(time.perf_counter() - started, 4)
         if isinstance(exc, TopologyError) and exc.code:
@@ -61,7 +76,7 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
             }
         )
     judgement = judge(case, observation, record.kernel)
-    return record.model_copy(
+    record = record.model_copy(
         update={
             "verdict": judgement.verdict,
             "message": judgement.message,
@@ -70,9 +85,13 @@ def run_case(scenario: Scenario, case: Case, run_dir: Path | None = None) -> Cas
             "article_comparison": judgement.article_comparison,
             "notes": notes,
             "duration_s": round(time.perf_counter() - started, 4),
-            "pcaps": pcaps,
         }
     )
+    keep = pcaps == "all" or (pcaps == "findings" and judgement.verdict in FINDINGS)
+    if run_dir is not None and keep:
+        paths = capture.write_pcaps(run_dir / "pcap" / scenario.name / case.id)
+        record = record.model_copy(update={"pcaps": [str(p.relative_to(run_dir)) for p in paths]})
+    return record
 
 
 def _refused_setup(record: CaseRecord, exc: TopologyError) -> CaseRecord:
@@ -93,10 +112,17 @@ def _refused_setup(record: CaseRecord, exc: TopologyError) -> CaseRecord:
     )
 
 
-def _execute(
-    scenario: Scenario, case: Case, run_dir: Path | None
-) -> tuple[Observation, list[str], list[str]]:
-    """Run the case's acts in a session; the observation, the builder's notes, the pcaps."""
+def _names_links(case: Case) -> bool:
+    """Some expectation of the case (claim, refuted or changed side) names `links`."""
+    expectations = [e for a in case.acts() for e in (a.expect, a.kernel_does) if e is not None]
+    if case.changed_in is not None:
+        expectations += [o.expect for o in case.changed_in.side if o.expect is not None]
+    return any(e.value("links") is not None for e in expectations)
+
+
+def _execute(scenario: Scenario, case: Case) -> tuple[Observation, list[str], CaseSession]:
+    """Run the case's acts in a session; the observation, the builder's notes, and the
+    session (its captured frames can still be written as pcaps after the lab is gone)."""
     acts = case.acts()
     with Lab(f"{scenario.name}/{case.id}") as lab:
         session = CaseSession.start(
@@ -106,6 +132,8 @@ def _execute(
             case.listeners,
             timers=timers.for_case(scenario.topology, case),
         )
+        # The links after each act are read only where an expectation looks at them.
+        session.record_links = _names_links(case)
         # Each act ends by what this kernel is expected to do (a refuted claim's
         # `kernel_does`, or the side of a version change this kernel is on).
         expectations = acting_expectations(case, kernel_release())
@@ -119,8 +147,4 @@ def _execute(
                 named[name] = session.sockets[-1]
             session.settle(expectation)
         observation = session.finish()
-        pcaps: list[str] = []
-        if run_dir is not None:
-            paths = session.write_pcaps(run_dir / "pcap" / scenario.name / case.id)
-            pcaps = [str(p.relative_to(run_dir)) for p in paths]
-        return observation, session.notes, pcaps
+        return observation, session.notes, session

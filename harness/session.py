@@ -78,6 +78,7 @@ class CaseSession:
     listeners: Listeners
     label: str = "case"
     timers: Timers = FAST
+    record_links: bool = True  # read every link after each act (for a `links` expectation)
     acts: list[ActFacts] = field(default_factory=list)
     _current: _Act | None = None
     _changes: list[ChangeOutcome] = field(default_factory=list)
@@ -190,7 +191,7 @@ class CaseSession:
                     "settled": reason,
                     "settle_read": self._read,
                     "neighbours": neighbour_tables(self.net),
-                    "links": link_states(self.net),
+                    "links": link_states(self.net) if self.record_links else {},
                 }
             )
         )

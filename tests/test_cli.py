@@ -90,3 +90,22 @@ def test_a_named_file_that_is_no_scenario_is_a_clear_error(
     binary.write_bytes(bytes(range(256)))
     assert main(["list", str(binary)]) == 2
     assert "not a text file" in capsys.readouterr().err
+
+
+def test_latest_link_and_pruning_keep_the_newest_runs(tmp_path: Path) -> None:
+    from harness.results import latest_run, new_run_dir, prune, run_dirs
+
+    made = []
+    for n in range(5):
+        run = tmp_path / f"20260101T00000{n}Z-00000{n}"
+        (run / "records").mkdir(parents=True)
+        made.append(run)
+    newest = new_run_dir(tmp_path)
+    (newest / "records").mkdir()
+    (tmp_path / "not-a-run").mkdir()  # anything else in results/ is left alone
+    assert (tmp_path / "latest").resolve() == newest.resolve()
+    assert latest_run(tmp_path) == newest.resolve()
+    removed = prune(3, tmp_path)
+    assert removed == made[:3]
+    assert run_dirs(tmp_path) == [*made[3:], newest]
+    assert (tmp_path / "not-a-run").is_dir()

@@ -20,7 +20,9 @@ pytestmark = [needs_root, pytest.mark.kernel]
 
 def test_pcaps_match_the_trace_and_checksums_are_valid(tmp_path: Path) -> None:
     scenario = load_scenario(SCENARIO_DIR / "dontroute" / "so-dontroute-experiment-table.yaml")
-    record = run_case(scenario, scenario.case("control-far-with-default-route"), tmp_path)
+    record = run_case(
+        scenario, scenario.case("control-far-with-default-route"), tmp_path, pcaps="all"
+    )
     assert record.verdict == "pass" and record.observed is not None
     observed = record.observed
     whole, *per_interface = record.pcaps
@@ -45,3 +47,10 @@ def test_pcaps_match_the_trace_and_checksums_are_valid(tmp_path: Path) -> None:
             ).stdout
             assert len(out.splitlines()) == len(frames), f"tshark reads {path.name} differently"
     assert any("sender-eth0" in p for p in record.pcaps)
+
+
+def test_a_passing_case_keeps_no_pcap_by_default(tmp_path: Path) -> None:
+    scenario = load_scenario(SCENARIO_DIR / "dontroute" / "so-dontroute-experiment-table.yaml")
+    record = run_case(scenario, scenario.case("control-far-with-default-route"), tmp_path)
+    assert record.verdict == "pass" and record.pcaps == []
+    assert not (tmp_path / "pcap").exists()  # no empty folders either
