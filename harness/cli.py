@@ -12,6 +12,7 @@ import argparse
 import datetime
 import difflib
 import importlib
+import os
 import signal
 import statistics
 import sys
@@ -90,26 +91,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     if problems:
         return 2
     paths = [str(p) for p in args.paths] or [str(PROJECT_ROOT / "scenarios")]
+    # A root that holds every path given, so that a file outside the project still has
+    # a node id of its own (pytest names a case of an initial path outside the root
+    # `::CASE`, without its file).
+    rootdir = os.path.commonpath([str(PROJECT_ROOT), *(str(f.resolve()) for f in files)])
+    streams = [("--json", args.json), ("--tap", args.tap), ("--harness-junit", args.junit)]
+    to_stdout = any(str(value) == "-" for _, value in streams)
     argv = [
         *paths,
         "--rootdir",
-        str(PROJECT_ROOT),
+        rootdir,
         "-p",
         "no:cacheprovider",
-        "--harness-table",
-        "-q",
         "-n",
         str(args.workers),
         "--dist",
         "worksteal",  # cases differ in length; idle workers take over the tail
+        "--pcaps",
+        args.pcaps,
     ]
+    # Standard output is a stream's alone when one goes there; else pytest's terminal.
+    argv += ["-p", "no:terminal"] if to_stdout else ["--harness-table", "-q"]
+    argv += [item for option, value in streams if value for item in (option, str(value))]
     if args.k:
         argv += ["-k", args.k]
     if args.results_dir:
         argv += ["--results-dir", str(args.results_dir)]
     if args.kernel_timers:
         argv.append("--kernel-timers")
-    argv += ["--pcaps", args.pcaps]
     code = int(pytest.main(argv))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print(
@@ -351,6 +360,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="findings",
         help="which cases keep their pcaps: findings (fail, error, refuted, changed; the "
         "default), all, or none",
+    )
+    run.add_argument(
+        "--json", metavar="PATH", help="each case's record as a JSON line as it ends ('-': stdout)"
+    )
+    run.add_argument(
+        "--tap", metavar="PATH", help="TAP as the kernel selftests write it ('-': stdout)"
+    )
+    run.add_argument(
+        "--junit",
+        metavar="PATH",
+        help="JUnit XML for CI test views: refuted claims listed as such, failures naming "
+        "the fields that differ ('-': stdout)",
     )
     run.add_argument(
         "--kernel-timers",

@@ -27,7 +27,7 @@ STAGES: list[tuple[str, ...]] = [
     ("session",),
     ("verdict",),
     ("record",),
-    ("compare",),
+    ("compare", "streams"),
     ("runner", "results"),
     ("report",),
     ("pytest_plugin", "cli", "__main__"),
