@@ -6,6 +6,9 @@ import html
 import json
 import re
 import shutil
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ import pytest
 
 from harness.expect import Comparison, Expect
 from harness.facts import ActFacts, ArpRecord, Observation, PacketRecord, ProbeOutcome, Receipt
-from harness.record import CaseRecord, RecordError, RunInfo
+from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import (
     MAX_ARROWS,
     render_case_text,
@@ -21,8 +24,12 @@ from harness.report import (
     topology_svg,
     write_report,
 )
+from harness.report.style import CJK_CHARACTER, cjk_covered
+from harness.report.svg import receipt_text
+from harness.report.views import VERDICT_ORDER
 from harness.results import read_results, write_results
 from harness.scenario import Act, Topology
+from harness.verdict import VERDICTS
 
 SAMPLE_RUN = Path("/tmp/sample/results")
 SENDER_MAC = "02:00:00:00:00:01"
@@ -174,8 +181,8 @@ def observed_with(rec: CaseRecord, **update: Any) -> CaseRecord:
     return rec.model_copy(update={"observed": rec.observed.model_copy(update=update)})
 
 
-def run_dir(tmp_path: Path, records: list[CaseRecord]) -> Path:
-    write_results(tmp_path, records, RunInfo(started="2026-01-01T00:00:00+00:00"))
+def run_dir(tmp_path: Path, records: list[CaseRecord], run: RunInfo | None = None) -> Path:
+    write_results(tmp_path, records, run or RunInfo(started="2026-01-01T00:00:00+00:00"))
     return tmp_path
 
 
@@ -184,7 +191,13 @@ def page(tmp_path: Path, records: list[CaseRecord]) -> str:
 
 
 def arrow_titles(svg: str) -> list[str]:
-    return [html.unescape(t) for t in re.findall(r'<g class="msg [a-z]+"><title>([^<]*)<', svg)]
+    """Each arrow's hover text and its label: `TIME  FROM -> TO  (ARRIVAL)  LABEL`."""
+    return [
+        html.unescape(f"{title}  {label}")
+        for title, label in re.findall(
+            r'<g class="msg [a-z]+"><title>([^<]*)</title>.*?class="label">([^<]*)<', svg
+        )
+    ]
 
 
 def test_report_is_one_self_contained_file(tmp_path: Path) -> None:
@@ -193,15 +206,16 @@ def test_report_is_one_self_contained_file(tmp_path: Path) -> None:
     text = path.read_text()
     assert text.startswith("<!DOCTYPE html>")
     assert "http://" not in text and "https://" not in text
-    assert "<script" not in text and "src=" not in text
+    assert text.count("<script") == 1 and "<script>" in text and "src=" not in text
     assert "<link" not in text and "@import" not in text and "url(" not in text
-    assert "<style>" in text and text.count("<svg") == 4  # topology + sequence per case
+    # one topology for the scenario, one sequence per case
+    assert "<style>" in text and text.count("<svg") == 3
     assert "6.1.0-test" in text and "1 pass" in text and "1 fail" in text
 
 
 def test_text_is_escaped(tmp_path: Path) -> None:
     text = page(tmp_path, [record("pass", title="<script>alert(1)</script> & more")])
-    assert "<script>" not in text
+    assert "<script>alert" not in text and text.count("<script>") == 1  # the page's own
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in text
 
 
@@ -272,7 +286,7 @@ def test_pcaps_are_linked_relative_to_the_report(tmp_path: Path) -> None:
 
 
 def test_topology_svg_draws_hosts_lan_and_link() -> None:
-    svg = topology_svg(record("pass"))
+    svg = topology_svg(record("pass").topology)
     assert svg.count('class="hostbox"') == 4
     assert svg.count('class="lanbar"') == 1 and svg.count('class="veth"') == 1
     assert "192.0.2.224/24" in svg and "lan0 (bridge)" in svg
@@ -337,7 +351,7 @@ def test_report_on_the_sample_run(tmp_path: Path) -> None:
     shutil.copytree(SAMPLE_RUN, run)
     records = read_results(run)
     text = write_report(run).read_text()
-    assert text.count('<section class="case ') == len(records)
+    assert text.count('<section class="case ') == len({r.key for r in records})
     assert "http://" not in text and "https://" not in text
     failing = [r for r in records if r.verdict == "fail"]
     assert text.count('<section class="case fail"') == len(failing)
@@ -375,8 +389,8 @@ def test_neighbour_discovery_is_drawn_like_arp() -> None:
     rec = observed_with(record("pass"), arp=solicitations, packets=[])
     titles = arrow_titles(sequence_svg(rec))
     assert titles == [
-        "0.100 ms  sender/eth0 -> lan0/sender-eth0  NDP who-has 2001:db8::2 tell 2001:db8::1"
-        "  (in at 0.200 ms)"
+        "0.100 ms  sender/eth0 -> lan0/sender-eth0  (in at 0.200 ms)"
+        "  NDP who-has 2001:db8::2 tell 2001:db8::1"
     ]
 
 
@@ -404,3 +418,286 @@ def test_refuted_claim_is_shown_as_a_finding(tmp_path: Path) -> None:
     assert "what the article claims (refuted)" in text
     claims = case_text.index("what the article claims:")
     assert case_text.index("received by", claims) < case_text.index("what this kernel does", claims)
+
+
+# ---------------------------------------------------------------- the page as a whole
+
+
+def on(kernel: str, rec: CaseRecord) -> CaseRecord:
+    return rec.model_copy(update={"kernel": kernel})
+
+
+def named(verdict: str, case: str) -> CaseRecord:
+    return record(verdict).model_copy(update={"case": case})
+
+
+def sections(text: str) -> dict[str, str]:
+    """Each case section by its anchor."""
+    return {
+        m[1]: m[0]
+        for m in re.finditer(r'<section class="case [a-z]+" id="([^"]+)".*?</section>', text, re.S)
+    }
+
+
+def test_the_report_places_every_verdict() -> None:
+    assert sorted(VERDICT_ORDER) == sorted(VERDICTS)
+    assert VERDICT_ORDER[:2] == ("fail", "error") and VERDICT_ORDER[-1] == "pass"
+
+
+def test_not_a_plain_pass_lists_failures_first(tmp_path: Path) -> None:
+    # named so that alphabetical order would be the wrong one
+    records = [
+        named("refuted", "a-refuted"),
+        named("skip", "b-skip"),
+        named("changed", "c-changed"),
+        named("error", "d-error"),
+        named("fail", "z-fail"),
+        named("pass", "e-pass"),
+    ]
+    text = page(tmp_path, records)
+    listed = text[text.index("<h2>not a plain pass") :]
+    listed = listed[: listed.index("</ul>")]
+    order = re.findall(r'<span class="badge ([a-z]+)">', listed)
+    assert order == ["fail", "error", "changed", "refuted", "skip"]
+    counts = re.findall(r'<span class="badge ([a-z]+)">1 ', text[: text.index("not a plain")])
+    assert counts[: len(VERDICT_ORDER)] == list(VERDICT_ORDER)  # head counts, then filter
+
+
+def test_filter_bar_and_what_it_reads(tmp_path: Path) -> None:
+    text = page(tmp_path, [record("pass"), record("fail"), named("refuted", "r")])
+    bar = text[text.index('<div id="filter"') :]
+    bar = bar[: bar.index("</div>")]
+    assert 'class="filter" hidden' in bar  # shown by the script: without it, no dead controls
+    assert re.findall(r'type="checkbox" value="([a-z]+)" checked', bar) == [
+        "fail",
+        "refuted",
+        "pass",
+    ]
+    assert 'type="search"' in bar
+    found = sections(text)
+    assert len(found) == 3
+    for anchor, section in found.items():
+        verdict = re.search(r'data-v="([a-z ]+)"', section)
+        assert verdict is not None and verdict[1] in section.split('"')[1]
+        # the summary row and the section carry the same case
+        assert f'<tr data-case="{anchor}"' in text
+    assert 'data-scenario="scenario-dontroute"' in text
+    script = text[text.index("<script>") : text.index("</script>")]
+    assert "fetch" not in script and "http" not in script
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium to run the page")
+def test_filter_runs_in_a_browser(tmp_path: Path) -> None:
+    """The page's own script, driven like a reader: untick pass, then search a word."""
+    records = [record("pass"), record("fail"), named("refuted", "r")]
+    path = write_report(run_dir(tmp_path, records))
+    text = path.read_text()
+    drive = (
+        '<script>document.querySelector("#filter input[value=pass]").click();'
+        'var q = document.querySelector("#filter input[type=search]");'
+        'q.value = "PEER-FAIL"; q.dispatchEvent(new Event("input", {bubbles: true}));</script>'
+    )
+    path.write_text(text.replace("</body>", drive + "</body>"))
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--dump-dom",
+                path.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+    shown = re.findall(r'<section class="case [a-z]+" id="([^"]+)"(?![^>]*hidden)', dom)
+    assert shown == ["case-dontroute-peer-fail"]
+    assert "1 of 3 cases shown" in dom
+    assert '<div id="filter" class="filter">' in dom  # the script showed the bar
+
+
+def test_chinese_text_has_a_font_wherever_the_page_is_opened(tmp_path: Path) -> None:
+    chinese = record("pass", section="3 对比测试 (3.1 同网段的测试)")
+    text = page(tmp_path, [chinese])
+    assert "3 对比测试" in text
+    style = text[text.index("<style>") : text.index("</style>")]
+    # fonts the usual systems have, then the embedded subset, before the generic family
+    assert '"Noto Sans CJK SC"' in style and '"Microsoft YaHei"' in style
+    assert '"harness CJK subset", sans-serif' in style
+    face = re.search(r"@font-face \{[^}]*\}", style)
+    assert face is not None and "url(data:font/woff2;base64," in face[0]
+    assert "unicode-range: U+3000-303F" in face[0] and "SIL Open Font License" in style
+    # the only url( is the font's data URL: nothing is fetched
+    assert style.count("url(") == 1 and "url(data:" in style
+    # a page without CJK characters does not carry the font
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert "@font-face" not in page(plain, [record("pass")])
+
+
+def test_the_embedded_font_covers_the_catalogue() -> None:
+    """Every CJK character of the scenarios and topologies has a glyph in the subset
+    (scripts/cjk-font rebuilds it when a new one comes in)."""
+    root = Path(__file__).resolve().parent.parent
+    used = {
+        c
+        for folder in ("scenarios", "fixtures")
+        for path in (root / folder).rglob("*.yaml")
+        for c in CJK_CHARACTER.findall(path.read_text(encoding="utf-8"))
+    }
+    assert used, "the catalogue quotes Chinese articles"
+    assert used <= cjk_covered(), f"run scripts/cjk-font: {''.join(sorted(used - cjk_covered()))}"
+    font = root / "harness/report/fonts/cjk-subset.woff2"
+    assert font.read_bytes()[:4] == b"wOF2"
+    assert "SIL OPEN FONT LICENSE Version 1.1" in (font.parent / "OFL.txt").read_text()
+
+
+KERNELS = ["6.12.48", "6.1.0-41-amd64", "6.9.0"]
+
+
+def test_several_kernels_one_section_per_case_and_one_column_per_kernel(tmp_path: Path) -> None:
+    same = [on(k, record("pass")) for k in KERNELS]
+    differing = [on(k, record("fail")) for k in KERNELS[1:]] + [on(KERNELS[0], record("fail"))]
+    differing[-1] = differing[-1].model_copy(update={"verdict": "pass"})  # 6.12 passes
+    run = RunInfo(
+        started="2026-01-01T00:00:00+00:00",
+        finished="2026-01-01T00:01:00+00:00",
+        kernels=[
+            KernelRun(release=KERNELS[1], label="6.1", machine="guest (tcg)"),
+            KernelRun(release="5.10.0", label="5.10", machine="guest (tcg)", error="no boot"),
+        ],
+    )
+    text = write_report(run_dir(tmp_path, same + differing, run), None).read_text()
+    header = re.search(r'<table class="summary"><tr>(.*?)</tr>', text)
+    assert header is not None
+    # one column per kernel, oldest first by version (6.9 before 6.12)
+    assert re.findall(r'<th class="kernel">([^<]*)</th>', header[1]) == [
+        "6.1.0-41-amd64",
+        "6.9.0",
+        "6.12.48",
+    ]
+    found = sections(text)
+    assert len(found) == 2  # one per case, not per kernel
+    agreeing = found["case-dontroute-peer-pass"]
+    assert agreeing.count('class="kgroup"') == 1 and agreeing.count("<svg") == 1
+    assert "on 6.1.0-41-amd64, 6.9.0, 6.12.48 <span" in agreeing
+    split = found["case-dontroute-peer-fail"]
+    assert split.count('class="kgroup"') == 2 and split.count("<svg") == 2
+    assert "FAIL</span> on 6.1.0-41-amd64, 6.9.0 <span" in split
+    assert "PASS</span> on 6.12.48</h4>" in split
+    assert 'data-v="fail pass"' in split
+    assert "6.1.0-41-amd64 (guest (tcg), asked as 6.1)" in text
+    assert "5.10 (guest (tcg)): <pre>no boot</pre>" in text
+
+
+def test_kernels_that_agree_cost_little(tmp_path: Path) -> None:
+    """The page for a case on four kernels that agree is not four pages: its drawings and
+    tables are there once; and the whole page stays small."""
+    cases = [named("pass", f"case-{n}") for n in range(20)]
+    kernels = ["5.10.0", "6.1.0", "6.12.0", "6.18.0"]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "four").mkdir()
+    one = write_report(run_dir(tmp_path / "one", cases))
+    four = write_report(run_dir(tmp_path / "four", [on(k, c) for c in cases for k in kernels]))
+    size_one, size_four = one.stat().st_size, four.stat().st_size
+    assert four.read_text().count("<svg") == one.read_text().count("<svg") == 21
+    assert size_four < 1.3 * size_one, (size_one, size_four)
+    # the catalogue (326 cases) made a 4.1 MB page before this layout, 2.9 MB with it
+    assert size_one < 20 * 10_000, size_one
+
+
+def test_heavy_details_are_folded_unless_the_case_failed(tmp_path: Path) -> None:
+    text = page(tmp_path, [record("pass"), record("fail")])
+    found = sections(text)
+    passing, failing = found["case-dontroute-peer-pass"], found["case-dontroute-peer-fail"]
+    assert "<details><summary>sequence:" in passing
+    assert "<details open><summary>sequence:" in failing
+    assert "<details><summary>trace:" in failing
+
+
+def test_receipts_are_worded_for_their_protocol() -> None:
+    udp = Receipt(host="b", src="192.0.2.1", sport=4000, ifname="", payload_size=8)
+    assert receipt_text(udp) == "b: socket got 8 bytes from 192.0.2.1:4000"  # no "on ?"
+    tcp = Receipt(host="b", src="192.0.2.1", sport=4000, dst="192.0.2.2", proto="tcp")
+    assert receipt_text(tcp) == "b: accepted a connection from 192.0.2.1:4000 to 192.0.2.2"
+    ping = Receipt(host="b", src="192.0.2.2", dst="a", payload_size=64, proto="icmp")
+    assert receipt_text(ping) == "b: echo reply from 192.0.2.2 reached a's socket"
+
+
+def _boxes(svg: str) -> list[tuple[int, str, tuple[float, float, float, float]]]:
+    """(row, kind, box) of everything drawn in a sequence diagram, text boxes as the
+    browser draws them in a 0.6 em monospace font with the label's 2 px halo."""
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    found: list[tuple[int, str, tuple[float, float, float, float]]] = []
+
+    def text_box(e: ET.Element) -> tuple[float, float, float, float]:
+        cls = e.get("class", "")
+        size = {"time": 10.5, "headtext": 12.0}.get(cls, 11.0)
+        width = len(e.text or "") * size * 0.6
+        anchor = e.get("text-anchor") or {"label": "middle", "time": "end"}.get(cls, "start")
+        x, y = float(e.get("x", 0)), float(e.get("y", 0))
+        left = x - width / 2 if anchor == "middle" else x - width if anchor == "end" else x
+        halo = 2.0 if cls == "label" else 0.0
+        return (left - halo, y - 0.76 * size - halo, left + width + halo, y + 0.24 * size + halo)
+
+    row = 0
+    for e in root:
+        tag = e.tag.removeprefix(ns)
+        if tag == "g":  # one arrow: its row holds its line, head, dots, label and time
+            row += 1
+            for part in e:
+                kind = part.tag.removeprefix(ns)
+                if kind == "text":
+                    label = part.get("class") == "label"
+                    found.append((row, "label" if label else "text", text_box(part)))
+                elif kind == "line":
+                    x1, x2 = sorted(float(part.get(k, 0)) for k in ("x1", "x2"))
+                    y = float(part.get("y1", 0))
+                    found.append((row, "line", (x1, y - 0.8, x2, y + 0.8)))
+                elif kind == "polygon":
+                    pts = [tuple(map(float, p.split(","))) for p in part.get("points", "").split()]
+                    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+                    found.append((row, "head", (min(xs), min(ys), max(xs), max(ys))))
+        elif tag == "rect" and e.get("class") not in {"head", "headlan"}:
+            row += 1
+            x, y = float(e.get("x", 0)), float(e.get("y", 0))
+            w, h = float(e.get("width", 0)), float(e.get("height", 0))
+            found.append((row, "box", (x, y, x + w, y + h)))
+        elif tag == "text" and e.get("class") == "boxtext":
+            found.append((row, "text", text_box(e)))
+    return found
+
+
+def test_arrow_labels_overlap_nothing_of_another_row() -> None:
+    """A label sits above its own arrow, clear of it, and clear of every other arrow,
+    arrowhead, label, box and time of the diagram."""
+    failed = ProbeOutcome(errno="ENETUNREACH", message="sendto: Network is unreachable", time=1.0)
+    late = pkt(5.0, "sender", "eth0", "out", "udp", "UDP 192.0.2.224:40001 > 192.0.2.193:9000", 1)
+    several = observed_with(
+        record("pass", acts=[act("peer"), act("peer")]),
+        acts=[ActFacts(outcome=OK), ActFacts(outcome=failed)],
+        packets=[*PACKETS, late],
+    )
+    for rec in (record("pass"), record("fail"), several):
+        drawn = _boxes(sequence_svg(rec))
+        texts = [(row, kind, b) for row, kind, b in drawn if kind in {"label", "text"}]
+        assert sum(1 for _, kind, _ in texts if kind == "label") >= OUT_FRAMES
+        for row, what, box in texts:
+            for other_row, kind, other in drawn:
+                if other is box or (other_row == row and kind != "line"):
+                    continue
+                if other_row == row:  # its own arrow: a label is above the line
+                    assert what != "label" or box[3] < other[1], (box, other)
+                    continue
+                overlap = box[0] < other[2] and other[0] < box[2]
+                overlap = overlap and box[1] < other[3] and other[1] < box[3]
+                assert not overlap, (row, box, other_row, kind, other)

@@ -10,7 +10,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.facts import ArpRecord, FrameRecord
+from harness.facts import ArpRecord, FrameRecord, Receipt
 from harness.record import CaseRecord
 from harness.scenario import Topology
 
@@ -23,6 +23,8 @@ PROTO_COLOURS = {
     "other": "#57606a",
 }
 LEGEND = {"arp": "ARP / NDP", "icmp": "ICMP / ICMPv6"}
+# Text classes the page's stylesheet anchors (an arrow's label, the time of a frame).
+CSS_ANCHORS = {"label": "middle", "time": "end"}
 
 
 def escape(text: object) -> str:
@@ -35,15 +37,16 @@ def text_width(text: str, size: float = 11.0) -> float:
     return len(text) * size * 0.6
 
 
-def svg_text(
-    x: float, y: float, text: str, *, cls: str = "", anchor: str = "start", fill: str = ""
-) -> str:
-    """One <text> element."""
+def num(value: float) -> str:
+    """A coordinate in as few characters as it needs: 12, 12.5 (tenths are enough on screen)."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def svg_text(x: float, y: float, text: str, *, cls: str = "", anchor: str = "start") -> str:
+    """One <text> element (the page's CSS aligns the classes in CSS_ANCHORS: fewer bytes)."""
     attrs = f' class="{cls}"' if cls else ""
-    colour = f' fill="{fill}"' if fill else ""
-    return (
-        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{attrs}{colour}>{escape(text)}</text>'
-    )
+    align = "" if CSS_ANCHORS.get(cls, "start") == anchor else f' text-anchor="{anchor}"'
+    return f'<text x="{num(x)}" y="{num(y)}"{align}{attrs}>{escape(text)}</text>'
 
 
 def colour_of(record: FrameRecord) -> str:
@@ -132,6 +135,19 @@ def lifelines(trace: Sequence[FrameRecord], topology: Topology, prober: str) -> 
     return order + list(dict.fromkeys(rest))
 
 
+def receipt_text(receipt: Receipt) -> str:
+    """What reached a socket, in words that fit its protocol."""
+    on = f" on {receipt.ifname}" if receipt.ifname else ""  # TCP and ping do not say
+    if receipt.proto == "tcp":
+        to = f" to {receipt.dst}" if receipt.dst else ""
+        return f"{receipt.host}: accepted a connection from {receipt.src}:{receipt.sport}{to}{on}"
+    if receipt.proto == "icmp":  # the replier's echo reply, read by the prober's socket
+        prober = f" reached {receipt.dst}'s socket" if receipt.dst else ""
+        return f"{receipt.host}: echo reply from {receipt.src}{prober}"
+    port = f":{receipt.sport}" if receipt.sport else ""
+    return f"{receipt.host}: socket got {receipt.payload_size} bytes from {receipt.src}{port}{on}"
+
+
 def receipt_rows(rec: CaseRecord) -> list[tuple[str, str, str]]:
     """(host, text, css class) for each datagram a listener got and, when the
     `received` field differs, for each expected receiver that got nothing."""
@@ -141,14 +157,12 @@ def receipt_rows(rec: CaseRecord) -> list[tuple[str, str, str]]:
     bad_acts = {row.act for row in rec.differing if row.field == "received"}
     rows = []
     for r in obs.received:
-        on = f" on {r.ifname}" if r.ifname else ""
-        text = f"{r.host}: socket got {r.payload_size} bytes from {r.src}:{r.sport}{on}"
         expected = rec.acts[r.act].expect.value("received") if r.act < len(rec.acts) else None
         unexpected = r.act in bad_acts and not any(p.host == r.host for p in expected or [])
         rows.append(
             (
                 r.host,
-                text + ("  (not expected)" if unexpected else ""),
+                receipt_text(r) + ("  (not expected)" if unexpected else ""),
                 "recvbad" if unexpected else "recv",
             )
         )
@@ -167,6 +181,14 @@ def receipt_rows(rec: CaseRecord) -> list[tuple[str, str, str]]:
     return rows
 
 
+# Rows of the sequence diagram, in px.  An arrow's label sits on its own row,
+# above its arrow: baseline LABEL_RISE above the line, so the descenders (about
+# 0.24 em) and the label's white halo (2 px) stay clear of the line, and the
+# ascenders (about 0.76 em) stay clear of the row above.
+COLUMN, GUTTER, HEAD_H, ROW_H, BOX_ROW_H, FONT = 190.0, 86.0, 44.0, 28.0, 30.0, 11.0
+LABEL_RISE = 6.0
+
+
 def sequence_svg(rec: CaseRecord, max_arrows: int = MAX_ARROWS) -> str:
     """The case's frames as an SVG sequence diagram: one lifeline per namespace."""
     obs = rec.observed
@@ -178,8 +200,7 @@ def sequence_svg(rec: CaseRecord, max_arrows: int = MAX_ARROWS) -> str:
     if not lines:
         return '<p class="muted">(no namespace to draw)</p>'
 
-    col, gutter, head_h, row_h = 190.0, 86.0, 44.0, 26.0
-    xs = {ns: gutter + col / 2 + i * col for i, ns in enumerate(lines)}
+    xs = {ns: GUTTER + COLUMN / 2 + i * COLUMN for i, ns in enumerate(lines)}
     errno_bad = any(row.field == "errno" for row in rec.differing)
     outcomes = [a.outcome for a in obs.acts] if obs else []
     syscalls = []
@@ -189,11 +210,11 @@ def sequence_svg(rec: CaseRecord, max_arrows: int = MAX_ARROWS) -> str:
         syscalls.append((f"{what} -> " if len(outcomes) == 1 else f"probe {n + 1} -> ") + answer)
     receipts = receipt_rows(rec)
     texts = [*(str(a.src) for a in shown), *syscalls, *(t for _, t, _ in receipts)]
-    widest = max([text_width(t, 11) + 16 for t in texts] + [0.0])
-    width = max(gutter + col * len(lines) + 20, widest + gutter + 40)
+    widest = max([text_width(t, FONT) + 16 for t in texts] + [0.0])
+    width = max(GUTTER + COLUMN * len(lines) + 20, widest + GUTTER + 40)
 
     body: list[str] = []
-    y = head_h + 16
+    y = HEAD_H + 16
 
     # Act n's syscall box comes before the first frame of its window (frames carry
     # the index of the act that was under way); the first probe is t = 0.
@@ -213,35 +234,33 @@ def sequence_svg(rec: CaseRecord, max_arrows: int = MAX_ARROWS) -> str:
         rows.append(pending)
         pending = next(boxes, None)
 
-    def box(x: float, y0: float, text: str, cls: str) -> tuple[str, float]:
-        w = text_width(text, 11) + 16
-        left = min(max(x - w / 2, gutter), width - w - 4)
+    def box(x: float, y0: float, text: str, cls: str) -> str:
+        w = text_width(text, FONT) + 16
+        left = min(max(x - w / 2, GUTTER), width - w - 4)
         return (
-            f'<rect x="{left:.1f}" y="{y0:.1f}" width="{w:.1f}" height="22" rx="4" '
+            f'<rect x="{num(left)}" y="{num(y0)}" width="{num(w)}" height="22" rx="4" '
             f'class="{cls}"/>' + svg_text(left + 8, y0 + 15, text, cls="boxtext")
-        ), 30.0
+        )
 
     for item in rows:
         if isinstance(item, int):
             errno = outcomes[item].errno
             cls = "sysbad" if errno_bad else ("sysok" if errno == "ok" else "syserr")
-            svg, h = box(xs.get(prober, xs[lines[0]]), y, syscalls[item], cls)
-            body.append(svg)
+            body.append(box(xs.get(prober, xs[lines[0]]), y, syscalls[item], cls))
             stamp = "t = 0" if item == 0 else f"probe {item + 1}"
-            body.append(svg_text(gutter - 8, y + 15, stamp, cls="time", anchor="end"))
-            y += h
+            body.append(svg_text(GUTTER - 8, y + 15, stamp, cls="time", anchor="end"))
+            y += BOX_ROW_H
             continue
-        body.append(_arrow_svg(item, xs, lines, width, gutter, y))
-        y += row_h
+        body.append(_arrow_svg(item, xs, lines, width, y))
+        y += ROW_H
 
     for host, text, cls in receipts:
-        svg, h = box(xs.get(host, xs[lines[0]]), y, text, cls)
-        body.append(svg)
-        y += h
+        body.append(box(xs.get(host, xs[lines[0]]), y, text, cls))
+        y += BOX_ROW_H
     if left_out:
         body.append(
             svg_text(
-                gutter,
+                GUTTER,
                 y + 14,
                 f"... {left_out} more frame(s) not drawn (first {max_arrows} shown); "
                 "every frame is in the trace below and in the pcaps",
@@ -250,7 +269,7 @@ def sequence_svg(rec: CaseRecord, max_arrows: int = MAX_ARROWS) -> str:
         )
         y += 24
     if not shown:
-        body.append(svg_text(gutter, y + 14, "no frame on any interface", cls="note"))
+        body.append(svg_text(GUTTER, y + 14, "no frame on any interface", cls="note"))
         y += 24
 
     height = y + 12
@@ -262,9 +281,9 @@ def sequence_svg(rec: CaseRecord, max_arrows: int = MAX_ARROWS) -> str:
         name = f"{ns} (bridge)" if is_lan else ns
         w = max(text_width(name, 12) + 18, 70)
         head.append(
-            f'<line x1="{x:.1f}" y1="{head_h - 8:.1f}" x2="{x:.1f}" y2="{height - 6:.1f}" '
+            f'<line x1="{num(x)}" y1="{num(HEAD_H - 8)}" x2="{num(x)}" y2="{num(height - 6)}" '
             f'class="{"lifelan" if is_lan else "life"}"/>'
-            f'<rect x="{x - w / 2:.1f}" y="8" width="{w:.1f}" height="26" rx="4" '
+            f'<rect x="{num(x - w / 2)}" y="8" width="{num(w)}" height="26" rx="4" '
             f'class="{"headlan" if is_lan else "head"}"/>'
             + svg_text(x, 25, name, cls="headtext", anchor="middle")
         )
@@ -275,12 +294,10 @@ def sequence_svg(rec: CaseRecord, max_arrows: int = MAX_ARROWS) -> str:
     )
 
 
-def _arrow_svg(
-    arrow: Arrow, xs: dict[str, float], lines: list[str], width: float, gutter: float, y: float
-) -> str:
+def _arrow_svg(arrow: Arrow, xs: dict[str, float], lines: list[str], width: float, y: float) -> str:
+    """One frame: its arrow, the label above it, its time in the gutter, and a hover text
+    with the interfaces and the arrival (colours come from the page's CSS, per class)."""
     src = arrow.src
-    kind = colour_of(src)
-    colour = PROTO_COLOURS[kind]
     x1 = xs.get(src.host, xs[lines[0]])
     if arrow.dst is not None:
         x2 = xs.get(arrow.dst.host, x1)
@@ -292,30 +309,29 @@ def _arrow_svg(
         where = f"{src.host}/{src.ifname} -> (not seen arriving anywhere)"
         arrived = "no matching arrival captured"
     sign = 1.0 if x2 >= x1 else -1.0
-    yl = y + 12
+    yl = y + 16
     label = str(src)
-    tip = f"{src.t_ms:.3f} ms  {where}  {label}  ({arrived})"  # hover text
-    label_w = text_width(label, 11)
-    lx = min(max((x1 + x2) / 2, gutter + label_w / 2 + 2), width - label_w / 2 - 4)
+    label_w = text_width(label, FONT)
+    lx = min(max((x1 + x2) / 2, GUTTER + label_w / 2 + 2), width - label_w / 2 - 4)
+    tip = f"{src.t_ms:.3f} ms  {where}  ({arrived})"
+    end = x2 - sign * (6 if arrow.dst is not None else 3.5)
     parts = [
-        f'<g class="msg {kind}"><title>{escape(tip)}</title>',
-        f'<line x1="{x1:.1f}" y1="{yl:.1f}" x2="{x2 - sign * 6:.1f}" y2="{yl:.1f}" '
-        f'stroke="{colour}" stroke-width="1.6"'
-        + (' stroke-dasharray="4 3"' if arrow.dst is None else "")
+        f'<g class="msg {colour_of(src)}"><title>{escape(tip)}</title>',
+        f'<line x1="{num(x1)}" y1="{num(yl)}" x2="{num(end)}" y2="{num(yl)}"'
+        + (' class="lost"' if arrow.dst is None else "")
         + "/>",
     ]
     if arrow.dst is not None:
+        back = x2 - sign * 8
         parts.append(
-            f'<polygon points="{x2:.1f},{yl:.1f} {x2 - sign * 8:.1f},{yl - 4:.1f} '
-            f'{x2 - sign * 8:.1f},{yl + 4:.1f}" fill="{colour}"/>'
+            f'<polygon points="{num(x2)},{num(yl)} {num(back)},{num(yl - 4)} '
+            f'{num(back)},{num(yl + 4)}"/>'
         )
     else:
-        parts.append(
-            f'<circle cx="{x2:.1f}" cy="{yl:.1f}" r="3.5" fill="white" stroke="{colour}"/>'
-        )
-    parts.append(f'<circle cx="{x1:.1f}" cy="{yl:.1f}" r="2.2" fill="{colour}"/>')
-    parts.append(svg_text(lx, yl - 4, label, cls="label", anchor="middle", fill=colour))
-    parts.append(svg_text(gutter - 8, yl + 4, f"{src.t_ms:.3f} ms", cls="time", anchor="end"))
+        parts.append(f'<circle cx="{num(x2)}" cy="{num(yl)}" r="3.5" class="stub"/>')
+    parts.append(f'<circle cx="{num(x1)}" cy="{num(yl)}" r="2.2"/>')
+    parts.append(svg_text(lx, yl - LABEL_RISE, label, cls="label", anchor="middle"))
+    parts.append(svg_text(GUTTER - 8, yl + 4, f"{src.t_ms:.3f} ms", cls="time", anchor="end"))
     parts.append("</g>")
     return "".join(parts)
 
@@ -323,9 +339,8 @@ def _arrow_svg(
 # ---------------------------------------------------------------- topology diagram
 
 
-def topology_svg(rec: CaseRecord) -> str:
-    """The case's hosts as boxes, LANs as bars and veth links as lines, in SVG."""
-    topology = rec.topology
+def topology_svg(topology: Topology, name: str = "") -> str:
+    """A topology's hosts as boxes, LANs as bars and veth links as lines, in SVG."""
     if not topology.hosts:
         return '<p class="muted">(no topology recorded)</p>'
     top = 10.0
@@ -340,10 +355,18 @@ def topology_svg(rec: CaseRecord) -> str:
         for h in hosts
     }
     box_h = 30 + 14 * max([len(v) for v in box_lines.values()] + [0])
+    # wide enough for its lines, and for each interface name beside its drop line
+    # (one drop per interface, spread evenly under the box)
     box_w = max(
         [184.0]
         + [text_width(" " * i + t) + 16 for v in box_lines.values() for i, t in v]
         + [text_width(h, 13) + 16 for h in hosts]
+        + [
+            (len(topology.hosts[h].interfaces) + 1)
+            * (max(text_width(i, 10.5) for i in topology.hosts[h].interfaces) + 10)
+            for h in hosts
+            if topology.hosts[h].interfaces
+        ]
     )
     col = box_w + 26
     levels: list[tuple[str, list[tuple[str, str]], str]] = [
@@ -358,7 +381,7 @@ def topology_svg(rec: CaseRecord) -> str:
         left = gutter + k * col
         names = list(topology.hosts[h].interfaces)
         out.append(
-            f'<rect x="{left:.1f}" y="{top:.1f}" width="{box_w:.1f}" height="{box_h:.1f}" '
+            f'<rect x="{num(left)}" y="{num(top)}" width="{num(box_w)}" height="{num(box_h)}" '
             f'rx="5" class="hostbox"/>' + svg_text(left + 8, top + 17, h, cls="hostname")
         )
         for n, (indent, line) in enumerate(box_lines[h]):
@@ -367,6 +390,13 @@ def topology_svg(rec: CaseRecord) -> str:
         for j, name in enumerate(names):
             attach[(h, name)] = left + (j + 1) * box_w / (len(names) + 1)
 
+    # Shortest links nearest the boxes: a long line then runs below the drops of the
+    # hosts it passes instead of crossing them (for links that do not overlap at all).
+    def span(level: tuple[str, list[tuple[str, str]], str]) -> float:
+        xs = [attach[e] for e in level[1] if e in attach]
+        return max(xs) - min(xs) if xs else 0.0
+
+    levels.sort(key=span)
     y = bottom + 34
     width = gutter + col * len(hosts)
     for label, ends, kind in levels:
@@ -379,18 +409,18 @@ def topology_svg(rec: CaseRecord) -> str:
                 continue
             x = attach[end]
             out.append(
-                f'<line x1="{x:.1f}" y1="{bottom:.1f}" x2="{x:.1f}" y2="{y:.1f}" class="drop"/>'
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" class="joint"/>'
+                f'<line x1="{num(x)}" y1="{num(bottom)}" x2="{num(x)}" y2="{num(y)}" class="drop"/>'
+                f'<circle cx="{num(x)}" cy="{num(y)}" r="3" class="joint"/>'
                 + svg_text(x + 4, bottom + 12, end[1], cls="ifname")
             )
         if kind == "lan":
             out.append(
-                f'<rect x="{lo - 14:.1f}" y="{y - 4:.1f}" width="{hi - lo + 28:.1f}" height="8" '
+                f'<rect x="{num(lo - 14)}" y="{num(y - 4)}" width="{num(hi - lo + 28)}" height="8" '
                 f'rx="3" class="lanbar"/>'
             )
         else:
             out.append(
-                f'<line x1="{lo:.1f}" y1="{y:.1f}" x2="{hi:.1f}" y2="{y:.1f}" class="veth"/>'
+                f'<line x1="{num(lo)}" y1="{num(y)}" x2="{num(hi)}" y2="{num(y)}" class="veth"/>'
             )
         out.append(svg_text(gutter - 10, y + 4, label, cls="levellabel", anchor="end"))
         y += 26
@@ -398,5 +428,5 @@ def topology_svg(rec: CaseRecord) -> str:
     return (
         f'<svg class="topo" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
-        f'aria-label="topology of {escape(rec.key)}">' + "".join(out) + "</svg>"
+        f'aria-label="topology {escape(name or topology.name)}">' + "".join(out) + "</svg>"
     )
