@@ -294,7 +294,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"{run_dir}: the run did not finish; {len(records)} case records kept")
         print(write_results(run_dir, records, run))
         print(write_summary(run_dir, records, None))
-    print(write_report(run_dir, records))
+    print(write_report(run_dir, records, run))
     return 0
 
 

@@ -33,6 +33,7 @@ from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, lo
 from harness.scenario.limits import over_limits, raise_fd_limit
 from harness.streams import JsonLines, Tap, headline, write_junit
 from harness.timers import MODE_VARIABLE
+from harness.vocabulary import version_tuple
 
 _RUN_DIR = pytest.StashKey[Path]()
 RECORD_ATTRIBUTE = "harness_record"  # the record (JSON) a case's call report carries
@@ -269,7 +270,9 @@ class HarnessRun:
             started=self.started,
             finished=_now(),
             interrupted=interrupted,
-            kernels=[KernelRun(release=k) for k in sorted({r.kernel for r in records})],
+            kernels=[
+                KernelRun(release=k) for k in sorted({r.kernel for r in records}, key=version_tuple)
+            ],
             command=shlex.join(["pytest", *sys.argv[1:]]),
         )
         write_results(self.run_dir, records, run)
@@ -277,7 +280,7 @@ class HarnessRun:
         # dies half-way would only double the folder's size.
         shutil.rmtree(self.run_dir / "records", ignore_errors=True)
         write_summary(self.run_dir, records, run)
-        write_report(self.run_dir, records)
+        write_report(self.run_dir, records, run)
         junit = self.config.getoption("--harness-junit", None)
         if junit:
             write_junit(junit, records, run)
@@ -292,7 +295,7 @@ class HarnessRun:
             width = max(len(r.key) for r in records)
             for r in records:
                 tr.write_line(f"{r.verdict.upper():<7}  {r.key:<{width}}  {r.title}")
-        for kernel in sorted({r.kernel for r in records}):
+        for kernel in sorted({r.kernel for r in records}, key=version_tuple):
             mine = [r for r in records if r.kernel == kernel]
             counts = Counter(r.verdict for r in mine)
             summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from harness.compare import Difference, kernel_differences
 from harness.env import RESULTS_DIR
 from harness.record import CaseRecord, RecordError, RunInfo
+from harness.vocabulary import version_tuple
 
 RUN_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 LATEST = "latest"
@@ -187,7 +188,7 @@ def _claim_verdict(cases: Sequence[CaseRecord]) -> str:
 
 def write_summary(run_dir: Path, records: list[CaseRecord], run: RunInfo | None = None) -> Path:
     """summary.md: claim -> verdict per kernel, then every claim a kernel does not confirm."""
-    kernels = sorted({r.kernel for r in records})
+    kernels = sorted({r.kernel for r in records}, key=version_tuple)
     by_scenario: dict[str, list[CaseRecord]] = {}
     for record in sorted(records, key=lambda r: (r.article, r.scenario, r.case)):
         by_scenario.setdefault(record.scenario, []).append(record)

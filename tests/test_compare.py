@@ -57,5 +57,5 @@ def test_summary_and_report_show_where_kernels_differ(tmp_path: Path) -> None:
     assert "| field | 6.1.0 | 6.12.0 |" in section
     assert "| errno | ENETUNREACH | ok |" in section
     page = write_report(tmp_path, records).read_text()
-    assert "where kernels differ (1 cases)" in page
+    assert "where kernels differ (1 case)" in page
     assert '<td class="mono">ENETUNREACH</td><td class="mono">ok</td>' in page

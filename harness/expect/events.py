@@ -150,7 +150,9 @@ class Received(ExpectField[list[ReceiptPattern]]):
         return (Reference(f"[{n}]", p.host) for n, p in enumerate(wanted))
 
     def text(self, wanted: list[ReceiptPattern]) -> str:
-        return f"delivered to {listing([str(p) for p in wanted])}"
+        return (
+            f"delivered to {listing([str(p) for p in wanted])}" if wanted else "delivered nowhere"
+        )
 
 
 class Src(ExpectField[IPAddress]):
@@ -310,6 +312,8 @@ class Icmp(ExpectField[list[IcmpPattern]]):
         return _all_seen(wanted, ev.obs.icmp_errors_to(ev.prober, ev.act), icmp_matches)
 
     def text(self, wanted: list[IcmpPattern]) -> str:
+        if not wanted:
+            return "no ICMP error reaches the prober"
         return f"ICMP errors to the prober: {listing([str(p) for p in wanted])}"
 
 

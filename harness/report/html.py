@@ -228,7 +228,7 @@ def _differences(found: list[Difference], cases: dict[str, CaseView]) -> str:
     """Each case whose answer differs between kernels, the values side by side."""
     if not found:
         return ""
-    out = [f"<h2>where kernels differ ({len(found)} cases)</h2>"]
+    out = [f"<h2>where kernels differ ({len(found)} case{'' if len(found) == 1 else 's'})</h2>"]
     for diff in found:
         view = cases.get(diff.key)
         name = f'<a href="#{view.anchor}">{escape(diff.key)}</a>' if view else escape(diff.key)
