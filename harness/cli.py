@@ -11,13 +11,17 @@ from __future__ import annotations
 import argparse
 import datetime
 import difflib
+import functools
 import importlib
 import os
+import shutil
 import signal
 import statistics
 import sys
 import tempfile
+import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.compare import differences
@@ -35,7 +39,7 @@ from harness.results import (
     write_results,
     write_summary,
 )
-from harness.scenario import Scenario, ScenarioError, discover, load_scenario
+from harness.scenario import Case, Scenario, ScenarioError, discover, load_scenario
 from harness.scenario.limits import over_limits, raise_fd_limit
 
 
@@ -110,8 +114,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "--pcaps",
         args.pcaps,
     ]
-    # Standard output is a stream's alone when one goes there; else pytest's terminal.
-    argv += ["-p", "no:terminal"] if to_stdout else ["--harness-table", "-q"]
+    # Standard output is a stream's alone when one goes there; else the harness's view.
+    argv += ["-p", "no:terminal"] + ([] if to_stdout else ["--harness-console"])
     argv += [item for option, value in streams if value for item in (option, str(value))]
     if args.k:
         argv += ["-k", args.k]
@@ -129,28 +133,60 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
+def _selector(expression: str | None) -> Callable[[Scenario, Case], bool]:
+    """pytest's -k, for `list` and `bench` as for `run`: an expression of names (and, or,
+    not), each matching when it is part of the case id, the scenario file's name or one of
+    its folders, case-insensitively, as pytest matches an item's keywords."""
+    if not expression:
+        return lambda scenario, case: True
+    # pytest's own parser and evaluator (also what `harness run -k` hands the expression to).
+    from _pytest.mark.expression import Expression
+
+    try:
+        compiled = Expression.compile(expression)
+    except SyntaxError as exc:  # what pytest 9 raises for a malformed expression
+        raise ValueError(f"-k {expression!r}: {exc}") from None
+
+    def selects(scenario: Scenario, case: Case) -> bool:
+        names = [case.id, scenario.path.name, *scenario.path.resolve().parent.parts[-2:], "kernel"]
+
+        def matches(name: str, /, **kwargs: object) -> bool:
+            return any(name.lower() in known.lower() for known in names)
+
+        return bool(compiled.evaluate(matches))
+
+    return selects
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """Print each scenario's claim, source and cases; name every malformed file at the end."""
     broken: list[str] = []
+    selects = _selector(args.k)
     for path in discover(args.paths or None):
         try:
             scenario = load_scenario(path)
         except ScenarioError as exc:
             broken.append(str(exc))
             continue
-        if args.k and not any(
-            args.k in f"{scenario.path} {scenario.name}/{c.id}" for c in scenario.cases
-        ):
+        cases = [c for c in scenario.cases if selects(scenario, c)]
+        if not cases:
             continue
         rel = (
             scenario.path.relative_to(PROJECT_ROOT)
             if scenario.path.is_relative_to(PROJECT_ROOT)
             else scenario.path
         )
-        print(f"{rel}  [{scenario.source.article}: {scenario.source.section}]")
-        print(f"  claim: {' '.join(scenario.claim.split())}")
-        for case in scenario.cases:
-            print(f"  - {scenario.name}/{case.id}: {case.title}")
+        width = min(shutil.get_terminal_size().columns, 120)
+        wrap = functools.partial(textwrap.fill, width=width, break_long_words=False)
+        print(
+            wrap(
+                f"{rel}  [{scenario.source.article}: {scenario.source.section}]",
+                subsequent_indent="    ",
+            )
+        )
+        print(wrap(f"  claim: {' '.join(scenario.claim.split())}", subsequent_indent="    "))
+        for case in cases:
+            print(wrap(f"  - {scenario.name}/{case.id}: {case.title}", subsequent_indent="      "))
         print()
     for problem in broken:
         print(f"harness list: {problem}", file=sys.stderr)
@@ -166,10 +202,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     durations: list[float] = []
     bad: list[str] = []
+    selects = _selector(args.k)
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
         for scenario in _scenarios(args.paths):
             for case in scenario.cases:
-                if args.k and args.k not in f"{scenario.name}/{case.id}":
+                if not selects(scenario, case):
                     continue
                 for _ in range(args.repeat):
                     started = time.perf_counter()
@@ -340,16 +377,37 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if not problems else 1
 
 
+K_HELP = (
+    "only the cases this pytest -k expression selects: names joined with and, or, not; "
+    "a name matches part of the case id, the scenario file or its folder"
+)
+
+
+def _version() -> str:
+    """The harness's version, and the versions of what it stands on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for package in ("harness", "pytest", "pytest-xdist", "pyroute2", "scapy", "pydantic"):
+        try:
+            parts.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            parts.append(f"{package} (not installed)")
+    python = sys.version.split()[0]
+    return f"{parts[0]} ({', '.join(parts[1:])}; python {python}; kernel {kernel_release()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `harness` command."""
     parser = argparse.ArgumentParser(
         prog="harness", description="Check claims about Linux routing on the running kernel."
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run scenarios (default: all under scenarios/)")
     run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders, or FILE::CASE")
-    run.add_argument("-k", help="only cases whose id matches this pytest -k expression")
+    run.add_argument("-k", help=K_HELP)
     run.add_argument("-n", "--workers", default="auto", help="parallel workers (default: auto)")
     run.add_argument(
         "--results-dir", type=Path, help="write results here instead of results/<run>/"
@@ -383,13 +441,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list scenarios, their claims and cases")
     lst.add_argument("paths", nargs="*", type=Path, help="scenario files or folders")
-    lst.add_argument("-k", help="only scenarios whose path or case ids contain this text")
+    lst.add_argument("-k", help=K_HELP)
     lst.set_defaults(func=cmd_list)
 
     bench = sub.add_parser("bench", help="median wall time per case, setup and teardown included")
-    bench.add_argument("paths", nargs="*", type=Path)
+    bench.add_argument(
+        "paths", nargs="*", type=Path, help="scenario files or folders (default: scenarios/)"
+    )
     bench.add_argument("--repeat", type=int, default=5, help="runs of each case (default 5)")
-    bench.add_argument("-k", help="only cases whose scenario/case id contains this text")
+    bench.add_argument("-k", help=K_HELP)
     bench.add_argument("--pcaps", action="store_true", help="also write pcaps, as a real run does")
     bench.set_defaults(func=cmd_bench)
 
@@ -399,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=cmd_show)
 
     report = sub.add_parser("report", help="(re)build RUN/report.html")
-    report.add_argument("run_dir", type=Path)
+    report.add_argument("run_dir", type=Path, help="a run folder, results/<run>")
     report.set_defaults(func=cmd_report)
 
     compare = sub.add_parser(
@@ -428,6 +488,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ScenarioError, RecordError, FileNotFoundError) as exc:
+    except (ScenarioError, RecordError, FileNotFoundError, ValueError) as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2

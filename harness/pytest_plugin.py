@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from harness.compare import kernel_differences
+from harness.console import RunConsole
 from harness.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
 from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
@@ -74,6 +75,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="write JUnit XML: a suite per kernel, classname the scenario, refuted and "
         "changed claims as passed tests that say so, failures naming the fields that differ",
+    )
+    group.addoption(
+        "--harness-console",
+        action="store_true",
+        help="the harness's own terminal view (as `harness run` shows it): a live progress "
+        "line, findings grouped at the end, 80 columns; use with -p no:terminal",
     )
     group.addoption(
         "--kernel-timers",
@@ -233,6 +240,8 @@ class HarnessRun:
         tap_path = config.getoption("--tap", None)
         self.json = JsonLines(json_path) if json_path else None
         self.tap = Tap(tap_path) if tap_path else None
+        self.console = RunConsole() if config.getoption("--harness-console", False) else None
+        self.each = config.getoption("dist", "no") == "each"  # every node runs every case
 
     def _keep(self, record: CaseRecord) -> None:
         self.records[(record.kernel, record.scenario, record.case)] = record
@@ -241,6 +250,22 @@ class HarnessRun:
             self.json.add(record)
         if self.tap is not None:
             self.tap.add(record)
+        if self.console is not None:
+            self.console.finished(record)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.console is not None and session.items:
+            self.console.expect(len(session.items))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if self.console is not None:
+            seen = self.console.total
+            self.console.expect(seen + len(ids) if self.each else len(ids))
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        if self.console is not None:
+            self.console.running(nodeid.rsplit("/", 1)[-1])
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         carried = getattr(report, RECORD_ATTRIBUTE, None)
@@ -284,6 +309,13 @@ class HarnessRun:
         junit = self.config.getoption("--harness-junit", None)
         if junit:
             write_junit(junit, records, run)
+        if self.console is not None:
+            self.console.close(records, interrupted)
+            differing = kernel_differences(records)
+            if differing:
+                self.console.console.print(f"{len(differing)} cases differ between kernels")
+            for name in ("results.json", "report.html", "summary.md"):
+                self.console.console.print(f"{name}: {self.run_dir / name}", soft_wrap=True)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         records = sorted(self.records.values(), key=lambda r: (r.key, r.kernel))

@@ -29,7 +29,7 @@ STAGES: list[tuple[str, ...]] = [
     ("record",),
     ("compare", "streams"),
     ("runner", "results"),
-    ("report",),
+    ("report", "console"),
     ("pytest_plugin", "cli", "__main__"),
 ]
 MAX_LINES = 500
