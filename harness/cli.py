@@ -23,6 +23,7 @@ import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from harness.compare import differences
 from harness.env import PROJECT_ROOT, RESULTS_DIR, ROOT_HINT, is_root, kernel_release
@@ -397,12 +398,25 @@ def _version() -> str:
     return f"{parts[0]} ({', '.join(parts[1:])}; python {python}; kernel {kernel_release()})"
 
 
+class _VersionAction(argparse.Action):
+    """--version, worked out only when asked for (it reads every package's metadata)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(_version())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `harness` command."""
     parser = argparse.ArgumentParser(
         prog="harness", description="Check claims about Linux routing on the running kernel."
     )
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument(
+        "--version", action=_VersionAction, help="the harness's version and what it runs on"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run scenarios (default: all under scenarios/)")
