@@ -61,7 +61,6 @@ VENV_BIN = Path(sys.executable).parent  # the venv the launcher runs from: vng, 
 MARKER = b"harness-guest-ready"
 BOOT_TIMEOUT = 120.0  # seconds to the marker; a TCG boot here takes 15-25 s
 KVM_PROBE_TIMEOUT = 10.0  # a KVM boot to the marker takes 2-3 s where KVM works
-SHUTDOWN_TIMEOUT = 30.0  # after the controller closes the channel
 CONSOLE_TAIL_LINES = 40
 PR_SET_CHILD_SUBREAPER = 36
 # virtme-ng-init runs udev when the host has it, and udev's coldplug loads a
@@ -142,6 +141,7 @@ class Options:
     console: Path | None = None  # the guest console log; default in the cache
     status: Path | None = None  # a JSON file saying what happened (for the controller)
     append: list[str] = field(default_factory=list)  # more kernel parameters
+    cpu_model: str | None = None  # qemu -cpu; None: virtme-ng's choice (host with KVM, max)
 
 
 def console_path(kernel: Kernel, options: Options) -> Path:
@@ -151,14 +151,36 @@ def console_path(kernel: Kernel, options: Options) -> Path:
     return cache_dir().parent / "consoles" / f"{kernel.release}.log"
 
 
+def _python_dirs() -> list[str]:
+    """The directories Python imports from: the standard library and this venv."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    found = {paths["stdlib"], paths["platstdlib"], sys.prefix}
+    # Only the outermost of nested directories (a venv inside the stdlib's prefix).
+    return sorted(d for d in found if not any(d.startswith(o + "/") for o in found))
+
+
 def guest_script(python_args: Sequence[str], env: dict[str, str]) -> str:
     """The shell command the guest runs: prepare, say it is ready, become Python."""
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
     python = shlex.join([str(VENV_BIN / "python"), *python_args])
+    # virtme-ng mounts the host's root over 9p without caching, so every stat
+    # and open of an import is a round trip: importing scapy, pyroute2 and the
+    # harness took 46 s under TCG.  The standard library and the venv do not
+    # change during a run: vng exports them once more (--rodir, see
+    # vng_command), and here they are mounted again with cache=loose.
+    remount = (
+        "for d in " + " ".join(shlex.quote(d) for d in _python_dirs()) + "; do "
+        "n=$(tr ' ' '\\n' </proc/cmdline "
+        '| sed -n "s|^virtme_initmount\\([0-9]*\\)=${d#/}$|\\1|p"); '
+        '[ -n "$n" ] && umount "$d" && mount -t 9p -o ro,trans=virtio,version=9p2000.L,'
+        'cache=loose,msize=512000 "virtme.initmount$n" "$d"; done >&2; '
+    )
     # tun is the one module the scenarios use that nothing loads on demand
     # (veth, bridge, macvlan, ipvlan, dummy and vrf load when a link is made).
     return (
-        "modprobe tun >&2; "
+        remount + "modprobe tun >&2; "
         f"printf '{MARKER.decode()} %s\\n' \"$(uname -r)\"; "
         f"cd {shlex.quote(os.getcwd())} && exec env {exports} {python}"
     )
@@ -185,7 +207,12 @@ def vng_command(kernel: Kernel, accel: str, options: Options, script: str) -> li
         command.append("--disable-kvm")
     for rwdir in options.rwdirs:
         command.append(f"--rwdir={rwdir}")
-    return [*command, "--exec", script]
+    for python_dir in _python_dirs():
+        command.append(f"--rodir={python_dir}")
+    command += ["--exec", script]
+    if options.cpu_model:
+        command.append(f"--qemu-opts=-cpu {options.cpu_model}")  # must come last
+    return command
 
 
 class _Keeper:
@@ -367,23 +394,22 @@ def relay(guest: Guest) -> int:
     if guest.leftover:
         os.write(1, guest.leftover)
 
-    closed = threading.Event()
-
     def channel_in() -> None:
         _copy(0, guest.to_guest)
-        # The controller closed the channel (or died): the guest's Python sees
-        # EOF on its stdin port and ends, and the guest powers off.
+        # End of input: the guest's Python sees EOF on its stdin port.
         os.close(guest.to_guest)
-        closed.set()
 
     threading.Thread(target=channel_in, daemon=True).start()
     outward = threading.Thread(target=_copy, args=(guest.from_guest, 1), daemon=True)
     outward.start()
-    while outward.is_alive():  # the guest's stdout closes when qemu ends
-        outward.join(timeout=1.0)
-        if closed.is_set():
-            # Bounded: a guest that does not end by itself is killed.
-            outward.join(timeout=SHUTDOWN_TIMEOUT)
+    # The guest runs until its stdout closes (qemu ended) or until no one reads
+    # ours any more: a pipe whose reader is gone polls POLLERR, so a controller
+    # killed while its worker is silent does not leave the guest running.
+    reader = select.poll()
+    reader.register(1, 0)
+    while outward.is_alive():
+        outward.join(timeout=0.5)
+        if any(event & (select.POLLERR | select.POLLHUP) for _, event in reader.poll(0)):
             break
     guest.keeper.stop()
     return 0
@@ -483,6 +509,7 @@ def parse(argv: Sequence[str]) -> tuple[str, Options, list[str]]:
     parser.add_argument(
         "--append", action="append", default=[], help="a kernel parameter (repeatable)"
     )
+    parser.add_argument("--cpu-model", help="qemu's -cpu (default: virtme-ng's)")
     parser.add_argument("--console", type=Path, help="guest console log file")
     parser.add_argument("--status", type=Path, help="write what happened here, as JSON")
     parser.add_argument("kernel", metavar="KERNEL", help="5.10, 6.1.0-57-amd64 or an image path")
@@ -498,6 +525,7 @@ def parse(argv: Sequence[str]) -> tuple[str, Options, list[str]]:
         console=args.console,
         status=args.status,
         append=args.append,
+        cpu_model=args.cpu_model,
     )
     return args.kernel, options, args.python_args
 
