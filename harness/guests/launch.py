@@ -215,11 +215,30 @@ def vng_command(kernel: Kernel, accel: str, options: Options, script: str) -> li
     return command
 
 
+SCRATCH_PREFIX = "harness-guest-"
+
+
+def _sweep_scratch() -> None:
+    """Remove the scratch directories of keepers that are gone (each holds a lock on its own)."""
+    for scratch in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            with open(scratch / ".keeper", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live keeper's, or not ours
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 class _Keeper:
     """The process that kills vng's whole process group when vng or the launcher ends."""
 
     def __init__(self, command: list[str], stdin: int, stdout: int, console: int) -> None:
-        self.scratch = tempfile.mkdtemp(prefix="harness-guest-")
+        _sweep_scratch()
+        self.scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+        # Locked before the keeper exists, so that no other launcher's sweep can
+        # take it for abandoned; the keeper's copy of the fd holds the lock.
+        lock = os.open(f"{self.scratch}/.keeper", os.O_WRONLY | os.O_CREAT, 0o600)
+        fcntl.flock(lock, fcntl.LOCK_EX)
         env = {
             **os.environ,
             "TMPDIR": self.scratch,
@@ -234,6 +253,7 @@ class _Keeper:
             finally:
                 os._exit(0)
         os.close(life_read)
+        os.close(lock)
         fcntl.fcntl(self._life, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
 
     def _keep(
@@ -245,6 +265,9 @@ class _Keeper:
         env: dict[str, str],
         life: int,
     ) -> None:
+        # The scratch directory's lock (taken in __init__) is held until the
+        # keeper ends, however: one whose lock is free belongs to no one, and the
+        # next launcher removes it.
         os.setsid()  # Ctrl-C in the terminal reaches the launcher, not the keeper
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_IGN)
@@ -254,6 +277,24 @@ class _Keeper:
         null = os.open(os.devnull, os.O_RDWR)
         os.dup2(null, 0)
         os.dup2(null, 1)
+        try:
+            self._supervise(command, stdin, stdout, console, env, life)
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _supervise(
+        self,
+        command: list[str],
+        stdin: int,
+        stdout: int,
+        console: int,
+        env: dict[str, str],
+        life: int,
+    ) -> None:
+        def say(line: str) -> None:
+            with contextlib.suppress(OSError):
+                os.write(console, f"harness keeper: {line}\n".encode())
+
         try:
             vng = subprocess.Popen(
                 command,
@@ -265,23 +306,33 @@ class _Keeper:
                 restore_signals=True,
             )
         except OSError as exc:
-            os.write(console, f"harness: cannot start {command[0]}: {exc}\n".encode())
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            say(f"cannot start {command[0]}: {exc}")
             return
-        for fd in (stdin, stdout, console):
-            os.close(fd)
+        os.close(stdin)
+        os.close(stdout)
         vng_exit = os.pidfd_open(vng.pid)
-        select.select([life, vng_exit], [], [])
+        ready, _, _ = select.select([life, vng_exit], [], [])
+        say("vng ended" if vng_exit in ready else "the launcher ended: killing the guest")
         with contextlib.suppress(ProcessLookupError):
             os.killpg(vng.pid, signal.SIGKILL)
+
         # Reap vng and whatever was orphaned to us (qemu, virtme-run); bounded,
         # as a process in uninterruptible sleep could make us wait forever.
+        def give_up(signum: int, frame: object) -> None:
+            raise TimeoutError
+
+        signal.signal(signal.SIGALRM, give_up)
         signal.alarm(20)
-        with contextlib.suppress(ChildProcessError):
+        try:
             while True:
                 os.waitpid(-1, 0)
-        signal.alarm(0)
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        except ChildProcessError:
+            say("every process of the guest has ended")
+        except TimeoutError:
+            say("some process of the guest did not end within 20 s after SIGKILL")
+        finally:
+            signal.alarm(0)
+            os.close(console)
 
     def stop(self) -> None:
         """Kill the guest and wait until the keeper has cleaned up (bounded)."""
