@@ -86,6 +86,26 @@ def test_only_generic_amd64_images_are_candidates() -> None:
     )
 
 
+def test_a_split_image_package_brings_its_binary_and_modules_packages() -> None:
+    # sid: linux-image-<release> only depends on the packages that hold the
+    # vmlinuz and the modules; the initramfs generator is the host's business.
+    index = (
+        "Package: linux-image-7.2.13+deb14-amd64\nVersion: 7.2.13-1\nDepends: dracut | "
+        "initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool, "
+        "linux-base-7.2.13+deb14-amd64 (= 7.2.13-1), linux-binary-7.2.13+deb14-amd64 (= "
+        "7.2.13-1), linux-modules-7.2.13+deb14-amd64 (= 7.2.13-1), kmod\n"
+    )
+    (sid,) = candidates(index, "sid")
+    assert sid.parts == (
+        "linux-image-7.2.13+deb14-amd64=7.2.13-1",
+        "linux-base-7.2.13+deb14-amd64=7.2.13-1",
+        "linux-binary-7.2.13+deb14-amd64=7.2.13-1",
+        "linux-modules-7.2.13+deb14-amd64=7.2.13-1",
+    )
+    bookworm = candidates(PACKAGES, "bookworm")[1]
+    assert bookworm.parts == ("linux-image-6.1.0-57-amd64=6.1.192-3",)
+
+
 def test_newest_of_a_series_compares_debian_versions() -> None:
     found = candidates(PACKAGES, "bookworm")
     # 6.1.192-3 > 6.1.190-1 > 6.1.27-1: a string comparison would pick 6.1.27.

@@ -9,7 +9,7 @@ fetch again, and `git status` stays clean), and it is on the host's own file
 system, which virtme-ng shares read-only with the guest at the same path: the
 guest loads its modules from there.
 
-Layout: `<cache>/<release>/` is a `dpkg-deb -x` of one package (`boot/vmlinuz-<release>`,
+Layout: `<cache>/<release>/` is a `dpkg-deb -x` of the kernel's packages (`boot/vmlinuz-<release>`,
 `lib/modules/<release>` or, from trixie on, `usr/lib/modules/<release>`) with
 `modules.dep` made by depmod at fetch time, plus `harness-kernel.json` saying
 where it came from.  `<cache>/.apt/` is a private apt configuration (own sources
@@ -158,6 +158,23 @@ class Candidate:
     series: str  # major.minor
     suite: str  # the suite whose index listed it (bookworm-security, ...)
     size: int  # bytes of the .deb
+    # From sid in 2026 on, linux-image-<release> is a small package that depends
+    # on linux-binary-<release> (the vmlinuz) and linux-modules-<release>; up to
+    # trixie it ships both itself.  Every package of the kernel, image first.
+    parts: tuple[str, ...] = ()
+
+
+def _same_release_dependencies(depends: str, release: str) -> list[str]:
+    """`linux-*-<release> (= version)` dependencies that have no alternative, as name=version."""
+    found = []
+    for group in depends.split(","):
+        if "|" in group:
+            continue  # dracut | initramfs-tools: the host's business, not the guest's
+        name, _, constraint = group.strip().partition(" ")
+        if re.fullmatch(rf"linux-[a-z-]+-{re.escape(release)}", name):
+            version = re.fullmatch(r"\(= ?([^)]+)\)", constraint.strip())
+            found.append(f"{name}={version[1]}" if version else name)
+    return found
 
 
 def candidates(index: str, suite: str) -> list[Candidate]:
@@ -177,6 +194,10 @@ def candidates(index: str, suite: str) -> list[Candidate]:
                     series=match["series"],
                     suite=suite,
                     size=int(stanza.get("Size", 0)),
+                    parts=(
+                        f"{stanza['Package']}={stanza['Version']}",
+                        *_same_release_dependencies(stanza.get("Depends", ""), match["release"]),
+                    ),
                 )
             )
     return found
@@ -325,17 +346,17 @@ class PrivateApt:
             found += candidates(index.stdout, suite)
         return found
 
-    def download(self, candidate: Candidate, into: Path) -> Path:
-        """The .deb of one package version, downloaded into a directory."""
-        done = self.run("download", f"{candidate.package}={candidate.version}", cwd=into)
-        debs = list(into.glob(f"{candidate.package}_*.deb"))
-        if done.returncode != 0 or len(debs) != 1:
+    def download(self, candidate: Candidate, into: Path) -> list[Path]:
+        """The .debs of every part of a kernel, downloaded into a directory."""
+        done = self.run("download", *candidate.parts, cwd=into)
+        debs = sorted(into.glob("*.deb"))
+        if done.returncode != 0 or len(debs) != len(candidate.parts):
             reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
             raise KernelError(
-                f"could not download {candidate.package} {candidate.version} from "
+                f"could not download {' '.join(candidate.parts)} from "
                 f"{self.archive.main}: {reason.removeprefix('E: ')}"
             )
-        return debs[0]
+        return debs
 
 
 @contextlib.contextmanager
@@ -366,28 +387,37 @@ def _fetch_one(apt: PrivateApt, chosen: Candidate, cache: Path, log: Log) -> Cac
     if (target / METADATA).is_file():
         log(f"{chosen.release} is cached already: {target}")
         return _load(target)
-    log(f"downloading {chosen.package} {chosen.version} ({chosen.suite}, {chosen.size >> 20} MB)")
+    log(f"downloading {' '.join(chosen.parts)} ({chosen.suite})")
     # Everything is made under a temporary name and renamed into place only when
     # complete: an interrupted fetch leaves no entry that looks usable.
     with _scratch(cache, ".fetch-") as scratch:
-        deb = apt.download(chosen, scratch)
         unpacked = scratch / "root"
-        extracted = subprocess.run(
-            ["dpkg-deb", "-x", str(deb), str(unpacked)], capture_output=True, text=True
-        )
-        if extracted.returncode != 0:
-            raise KernelError(f"dpkg-deb could not unpack {deb.name}: {extracted.stderr.strip()}")
+        for deb in apt.download(chosen, scratch):
+            extracted = subprocess.run(
+                ["dpkg-deb", "-x", str(deb), str(unpacked)], capture_output=True, text=True
+            )
+            if extracted.returncode != 0:
+                raise KernelError(
+                    f"dpkg-deb could not unpack {deb.name}: {extracted.stderr.strip()}"
+                )
+            deb.unlink()
         kernel = CachedKernel(
             chosen.release, unpacked, chosen.package, chosen.version, chosen.suite
         )
+        # sid ships the image as usr/lib/modules/<release>/vmlinuz (its
+        # maintainer scripts put it in /boot): linked, so every entry looks alike.
+        moved = kernel.modules / "vmlinuz"
+        if not kernel.image.exists() and moved.is_file():
+            kernel.image.parent.mkdir(exist_ok=True)
+            kernel.image.symlink_to(os.path.relpath(moved, kernel.image.parent))
         if not kernel.image.is_file() or not kernel.modules.is_dir():
             raise KernelError(
-                f"{deb.name} has no boot/vmlinuz-{chosen.release} with lib/modules/{chosen.release}"
+                f"{', '.join(chosen.parts)} unpacked hold no boot/vmlinuz-{chosen.release} "
+                f"with lib/modules/{chosen.release}"
             )
         _depmod(kernel)
         meta = {k: v for k, v in asdict(kernel).items() if k != "root"}
         (unpacked / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
-        deb.unlink()
         unpacked.rename(target)
     log(f"unpacked into {target}")
     return _load(target)
