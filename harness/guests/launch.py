@@ -1,6 +1,9 @@
 """A "python" that runs inside another kernel: the launcher of an execnet/xdist gateway.
 
-    pytest --dist each --tx popen --tx 'popen//python=.venv/bin/python -m harness.guests.launch 6.1'
+    pytest --dist each --tx popen --tx 'popen//python=.venv/bin/harness-guest 6.1'
+
+(`harness-guest` is `python -m harness.guests.launch`; its options come before
+KERNEL, see `harness-guest --help`.)
 
 execnet runs `<python spec> -u -c "import sys;exec(eval(sys.stdin.readline()))"` and
 then speaks its protocol over the process's stdin and stdout.  This module boots
