@@ -25,6 +25,7 @@ import ctypes.util
 import errno
 import itertools
 import os
+import secrets
 import socket
 import struct
 from collections.abc import Callable, Iterator, Mapping
@@ -37,7 +38,7 @@ from harness.rtnl import Rtnl
 from harness.vocabulary import sysctl_path
 
 CLONE_NEWNET = 0x40000000
-SO_NETNS_COOKIE = 71  # Linux >= 5.14; not in Python's socket module
+SO_NETNS_COOKIE = 71  # Linux >= 5.14 (older: see _cookie_here); not in Python's socket module
 CHOSEN_INDEX_BASE = 1000
 
 # os.unshare/os.setns exist only from Python 3.12; Debian 12 ships 3.11.
@@ -77,19 +78,46 @@ class NamespaceId:
     cookie: int
 
 
-def namespace_id(fd: int) -> NamespaceId:
+# Linux < 5.14 has no SO_NETNS_COOKIE.  There a namespace made by NetNS carries a
+# random 63-bit number as the alias of its loopback (IFLA_IFALIAS, which no
+# scenario reads and nothing routes by), written once when it is made; a
+# namespace made by anyone else reads as cookie 0.
+_COOKIE_ALIAS = "harness-netns-cookie:"
+
+
+def _cookie_here(ipr: IPRoute | None, stamp: bool) -> int:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            raw = sock.getsockopt(socket.SOL_SOCKET, SO_NETNS_COOKIE, 8)
+        return int(struct.unpack("Q", raw)[0])
+    except OSError as exc:
+        if exc.errno != errno.ENOPROTOOPT:
+            raise
+    with contextlib.ExitStack() as opened:
+        if ipr is None:
+            ipr = opened.enter_context(IPRoute())
+        alias = ipr.get_links(1)[0].get_attr("IFLA_IFALIAS") or ""
+        if alias.startswith(_COOKIE_ALIAS):
+            return int(alias.removeprefix(_COOKIE_ALIAS), 16)
+        if not stamp:
+            return 0
+        cookie = secrets.randbits(63) | 1
+        ipr.link("set", index=1, ifalias=f"{_COOKIE_ALIAS}{cookie:x}")
+        return cookie
+
+
+def namespace_id(fd: int, ipr: IPRoute | None = None, stamp: bool = False) -> NamespaceId:
     """Identify the namespace an fd (from /proc/PID/ns/net or /proc/PID/fd/N) refers to."""
     here = os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
     try:
         _setns(fd)
         try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                raw = sock.getsockopt(socket.SOL_SOCKET, SO_NETNS_COOKIE, 8)
+            cookie = _cookie_here(ipr, stamp)
         finally:
             _setns(here)
     finally:
         os.close(here)
-    return NamespaceId(os.fstat(fd).st_ino, struct.unpack("Q", raw)[0])
+    return NamespaceId(os.fstat(fd).st_ino, cookie)
 
 
 class NetNS:
@@ -112,7 +140,7 @@ class NetNS:
                         socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
                     )
                     made.callback(self.rtnl.close)
-                    self.id = namespace_id(self.fd)
+                    self.id = namespace_id(self.fd, self.ipr, stamp=True)
                     made.pop_all()  # all made: from now on close() releases them
             finally:
                 _setns(here)

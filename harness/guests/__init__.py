@@ -1,0 +1,1 @@
+"""Guest kernels: Debian kernels fetched into a cache, booted with virtme-ng as xdist workers."""
