@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import environment
 from harness.compare import differences
 from harness.env import PROJECT_ROOT, RESULTS_DIR, ROOT_HINT, is_root, kernel_release
 from harness.importer.cli import register as register_importer
@@ -45,6 +46,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run cases through pytest, in parallel, with a verdict table at the end."""
     if not is_root():
         print(_needs_root("run"), file=sys.stderr)
+        return 2
+    findings = environment.survey()
+    stopping = environment.blocking(findings)
+    for lack in stopping or environment.problems(findings):  # once, not once per case
+        print(f"harness run: {lack}", file=sys.stderr)
+    if stopping:
         return 2
     import pytest
 
@@ -279,6 +286,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"root: NO. {ROOT_HINT}")
         return 2
     print("root: yes")
+    findings = environment.survey()
+    print("environment:", *environment.lines(findings), sep="\n")
+    if environment.blocking(findings):
+        return 2  # no namespace to try kernel features in
     needed: dict[str, list[str]] = {}
     for scenario in _scenarios([]):
         for feature in scenario.topology.kernel_features():
@@ -299,8 +310,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         except ImportError as exc:
             problems += 1
             print(f"  python package {package}: MISSING ({exc}); run scripts/bootstrap")
+    problems += sum(f.problem is not None for f in findings)
     print("ok" if not problems else f"{problems} problem(s)")
-    return 0 if not problems else 1
+    return 2 if any(f.problem for f in findings) else 1 if problems else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
