@@ -60,6 +60,7 @@ class Need:
 
     name: str
     tried: str  # what the check does, as the kernel sees it
+    refused: str  # what the process may not do when the kernel says EPERM
     capability: str | None  # the capability whose lack gives EPERM
     stops_run: bool  # True: no case can run without it; False: only the cases that use it
 
@@ -67,11 +68,35 @@ class Need:
 NEEDS: dict[str, Need] = {
     n.name: n
     for n in (
-        Need("namespaces", "unshare(CLONE_NEWNET)", "CAP_SYS_ADMIN", True),
-        Need("links", "set lo up in a new namespace (SIOCSIFFLAGS)", "CAP_NET_ADMIN", True),
-        Need("sysctls", f"write {PROBE_SYSCTL} in a new namespace", None, True),
-        Need("packet sockets", "socket(AF_PACKET) in a new namespace", "CAP_NET_RAW", True),
-        Need("tun", f"open {TUN_DEVICE}", None, False),
+        Need(
+            "namespaces",
+            "unshare(CLONE_NEWNET)",
+            "may not create network namespaces",
+            "CAP_SYS_ADMIN",
+            stops_run=True,
+        ),
+        Need(
+            "links",
+            "set lo up in a new namespace (SIOCSIFFLAGS)",
+            "may not configure links in its own namespaces",
+            "CAP_NET_ADMIN",
+            stops_run=True,
+        ),
+        Need(
+            "sysctls",
+            f"write {PROBE_SYSCTL} in a new namespace",
+            "may not write sysctls in its own namespaces",
+            None,
+            stops_run=True,
+        ),
+        Need(
+            "packet sockets",
+            "socket(AF_PACKET) in a new namespace",
+            "may not open packet sockets, with which every case captures",
+            "CAP_NET_RAW",
+            stops_run=True,
+        ),
+        Need("tun", f"open {TUN_DEVICE}", f"may not open {TUN_DEVICE}", None, stops_run=False),
     )
 }
 
@@ -100,7 +125,9 @@ class Finding:
 def in_container() -> bool:
     """True when a container engine started this process (docker, podman, systemd-nspawn, lxc)."""
     markers = ("/.dockerenv", "/run/.containerenv")
-    return any(Path(m).exists() for m in markers) or bool(os.environ.get("container"))  # noqa: SIM112 (systemd-nspawn, podman, lxc set it lower-case)
+    # systemd-nspawn, podman and lxc name their kind in `container`, in lower case.
+    engine = os.environ.get("container")  # noqa: SIM112
+    return any(Path(m).exists() for m in markers) or bool(engine)
 
 
 def effective_capabilities() -> int:
@@ -141,14 +168,8 @@ def advice(need: str, code: int, *, container: bool, capabilities: int) -> str:
         what = "read-only" if code == errno.EROFS else f"not writable ({name})"
         return f"/proc/sys is {what} in a new namespace: {fix}"
     if code in (errno.EPERM, errno.EACCES):
-        doing = {
-            "namespaces": "may not create network namespaces",
-            "links": "may not configure links in its own namespaces",
-            "sysctls": "may not write sysctls in its own namespaces",
-            "packet sockets": "may not open packet sockets, with which every case captures",
-        }[need]
         where = "root in this container" if container else "this root process"
-        return f"{where} {doing} ({why}): {fix}"
+        return f"{where} {row.refused} ({why}): {fix}"
     if need == "namespaces" and code == errno.ENOSPC:
         return "the limit of network namespaces is reached (ENOSPC): raise user.max_net_namespaces"
     if need == "namespaces" and code == errno.EINVAL:
