@@ -16,8 +16,9 @@ and try each need there the way a case uses it:
   without the driver; a node whose open says ENODEV is the kernel's, and
   harness/kernel.py reports that as a missing feature.
 
-The thread's namespace dies with the thread; no other thread of the process
-leaves its namespace.  Written with ctypes and ioctl rather than harness.netns
+Only that thread ever refers to the scratch namespace; it steps back and ends,
+and the kernel frees the namespace.  No other thread of the process leaves its
+own.  Written with ctypes and ioctl rather than harness.netns
 and pyroute2 because pytest's controller runs this at every start and otherwise
 never imports pyroute2 (about half a second).
 """
