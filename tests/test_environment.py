@@ -176,15 +176,18 @@ def _without_capability(name: str) -> str:
     return f"setpriv --bounding-set=-{name} --inh-caps=-{name} --"
 
 
-# A private mount namespace where /proc/sys is read-only, as container engines mount it.
+# A mount namespace of its own where /proc/sys is read-only, as container engines
+# mount it.  Only /proc (or /dev) is made private, not /: in a chroot, / is no
+# mount point and cannot be; a mount under a private one never reaches the host.
 READ_ONLY_PROC_SYS = (
-    "unshare --mount --propagation private sh -c "
-    "'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec \"$@\"' sh"
+    "unshare --mount --propagation unchanged sh -c 'mount --make-rprivate /proc "
+    "&& mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys "
+    '&& exec "$@"\' sh'
 )
 # ... and one where /dev/net is empty: no tun device node.
 NO_TUN_NODE = (
-    "unshare --mount --propagation private sh -c "
-    "'mount -t tmpfs -o size=4k none /dev/net && exec \"$@\"' sh"
+    "unshare --mount --propagation unchanged sh -c 'mount --make-rprivate /dev "
+    '&& mount -t tmpfs -o size=4k none /dev/net && exec "$@"\' sh'
 )
 
 
