@@ -47,12 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not is_root():
         print(_needs_root("run"), file=sys.stderr)
         return 2
-    findings = environment.survey()
-    stopping = environment.blocking(findings)
-    for lack in stopping or environment.problems(findings):  # once, not once per case
-        print(f"harness run: {lack}", file=sys.stderr)
-    if stopping:
-        return 2
+    if environment.said_once(environment.survey(), "harness run"):
+        return 2  # nothing could run: said once, not once per case
     import pytest
 
     # FILE::CASE selects one case, as pytest's node ids do.

@@ -32,6 +32,7 @@ import fcntl
 import os
 import socket
 import struct
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -267,6 +268,15 @@ def problems(findings: list[Finding]) -> list[Problem]:
 def blocking(findings: list[Finding]) -> list[Problem]:
     """The problems that leave no case able to run (stop the run once, with these sentences)."""
     return [p for p in problems(findings) if p.need.stops_run]
+
+
+def said_once(findings: list[Finding], who: str) -> bool:
+    """Print the blocking problems (or else the others) to stderr, each once, as `who: ...`;
+    True when nothing can run."""
+    stopping = blocking(findings)
+    for problem in stopping or problems(findings):
+        print(f"{who}: {problem}", file=sys.stderr)
+    return bool(stopping)
 
 
 def tun_problem() -> Problem | None:
