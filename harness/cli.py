@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness import environment
 from harness.compare import differences
 from harness.env import PROJECT_ROOT, RESULTS_DIR, ROOT_HINT, is_root, kernel_release
 from harness.importer.cli import register as register_importer
@@ -60,6 +61,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not is_root():
         print(_needs_root("run"), file=sys.stderr)
         return 2
+    if environment.said_once(environment.survey(), "harness run"):
+        return 2  # nothing could run: said once, not once per case
     import pytest
 
     # FILE::CASE selects one case, as pytest's node ids do.
@@ -354,6 +357,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"root: NO. {ROOT_HINT}")
         return 2
     print("root: yes")
+    findings = environment.survey()
+    print("environment:", *environment.lines(findings), sep="\n")
+    if environment.blocking(findings):
+        return 2  # no namespace to try kernel features in
     needed: dict[str, list[str]] = {}
     for scenario in _scenarios([]):
         for feature in scenario.topology.kernel_features():
@@ -374,8 +381,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         except ImportError as exc:
             problems += 1
             print(f"  python package {package}: MISSING ({exc}); run scripts/bootstrap")
+    problems += sum(f.problem is not None for f in findings)
     print("ok" if not problems else f"{problems} problem(s)")
-    return 0 if not problems else 1
+    return 2 if any(f.problem for f in findings) else 1 if problems else 0
 
 
 K_HELP = (

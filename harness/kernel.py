@@ -3,7 +3,9 @@
 A feature is available when the kernel creates the link (in a scratch
 namespace that is thrown away), as its row in harness/linkkinds.py tries it;
 /proc/config.gz, when present, only adds the config option to the reason a
-scenario is skipped.
+scenario is skipped.  A tun link that cannot be made because /dev/net/tun is
+missing or closed to this container is the environment's doing, not the
+kernel's: its reason is harness.environment's sentence.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from pyroute2.netlink.exceptions import NetlinkError
 
+from harness.environment import tun_problem
 from harness.linkkinds import FEATURES
 from harness.netns import Lab
 
@@ -34,6 +37,8 @@ def unavailable(feature: str) -> str | None:
     """None when this kernel can create `feature` links, else the reason it cannot."""
     row = FEATURES[feature]
     assert row.try_create is not None
+    if feature == "tun" and (node := tun_problem()) is not None:
+        return node.sentence  # the device node, not the driver
     with Lab("feature-probe") as lab:
         ns = lab.namespace("probe")
         try:

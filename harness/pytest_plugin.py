@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from harness import environment
 from harness.compare import kernel_differences
 from harness.console import RunConsole
 from harness.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
@@ -102,6 +103,10 @@ def pytest_configure(config: pytest.Config) -> None:
         if workerinput.get("harness_run_dir"):
             config.stash[_RUN_DIR] = Path(workerinput["harness_run_dir"])
         return
+    # Root whose environment cannot make or use namespaces (a container without
+    # --privileged): one sentence and exit 2 now, not a traceback per case.
+    if is_root() and (stopping := environment.blocking(environment.survey())):
+        pytest.exit("; ".join(map(str, stopping)), returncode=2)
     chosen: Path | None = config.getoption("--results-dir", None)
     if chosen is not None:
         chosen.mkdir(parents=True, exist_ok=True)
@@ -125,6 +130,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"kernel: {kernel_release()}"]
     if not is_root():
         lines.append(f"harness: not root; scenario cases will be skipped ({ROOT_HINT})")
+    elif (tun := environment.tun_problem()) is not None:
+        lines.append(f"harness: {tun}; tun and tap cases will be skipped")
     run_dir = config.stash.get(_RUN_DIR, None)
     if run_dir is not None:
         lines.append(f"harness results: {run_dir}")

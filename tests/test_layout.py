@@ -21,6 +21,7 @@ STAGES: list[tuple[str, ...]] = [
     ("timers",),
     ("importer",),  # reads a listing, writes YAML the scenario models validate
     ("rtnl", "netns"),
+    ("environment",),  # what every case needs from where it runs, tried in a scratch namespace
     ("commands", "readiness", "network", "topology", "kernel"),
     ("capture", "probes"),
     ("observe", "kernelstate"),
