@@ -28,6 +28,7 @@ from harness import environment
 from harness.compare import kernel_differences
 from harness.console import RunConsole
 from harness.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
+from harness.matrix import HOST, Gateway, gateways, kernel_run
 from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
 from harness.results import new_run_dir, write_record, write_results, write_summary
@@ -38,6 +39,7 @@ from harness.timers import MODE_VARIABLE
 from harness.vocabulary import version_tuple
 
 _RUN_DIR = pytest.StashKey[Path]()
+_GATEWAYS = pytest.StashKey[list[Gateway]]()  # a kernel matrix's kernels
 RECORD_ATTRIBUTE = "harness_record"  # the record (JSON) a case's call report carries
 
 
@@ -84,11 +86,51 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "line, findings grouped at the end, 80 columns; use with -p no:terminal",
     )
     group.addoption(
+        "--kernel",
+        action="append",
+        default=[],
+        metavar="KERNEL",
+        help="run every case on this kernel too: host, a cached version (6.1; `harness kernels "
+        "fetch`) or a kernel image's path; repeat it for a matrix (one worker per kernel)",
+    )
+    group.addoption(
         "--kernel-timers",
         action="store_true",
         help="run every case the slow way: the kernel's own neighbour timers and a 3 s quiet "
         "window (to check that the fast way gives the same answers: `harness compare`)",
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """A kernel matrix (--kernel ...): one xdist gateway per kernel, every case on each."""
+    labels: list[str] = config.getoption("--kernel", [])
+    if hasattr(config, "workerinput") or not labels or labels == [HOST]:
+        return
+    if config.getoption("numprocesses", None):
+        raise pytest.UsageError("--kernel runs one worker per kernel: leave out -n")
+    run_dir = _run_dir(config)
+    if run_dir is None:
+        raise pytest.UsageError(f"--kernel boots kernels and builds namespaces: {ROOT_HINT}")
+    try:
+        found = gateways(labels, run_dir)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_GATEWAYS] = found
+    config.option.tx = [g.spec for g in found]
+    config.option.dist = "each"
+
+
+def _run_dir(config: pytest.Config) -> Path | None:
+    """This run's folder, made the first time it is asked for (None: not root, no folder)."""
+    if _RUN_DIR not in config.stash:
+        chosen: Path | None = config.getoption("--results-dir", None)
+        if chosen is not None:
+            chosen.mkdir(parents=True, exist_ok=True)
+            config.stash[_RUN_DIR] = chosen
+        elif is_root():
+            config.stash[_RUN_DIR] = new_run_dir(RESULTS_DIR)
+    return config.stash.get(_RUN_DIR, None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -107,13 +149,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # --privileged): one sentence and exit 2 now, not a traceback per case.
     if is_root() and (stopping := environment.blocking(environment.survey())):
         pytest.exit("; ".join(map(str, stopping)), returncode=2)
-    chosen: Path | None = config.getoption("--results-dir", None)
-    if chosen is not None:
-        chosen.mkdir(parents=True, exist_ok=True)
-        config.stash[_RUN_DIR] = chosen
-    elif is_root():
-        config.stash[_RUN_DIR] = new_run_dir(RESULTS_DIR)
-    run_dir = config.stash.get(_RUN_DIR, None)
+    run_dir = _run_dir(config)
     if run_dir is not None:
         config.pluginmanager.register(HarnessRun(config, run_dir), "harness-run")
 
@@ -182,12 +218,19 @@ class CaseItem(pytest.Item):
         self.add_marker(pytest.mark.kernel)
 
     def runtest(self) -> None:
-        if not is_root():
-            pytest.skip(ROOT_HINT)
         # Imported here, in the workers: the runner pulls in scapy and pyroute2
         # (about 0.5 s), which the xdist controller never needs before it starts them.
-        from harness.runner import run_case
+        from harness.runner import not_run, run_case
 
+        guest_error = os.environ.get("HARNESS_GUEST_ERROR")
+        if guest_error is not None:
+            # The launcher could not boot this worker's kernel and runs it on the host
+            # instead: every case is an error of that kernel, saying why.
+            kernel = os.environ.get("HARNESS_GUEST_KERNEL", "?")
+            self.record = not_run(self.scenario, self.case, kernel, guest_error)
+            raise CaseFailed(self.record)
+        if not is_root():
+            pytest.skip(ROOT_HINT)
         record = run_case(
             self.scenario,
             self.case,
@@ -248,6 +291,7 @@ class HarnessRun:
         self.json = JsonLines(json_path) if json_path else None
         self.tap = Tap(tap_path) if tap_path else None
         self.console = RunConsole() if config.getoption("--harness-console", False) else None
+        self.gateways = config.stash.get(_GATEWAYS, [])
         self.each = config.getoption("dist", "no") == "each"  # every node runs every case
 
     def _keep(self, record: CaseRecord) -> None:
@@ -280,7 +324,10 @@ class HarnessRun:
             self._keep(CaseRecord.from_json(carried, f"the report of {report.nodeid}"))
         elif report.failed and report.when not in ("setup", "call", "teardown"):
             # xdist's report for a case whose worker died while running it.
-            crashed = _crash_record(report)
+            node = getattr(report, "node", None)
+            worker = getattr(getattr(node, "gateway", None), "id", None)
+            kernel = next((g.release for g in self.gateways if g.id == worker), kernel_release())
+            crashed = _crash_record(report, kernel)
             if crashed is not None:
                 self._keep(crashed)
 
@@ -302,7 +349,8 @@ class HarnessRun:
             started=self.started,
             finished=_now(),
             interrupted=interrupted,
-            kernels=[
+            kernels=[kernel_run(g) for g in self.gateways]
+            or [
                 KernelRun(release=k) for k in sorted({r.kernel for r in records}, key=version_tuple)
             ],
             command=shlex.join(["pytest", *sys.argv[1:]]),
@@ -350,7 +398,7 @@ class HarnessRun:
         tr.write_line(f"summary: {self.run_dir / 'summary.md'}")
 
 
-def _crash_record(report: pytest.TestReport) -> CaseRecord | None:
+def _crash_record(report: pytest.TestReport, kernel: str) -> CaseRecord | None:
     """An `error` record for a case whose worker died while running it (None: not a case)."""
     path, _, case_id = report.nodeid.partition("::")
     try:
@@ -358,21 +406,8 @@ def _crash_record(report: pytest.TestReport) -> CaseRecord | None:
         case = scenario.case(case_id)
     except (ScenarioError, RecordError, KeyError, OSError):
         return None
-    node = getattr(report, "node", None)
-    kernel = (getattr(node, "workerinfo", None) or {}).get("harness_kernel") or kernel_release()
-    return CaseRecord(
-        scenario=scenario.name,
-        case=case.id,
-        file=str(scenario.path),
-        title=case.title,
-        claim=scenario.claim,
-        article=scenario.source.article,
-        section=scenario.source.section,
-        kernel=kernel,
-        verdict="error",
-        message=f"the process running this case died: {report.longreprtext}",
-        refuted=case.refuted or "",
-        changed_in=case.changed_in,
-        topology=scenario.topology,
-        acts=case.acts(),
+    from harness.runner import not_run
+
+    return not_run(
+        scenario, case, kernel, f"the process running this case died: {report.longreprtext}"
     )

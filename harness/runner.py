@@ -30,6 +30,32 @@ PcapPolicy = Literal["findings", "all", "none"]
 FINDINGS = frozenset({"fail", "error", "refuted", "changed"})
 
 
+def plan(scenario: Scenario, case: Case, kernel: str) -> CaseRecord:
+    """The record of a case before it runs: what it does and expects; verdict `error`
+    until one replaces it."""
+    return CaseRecord(
+        scenario=scenario.name,
+        case=case.id,
+        file=str(scenario.path),
+        title=case.title,
+        claim=scenario.claim,
+        article=scenario.source.article,
+        section=scenario.source.section,
+        kernel=kernel,
+        verdict="error",
+        refuted=case.refuted or "",
+        changed_in=case.changed_in,
+        topology=scenario.topology,
+        acts=case.acts(),
+    )
+
+
+def not_run(scenario: Scenario, case: Case, kernel: str, why: str) -> CaseRecord:
+    """An `error` record for a case that could not run on `kernel` (its guest did not
+    boot, its worker died), saying why."""
+    return plan(scenario, case, kernel).model_copy(update={"message": why})
+
+
 def run_case(
     scenario: Scenario,
     case: Case,
@@ -43,22 +69,7 @@ def run_case(
     full run's results small; "all" for every case.
     """
     started = time.perf_counter()
-    # The plan of the case, as an error record until a verdict replaces it.
-    record = CaseRecord(
-        scenario=scenario.name,
-        case=case.id,
-        file=str(scenario.path),
-        title=case.title,
-        claim=scenario.claim,
-        article=scenario.source.article,
-        section=scenario.source.section,
-        kernel=kernel_release(),
-        verdict="error",
-        refuted=case.refuted or "",
-        changed_in=case.changed_in,
-        topology=scenario.topology,
-        acts=case.acts(),
-    )
+    record = plan(scenario, case, kernel_release())
     lacking = kernel.missing(scenario.topology.kernel_features())
     if lacking:
         return record.model_copy(update={"verdict": "skip", "message": "; ".join(lacking)})
@@ -89,7 +100,8 @@ def run_case(
     )
     keep = pcaps == "all" or (pcaps == "findings" and judgement.verdict in FINDINGS)
     if run_dir is not None and keep:
-        paths = capture.write_pcaps(run_dir / "pcap" / scenario.name / case.id)
+        folder = run_dir / "pcap" / record.kernel / scenario.name / case.id
+        paths = capture.write_pcaps(folder)
         record = record.model_copy(update={"pcaps": [str(p.relative_to(run_dir)) for p in paths]})
     return record
 

@@ -30,6 +30,8 @@ from harness.guests.fetch import (
     sources_list,
     system_archive,
 )
+from harness.results import read_results
+from tests.conftest import needs_root
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -248,25 +250,41 @@ def test_console_tail_leads_with_the_panic(tmp_path: Path) -> None:
     ]
 
 
+@needs_root
 def test_a_worker_of_a_kernel_that_did_not_boot_errors_every_case(tmp_path: Path) -> None:
-    (tmp_path / "test_two.py").write_text("def test_a():\n    pass\n\ndef test_b():\n    pass\n")
+    """The launcher's fallback: a host worker whose every case is an error record of the
+    kernel that did not boot, with the reason."""
+    scenario = PROJECT / "scenarios/dontroute/so-dontroute-experiment-table.yaml"
     env = {
         **os.environ,
-        "PYTEST_PLUGINS": "harness.guests.failed",
         "HARNESS_GUEST_KERNEL": "6.1.0-57-amd64",
         "HARNESS_GUEST_ERROR": "qemu ended before Python started",
-        "PYTHONPATH": str(PROJECT),
     }
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(tmp_path)],
-        cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-q",
+            "--results-dir",
+            str(tmp_path),
+            f"{scenario}::far-with-default-route",
+            f"{scenario}::peer-with-default-route",
+        ],
+        cwd=PROJECT,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert "2 errors" in done.stdout, done.stdout
-    assert "guest kernel 6.1.0-57-amd64: qemu ended before Python started" in done.stdout
+    assert "2 failed" in done.stdout, done.stdout
+    records = read_results(tmp_path)
+    assert {(r.kernel, r.verdict) for r in records} == {("6.1.0-57-amd64", "error")}
+    assert all(r.message == "qemu ended before Python started" for r in records)
 
 
 def _cached_kernel_or_skip() -> str:

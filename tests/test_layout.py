@@ -31,6 +31,8 @@ STAGES: list[tuple[str, ...]] = [
     ("compare", "streams"),
     ("runner", "results"),
     ("report", "console"),
+    ("guests",),  # boots other kernels; imports nothing of the stages above
+    ("matrix",),
     ("pytest_plugin", "cli", "__main__"),
 ]
 MAX_LINES = 500

@@ -15,9 +15,9 @@ goes to a log file.
 
 When the guest does not reach the marker in time (a kernel that does not boot,
 panics, or qemu dying), the launcher execs the HOST python with the same
-arguments, HARNESS_GUEST_ERROR set to what went wrong and the console's last
-lines, and PYTEST_PLUGINS=harness.guests.failed: the xdist worker still starts,
-and every case it is given is an error naming the kernel and the reason.  The
+arguments and HARNESS_GUEST_ERROR set to what went wrong and the console's last
+lines: the xdist worker still starts, and the harness's plugin records every
+case it is given as an error of that kernel, naming the reason.  The
 pytest run finishes either way.
 
 Nothing outlives the launcher
@@ -45,11 +45,9 @@ import os
 import select
 import shlex
 import shutil
-import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -58,6 +56,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from harness.guests.fetch import KernelError, cache_dir, find_cached
+from harness.guests.keeper import Keeper
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent  # the venv the launcher runs from: vng, virtme-run
@@ -220,138 +219,6 @@ def vng_command(kernel: Kernel, accel: str, options: Options, script: str) -> li
     return command
 
 
-SCRATCH_PREFIX = "harness-guest-"
-
-
-def _sweep_scratch() -> None:
-    """Remove the scratch directories of keepers that are gone (each holds a lock on its own)."""
-    for scratch in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
-        try:
-            with open(scratch / ".keeper", "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # a live keeper's, or not ours
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-class _Keeper:
-    """The process that kills vng's whole process group when vng or the launcher ends."""
-
-    def __init__(self, command: list[str], stdin: int, stdout: int, console: int) -> None:
-        _sweep_scratch()
-        self.scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
-        # Locked before the keeper exists, so that no other launcher's sweep can
-        # take it for abandoned; the keeper's copy of the fd holds the lock.
-        lock = os.open(f"{self.scratch}/.keeper", os.O_WRONLY | os.O_CREAT, 0o600)
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        env = {
-            **os.environ,
-            "TMPDIR": self.scratch,
-            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        }
-        life_read, self._life = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:  # the keeper
-            try:
-                os.close(self._life)
-                self._keep(command, stdin, stdout, console, env, life_read)
-            finally:
-                os._exit(0)
-        os.close(life_read)
-        os.close(lock)
-        fcntl.fcntl(self._life, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
-
-    def _keep(
-        self,
-        command: list[str],
-        stdin: int,
-        stdout: int,
-        console: int,
-        env: dict[str, str],
-        life: int,
-    ) -> None:
-        # The scratch directory's lock (taken in __init__) is held until the
-        # keeper ends, however: one whose lock is free belongs to no one, and the
-        # next launcher removes it.
-        os.setsid()  # Ctrl-C in the terminal reaches the launcher, not the keeper
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_IGN)
-        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        # Let go of the execnet pipes: the controller must see the channel
-        # close when the launcher dies, whatever the keeper is doing.
-        null = os.open(os.devnull, os.O_RDWR)
-        os.dup2(null, 0)
-        os.dup2(null, 1)
-        try:
-            self._supervise(command, stdin, stdout, console, env, life)
-        finally:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-
-    def _supervise(
-        self,
-        command: list[str],
-        stdin: int,
-        stdout: int,
-        console: int,
-        env: dict[str, str],
-        life: int,
-    ) -> None:
-        def say(line: str) -> None:
-            with contextlib.suppress(OSError):
-                os.write(console, f"harness keeper: {line}\n".encode())
-
-        try:
-            vng = subprocess.Popen(
-                command,
-                stdin=stdin,
-                stdout=stdout,
-                stderr=console,
-                env=env,
-                process_group=0,
-                restore_signals=True,
-            )
-        except OSError as exc:
-            say(f"cannot start {command[0]}: {exc}")
-            return
-        os.close(stdin)
-        os.close(stdout)
-        vng_exit = os.pidfd_open(vng.pid)
-        ready, _, _ = select.select([life, vng_exit], [], [])
-        say("vng ended" if vng_exit in ready else "the launcher ended: killing the guest")
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(vng.pid, signal.SIGKILL)
-
-        # Reap vng and whatever was orphaned to us (qemu, virtme-run); bounded,
-        # as a process in uninterruptible sleep could make us wait forever.
-        def give_up(signum: int, frame: object) -> None:
-            raise TimeoutError
-
-        signal.signal(signal.SIGALRM, give_up)
-        signal.alarm(20)
-        try:
-            while True:
-                os.waitpid(-1, 0)
-        except ChildProcessError:
-            say("every process of the guest has ended")
-        except TimeoutError:
-            say("some process of the guest did not end within 20 s after SIGKILL")
-        finally:
-            signal.alarm(0)
-            os.close(console)
-
-    def stop(self) -> None:
-        """Kill the guest and wait until the keeper has cleaned up (bounded)."""
-        keeper_exit = os.pidfd_open(self.pid)
-        with contextlib.suppress(OSError):
-            os.close(self._life)
-        # The keeper reaps within 20 s of SIGKILL (its own bound), then removes
-        # the scratch directory.
-        select.select([keeper_exit], [], [], 25)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, os.WNOHANG)
-        os.close(keeper_exit)
-
-
 @dataclass
 class Guest:
     """A booted guest whose Python reads `to_guest` and writes `from_guest`."""
@@ -361,7 +228,7 @@ class Guest:
     boot_seconds: float
     to_guest: int
     from_guest: int
-    keeper: _Keeper
+    keeper: Keeper
     leftover: bytes  # what followed the marker in the same read
 
 
@@ -398,7 +265,7 @@ def boot(
         fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
     script = guest_script(python_args, env)
     started = time.monotonic()
-    keeper = _Keeper(
+    keeper = Keeper(
         vng_command(kernel, accel, options, script), guest_stdin, guest_stdout, console_fd
     )
     for fd in (guest_stdin, guest_stdout, console_fd):
@@ -531,17 +398,13 @@ def _write_status(options: Options, status: dict[str, object]) -> None:
 
 
 def _fail_on_host(python_args: Sequence[str], env: dict[str, str], reason: str) -> NoReturn:
-    """Become the host's Python as an xdist worker whose every case is an error."""
-    plugins = [p for p in os.environ.get("PYTEST_PLUGINS", "").split(",") if p]
+    """Become the host's Python as an xdist worker whose every case is an error: the
+    harness's pytest plugin reads HARNESS_GUEST_ERROR and records each case of the
+    kernel HARNESS_GUEST_KERNEL as not run, with the reason."""
     os.execve(
         sys.executable,
         [sys.executable, *python_args],
-        {
-            **os.environ,
-            **env,
-            "HARNESS_GUEST_ERROR": reason,
-            "PYTEST_PLUGINS": ",".join([*plugins, "harness.guests.failed"]),
-        },
+        {**os.environ, **env, "HARNESS_GUEST_ERROR": reason},
     )
 
 

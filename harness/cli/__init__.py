@@ -1,0 +1,75 @@
+"""Command line: `harness run | list | bench | show | report | compare | clean | doctor`,
+`harness kernels fetch|list`, `harness import | new`.
+
+`run` is pytest with this project's plugin (so -k, -n and JUnit XML behave as
+pytest users expect); `list` reads the catalogue; `bench` times cases one after
+another in this process; `show` prints one case of a run, `report` rebuilds a
+run's page, `doctor` checks what the catalogue needs from this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import Any
+
+from harness.cli import catalogue, doctor, run, runs
+from harness.env import kernel_release
+from harness.guests.cli import add_subcommands as register_kernels
+from harness.importer.cli import register as register_importer
+from harness.record import RecordError
+from harness.scenario import ScenarioError
+
+
+def _version() -> str:
+    """The harness's version, and the versions of what it stands on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for package in ("harness", "pytest", "pytest-xdist", "pyroute2", "scapy", "pydantic"):
+        try:
+            parts.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            parts.append(f"{package} (not installed)")
+    python = sys.version.split()[0]
+    return f"{parts[0]} ({', '.join(parts[1:])}; python {python}; kernel {kernel_release()})"
+
+
+class _VersionAction(argparse.Action):
+    """--version, worked out only when asked for (it reads every package's metadata)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(_version())
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `harness` command."""
+    parser = argparse.ArgumentParser(
+        prog="harness", description="Check claims about Linux routing on the running kernel."
+    )
+    parser.add_argument(
+        "--version", action=_VersionAction, help="the harness's version and what it runs on"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    for verbs in (run, catalogue, runs, doctor):
+        verbs.register(sub)
+    register_kernels(sub)  # `harness kernels fetch|list` (harness/guests/cli.py)
+    register_importer(sub)  # `harness import` and `harness new` (harness/importer/cli.py)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `harness` console script and `python -m harness`."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `harness list | head` ends quietly
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ScenarioError, RecordError, FileNotFoundError, ValueError) as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,144 @@
+"""`harness run`: pytest with this project's plugin, a kernel matrix, the views."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+from pathlib import Path
+
+from harness import environment
+from harness.cli.common import K_HELP, _needs_root
+from harness.env import PROJECT_ROOT, is_root
+from harness.scenario import ScenarioError, discover, load_scenario
+from harness.scenario.limits import over_limits, raise_fd_limit
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run cases through pytest, in parallel, with a verdict table at the end."""
+    if not is_root():
+        print(_needs_root("run"), file=sys.stderr)
+        return 2
+    if environment.said_once(environment.survey(), "harness run"):
+        return 2  # nothing could run: said once, not once per case
+    import pytest
+
+    # FILE::CASE selects one case, as pytest's node ids do.
+    files = [Path(str(p).partition("::")[0]) for p in args.paths]
+    known = [str(p.relative_to(PROJECT_ROOT)) for p in discover()]
+    for path in files:
+        if not path.exists():
+            close = difflib.get_close_matches(str(path), known, n=3, cutoff=0.3)
+            print(
+                f"harness run: no scenario file or folder {path}; closest: "
+                f"{', '.join(close) or '(none)'} (see `harness list`)",
+                file=sys.stderr,
+            )
+            return 2
+    # Bad input is refused before anything runs: every problem named, exit 2.
+    problems = []
+    raise_fd_limit()
+    for path in discover(files or None):
+        try:
+            problems += [f"{path}: {p}" for p in over_limits(load_scenario(path))]
+        except ScenarioError as exc:
+            problems.append(str(exc))
+    for given, path in zip(args.paths, files, strict=True):
+        case_id = str(given).partition("::")[2]
+        if case_id and path.is_file() and not problems:
+            ids = [c.id for c in load_scenario(path).cases]
+            if case_id not in ids:
+                close = difflib.get_close_matches(case_id, ids, n=3, cutoff=0.3)
+                problems.append(
+                    f"{path}: no case {case_id!r}; closest: {', '.join(close) or '(none)'}"
+                )
+    for problem in problems:
+        print(f"harness run: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    paths = [str(p) for p in args.paths] or [str(PROJECT_ROOT / "scenarios")]
+    # A root that holds every path given, so that a file outside the project still has
+    # a node id of its own (pytest names a case of an initial path outside the root
+    # `::CASE`, without its file).
+    rootdir = os.path.commonpath([str(PROJECT_ROOT), *(str(f.resolve()) for f in files)])
+    streams = [("--json", args.json), ("--tap", args.tap), ("--harness-junit", args.junit)]
+    to_stdout = any(str(value) == "-" for _, value in streams)
+    argv = [
+        *paths,
+        "--rootdir",
+        rootdir,
+        "-p",
+        "no:cacheprovider",
+        "--pcaps",
+        args.pcaps,
+    ]
+    kernels = args.kernel or []
+    if kernels and kernels != ["host"]:
+        # A matrix: one worker per kernel (harness/matrix.py), every case on each.
+        argv += [item for label in kernels for item in ("--kernel", label)]
+    else:
+        # Cases differ in length: idle workers take over the tail.
+        argv += ["-n", str(args.workers), "--dist", "worksteal"]
+    # Standard output is a stream's alone when one goes there; else the harness's view.
+    argv += ["-p", "no:terminal"] + ([] if to_stdout else ["--harness-console"])
+    argv += [item for option, value in streams if value for item in (option, str(value))]
+    if args.k:
+        argv += ["-k", args.k]
+    if args.results_dir:
+        argv += ["--results-dir", str(args.results_dir)]
+    if args.kernel_timers:
+        argv.append("--kernel-timers")
+    code = int(pytest.main(argv))
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print(
+            f"harness run: no case matched {args.k or 'these paths'!r} (see `harness list`)",
+            file=sys.stderr,
+        )
+        return 2
+    return code
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `run`."""
+    run = sub.add_parser("run", help="run scenarios (default: all under scenarios/)")
+    run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders, or FILE::CASE")
+    run.add_argument("-k", help=K_HELP)
+    run.add_argument("-n", "--workers", default="auto", help="parallel workers (default: auto)")
+    run.add_argument(
+        "--results-dir", type=Path, help="write results here instead of results/<run>/"
+    )
+    run.add_argument(
+        "--pcaps",
+        choices=["findings", "all", "none"],
+        default="findings",
+        help="which cases keep their pcaps: findings (fail, error, refuted, changed; the "
+        "default), all, or none",
+    )
+    run.add_argument(
+        "--json", metavar="PATH", help="each case's record as a JSON line as it ends ('-': stdout)"
+    )
+    run.add_argument(
+        "--tap", metavar="PATH", help="TAP as the kernel selftests write it ('-': stdout)"
+    )
+    run.add_argument(
+        "--junit",
+        metavar="PATH",
+        help="JUnit XML for CI test views: refuted claims listed as such, failures naming "
+        "the fields that differ ('-': stdout)",
+    )
+    run.add_argument(
+        "--kernel",
+        action="append",
+        metavar="KERNEL",
+        help="run on this kernel: host, a cached version such as 6.1 (`harness kernels "
+        "fetch`), or a kernel image's path (its modules in lib/modules/RELEASE beside it); "
+        "repeat it for a matrix, one column per kernel",
+    )
+    run.add_argument(
+        "--kernel-timers",
+        action="store_true",
+        help="the slow way: the kernel's own neighbour timers and a 3 s quiet window in every "
+        "case (compare with a normal run: `harness compare RUN_A RUN_B`)",
+    )
+    run.set_defaults(func=cmd_run)

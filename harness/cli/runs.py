@@ -1,0 +1,156 @@
+"""`harness show`, `report`, `compare`, `clean`: what runs left in results/."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import difflib
+import sys
+from pathlib import Path
+
+from harness.compare import differences
+from harness.env import RESULTS_DIR
+from harness.record import CaseRecord, KernelRun, RunInfo
+from harness.report import render_case_text, write_report
+from harness.results import (
+    latest_run,
+    prune,
+    read_results,
+    read_run,
+    run_dirs,
+    write_results,
+    write_summary,
+)
+
+
+def _latest_run() -> Path:
+    run = latest_run(RESULTS_DIR)
+    if run is None:
+        raise FileNotFoundError(f"no run in {RESULTS_DIR}: run `harness run` first")
+    return run
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    """Remove old run folders, keeping the newest `--keep`."""
+    if args.keep < 0:
+        print("harness clean: --keep takes a number of runs, 0 or more", file=sys.stderr)
+        return 2
+    sizes = {
+        p: sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) for p in run_dirs(RESULTS_DIR)
+    }
+    removed = prune(args.keep, RESULTS_DIR)
+    freed = sum(sizes.get(p, 0) for p in removed)
+    for path in removed:
+        print(f"removed {path}")
+    kept = len(run_dirs(RESULTS_DIR))
+    print(f"{len(removed)} runs removed ({freed / 2**20:.1f} MB), {kept} kept in {RESULTS_DIR}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print one case of a run in full: topology, probes, expected vs observed, packets."""
+    run_dir = args.run or _latest_run()
+    records = read_results(run_dir)
+    found = [r for r in records if args.case in r.key]
+    found = [r for r in found if r.key == args.case] or found
+    if len(found) != 1:
+        names = [r.key for r in records]
+        close = difflib.get_close_matches(args.case, names, n=5, cutoff=0.3)
+        listing = [r.key for r in found] if found else close
+        what = "several cases match" if found else "no case matches"
+        print(
+            f"harness show: {what} {args.case!r} in {run_dir}; "
+            f"{'candidates' if found else 'closest'}: {', '.join(listing) or '(none)'}",
+            file=sys.stderr,
+        )
+        return 2
+    print(render_case_text(found[0]))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Where two runs differ, case by case and kernel by kernel; exit 1 when they do."""
+    runs = []
+    for run_dir in (args.first, args.second):
+        if not run_dir.is_dir():
+            print(f"harness compare: no run folder {run_dir}", file=sys.stderr)
+            return 2
+        runs.append(read_results(run_dir))
+    groups: dict[str, list[tuple[str, CaseRecord]]] = {}
+    for label, records in zip((args.first.name, args.second.name), runs, strict=True):
+        for record in records:
+            groups.setdefault(f"{record.key} on {record.kernel}", []).append((label, record))
+    only = [key for key, runs_of in groups.items() if len(runs_of) == 1]
+    found = differences(groups)
+    compared = len(groups) - len(only)
+    print(f"{compared} cases compared ({len(only)} in only one run); {len(found)} differ")
+    for diff in found:
+        print(f"\n{diff.key}: {diff.title}")
+        width = max(len(field) for field in diff.fields)
+        for field, values in diff.fields.items():
+            print(
+                f"  {field:<{width}}  "
+                + "  |  ".join(f"{r}: {v}" for r, v in zip(diff.runs, values, strict=True))
+            )
+    return 1 if found else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """(Re)build RUN/report.html; finish a run whose controller died from its record files."""
+    run_dir: Path = args.run_dir
+    if not run_dir.is_dir():
+        print(f"harness report: no run folder {run_dir}", file=sys.stderr)
+        return 2
+    run, records = read_run(run_dir)
+    if not records:
+        print(
+            f"harness report: {run_dir} holds no case record (records/ or results.json)",
+            file=sys.stderr,
+        )
+        return 2
+    if run is None:  # the controller never wrote its end: results.json from the records
+        run = RunInfo(
+            started=_started(run_dir),
+            interrupted=True,
+            kernels=[KernelRun(release=k) for k in sorted({r.kernel for r in records})],
+        )
+        print(f"{run_dir}: the run did not finish; {len(records)} case records kept")
+        print(write_results(run_dir, records, run))
+        print(write_summary(run_dir, records, None))
+    print(write_report(run_dir, records, run))
+    return 0
+
+
+def _started(run_dir: Path) -> str:
+    """When a run began, from its folder's name (results/<UTC time>-<id>)."""
+    try:
+        stamp = datetime.datetime.strptime(run_dir.name.split("-")[0], "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return ""
+    return stamp.replace(tzinfo=datetime.UTC).isoformat()
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `show`, `report`, `compare` and `clean`."""
+    show = sub.add_parser("show", help="one case of a run in full (default: the latest run)")
+    show.add_argument("case", help="SCENARIO/CASE, or part of it")
+    show.add_argument("--run", type=Path, help="run folder (default: the latest under results/)")
+    show.set_defaults(func=cmd_show)
+
+    report = sub.add_parser("report", help="(re)build RUN/report.html")
+    report.add_argument("run_dir", type=Path, help="a run folder, results/<run>")
+    report.set_defaults(func=cmd_report)
+
+    compare = sub.add_parser(
+        "compare",
+        help="where two runs differ (for instance a run with --kernel-timers and one without)",
+    )
+    compare.add_argument("first", type=Path, help="a run folder, results/<run>")
+    compare.add_argument("second", type=Path, help="another run folder")
+    compare.set_defaults(func=cmd_compare)
+
+    clean = sub.add_parser("clean", help="remove old run folders under results/")
+    clean.add_argument(
+        "--keep", type=int, default=5, help="how many of the newest runs to keep (default 5)"
+    )
+    clean.set_defaults(func=cmd_clean)
