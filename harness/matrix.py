@@ -72,10 +72,18 @@ def gateways(labels: list[str], run_dir: Path) -> list[Gateway]:
     return found
 
 
-def kernel_run(gateway: Gateway) -> KernelRun:
-    """What a kernel of the matrix was: host or guest, KVM or TCG, and whether it came up."""
+def kernel_run(gateway: Gateway, ended: tuple[float, float] | None = None) -> KernelRun:
+    """What a kernel of the matrix was: host or guest, KVM or TCG, whether it came up, and
+    when (`ended`: its first and last case's end, in seconds from the run's start)."""
+    first, last = ended if ended is not None else (None, None)
     if gateway.status is None:
-        return KernelRun(release=gateway.release, label=gateway.label, machine="host")
+        return KernelRun(
+            release=gateway.release,
+            label=gateway.label,
+            machine="host",
+            first_case_seconds=first,
+            last_case_seconds=last,
+        )
     try:
         status = json.loads(gateway.status.read_text())
     except (OSError, ValueError):
@@ -88,4 +96,7 @@ def kernel_run(gateway: Gateway) -> KernelRun:
         label=gateway.label,
         machine=machine,
         error=str(status.get("error", "")),
+        boot_seconds=boot,
+        first_case_seconds=first,
+        last_case_seconds=last,
     )

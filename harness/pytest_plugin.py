@@ -17,6 +17,7 @@ import os
 import shlex
 import shutil
 import sys
+import time
 from collections import Counter
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -285,6 +286,8 @@ class HarnessRun:
         self.config = config
         self.run_dir = run_dir
         self.started = _now()
+        self.clock = time.monotonic()
+        self.ended: dict[str, tuple[float, float]] = {}  # kernel: its first and last case's end
         self.records: dict[tuple[str, str, str], CaseRecord] = {}
         json_path = config.getoption("--json", None)
         tap_path = config.getoption("--tap", None)
@@ -296,6 +299,8 @@ class HarnessRun:
 
     def _keep(self, record: CaseRecord) -> None:
         self.records[(record.kernel, record.scenario, record.case)] = record
+        now = round(time.monotonic() - self.clock, 2)
+        self.ended[record.kernel] = (self.ended.get(record.kernel, (now, now))[0], now)
         write_record(self.run_dir, record)
         if self.json is not None:
             self.json.add(record)
@@ -349,9 +354,14 @@ class HarnessRun:
             started=self.started,
             finished=_now(),
             interrupted=interrupted,
-            kernels=[kernel_run(g) for g in self.gateways]
+            kernels=[kernel_run(g, self.ended.get(g.release)) for g in self.gateways]
             or [
-                KernelRun(release=k) for k in sorted({r.kernel for r in records}, key=version_tuple)
+                KernelRun(
+                    release=k,
+                    first_case_seconds=self.ended[k][0],
+                    last_case_seconds=self.ended[k][1],
+                )
+                for k in sorted(self.ended, key=version_tuple)
             ],
             command=shlex.join(["pytest", *sys.argv[1:]]),
         )

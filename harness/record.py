@@ -90,6 +90,12 @@ class KernelRun(BaseModel):
     label: str = "host"  # as the run was asked for it: host, 6.1, a path to an image
     machine: str = "host"  # host, or the guest's virtual machine: "guest (kvm)", "guest (tcg)"
     error: str = ""  # a guest that did not come up: why, with the console's last lines
+    # Timings on the host's clock (a guest's own clock is not trusted for these), None
+    # where not known: a guest's boot, qemu's start to Python's; then, in seconds from
+    # the run's start, when the kernel's first and last case ended.
+    boot_seconds: float | None = None
+    first_case_seconds: float | None = None
+    last_case_seconds: float | None = None
 
 
 class RunInfo(BaseModel):

@@ -14,7 +14,7 @@ import signal
 import sys
 from typing import Any
 
-from harness.cli import catalogue, doctor, run, runs
+from harness.cli import bench, catalogue, doctor, run, runs
 from harness.env import kernel_release
 from harness.guests.cli import add_subcommands as register_kernels
 from harness.importer.cli import register as register_importer
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    for verbs in (run, catalogue, runs, doctor):
+    for verbs in (run, catalogue, bench, runs, doctor):
         verbs.register(sub)
     register_kernels(sub)  # `harness kernels fetch|list` (harness/guests/cli.py)
     register_importer(sub)  # `harness import` and `harness new` (harness/importer/cli.py)
