@@ -101,7 +101,8 @@ class Tap:
 def write_junit(path: Path | str, records: list[CaseRecord], run: RunInfo) -> None:
     """JUnit XML: a suite per kernel, a test case per case (see the module docstring)."""
     root = ET.Element("testsuites", name="harness")
-    for kernel in sorted({r.kernel for r in records}):
+    kernels = sorted({r.kernel for r in records})
+    for kernel in kernels:
         mine = sorted((r for r in records if r.kernel == kernel), key=lambda r: r.key)
         suite = ET.SubElement(
             root,
@@ -124,7 +125,9 @@ def write_junit(path: Path | str, records: list[CaseRecord], run: RunInfo) -> No
                 "testcase",
                 # Jenkins reads the last dot as package.class: a scenario name has none.
                 classname=record.scenario,
-                name=record.case,
+                # Views that flatten suites (GitLab, GitHub's test reporters) would merge
+                # one case's runs on several kernels: the kernel is in the name too.
+                name=record.case if len(kernels) == 1 else f"{record.case} [{kernel}]",
                 file=record.file,
                 time=f"{record.duration_s:.3f}",
             )

@@ -81,3 +81,15 @@ def test_junit_lists_findings_as_such_and_names_differing_fields(tmp_path: Path)
     assert failure.get("message") == "differs: errno: expected ok, observed ENETUNREACH"
     skipped = cases["peer-skip"].find("skipped")
     assert skipped is not None and skipped.get("message") == "no vrf here"
+
+
+def test_junit_of_a_matrix_has_a_suite_per_kernel_and_the_kernel_in_each_name(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "junit.xml"
+    older = [r.model_copy(update={"kernel": "5.10.0-test"}) for r in records()]
+    write_junit(path, records() + older, RUN)
+    suites = {s.get("name"): s for s in ET.parse(path).getroot().iter("testsuite")}
+    assert set(suites) == {"harness on 6.1.0-test", "harness on 5.10.0-test"}
+    names = {c.get("name") for c in suites["harness on 5.10.0-test"].iter("testcase")}
+    assert "peer-fail [5.10.0-test]" in names and len(names) == 4
