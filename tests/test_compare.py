@@ -59,3 +59,35 @@ def test_summary_and_report_show_where_kernels_differ(tmp_path: Path) -> None:
     page = write_report(tmp_path, records).read_text()
     assert "where kernels differ (1 case)" in page
     assert '<td class="mono">ENETUNREACH</td><td class="mono">ok</td>' in page
+
+
+def test_repeats_name_verdict_flips_apart_from_values_that_differ(tmp_path: Path) -> None:
+    from harness.repeats import compare_repeats, repeat_dirs, summary_lines
+    from harness.results import write_results
+
+    folders = repeat_dirs(tmp_path, 3)
+    steady = record("pass")
+    flips = [record("fail"), record("fail"), record("fail").model_copy(update={"verdict": "skip"})]
+    other_answer = refused(record("refuted")).model_copy(update={"verdict": "refuted"})
+    values = [record("refuted"), other_answer, record("refuted")]
+    for n, folder in enumerate(folders):
+        folder.mkdir()
+        run = RunInfo(started="2026-01-01T00:00:00+00:00")
+        write_results(folder, [steady, flips[n], values[n]], run)
+    compared, found = compare_repeats(folders)
+    assert compared == 3
+    assert [d.key for d in found] == [
+        "dontroute/peer-fail on 6.1.0-test",
+        "dontroute/peer-refuted on 6.1.0-test",
+    ]
+    assert found[0].runs == [f.name for f in folders]
+    lines = summary_lines(compared, 3, found)
+    assert lines[0] == (
+        "3 repeats, 3 cases (per kernel) in every one: 1 with a verdict that flips, "
+        "1 more with observed values that differ"
+    )
+    assert lines[1:3] == [
+        "VERDICT FLIPS: dontroute/peer-fail on 6.1.0-test",
+        "    verdict: fail (2x); skip (1x)",
+    ]
+    assert "values differ: dontroute/peer-refuted on 6.1.0-test" in lines

@@ -41,8 +41,10 @@ SAMPLE = [
 
 def _run(results: Path, *extra: str) -> list[CaseRecord]:
     done = subprocess.run(
-        [sys.executable, "-m", "harness", "run", "-n", "2", "--pcaps", "none"]
-        + ["--results-dir", str(results), *extra, *SAMPLE],
+        [
+            *(sys.executable, "-m", "harness", "run", "-n", "2", "--pcaps", "none"),
+            *("--results-dir", str(results), *extra, *SAMPLE),
+        ],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

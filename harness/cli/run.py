@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 from harness import environment
@@ -19,6 +21,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run cases through pytest, in parallel, with a verdict table at the end."""
     if not is_root():
         print(_needs_root("run"), file=sys.stderr)
+        return 2
+    if args.repeat < 1:
+        print(f"harness run: --repeat {args.repeat}: give 1 or more", file=sys.stderr)
         return 2
     if environment.said_once(environment.survey(), "harness run"):
         return 2  # nothing could run: said once, not once per case
@@ -57,6 +62,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"harness run: {problem}", file=sys.stderr)
     if problems:
         return 2
+    if args.repeat > 1:
+        return _repeat(args)
     paths = [str(p) for p in args.paths] or [str(PROJECT_ROOT / "scenarios")]
     # A root that holds every path given, so that a file outside the project still has
     # a node id of its own (pytest names a case of an initial path outside the root
@@ -97,6 +104,58 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return 2
     return code
+
+
+def _repeat(args: argparse.Namespace) -> int:
+    """`--repeat N`: N whole runs, one after another, then every case whose answer differs."""
+    from harness.repeats import compare_repeats, repeat_dirs, summary_lines
+    from harness.results import new_run_dir, read_run
+
+    if args.json or args.tap or args.junit:
+        print(
+            "harness run: --repeat writes each repeat's own results; it takes no "
+            "--json, --tap or --junit",
+            file=sys.stderr,
+        )
+        return 2
+    run_dir = args.results_dir or new_run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    child = [sys.executable, "-m", "harness", "run", *(str(p) for p in args.paths)]
+    child += ["-n", str(args.workers), "--pcaps", args.pcaps]
+    child += [item for label in args.kernel or [] for item in ("--kernel", label)]
+    child += ["-k", args.k] if args.k else []
+    child += ["--kernel-timers"] if args.kernel_timers else []
+    folders = repeat_dirs(run_dir, args.repeat)
+    ran: list[Path] = []
+    worst = 0
+    try:
+        for n, folder in enumerate(folders, 1):
+            log = folder.with_suffix(".log")
+            with log.open("wb") as out:
+                code = subprocess.call(
+                    [*child, "--results-dir", str(folder)], stdout=out, stderr=subprocess.STDOUT
+                )
+            ran.append(folder)
+            worst = max(worst, code)
+            _, records = read_run(folder) if folder.is_dir() else (None, [])
+            counts = Counter(r.verdict for r in records)
+            print(
+                f"repeat {n}/{args.repeat}: exit {code}, "
+                + ", ".join(f"{v} {c}" for v, c in sorted(counts.items()))
+                + f" ({log})",
+                flush=True,
+            )
+            if code == 2:  # bad input or an environment that cannot run: same next time
+                return 2
+    except KeyboardInterrupt:
+        print(f"harness run: interrupted after {len(ran)} repeats", file=sys.stderr)
+    compared, found = compare_repeats(ran)
+    lines = summary_lines(compared, len(ran), found)
+    (run_dir / "repeats.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    print(f"repeats.md: {run_dir / 'repeats.md'}")
+    flips = any("verdict" in d.fields for d in found)
+    return 1 if flips or worst else 0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -140,5 +199,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="the slow way: the kernel's own neighbour timers and a 3 s quiet window in every "
         "case (compare with a normal run: `harness compare RUN_A RUN_B`)",
+    )
+    run.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N times, each a whole run of its own (RUN/repeat-NNN/), then list every case "
+        "whose verdict (exit 1) or observed values differ between the repeats",
     )
     run.set_defaults(func=cmd_run)
