@@ -82,14 +82,38 @@ def write_record(run_dir: Path, record: CaseRecord) -> Path:
     return path
 
 
+# What every case of a scenario shares, written once per scenario in results.json
+# (the topology alone was a fifth of the file) and put back into each record on reading.
+SHARED = ("file", "claim", "article", "section", "topology")
+
+
 def write_results(run_dir: Path, records: list[CaseRecord], run: RunInfo) -> Path:
-    """results.json: the run, then one record per case and kernel, sorted by scenario,
-    case and kernel, one record per line (a diff between two runs shows which changed)."""
+    """results.json: the run; what each scenario's cases share (SHARED), once; then one
+    record per case and kernel, sorted by scenario, case and kernel, one record per line
+    (a diff between two runs shows which changed)."""
     path = run_dir / "results.json"
     ordered = sorted(records, key=lambda r: (r.scenario, r.case, r.kernel))
-    lines = ",\n".join(r.to_json() for r in ordered)
+    scenarios: dict[str, dict[str, object]] = {}
+    lines = []
+    for record in ordered:
+        data = json.loads(record.to_json())
+        shared = scenarios.setdefault(record.scenario, {k: data[k] for k in SHARED if k in data})
+        # A field that differs from its scenario's (two files of one name) stays in the record.
+        lines.append(
+            json.dumps(
+                {k: v for k, v in data.items() if k not in shared or shared[k] != v},
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+        )
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(f'{{"run": {run.model_dump_json()},\n"records": [\n{lines}\n]}}\n')
+    head = {"run": run.model_dump(mode="json"), "scenarios": scenarios}
+    body = ",\n".join(lines)
+    tmp.write_text(
+        json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
+        + f',\n"records":[\n{body}\n]}}\n',
+        encoding="utf-8",
+    )
     tmp.replace(path)
     return path
 
@@ -114,8 +138,14 @@ def read_run(run_dir: Path) -> tuple[RunInfo | None, list[CaseRecord]]:
         run = RunInfo.model_validate(data.get("run"))
     except ValidationError as exc:
         raise RecordError(str(path), "run", str(exc.errors()[0]["msg"])) from None
+    scenarios = data.get("scenarios") or {}
+    if not isinstance(scenarios, dict):
+        raise RecordError(str(path), "scenarios", "not a mapping of scenario names")
     records = [
-        CaseRecord.from_dict(item, f"{path}: record {n + 1}")
+        CaseRecord.from_dict(
+            {**scenarios.get(item.get("scenario"), {}), **item} if isinstance(item, dict) else item,
+            f"{path}: record {n + 1}",
+        )
         for n, item in enumerate(data["records"])
     ]
     return run, records

@@ -208,8 +208,11 @@ def test_report_is_one_self_contained_file(tmp_path: Path) -> None:
     assert "http://" not in text and "https://" not in text
     assert text.count("<script") == 1 and "<script>" in text and "src=" not in text
     assert "<link" not in text and "@import" not in text and "url(" not in text
-    # one topology for the scenario, one sequence per case
-    assert "<style>" in text and text.count("<svg") == 3
+    # one topology for the scenario, one sequence for the case that is not a plain pass
+    assert "<style>" in text and text.count("<svg") == 2
+    every = write_report(path.parent, every_diagram=True).read_text()
+    assert every.count("<svg") == 3 and "--every-diagram</code> draws all" not in every
+    assert "--every-diagram</code> draws all" in text
     assert "6.1.0-test" in text and "1 pass" in text and "1 fail" in text
 
 
@@ -326,6 +329,24 @@ def test_a_malformed_record_is_refused_with_its_field(
         read_results(tmp_path)
     assert caught.value.where == f"{tmp_path / 'results.json'}: record 2"
     assert caught.value.field == field
+
+
+def test_results_json_holds_a_scenarios_shared_fields_once(tmp_path: Path) -> None:
+    from harness.results import write_results
+
+    same_name = record("pass").model_copy(
+        update={"case": "elsewhere", "claim": "another file of the same name says otherwise"}
+    )
+    records = [record("pass"), record("fail"), same_name]
+    write_results(tmp_path, records, RunInfo(started="2026-01-01T00:00:00+00:00"))
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert list(data) == ["run", "scenarios", "records"]
+    assert "topology" in data["scenarios"]["dontroute"]
+    assert all("topology" not in r for r in data["records"])
+    # the first record in order gives the scenario's fields; others that differ keep theirs
+    assert data["scenarios"]["dontroute"]["claim"] == same_name.claim
+    assert sum("claim" in r for r in data["records"]) == 2
+    assert read_results(tmp_path) == sorted(records, key=lambda r: r.case)
 
 
 def test_case_text_has_topology_and_the_differing_field() -> None:
@@ -575,7 +596,9 @@ def test_several_kernels_one_section_per_case_and_one_column_per_kernel(tmp_path
             KernelRun(release="5.10.0", label="5.10", machine="guest (tcg)", error="no boot"),
         ],
     )
-    text = write_report(run_dir(tmp_path, same + differing, run), None).read_text()
+    text = write_report(
+        run_dir(tmp_path, same + differing, run), None, every_diagram=True
+    ).read_text()
     header = re.search(r'<table class="summary"><tr>(.*?)</tr>', text)
     assert header is not None
     # one column per kernel, oldest first by version (6.9 before 6.12)
@@ -605,8 +628,10 @@ def test_kernels_that_agree_cost_little(tmp_path: Path) -> None:
     kernels = ["5.10.0", "6.1.0", "6.12.0", "6.18.0"]
     (tmp_path / "one").mkdir()
     (tmp_path / "four").mkdir()
-    one = write_report(run_dir(tmp_path / "one", cases))
-    four = write_report(run_dir(tmp_path / "four", [on(k, c) for c in cases for k in kernels]))
+    one = write_report(run_dir(tmp_path / "one", cases), every_diagram=True)
+    four = write_report(
+        run_dir(tmp_path / "four", [on(k, c) for c in cases for k in kernels]), every_diagram=True
+    )
     size_one, size_four = one.stat().st_size, four.stat().st_size
     assert four.read_text().count("<svg") == one.read_text().count("<svg") == 21
     assert size_four < 1.3 * size_one, (size_one, size_four)
@@ -618,7 +643,7 @@ def test_heavy_details_are_folded_unless_the_case_failed(tmp_path: Path) -> None
     text = page(tmp_path, [record("pass"), record("fail")])
     found = sections(text)
     passing, failing = found["case-dontroute-peer-pass"], found["case-dontroute-peer-fail"]
-    assert "<details><summary>sequence:" in passing
+    assert "<details><summary>trace:" in passing and "<svg" not in passing
     assert "<details open><summary>sequence:" in failing
     assert "<details><summary>trace:" in failing
 

@@ -117,7 +117,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"{run_dir}: the run did not finish; {len(records)} case records kept")
         print(write_results(run_dir, records, run))
         print(write_summary(run_dir, records, None))
-    print(write_report(run_dir, records, run))
+    print(write_report(run_dir, records, run, every_diagram=args.every_diagram))
     return 0
 
 
@@ -139,6 +139,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     report = sub.add_parser("report", help="(re)build RUN/report.html")
     report.add_argument("run_dir", type=Path, help="a run folder, results/<run>")
+    report.add_argument(
+        "--every-diagram",
+        action="store_true",
+        help="draw the sequence of frames for every case (by default only for the cases "
+        "that are not a plain pass; a pass shows its trace)",
+    )
     report.set_defaults(func=cmd_report)
 
     compare = sub.add_parser(

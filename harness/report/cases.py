@@ -163,11 +163,12 @@ def _answer(group: list[CaseRecord], page: Page) -> str:
     fig_cls = "figure failing" if failing else "figure"
     trace = rec.observed.trace() if rec.observed else []
     frames = sum(1 for f in trace if f.direction == "out")
-    out.append(
-        f"<details{' open' if failing else ''}><summary>sequence: every frame that left a "
-        f"namespace, in time order ({frames} frames)</summary>"
-        f'<div class="{fig_cls}">{sequence_svg(rec)}</div></details>'
-    )
+    if rec.verdict != "pass" or page.every_diagram:
+        out.append(
+            f"<details{' open' if failing else ''}><summary>sequence: every frame that left a "
+            f"namespace, in time order ({frames} frames)</summary>"
+            f'<div class="{fig_cls}">{sequence_svg(rec)}</div></details>'
+        )
     out.append(
         "<details><summary>trace: every frame on every interface "
         f"(ms from the syscall; {len(trace)} lines)</summary>"

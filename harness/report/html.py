@@ -57,6 +57,7 @@ def _head(
     cases: int,
     run: RunInfo | None,
     common_notes: list[str],
+    every_diagram: bool,
 ) -> str:
     total = sum(r.duration_s for r in records)
     facts = []
@@ -96,6 +97,14 @@ def _head(
                     f"<pre>{escape(kernel.error)}</pre>",
                 )
             )
+    if not every_diagram and any(r.verdict == "pass" for r in records):
+        facts.append(
+            (
+                "drawings",
+                "a sequence diagram for each case that is not a plain pass; a pass shows its "
+                f"trace (<code>harness report {escape(name)} --every-diagram</code> draws all)",
+            )
+        )
     if common_notes:
         facts.append(("every case", "".join(f"<div>{escape(n)}</div>" for n in common_notes)))
     if run is not None:
@@ -264,19 +273,24 @@ def _legend() -> str:
 # ---------------------------------------------------------------- scenarios and cases
 
 
-def render_report(records: Sequence[CaseRecord], run_dir: Path, run: RunInfo | None = None) -> str:
+def render_report(
+    records: Sequence[CaseRecord],
+    run_dir: Path,
+    run: RunInfo | None = None,
+    every_diagram: bool = False,
+) -> str:
     """The whole report page for `records` of the run in `run_dir`, as one HTML string."""
     kernels, scenarios = group_records(records)
     cases = [c for s in scenarios for c in s.cases]
     common = set(records[0].notes) if len(records) > 1 else set()
     for rec in records[1:]:
         common &= set(rec.notes)
-    page = Page(run_dir, len(kernels) > 1, frozenset(common))
+    page = Page(run_dir, len(kernels) > 1, frozenset(common), every_diagram)
     multi = page.multi
     name = run_dir.resolve().name
     ordered_common = [n for n in records[0].notes if n in common] if common else []
     body = [
-        _head(name, records, kernels, len(cases), run, ordered_common),
+        _head(name, records, kernels, len(cases), run, ordered_common, every_diagram),
         _filter_bar(cases),
         _not_plain_pass(cases, multi),
         "<h2>claims and verdicts</h2>",
@@ -295,12 +309,16 @@ def render_report(records: Sequence[CaseRecord], run_dir: Path, run: RunInfo | N
 
 
 def write_report(
-    run_dir: Path, records: Sequence[CaseRecord] | None = None, run: RunInfo | None = None
+    run_dir: Path,
+    records: Sequence[CaseRecord] | None = None,
+    run: RunInfo | None = None,
+    every_diagram: bool = False,
 ) -> Path:
     """RUN/report.html: the run's claims, verdicts and every case, in one self-contained file.
 
     `records` (and `run`, the run's kernels and times) are the run's, when the
     caller has them already; else both are read (and validated) from the run folder.
+    `every_diagram`: a sequence diagram for plain passes too (else their trace only).
     """
     path = run_dir / REPORT_NAME
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -308,6 +326,6 @@ def write_report(
         run, chosen = read_run(run_dir)
     else:
         chosen = list(records)
-    tmp.write_text(render_report(chosen, run_dir, run), encoding="utf-8")
+    tmp.write_text(render_report(chosen, run_dir, run, every_diagram), encoding="utf-8")
     tmp.replace(path)
     return path

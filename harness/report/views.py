@@ -76,6 +76,9 @@ class Page:
     run_dir: Path
     multi: bool  # several kernels
     common_notes: frozenset[str]  # notes every record has: said once, at the top
+    # Sequence diagrams for every case, or (the default) for the cases that are not a
+    # plain pass: drawn for all, they were 40 % of the page.
+    every_diagram: bool = False
 
 
 @dataclass(frozen=True)
