@@ -30,7 +30,7 @@ STAGES: list[tuple[str, ...]] = [
     ("record",),
     ("compare", "streams"),
     ("runner", "results"),
-    ("report", "console"),
+    ("report", "console", "repeats"),
     ("guests",),  # boots other kernels; imports nothing of the stages above
     ("matrix",),
     ("pytest_plugin", "cli", "__main__"),

@@ -26,7 +26,9 @@ def test_pcaps_match_the_trace_and_checksums_are_valid(tmp_path: Path) -> None:
     assert record.verdict == "pass" and record.observed is not None
     observed = record.observed
     whole, *per_interface = record.pcaps
-    assert whole == "pcap/so-dontroute-experiment-table/control-far-with-default-route.pcapng"
+    assert whole == (
+        f"pcap/{record.kernel}/so-dontroute-experiment-table/control-far-with-default-route.pcapng"
+    )
     everything = rdpcap(str(tmp_path / whole))
     assert len(everything) == len(observed.arp) + len(observed.packets)
     assert {p.sniffed_on for p in everything} >= {"sender/eth0", "far/eth0", "lan0/gw-eth0"}
