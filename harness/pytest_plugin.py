@@ -16,7 +16,9 @@ import datetime
 import os
 import shlex
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Generator, Iterator
@@ -32,7 +34,13 @@ from harness.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
 from harness.matrix import HOST, Gateway, gateways, kernel_run
 from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
-from harness.results import new_run_dir, write_record, write_results, write_summary
+from harness.results import (
+    mark_running,
+    new_run_dir,
+    write_record,
+    write_results,
+    write_summary,
+)
 from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
 from harness.scenario.limits import over_limits, raise_fd_limit
 from harness.streams import JsonLines, Tap, headline, write_junit
@@ -153,6 +161,14 @@ def pytest_configure(config: pytest.Config) -> None:
     run_dir = _run_dir(config)
     if run_dir is not None:
         config.pluginmanager.register(HarnessRun(config, run_dir), "harness-run")
+        if threading.current_thread() is threading.main_thread():
+            # CI cancels a job with SIGTERM: end as Ctrl-C does, so that the run still
+            # writes its results, marked interrupted, instead of dying without them.
+            signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -232,13 +248,21 @@ class CaseItem(pytest.Item):
             raise CaseFailed(self.record)
         if not is_root():
             pytest.skip(ROOT_HINT)
-        record = run_case(
-            self.scenario,
-            self.case,
-            self.config.stash.get(_RUN_DIR, None),
-            self.config.getoption("--pcaps"),
+        run_dir = self.config.stash.get(_RUN_DIR, None)
+        marker = (
+            mark_running(
+                run_dir, kernel_release(), self.scenario.name, self.case.id, str(self.scenario.path)
+            )
+            if run_dir is not None
+            else None
         )
+        record = run_case(self.scenario, self.case, run_dir, self.config.getoption("--pcaps"))
         self.record = record
+        if run_dir is not None and marker is not None:
+            # Stored here, not only by the controller: a controller killed now would
+            # never receive it.  Then the marker goes: the case has its record.
+            write_record(run_dir, record)
+            marker.unlink(missing_ok=True)
         errnos = [a.outcome.errno for a in record.observed.acts] if record.observed else []
         self.user_properties += [
             ("kernel", record.kernel),
@@ -297,11 +321,14 @@ class HarnessRun:
         self.gateways = config.stash.get(_GATEWAYS, [])
         self.each = config.getoption("dist", "no") == "each"  # every node runs every case
 
-    def _keep(self, record: CaseRecord) -> None:
+    def _keep(self, record: CaseRecord, stored: bool = False) -> None:
+        """A record that arrived (`stored`: its worker wrote its file) or that this
+        controller made (a crashed worker's case, a case a stop cut short)."""
         self.records[(record.kernel, record.scenario, record.case)] = record
         now = round(time.monotonic() - self.clock, 2)
         self.ended[record.kernel] = (self.ended.get(record.kernel, (now, now))[0], now)
-        write_record(self.run_dir, record)
+        if not stored:
+            write_record(self.run_dir, record)
         if self.json is not None:
             self.json.add(record)
         if self.tap is not None:
@@ -326,7 +353,7 @@ class HarnessRun:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         carried = getattr(report, RECORD_ATTRIBUTE, None)
         if isinstance(carried, str):
-            self._keep(CaseRecord.from_json(carried, f"the report of {report.nodeid}"))
+            self._keep(CaseRecord.from_json(carried, f"the report of {report.nodeid}"), stored=True)
         elif report.failed and report.when not in ("setup", "call", "teardown"):
             # xdist's report for a case whose worker died while running it.
             node = getattr(report, "node", None)
@@ -336,9 +363,22 @@ class HarnessRun:
             if crashed is not None:
                 self._keep(crashed)
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(
+        self, session: pytest.Session, exitstatus: int
+    ) -> Generator[None, None, None]:
+        # After every other plugin's sessionfinish, xdist's included: its workers have
+        # been stopped, so none stores a record once the run's files are written.
+        yield
+        self._finish(session, exitstatus)
+
+    def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
+        if interrupted:
+            from harness.runner import stopped_records
+
+            for record in stopped_records(self.run_dir, list(self.records.values())):
+                self._keep(record)
         records = list(self.records.values())
         if self.json is not None:
             self.json.close()

@@ -82,6 +82,31 @@ def write_record(run_dir: Path, record: CaseRecord) -> Path:
     return path
 
 
+def running_path(run_dir: Path, kernel: str, scenario: str, case: str) -> Path:
+    """The marker of a case that has started on `kernel` and has no record yet."""
+    return run_dir / "records" / ".running" / kernel / scenario / case
+
+
+def mark_running(run_dir: Path, kernel: str, scenario: str, case: str, file: str) -> Path:
+    """Say, before a case starts, that it runs (its scenario file inside): a run stopped
+    before the case's record arrives then still accounts for it (`unfinished`)."""
+    path = running_path(run_dir, kernel, scenario, case)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(file, encoding="utf-8")
+    return path
+
+
+def unfinished(run_dir: Path, records: list[CaseRecord]) -> list[tuple[str, str, str]]:
+    """(scenario file, case id, kernel) of each case that started and has no record."""
+    have = {(r.kernel, r.scenario, r.case) for r in records}
+    found = []
+    for marker in sorted((run_dir / "records" / ".running").glob("*/*/*")):
+        kernel, scenario, case = marker.parts[-3:]
+        if (kernel, scenario, case) not in have:
+            found.append((marker.read_text(encoding="utf-8"), case, kernel))
+    return found
+
+
 # What every case of a scenario shares, written once per scenario in results.json
 # (the topology alone was a fifth of the file) and put back into each record on reading.
 SHARED = ("file", "claim", "article", "section", "topology")

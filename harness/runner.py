@@ -20,7 +20,8 @@ from harness.expect import Comparison
 from harness.facts import Observation
 from harness.netns import Lab
 from harness.record import CaseRecord
-from harness.scenario import Case, Scenario
+from harness.results import unfinished
+from harness.scenario import Case, Scenario, ScenarioError, load_scenario
 from harness.session import CaseSession
 from harness.verdict import acting_expectations, judge
 from harness.vocabulary import errno_name
@@ -54,6 +55,24 @@ def not_run(scenario: Scenario, case: Case, kernel: str, why: str) -> CaseRecord
     """An `error` record for a case that could not run on `kernel` (its guest did not
     boot, its worker died), saying why."""
     return plan(scenario, case, kernel).model_copy(update={"message": why})
+
+
+STOPPED = "the run was stopped while this case ran on this kernel: it has no answer"
+
+
+def stopped_records(run_dir: Path, records: list[CaseRecord]) -> list[CaseRecord]:
+    """An `error` record for each case that started in `run_dir` and has no record (its
+    run was interrupted or killed), so that the run's results account for every case
+    that started."""
+    found = []
+    for file, case_id, kernel_name in unfinished(run_dir, records):
+        try:
+            scenario = load_scenario(Path(file))
+            case = scenario.case(case_id)
+        except (ScenarioError, KeyError, OSError):
+            continue  # the file changed since: nothing left to name the case by
+        found.append(not_run(scenario, case, kernel_name, STOPPED))
+    return found
 
 
 def run_case(

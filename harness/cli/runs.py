@@ -109,6 +109,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         return 2
     if run is None:  # the controller never wrote its end: results.json from the records
+        from harness.runner import stopped_records
+
+        records += stopped_records(run_dir, records)
         run = RunInfo(
             started=_started(run_dir),
             interrupted=True,
