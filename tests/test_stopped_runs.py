@@ -30,9 +30,19 @@ pytestmark = [needs_root, pytest.mark.kernel]
 CASES_BEFORE_STOP = 6
 
 
+# A shell starts a background job with SIGINT ignored and Python keeps an ignored
+# SIGINT ignored (CI ran this test so): give the controller the default
+# disposition, as a terminal's Ctrl-C finds it, before it execs the harness.
+_WITH_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 def _start(run_dir: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
+            *(sys.executable, "-c", _WITH_DEFAULT_SIGINT),
             *(sys.executable, "-m", "harness", "run", "-n", "2", "--json", "-"),
             *("--results-dir", str(run_dir), "scenarios/dontroute"),
         ],
@@ -76,6 +86,8 @@ def test_a_stopped_run_accounts_for_every_case_that_started(
             check=False,
         )
         assert finished.returncode == 0, finished.stderr
+    else:
+        assert code == 130  # interrupted, as a shell reports Ctrl-C
     run, records = read_run(run_dir)
     assert run is not None and run.interrupted
     keys = {(r.kernel, r.scenario, r.case) for r in records}

@@ -103,6 +103,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if code == pytest.ExitCode.INTERRUPTED:
+        return 130  # as a shell reports Ctrl-C; pytest's own 2 is this command's "bad input"
     return code
 
 
