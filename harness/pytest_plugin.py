@@ -31,6 +31,8 @@ from harness import environment
 from harness.compare import kernel_differences
 from harness.console import RunConsole
 from harness.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
+from harness.guests.fetch import KernelError
+from harness.guests.launch import find_kernel
 from harness.matrix import HOST, Gateway, gateways, kernel_run
 from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
@@ -118,6 +120,12 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         return
     if config.getoption("numprocesses", None):
         raise pytest.UsageError("--kernel runs one worker per kernel: leave out -n")
+    for label in labels:  # before the run folder is made: a typo leaves no empty one
+        if label != HOST:
+            try:
+                find_kernel(label)
+            except (KernelError, OSError) as exc:
+                raise pytest.UsageError(f"--kernel {label}: {exc}") from None
     run_dir = _run_dir(config)
     if run_dir is None:
         raise pytest.UsageError(f"--kernel boots kernels and builds namespaces: {ROOT_HINT}")
@@ -142,6 +150,19 @@ def _run_dir(config: pytest.Config) -> Path | None:
     return config.stash.get(_RUN_DIR, None)
 
 
+def _check_keyword(expression: str) -> None:
+    """A malformed -k is a usage error now: under xdist only the workers read it, and each
+    fails to collect ("INTERNALERROR ... Unexpectedly no active workers available")."""
+    if not expression:
+        return
+    from _pytest.mark.expression import Expression
+
+    try:
+        Expression.compile(expression)
+    except SyntaxError as exc:  # what pytest raises for a malformed expression
+        raise pytest.UsageError(f"-k {expression!r}: {exc}") from None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "kernel: needs root and builds network namespaces on the running kernel"
@@ -154,6 +175,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if workerinput.get("harness_run_dir"):
             config.stash[_RUN_DIR] = Path(workerinput["harness_run_dir"])
         return
+    _check_keyword(config.getoption("keyword", ""))
     # Root whose environment cannot make or use namespaces (a container without
     # --privileged): one sentence and exit 2 now, not a traceback per case.
     if is_root() and (stopping := environment.blocking(environment.survey())):
