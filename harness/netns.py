@@ -208,6 +208,14 @@ class NetNS:
                     ) from None
                 try:
                     os.write(fd, f"{value}\n".encode())
+                except OSError as exc:
+                    # Whether a value fits is the kernel's to say (and differs between
+                    # kernels); the bare errno would not say which key it refused.
+                    raise OSError(
+                        exc.errno,
+                        f"sysctl {key}={value!r} in namespace {self.name!r}: refused by "
+                        f"the kernel ({exc.strerror})",
+                    ) from None
                 finally:
                     os.close(fd)
 
