@@ -7,6 +7,7 @@ Most cases are loader-level (no root, no namespace); the few that go through
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -348,6 +349,7 @@ BAD_FILES: dict[str, tuple[bytes, str, str]] = {
         "topology",
         "without '.yaml' or a folder",
     ),
+    "larger-than-4-mib": (b"# " + b"x" * (4 << 20) + b"\ncases: []\n", "", "larger than 4 MiB"),
 }
 
 
@@ -396,6 +398,13 @@ def _looping_link(tmp_path: Path) -> Path:
     return link
 
 
+def _fifo(tmp_path: Path) -> Path:
+    """A FIFO: opening it for reading would wait for a writer for ever."""
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    return fifo
+
+
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
@@ -404,6 +413,9 @@ def _looping_link(tmp_path: Path) -> Path:
             lambda tmp: ["list", str(_looping_link(tmp))],
             "a symbolic link to 'loop.yaml' that loops",
         ),
+        (lambda tmp: ["list", str(tmp / "x.yaml::one")], "no scenario file or folder"),
+        (lambda tmp: ["list", str(_fifo(tmp))], "pipe.yaml: not a regular file"),
+        (lambda tmp: ["list", "/dev/zero"], "/dev/zero: not a regular file"),
         (lambda tmp: ["list", "-k", "and or ("], "-k 'and or ('"),
         (lambda tmp: ["report", str(tmp / "no-such-run")], "no run folder"),
         (lambda tmp: ["report", str(tmp)], "holds no case record"),
@@ -413,6 +425,9 @@ def _looping_link(tmp_path: Path) -> Path:
     ids=[
         "missing-path",
         "looping-link",
+        "case-id-in-list",
+        "fifo",
+        "dev-zero",
         "malformed-k",
         "report-missing",
         "report-empty",

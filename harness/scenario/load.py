@@ -10,6 +10,7 @@ import errno
 import functools
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -128,15 +129,33 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"not valid YAML{at}: {exc.problem or 'unreadable'}{context}"
 
 
-def _read_yaml(path: Path) -> Any:
+# The catalogue's largest file is 5.5 kB; a file far larger is not a scenario, and
+# reading it whole (say /dev/zero) would only end in a MemoryError.
+MAX_FILE_BYTES = 4 << 20
+
+
+def _read_text(path: Path) -> str:
+    """The file's text; a ScenarioError for what is no readable UTF-8 file of a sane size."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # stat first: opening a FIFO for reading waits for a writer, for ever.
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ScenarioError(path, "", "not a regular file (a device, FIFO or socket)")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError(path, "", f"cannot read: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(path, "", f"larger than {MAX_FILE_BYTES >> 20} MiB: not a scenario")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError(
             path, "", f"not a text file (not UTF-8 at byte {exc.start}): a scenario is YAML"
         ) from None
-    except OSError as exc:
-        raise ScenarioError(path, "", f"cannot read: {exc.strerror}") from None
+
+
+def _read_yaml(path: Path) -> Any:
+    text = _read_text(path)
     try:
         doc = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
