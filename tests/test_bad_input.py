@@ -381,6 +381,53 @@ def test_harness_list_exits_2_with_one_line(
     assert line.startswith(f"harness list: {path}: {field + ': ' if field else ''}")
 
 
+BAD_TOPOLOGIES: dict[str, tuple[bytes, str, str]] = {
+    "binary": (bytes(range(256)), "", "not a text file"),
+    "duplicate-host": (
+        dump(TOPOLOGY).replace(b"  b:\n", b"  a:\n    interfaces: {}\n  b:\n"),
+        "a",
+        "given twice",
+    ),
+    "ifname-bytes": (
+        dump({"hosts": {"a": {"interfaces": {LONG: {"kind": "dummy"}}}}}),
+        f"hosts.a.interfaces.{LONG}",
+        "18 bytes",
+    ),
+    "link-to-missing-host": (
+        dump({"hosts": {"a": {"interfaces": {"eth0": {"link": "c.eth0"}}}}}),
+        "hosts.a.interfaces.eth0.link",
+        "there is no host 'c'",
+    ),
+    "sysctl-global": (
+        dump({"hosts": {"a": {"sysctls": {"net.core.wmem_max": 1}}}}),
+        "hosts.a.sysctls['net.core.wmem_max']",
+        "global to the machine",
+    ),
+    "a-scenario-not-a-topology": (dump(GOOD), "cases", "this is a scenario, not a topology"),
+}
+
+
+@pytest.mark.parametrize(
+    ("content", "field", "problem"), BAD_TOPOLOGIES.values(), ids=BAD_TOPOLOGIES
+)
+def test_a_bad_topology_file_is_named_with_its_field(
+    tmp_path: Path, content: bytes, field: str, problem: str
+) -> None:
+    """A scenario naming a malformed topology file: the scenario's `topology` field, and
+    the topology file with its own field and problem."""
+    topologies = tmp_path / "topologies"
+    topologies.mkdir()
+    (topologies / "net.yaml").write_bytes(content)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_bytes(dump({**GOOD, "topology": "net"}))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(scenario, topology_dir=topologies)
+    error = caught.value
+    assert (error.path, error.field) == (scenario, "topology")
+    assert error.problem.startswith(f"in {topologies / 'net.yaml'}: {field}: ")
+    assert problem in error.problem and "\n" not in str(error)
+
+
 def test_a_scenario_too_big_for_the_process_is_refused_by_list(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

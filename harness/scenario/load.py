@@ -248,6 +248,8 @@ def load_topology(name: str, directory: Path = TOPOLOGY_DIR) -> Topology:
         known = sorted(p.stem for p in directory.glob("*.yaml"))
         raise FileNotFoundError(f"no topology {name!r} in {directory} (known: {', '.join(known)})")
     doc = _read_yaml(path)
+    if "cases" in doc and "hosts" not in doc:
+        raise ScenarioError(path, "cases", "this is a scenario, not a topology")
     doc.setdefault("name", name)
     topology: Topology = validate(Topology, doc, path)
     return topology
