@@ -349,6 +349,46 @@ BAD_FILES: dict[str, tuple[bytes, str, str]] = {
         "topology",
         "without '.yaml' or a folder",
     ),
+    "address-with-scope": (
+        with_interface(addresses=["fe80::1%eth0/64"]),
+        f"{IF_A}.addresses",
+        "an interface's address takes no %scope",
+    ),
+    "vrf-table-above-u32": (
+        with_host_a(
+            interfaces={
+                **TOPOLOGY["hosts"]["a"]["interfaces"],
+                "vrf0": {"kind": "vrf", "table": 2**40},
+            }
+        ),
+        f"{HOST_A}.interfaces.vrf0.table",
+        "less than or equal to 4294967295",
+    ),
+    "route-table-above-u32": (
+        with_host_a(routes=["198.51.100.0/24 dev eth0 table 99999999999"]),
+        f"{HOST_A}.routes[0]",
+        "table '99999999999' is out of range",
+    ),
+    "route-metric-negative": (
+        with_host_a(routes=["198.51.100.0/24 dev eth0 metric -1"]),
+        f"{HOST_A}.routes[0]",
+        "metric '-1' is out of range",
+    ),
+    "route-nhid-missing": (
+        with_host_a(routes=["198.51.100.0/24 nhid 7"]),
+        f"{HOST_A}.routes[0]",
+        "no nexthop id 7",
+    ),
+    "rule-priority-above-u32": (
+        with_host_a(rules=["from 192.0.2.0/24 lookup 100 priority 99999999999"]),
+        f"{HOST_A}.rules[0]",
+        "priority '99999999999' is out of range",
+    ),
+    "nexthop-group-missing-id": (
+        with_host_a(nexthops=["id 1 group 2/3"]),
+        f"{HOST_A}.nexthops[0]",
+        "no nexthop id 2",
+    ),
     "larger-than-4-mib": (b"# " + b"x" * (4 << 20) + b"\ncases: []\n", "", "larger than 4 MiB"),
 }
 

@@ -48,7 +48,9 @@ class Interface(Strict):
     link: str | None = Field(default=None, description="the other end, as HOST.IFNAME")
     parent: str | None = Field(default=None, description="macvlan/ipvlan: the lower interface")
     mode: str | None = Field(default=None, description="macvlan/ipvlan mode")
-    table: int | None = Field(default=None, description="vrf: its routing table")
+    table: int | None = Field(
+        default=None, ge=1, le=0xFFFFFFFF, description="vrf: its routing table"
+    )
     master: str | None = Field(default=None, description="enslave to this vrf or bridge")
     mac: str | None = Field(default=None, description="a fixed MAC address")
     addresses: list[IPInterface] = Field(default=[], description="ADDR/LEN, several allowed")
@@ -61,6 +63,9 @@ class Interface(Strict):
     @classmethod
     def _allowed(cls, value: list[IPInterface]) -> list[IPInterface]:
         for iface in value:
+            if getattr(iface, "scope_id", None):
+                # A scope says which link a destination is on; an address is on its own.
+                raise ValueError(f"{iface}: an interface's address takes no %scope")
             check_allowed(iface.ip)
         return value
 
@@ -179,6 +184,18 @@ class Host(Strict):
                     raise FieldError(
                         (field, n), f"{str(spec)!r}: the host has no interface {missing[0]!r}"
                     )
+        ids = {spec.id for spec in self.nexthops}
+        for n, spec in enumerate(self.nexthops):
+            missing_ids = [member for member, _ in spec.group if member not in ids]
+            if missing_ids:
+                raise FieldError(
+                    ("nexthops", n), f"{str(spec)!r}: the host has no nexthop id {missing_ids[0]}"
+                )
+        for n, route in enumerate(self.routes):
+            if route.nhid is not None and route.nhid not in ids:
+                raise FieldError(
+                    ("routes", n), f"{str(route)!r}: the host has no nexthop id {route.nhid}"
+                )
         for key in self.sysctls:
             problem = sysctl_interface_problem(key, known)
             if problem:
