@@ -143,7 +143,10 @@ def _run_dir(config: pytest.Config) -> Path | None:
     if _RUN_DIR not in config.stash:
         chosen: Path | None = config.getoption("--results-dir", None)
         if chosen is not None:
-            chosen.mkdir(parents=True, exist_ok=True)
+            try:
+                chosen.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise pytest.UsageError(f"--results-dir {chosen}: {exc.strerror}") from None
             config.stash[_RUN_DIR] = chosen
         elif is_root():
             config.stash[_RUN_DIR] = new_run_dir(RESULTS_DIR)
@@ -163,6 +166,19 @@ def _check_keyword(expression: str) -> None:
         raise pytest.UsageError(f"-k {expression!r}: {exc}") from None
 
 
+def _check_outputs(config: pytest.Config) -> None:
+    """--json, --tap and --harness-junit name a file in a folder that exists: found out at
+    the end of a run (JUnit) or as an INTERNALERROR at its start otherwise."""
+    for option in ("--json", "--tap", "--harness-junit"):
+        value = config.getoption(option, None)
+        if not value or str(value) == "-":
+            continue
+        if Path(value).is_dir():
+            raise pytest.UsageError(f"{option} {value}: a folder, not a file")
+        if not Path(value).parent.is_dir():
+            raise pytest.UsageError(f"{option} {value}: no folder {Path(value).parent}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "kernel: needs root and builds network namespaces on the running kernel"
@@ -176,13 +192,18 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[_RUN_DIR] = Path(workerinput["harness_run_dir"])
         return
     _check_keyword(config.getoption("keyword", ""))
+    _check_outputs(config)
     # Root whose environment cannot make or use namespaces (a container without
     # --privileged): one sentence and exit 2 now, not a traceback per case.
     if is_root() and (stopping := environment.blocking(environment.survey())):
         pytest.exit("; ".join(map(str, stopping)), returncode=2)
     run_dir = _run_dir(config)
     if run_dir is not None:
-        config.pluginmanager.register(HarnessRun(config, run_dir), "harness-run")
+        try:
+            run = HarnessRun(config, run_dir)
+        except OSError as exc:  # --json or --tap opened for writing: a folder, no permission
+            raise pytest.UsageError(f"{exc.filename}: {exc.strerror}") from None
+        config.pluginmanager.register(run, "harness-run")
         if threading.current_thread() is threading.main_thread():
             # CI cancels a job with SIGTERM: end as Ctrl-C does, so that the run still
             # writes its results, marked interrupted, instead of dying without them.

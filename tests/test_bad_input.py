@@ -507,6 +507,7 @@ def _fifo(tmp_path: Path) -> Path:
         (lambda tmp: ["report", str(tmp / "no-such-run")], "no run folder"),
         (lambda tmp: ["report", str(tmp)], "holds no case record"),
         (lambda tmp: ["compare", str(tmp / "a"), str(tmp / "b")], "no run folder"),
+        (lambda tmp: ["compare", str(tmp), str(tmp)], "holds no case record"),
         (lambda tmp: ["show", "x", "--run", str(tmp)], "no case matches 'x'"),
     ],
     ids=[
@@ -519,6 +520,7 @@ def _fifo(tmp_path: Path) -> Path:
         "report-missing",
         "report-empty",
         "compare-missing",
+        "compare-empty",
         "show-empty",
     ],
 )
@@ -542,28 +544,53 @@ def test_compare_of_a_folder_with_a_broken_results_file_exits_2(
     assert f"{tmp_path / 'a/results.json'}: not a results file" in line
 
 
+ONE_CASE = str(
+    SCENARIO_DIR / "dontroute/so-dontroute-experiment-table.yaml::far-with-default-route"
+)
+
+
 @needs_root  # `harness run` checks root first
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
-        (lambda tmp: ["run", str(_looping_link(tmp))], "a symbolic link to 'loop.yaml' that loops"),
-        (lambda tmp: ["run", "-k", "and or (", str(SCENARIO_DIR / "dontroute")], "-k 'and or ('"),
-        (lambda tmp: ["run", "--kernel", "9.99", str(SCENARIO_DIR / "dontroute")], "--kernel 9.99"),
-        (lambda tmp: ["run", str(tmp / "big.yaml")], "big.yaml: cases[0](a): needs about"),
-        (lambda tmp: ["run", str(tmp / "bad.yaml")], "bad.yaml: not a text file"),
+        (lambda tmp: [str(_looping_link(tmp))], "a symbolic link to 'loop.yaml' that loops"),
+        (lambda tmp: ["-k", "and or (", str(SCENARIO_DIR / "dontroute")], "-k 'and or ('"),
+        (lambda tmp: ["--kernel", "9.99", str(SCENARIO_DIR / "dontroute")], "--kernel 9.99"),
+        (lambda tmp: [str(tmp / "big.yaml")], "big.yaml: cases[0](a): needs about"),
+        (lambda tmp: [str(tmp / "bad.yaml")], "bad.yaml: not a text file"),
+        (lambda tmp: ["--json", str(tmp / "no/x.json"), ONE_CASE], "--json"),
+        (lambda tmp: ["--tap", str(tmp), ONE_CASE], "a folder, not a file"),
+        (lambda tmp: ["--junit", str(tmp / "no/j.xml"), ONE_CASE], "no folder"),
     ],
-    ids=["looping-link", "malformed-k", "unknown-kernel", "too-big", "binary"],
+    ids=[
+        "looping-link",
+        "malformed-k",
+        "unknown-kernel",
+        "too-big",
+        "binary",
+        "json-in-no-folder",
+        "tap-a-folder",
+        "junit-in-no-folder",
+    ],
 )
 def test_harness_run_refuses_before_anything_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: Callable[[Path], list[str]], says: str
 ) -> None:
     (tmp_path / "big.yaml").write_bytes(too_big())
     (tmp_path / "bad.yaml").write_bytes(bytes(range(256)))
-    verb, *rest = argv(tmp_path)
-    assert main([verb, "--results-dir", str(tmp_path / "r"), *rest]) == 2
+    assert main(["run", "-n", "1", "--results-dir", str(tmp_path / "r"), *argv(tmp_path)]) == 2
     out, err = capsys.readouterr()
-    assert says in err and "Traceback" not in out + err
+    assert says in out + err and "Traceback" not in out + err
     assert not (tmp_path / "r").exists()  # refused before a run folder was made
+
+
+@needs_root
+def test_harness_run_refuses_a_results_folder_it_cannot_make(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["run", "-n", "1", "--results-dir", "/proc/harness-x", ONE_CASE]) == 2
+    out, err = capsys.readouterr()
+    assert "--results-dir /proc/harness-x" in out + err and "INTERNALERROR" not in out + err
 
 
 def _pytest(*args: str, user: int | None = None) -> subprocess.CompletedProcess[str]:

@@ -76,6 +76,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print(f"harness compare: no run folder {run_dir}", file=sys.stderr)
             return 2
         runs.append(read_results(run_dir))
+        if not runs[-1]:  # "0 cases compared, 0 differ" and exit 0 would read as agreement
+            print(
+                f"harness compare: {run_dir} holds no case record (records/ or results.json)",
+                file=sys.stderr,
+            )
+            return 2
     groups: dict[str, list[tuple[str, CaseRecord]]] = {}
     for label, records in zip((args.first.name, args.second.name), runs, strict=True):
         for record in records:
