@@ -211,11 +211,8 @@ class NetNS:
                 except OSError as exc:
                     # Whether a value fits is the kernel's to say (and differs between
                     # kernels); the bare errno would not say which key it refused.
-                    raise OSError(
-                        exc.errno,
-                        f"sysctl {key}={value!r} in namespace {self.name!r}: refused by "
-                        f"the kernel ({exc.strerror})",
-                    ) from None
+                    exc.add_note(f"writing sysctl {key}={value!r} in namespace {self.name!r}")
+                    raise
                 finally:
                     os.close(fd)
 
