@@ -666,3 +666,12 @@ def _nobody_can_run(program: str) -> bool:
     except PermissionError:
         return False
     return done.returncode == 0
+
+
+def test_a_number_of_workers_that_is_no_number_is_refused_by_the_parser(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "-n", "abc", "x.yaml"])
+    assert exited.value.code == 2
+    assert "argument -n/--workers: 'abc': give a number" in capsys.readouterr().err

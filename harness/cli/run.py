@@ -183,12 +183,26 @@ def _kernel_problem(label: str) -> str | None:
     return None
 
 
+def _workers(value: str) -> str:
+    """-n as pytest-xdist reads it (a number, auto, logical), checked by our parser so that a
+    typo is one line of `harness run`'s usage, not pytest's whole usage text."""
+    if value in ("auto", "logical") or (value.isdigit() and int(value) >= 0):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r}: give a number of workers, auto or logical")
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `run`."""
     run = sub.add_parser("run", help="run scenarios (default: all under scenarios/)")
     run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders, or FILE::CASE")
     run.add_argument("-k", help=K_HELP)
-    run.add_argument("-n", "--workers", default="auto", help="parallel workers (default: auto)")
+    run.add_argument(
+        "-n",
+        "--workers",
+        default="auto",
+        type=_workers,
+        help="parallel workers: a number, auto or logical (default: auto)",
+    )
     run.add_argument(
         "--results-dir", type=Path, help="write results here instead of results/<run>/"
     )
