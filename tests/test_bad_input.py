@@ -509,6 +509,7 @@ def _fifo(tmp_path: Path) -> Path:
         (lambda tmp: ["compare", str(tmp / "a"), str(tmp / "b")], "no run folder"),
         (lambda tmp: ["compare", str(tmp), str(tmp)], "holds no case record"),
         (lambda tmp: ["show", "x", "--run", str(tmp)], "no case matches 'x'"),
+        (lambda tmp: ["show", "x", "--run", str(tmp / "no-run")], "no run folder"),
     ],
     ids=[
         "missing-path",
@@ -522,6 +523,7 @@ def _fifo(tmp_path: Path) -> Path:
         "compare-missing",
         "compare-empty",
         "show-empty",
+        "show-missing-run",
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(

@@ -50,6 +50,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one case of a run in full: topology, probes, expected vs observed, packets."""
     run_dir = args.run or _latest_run()
+    if not run_dir.is_dir():
+        print(f"harness show: no run folder {run_dir}", file=sys.stderr)
+        return 2
     records = read_results(run_dir)
     found = [r for r in records if args.case in r.key]
     found = [r for r in found if r.key == args.case] or found
