@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.mark.expression import Expression
 
 from harness import environment
 from harness.compare import kernel_differences
@@ -153,30 +154,20 @@ def _run_dir(config: pytest.Config) -> Path | None:
     return config.stash.get(_RUN_DIR, None)
 
 
-def _check_keyword(expression: str) -> None:
-    """A malformed -k is a usage error now: under xdist only the workers read it, and each
-    fails to collect ("INTERNALERROR ... Unexpectedly no active workers available")."""
-    if not expression:
-        return
-    from _pytest.mark.expression import Expression
-
+def _check_arguments(config: pytest.Config) -> None:
+    """Usage errors now, not INTERNALERROR: under xdist only the workers read -k (and all
+    fail to collect), and --json/--tap/--harness-junit are opened at the start or the end."""
+    keyword = config.getoption("keyword", "")
     try:
-        Expression.compile(expression)
-    except SyntaxError as exc:  # what pytest raises for a malformed expression
-        raise pytest.UsageError(f"-k {expression!r}: {exc}") from None
-
-
-def _check_outputs(config: pytest.Config) -> None:
-    """--json, --tap and --harness-junit name a file in a folder that exists: found out at
-    the end of a run (JUnit) or as an INTERNALERROR at its start otherwise."""
+        if keyword:
+            Expression.compile(keyword)  # pytest's own parser of -k
+    except SyntaxError as exc:
+        raise pytest.UsageError(f"-k {keyword!r}: {exc}") from None
     for option in ("--json", "--tap", "--harness-junit"):
-        value = config.getoption(option, None)
-        if not value or str(value) == "-":
-            continue
-        if Path(value).is_dir():
-            raise pytest.UsageError(f"{option} {value}: a folder, not a file")
-        if not Path(value).parent.is_dir():
-            raise pytest.UsageError(f"{option} {value}: no folder {Path(value).parent}")
+        path = Path(str(config.getoption(option, None) or "-"))
+        if str(path) != "-" and (path.is_dir() or not path.parent.is_dir()):
+            why = "a folder, not a file" if path.is_dir() else f"no folder {path.parent}"
+            raise pytest.UsageError(f"{option} {path}: {why}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -191,8 +182,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if workerinput.get("harness_run_dir"):
             config.stash[_RUN_DIR] = Path(workerinput["harness_run_dir"])
         return
-    _check_keyword(config.getoption("keyword", ""))
-    _check_outputs(config)
+    _check_arguments(config)
     # Root whose environment cannot make or use namespaces (a container without
     # --privileged): one sentence and exit 2 now, not a traceback per case.
     if is_root() and (stopping := environment.blocking(environment.survey())):
