@@ -208,6 +208,11 @@ class NetNS:
                     ) from None
                 try:
                     os.write(fd, f"{value}\n".encode())
+                except OSError as exc:
+                    # Whether a value fits is the kernel's to say (and differs between
+                    # kernels); the bare errno would not say which key it refused.
+                    exc.add_note(f"writing sysctl {key}={value!r} in namespace {self.name!r}")
+                    raise
                 finally:
                     os.close(fd)
 

@@ -26,11 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.mark.expression import Expression
 
 from harness import environment
 from harness.compare import kernel_differences
 from harness.console import RunConsole
 from harness.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
+from harness.guests.fetch import KernelError
+from harness.guests.launch import find_kernel
 from harness.matrix import HOST, Gateway, gateways, kernel_run
 from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
@@ -118,6 +121,12 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         return
     if config.getoption("numprocesses", None):
         raise pytest.UsageError("--kernel runs one worker per kernel: leave out -n")
+    for label in labels:  # before the run folder is made: a typo leaves no empty one
+        if label != HOST:
+            try:
+                find_kernel(label)
+            except (KernelError, OSError) as exc:
+                raise pytest.UsageError(f"--kernel {label}: {exc}") from None
     run_dir = _run_dir(config)
     if run_dir is None:
         raise pytest.UsageError(f"--kernel boots kernels and builds namespaces: {ROOT_HINT}")
@@ -135,11 +144,30 @@ def _run_dir(config: pytest.Config) -> Path | None:
     if _RUN_DIR not in config.stash:
         chosen: Path | None = config.getoption("--results-dir", None)
         if chosen is not None:
-            chosen.mkdir(parents=True, exist_ok=True)
+            try:
+                chosen.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise pytest.UsageError(f"--results-dir {chosen}: {exc.strerror}") from None
             config.stash[_RUN_DIR] = chosen
         elif is_root():
             config.stash[_RUN_DIR] = new_run_dir(RESULTS_DIR)
     return config.stash.get(_RUN_DIR, None)
+
+
+def _check_arguments(config: pytest.Config) -> None:
+    """Usage errors now, not INTERNALERROR: under xdist only the workers read -k (and all
+    fail to collect), and --json/--tap/--harness-junit are opened at the start or the end."""
+    keyword = config.getoption("keyword", "")
+    try:
+        if keyword:
+            Expression.compile(keyword)  # pytest's own parser of -k
+    except SyntaxError as exc:
+        raise pytest.UsageError(f"-k {keyword!r}: {exc}") from None
+    for option in ("--json", "--tap", "--harness-junit"):
+        path = Path(str(config.getoption(option, None) or "-"))
+        if str(path) != "-" and (path.is_dir() or not path.parent.is_dir()):
+            why = "a folder, not a file" if path.is_dir() else f"no folder {path.parent}"
+            raise pytest.UsageError(f"{option} {path}: {why}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -154,13 +182,18 @@ def pytest_configure(config: pytest.Config) -> None:
         if workerinput.get("harness_run_dir"):
             config.stash[_RUN_DIR] = Path(workerinput["harness_run_dir"])
         return
+    _check_arguments(config)
     # Root whose environment cannot make or use namespaces (a container without
     # --privileged): one sentence and exit 2 now, not a traceback per case.
     if is_root() and (stopping := environment.blocking(environment.survey())):
         pytest.exit("; ".join(map(str, stopping)), returncode=2)
     run_dir = _run_dir(config)
     if run_dir is not None:
-        config.pluginmanager.register(HarnessRun(config, run_dir), "harness-run")
+        try:
+            run = HarnessRun(config, run_dir)
+        except OSError as exc:  # --json or --tap opened for writing: a folder, no permission
+            raise pytest.UsageError(f"{exc.filename}: {exc.strerror}") from None
+        config.pluginmanager.register(run, "harness-run")
         if threading.current_thread() is threading.main_thread():
             # CI cancels a job with SIGTERM: end as Ctrl-C does, so that the run still
             # writes its results, marked interrupted, instead of dying without them.

@@ -19,7 +19,16 @@ from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
 from harness import timing
-from harness.commands import TopologyError, addr, link_set, neigh, nexthop, route, rule
+from harness.commands import (
+    TopologyError,
+    addr,
+    guarded,
+    link_set,
+    neigh,
+    nexthop,
+    route,
+    rule,
+)
 from harness.ipsyntax import AddrSpec, LinkSetSpec
 from harness.linkkinds import LINK_KINDS, LinkKind
 from harness.netns import Lab, NetNS
@@ -234,7 +243,9 @@ def build(
         # The host's own sysctls once every link of it exists (a key may name any of
         # them) and after the harness's tuning, which they override.
         for key, setting in host.sysctls.items():
-            ns.write_sysctl(key, setting)
+            # Whether a value fits is the kernel's to say (EINVAL for `yes` in a number):
+            # its answer, like a refused route, not a traceback.
+            guarded(ns, f"sysctl {key}={setting}", functools.partial(ns.write_sysctl, key, setting))
         for ifname, iface in host.interfaces.items():
             index = ns.link_index(ifname)
             if iface.mtu is not None:

@@ -18,6 +18,7 @@ import errno
 import functools
 import ipaddress
 import re
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -60,6 +61,19 @@ def check_ifname(name: str) -> str:
     if name in _RESERVED_IFNAMES:
         raise ValueError(f"interface name {name!r} is the kernel's own conf/{name} directory")
     return name
+
+
+class FieldError(ValueError):
+    """A model validator's problem with one of the model's fields (or deeper), so that the
+    loader's message names that field: `hosts.a.interfaces.eth0.link`, not just `topology`.
+
+    pydantic puts an error raised in a validator at the validator's own place; it keeps
+    the exception (ctx['error']), and the loader appends `where` to that place.
+    """
+
+    def __init__(self, where: tuple[str | int, ...], problem: str) -> None:
+        super().__init__(problem)
+        self.where = where
 
 
 class Strict(BaseModel):
@@ -227,6 +241,10 @@ GLOBAL_SYSCTLS = frozenset(
         "net/nf_conntrack_max",
     )
 )
+# Per-interface sysctl folders: net/ipv4/conf/IF/..., net/ipv6/neigh/IF/..., and their
+# all/default rows, which are no interface.
+_PER_INTERFACE = {("ipv4", "conf"), ("ipv6", "conf"), ("ipv4", "neigh"), ("ipv6", "neigh")}
+_PER_INTERFACE |= {("mpls", "conf")}
 _SYSCTL_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")
 
 
@@ -252,3 +270,24 @@ def sysctl_path(key: str) -> str:
             "a scenario cannot set it"
         )
     return path
+
+
+def sysctl_interface(key: str) -> str | None:
+    """The interface a per-interface key is about (`eth0` of net.ipv4.conf.eth0.rp_filter),
+    None for any other key and for the conf/all and conf/default rows."""
+    parts = sysctl_path(key).split("/")
+    if len(parts) > 4 and (parts[1], parts[2]) in _PER_INTERFACE:
+        return None if parts[3] in _RESERVED_IFNAMES else parts[3]
+    return None
+
+
+def sysctl_interface_problem(key: str, interfaces: Iterable[str]) -> str | None:
+    """Why `key` cannot be set on a host with these interfaces (its interface is not one of
+    them: the key would not exist), or None."""
+    ifname = sysctl_interface(key)
+    known = set(interfaces)
+    if ifname is None or ifname in known:
+        return None
+    dotted = "/" not in key and any("." in name for name in known)
+    hint = "; an interface name with a dot goes in the slash form, net/ipv4/conf/IF/KEY"
+    return f"sysctl {key!r}: the host has no interface {ifname!r}" + (hint if dotted else "")

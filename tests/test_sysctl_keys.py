@@ -52,7 +52,7 @@ def test_the_loader_refuses_keys_outside_the_namespace(
     path.write_text(yaml.safe_dump(doc))
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
-    assert caught.value.field == "cases[0](one).change[0]"
+    assert caught.value.field == f"cases[0](one).change[0].sysctl[{key!r}]"
     assert problem in caught.value.problem
 
 

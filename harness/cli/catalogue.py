@@ -12,6 +12,7 @@ from pathlib import Path
 from harness.cli.common import K_HELP, _selector
 from harness.env import PROJECT_ROOT
 from harness.scenario import ScenarioError, discover, load_scenario
+from harness.scenario.limits import over_limits
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -23,6 +24,11 @@ def cmd_list(args: argparse.Namespace) -> int:
             scenario = load_scenario(path)
         except ScenarioError as exc:
             broken.append(str(exc))
+            continue
+        # What `harness run` would refuse is named here too: `list` checks the catalogue.
+        too_big = over_limits(scenario)
+        if too_big:
+            broken += [f"{path}: {problem}" for problem in too_big]
             continue
         cases = [c for c in scenario.cases if selects(scenario, c)]
         if not cases:

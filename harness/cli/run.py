@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness import environment
-from harness.cli.common import K_HELP, _needs_root
+from harness.cli.common import K_HELP, _needs_root, _selector
 from harness.env import PROJECT_ROOT, is_root
 from harness.scenario import ScenarioError, discover, load_scenario
 from harness.scenario.limits import over_limits, raise_fd_limit
@@ -29,11 +29,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2  # nothing could run: said once, not once per case
     import pytest
 
+    # Checked here, before pytest: under xdist a malformed -k reaches only the workers,
+    # which all fail to collect ("INTERNALERROR ... no active workers").
+    _selector(args.k)
+    kernels = args.kernel or []
+    for label in kernels:
+        if problem := _kernel_problem(label):
+            print(f"harness run: --kernel {label}: {problem}", file=sys.stderr)
+            return 2
+
     # FILE::CASE selects one case, as pytest's node ids do.
     files = [Path(str(p).partition("::")[0]) for p in args.paths]
     known = [str(p.relative_to(PROJECT_ROOT)) for p in discover()]
     for path in files:
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():  # a broken link: discover says why
             close = difflib.get_close_matches(str(path), known, n=3, cutoff=0.3)
             print(
                 f"harness run: no scenario file or folder {path}; closest: "
@@ -80,7 +89,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         "--pcaps",
         args.pcaps,
     ]
-    kernels = args.kernel or []
     if kernels and kernels != ["host"]:
         # A matrix: one worker per kernel (harness/matrix.py), every case on each.
         argv += [item for label in kernels for item in ("--kernel", label)]
@@ -103,6 +111,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return 2  # pytest has said what; bad input is exit 2 here as everywhere
     if code == pytest.ExitCode.INTERRUPTED:
         return 130  # as a shell reports Ctrl-C; pytest's own 2 is this command's "bad input"
     return code
@@ -160,12 +170,41 @@ def _repeat(args: argparse.Namespace) -> int:
     return 1 if flips or worst else 0
 
 
+def _kernel_problem(label: str) -> str | None:
+    """Why `--kernel label` cannot run (no such cached kernel or image), or None."""
+    from harness.guests.fetch import KernelError
+    from harness.guests.launch import find_kernel
+    from harness.matrix import HOST
+
+    if label == HOST:
+        return None
+    try:
+        find_kernel(label)
+    except (KernelError, OSError) as exc:
+        return str(exc)
+    return None
+
+
+def _workers(value: str) -> str:
+    """-n as pytest-xdist reads it (a number, auto, logical), checked by our parser so that a
+    typo is one line of `harness run`'s usage, not pytest's whole usage text."""
+    if value in ("auto", "logical") or (value.isdigit() and int(value) >= 0):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r}: give a number of workers, auto or logical")
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `run`."""
     run = sub.add_parser("run", help="run scenarios (default: all under scenarios/)")
     run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders, or FILE::CASE")
     run.add_argument("-k", help=K_HELP)
-    run.add_argument("-n", "--workers", default="auto", help="parallel workers (default: auto)")
+    run.add_argument(
+        "-n",
+        "--workers",
+        default="auto",
+        type=_workers,
+        help="parallel workers: a number, auto or logical (default: auto)",
+    )
     run.add_argument(
         "--results-dir", type=Path, help="write results here instead of results/<run>/"
     )

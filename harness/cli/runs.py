@@ -50,6 +50,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one case of a run in full: topology, probes, expected vs observed, packets."""
     run_dir = args.run or _latest_run()
+    if not run_dir.is_dir():
+        print(f"harness show: no run folder {run_dir}", file=sys.stderr)
+        return 2
     records = read_results(run_dir)
     found = [r for r in records if args.case in r.key]
     found = [r for r in found if r.key == args.case] or found
@@ -76,6 +79,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print(f"harness compare: no run folder {run_dir}", file=sys.stderr)
             return 2
         runs.append(read_results(run_dir))
+        if not runs[-1]:  # "0 cases compared, 0 differ" and exit 0 would read as agreement
+            print(
+                f"harness compare: {run_dir} holds no case record (records/ or results.json)",
+                file=sys.stderr,
+            )
+            return 2
     groups: dict[str, list[tuple[str, CaseRecord]]] = {}
     for label, records in zip((args.first.name, args.second.name), runs, strict=True):
         for record in records:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.ipsyntax.route import PROTOCOLS, RTNH_F_ONLINK, WEIGHT_MAX
-from harness.ipsyntax.words import IpSyntaxError, address, number, parse_verb
+from harness.ipsyntax.words import IpSyntaxError, address, number, parse_verb, u32
 
 NEXTHOP_GRP = struct.Struct("=IBxH")  # struct nexthop_grp: id, weight - 1, reserved
 
@@ -136,7 +136,7 @@ def _group(word: str, text: str) -> tuple[tuple[int, int], ...]:
     members = []
     for part in word.split("/"):
         nh_id, _, weight = part.partition(",")
-        value = number(nh_id, "group id", text)
+        value = u32(nh_id, "group id", text)
         share = number(weight, "group weight", text) if weight else 1
         if not 1 <= share <= WEIGHT_MAX:
             raise IpSyntaxError(f"{text!r}: group weight {share} is out of range (1 to 256)")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from harness.ipsyntax.words import IpSyntaxError, address, dsfield, number, parse_verb
+from harness.ipsyntax.words import IpSyntaxError, address, dsfield, number, parse_verb, u32
 
 RouteCommand = Literal["add", "del", "replace"]
 
@@ -260,8 +260,8 @@ def parse_route(text: str) -> RouteSpec:
         raise IpSyntaxError(f"{text!r}: unknown proto {proto!r} (known: {', '.join(PROTOCOLS)})")
     table: int | None = None
     if "table" in values:
-        table = TABLES.get(values["table"]) or number(values["table"], "table", text)
-    metric = number(values["metric"], "metric", text) if "metric" in values else None
+        table = TABLES.get(values["table"]) or u32(values["table"], "table", text)
+    metric = u32(values["metric"], "metric", text) if "metric" in values else None
     tos = dsfield(values["tos"], text) if "tos" in values else None
     metrics = tuple(
         (name, _bounded(values[name], name, METRIC_MAX[name], text))

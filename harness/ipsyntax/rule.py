@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.ipsyntax.route import TABLES
-from harness.ipsyntax.words import IpSyntaxError, dsfield, number, prefix
+from harness.ipsyntax.words import IpSyntaxError, dsfield, prefix, u32
 
 FR_ACTIONS = {"lookup": 1, "goto": 2, "nop": 3, "blackhole": 6, "unreachable": 7, "prohibit": 8}
 FIB_RULE_INVERT = 0x2
@@ -158,11 +158,11 @@ def parse_rule(text: str) -> RuleSpec:
     fwmark = fwmask = None
     if "fwmark" in values:
         mark, _, mask = values["fwmark"].partition("/")
-        fwmark = number(mark, "fwmark", text)
-        fwmask = number(mask, "fwmark mask", text) if mask else None
+        fwmark = u32(mark, "fwmark", text)
+        fwmask = u32(mask, "fwmark mask", text) if mask else None
     table = None
     if "table" in values:
-        table = TABLES.get(values["table"]) or number(values["table"], "table", text)
+        table = TABLES.get(values["table"]) or u32(values["table"], "table", text)
     src = None if values.get("from", "all") == "all" else prefix(values["from"], text)
     dst = None if values.get("to", "all") == "all" else prefix(values["to"], text)
     versions = {n.version for n in (src, dst) if n is not None}
@@ -175,10 +175,10 @@ def parse_rule(text: str) -> RuleSpec:
         fwmask=fwmask,
         iif=values.get("iif"),
         oif=values.get("oif"),
-        priority=number(values["priority"], "priority", text) if "priority" in values else None,
+        priority=u32(values["priority"], "priority", text) if "priority" in values else None,
         table=table,
         action=action,
-        goto=number(values["goto"], "goto", text) if "goto" in values else None,
+        goto=u32(values["goto"], "goto", text) if "goto" in values else None,
         tos=dsfield(values["tos"], text) if "tos" in values else None,
         invert=invert,
         ipv6=ipv6 or 6 in versions,

@@ -24,6 +24,18 @@ def number(word: str, key: str, text: str) -> int:
         raise IpSyntaxError(f"{text!r}: {key} {word!r} is not a number") from None
 
 
+U32_MAX = 0xFFFFFFFF
+
+
+def u32(word: str, key: str, text: str) -> int:
+    """A number netlink carries in 32 unsigned bits (table, metric, priority, fwmark...):
+    out of range, pyroute2 fails while packing it ("argument out of range"), at run time."""
+    value = number(word, key, text)
+    if not 0 <= value <= U32_MAX:
+        raise IpSyntaxError(f"{text!r}: {key} {word!r} is out of range (0 to {U32_MAX})")
+    return value
+
+
 def dsfield(word: str, text: str) -> int:
     """A `tos`/`dsfield` value, read as iproute2 reads it: hexadecimal, 0x optional
     (rtnl_dsfield_a2n), so `tos 10` is 0x10."""

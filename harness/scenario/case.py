@@ -19,10 +19,17 @@ from harness.ipsyntax import (
     parse_rule,
     parse_verb,
 )
-from harness.scenario.iplines import check_spec_addresses
+from harness.scenario.iplines import check_spec_addresses, spec_devices
 from harness.scenario.probe import Listener, Probe
 from harness.scenario.topology import Topology
-from harness.vocabulary import Strict, check_errno_name, sysctl_path, version_tuple
+from harness.vocabulary import (
+    FieldError,
+    Strict,
+    check_errno_name,
+    sysctl_interface,
+    sysctl_path,
+    version_tuple,
+)
 
 _CHANGE_PARSERS: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "route": (("add", "del", "replace"), parse_route),
@@ -85,8 +92,19 @@ class Change(Strict):
                 f"a change does exactly one thing: give one of {', '.join(CHANGE_KINDS)}"
             )
         for key in self.sysctl or {}:
-            sysctl_path(key)
+            try:
+                sysctl_path(key)
+            except ValueError as exc:
+                raise FieldError(("sysctl", key), str(exc)) from None
         return self
+
+    def devices(self) -> list[tuple[str, str]]:
+        """(field, interface) of each interface of its host the change names: `dev` of an
+        `ip` line, `link set DEV`, the interface of a per-interface sysctl key."""
+        if self.sysctl is not None:
+            named = ((key, sysctl_interface(key)) for key in self.sysctl)
+            return [(f"sysctl[{key!r}]", ifname) for key, ifname in named if ifname]
+        return [(self.kind, dev) for dev in spec_devices(self.parsed()[1])]
 
     @property
     def kind(self) -> str:

@@ -62,6 +62,16 @@ def check_spec_addresses(spec: object) -> None:
         check_spec_addresses(hop)  # multipath next hops: `via` is a gateway
 
 
+def spec_devices(spec: object) -> list[str]:
+    """The interfaces an `ip` line sends to (`dev`, each multipath next hop's `dev`, `link
+    set DEV`); a rule's iif/oif are left out: the kernel keeps a rule for a device that
+    is not there (`iif X [detached]`)."""
+    if isinstance(spec, RuleSpec):
+        return []
+    devices = [dev for dev in [getattr(spec, "dev", None)] if isinstance(dev, str)]
+    return devices + [hop.dev for hop in getattr(spec, "nexthops", ()) if hop.dev]
+
+
 def _parsed(parser: Callable[[str], Any], what: str) -> Callable[[Any], Any]:
     """A before-validator that turns `ip` text into a spec, with the parser's message on error."""
 

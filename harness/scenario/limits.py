@@ -57,16 +57,17 @@ def over_limits(scenario: Scenario) -> list[str]:
     except (OSError, ValueError):
         ns_limit = 0  # unknown: not checked
     problems = []
-    for case in scenario.cases:
+    for n, case in enumerate(scenario.cases):
         fds, namespaces = case_needs(scenario, case)
+        where = f"cases[{n}]({case.id})"  # as the loader names a case
         if fds > fd_limit:
             problems.append(
-                f"case {case.id!r} needs about {fds} open files at once and this process may "
+                f"{where}: needs about {fds} open files at once and this process may "
                 f"have {fd_limit} (ulimit -Hn): split the topology or raise the limit"
             )
         if ns_limit and namespaces > ns_limit:
             problems.append(
-                f"case {case.id!r} needs {namespaces} network namespaces and "
+                f"{where}: needs {namespaces} network namespaces and "
                 f"user.max_net_namespaces is {ns_limit}"
             )
     return problems

@@ -6,17 +6,22 @@ wrong, so a typo never turns into a confusing kernel error.
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from harness.env import SCENARIO_DIR, TOPOLOGY_DIR
 from harness.scenario.case import Case, Scenario, ScenarioFile
 from harness.scenario.topology import Topology
+from harness.vocabulary import FieldError
 
 
 class ScenarioError(ValueError):
@@ -28,12 +33,12 @@ class ScenarioError(ValueError):
         super().__init__(where + problem)
 
 
-def _field_path(loc: tuple[int | str, ...], doc: Any) -> str:
+def _field_path(loc: tuple[int | str, ...], doc: Any, missing: bool = False) -> str:
     """Render a pydantic location as `cases[2](far-no-default).probe.dst`.
 
     Only parts that exist in the document are kept: pydantic also puts the
-    names of union branches and validators into a location.  A last part that
-    is not in the document is a missing field, and is named.
+    names of union branches and validators into a location.  When the field is
+    `missing`, its name (the last part, not in the document) is kept too.
     """
     out = ""
     node = doc
@@ -45,11 +50,18 @@ def _field_path(loc: tuple[int | str, ...], doc: Any) -> str:
             if isinstance(node, dict) and "id" in node:
                 out += f"({node['id']})"
         elif isinstance(node, dict) and part in node:
-            out += f".{part}" if out else str(part)
+            out += _key(part, out)
             node = node[part]
-        elif last and isinstance(part, str) and re.fullmatch(r"[a-z_]+", part):
-            out += f".{part}" if out else part
+        elif last and missing and isinstance(part, str):
+            out += _key(part, out)
     return out
+
+
+def _key(key: object, before: str) -> str:
+    """`.eth0`, or `['net.ipv4.ip_forward']` for a key that holds a dot or a slash."""
+    if isinstance(key, str) and re.fullmatch(r"[\w-]+", key):
+        return f".{key}" if before else key
+    return f"[{str(key)!r}]"
 
 
 _SCENARIO_KEY = re.compile(rb"^cases\s*:", re.MULTILINE)
@@ -68,24 +80,140 @@ def is_scenario_file(path: Path) -> bool:
     return bool(_SCENARIO_KEY.search(head))
 
 
-def _read_yaml(path: Path) -> Any:
+class _DuplicateKey(Exception):
+    """A mapping gives one key twice."""
+
+    def __init__(self, key: object, first: int, second: int) -> None:
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
+# libyaml's parser when PyYAML has it: the pure-Python one made up most of
+# collection time (1.4 s for the catalogue, once per xdist worker).
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[valid-type,misc]
+    """The safe loader, refusing a key given twice in one mapping: YAML keeps the last one
+    without a word, so a second `eth0:` or `routes:` would silently replace the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults` then overriding a key is what merging is for
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, seen[key], line)
+                seen[key] = line
+            except TypeError:
+                continue  # an unhashable key: the constructor refuses it with its own words
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's several-line message as one line: where, what, and in what."""
+    if not isinstance(exc, yaml.MarkedYAMLError):  # the reader's: a character YAML refuses
+        text = " ".join(str(exc).split())
+        return "not valid YAML: " + text.replace(' in "<unicode string>",', " at")
+    where = exc.problem_mark or exc.context_mark
+    at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+    context = ""
+    if exc.context:
+        mark = exc.context_mark
+        started = f" from line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        context = f" ({exc.context}{started})"
+    return f"not valid YAML{at}: {exc.problem or 'unreadable'}{context}"
+
+
+# The catalogue's largest file is 5.5 kB; a file far larger is not a scenario, and
+# reading it whole (say /dev/zero) would only end in a MemoryError.
+MAX_FILE_BYTES = 4 << 20
+
+
+def _read_text(path: Path) -> str:
+    """The file's text; a ScenarioError for what is no readable UTF-8 file of a sane size."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # stat first: opening a FIFO for reading waits for a writer, for ever.
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ScenarioError(path, "", "not a regular file (a device, FIFO or socket)")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError(path, "", f"cannot read: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(path, "", f"larger than {MAX_FILE_BYTES >> 20} MiB: not a scenario")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError(
             path, "", f"not a text file (not UTF-8 at byte {exc.start}): a scenario is YAML"
         ) from None
-    except OSError as exc:
-        raise ScenarioError(path, "", f"cannot read: {exc.strerror}") from None
+
+
+def _read_yaml(path: Path) -> Any:
+    text = _read_text(path)
     try:
-        # libyaml's parser when PyYAML has it: the pure-Python one made up most
-        # of collection time (1.4 s for the catalogue, once per xdist worker).
-        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
-        raise ScenarioError(path, "", f"not valid YAML: {exc}") from None
+        raise ScenarioError(path, "", _yaml_problem(exc)) from None
+    except _DuplicateKey as exc:
+        raise ScenarioError(
+            path,
+            str(exc.key),
+            f"given twice in one mapping (lines {exc.first} and {exc.second}); "
+            "YAML would keep only the last",
+        ) from None
+    except RecursionError:
+        raise ScenarioError(path, "", "not valid YAML: nested too deeply") from None
+    if doc is None:
+        raise ScenarioError(path, "", "empty: a scenario is a YAML mapping (claim, source, ...)")
     if not isinstance(doc, dict):
-        raise ScenarioError(path, "", "must be a YAML mapping at the top level")
+        raise ScenarioError(
+            path, "", f"must be a YAML mapping at the top level, not a {type(doc).__name__}"
+        )
     return doc
+
+
+def _located(error: ErrorDetails) -> ErrorDetails:
+    """The error with its place made exact: a FieldError names the field it is about."""
+    raised = error.get("ctx", {}).get("error")
+    if isinstance(raised, FieldError):
+        return {**error, "loc": (*error["loc"], *raised.where)}
+    return error
+
+
+def _wrong_branch(error: ErrorDetails, doc: Any) -> bool:
+    """A union branch that wants another type: a `..._type` error whose last place is the
+    branch's name (`str`, `int`), not a key or item of the document."""
+    if not error["type"].endswith("_type"):
+        return False
+    node = doc
+    *path, last = error["loc"]
+    for part in path:
+        in_mapping = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_mapping or in_list:
+            node = node[part]
+    in_mapping = isinstance(node, dict) and last in node
+    in_list = isinstance(node, list) and isinstance(last, int) and last < len(node)
+    return not (in_mapping or in_list)
+
+
+def _first_problem(errors: list[ErrorDetails], doc: Any) -> ErrorDetails:
+    """The error to report: the first one (in the model's order) in the first field that
+    has any, leaving out union branches that merely want another type (`topology:` is a
+    name or an inline topology: a mapping fails the name branch with "should be a valid
+    string", and the inline branch says what is really wrong)."""
+    first_field = [e for e in errors if e["loc"][:1] == errors[0]["loc"][:1]]
+    real = [e for e in first_field if not _wrong_branch(e, doc)]
+    if real:
+        return real[0]
+    # Every branch wants another type (`int | str` given a list): the deepest is nearest.
+    return max(first_field, key=lambda e: len(e["loc"]))
 
 
 def validate(model: type[BaseModel], doc: Any, path: Path) -> Any:
@@ -93,29 +221,35 @@ def validate(model: type[BaseModel], doc: Any, path: Path) -> Any:
     try:
         return model.model_validate(doc)
     except ValidationError as exc:
-        errors = exc.errors()
-        # For a union (a topology name or an inline topology), pydantic reports
-        # every branch; the deepest error at the first failing place that is not
-        # merely "this branch wants another type" is the real one.
-        first = max(
-            (e for e in errors if e["loc"][:1] == errors[0]["loc"][:1]),
-            key=lambda e: (len(e["loc"]), not e["type"].endswith("_type")),
-        )
+        errors = [_located(e) for e in exc.errors()]
+        first = _first_problem(errors, doc)
         message = first["msg"].removeprefix("Value error, ")
         more = len({e["loc"][:1] for e in errors}) - 1
         if more:
             message += f" (and problems in {more} more field{'s' if more > 1 else ''})"
-        raise ScenarioError(path, _field_path(first["loc"], doc), message) from None
+        field = _field_path(first["loc"], doc, missing=first["type"] == "missing")
+        raise ScenarioError(path, field, message) from None
+
+
+_TOPOLOGY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @functools.lru_cache(maxsize=64)
 def load_topology(name: str, directory: Path = TOPOLOGY_DIR) -> Topology:
     """Load fixtures/topologies/NAME.yaml (cached: topologies are immutable models)."""
+    if not _TOPOLOGY_NAME.fullmatch(name):
+        # A name is a file name in `directory`: `../x` would read YAML from anywhere.
+        raise ValueError(
+            f"topology {name!r}: a topology is named by its file name in {directory}, "
+            "without '.yaml' or a folder"
+        )
     path = directory / f"{name}.yaml"
     if not path.exists():
         known = sorted(p.stem for p in directory.glob("*.yaml"))
         raise FileNotFoundError(f"no topology {name!r} in {directory} (known: {', '.join(known)})")
     doc = _read_yaml(path)
+    if "cases" in doc and "hosts" not in doc:
+        raise ScenarioError(path, "cases", "this is a scenario, not a topology")
     doc.setdefault("name", name)
     topology: Topology = validate(Topology, doc, path)
     return topology
@@ -125,16 +259,20 @@ def load_scenario(path: Path | str, topology_dir: Path = TOPOLOGY_DIR) -> Scenar
     """Load and check one scenario file, resolving its topology and cross-references."""
     path = Path(path)
     doc = _read_yaml(path)
+    if "hosts" in doc and "cases" not in doc:
+        raise ScenarioError(
+            path, "hosts", "this is a topology, not a scenario: a scenario names it in 'topology:'"
+        )
     raw: ScenarioFile = validate(ScenarioFile, doc, path)
     if isinstance(raw.topology, str):
         try:
             topology = load_topology(raw.topology, topology_dir)
-        except FileNotFoundError as exc:
-            raise ScenarioError(path, "topology", str(exc)) from None
         except ScenarioError as exc:
             raise ScenarioError(
                 path, "topology", f"in {exc.path}: {exc.field}: {exc.problem}"
             ) from None
+        except (FileNotFoundError, ValueError) as exc:
+            raise ScenarioError(path, "topology", str(exc)) from None
     else:
         topology = raw.topology
     _check_references(path, topology, raw.cases)
@@ -184,6 +322,11 @@ def _check_references(path: Path, topology: Topology, cases: list[Case]) -> None
             at = where if case.steps is None else f"{where}.steps[{a}]"
             for j, change in enumerate(act.change):
                 host(f"{at}.change[{j}].host", change.host)
+                if change.fails_with is None:
+                    # A device the host does not have is the kernel's ENODEV at run time:
+                    # a typo, unless the claim is that the kernel refuses the change.
+                    for field, ifname in change.devices():
+                        interface(f"{at}.change[{j}].{field}", change.host, ifname)
                 if change.link is not None:
                     new_name = change.parsed()[1].name
                     if new_name:
@@ -214,6 +357,16 @@ def discover(paths: list[Path] | None = None) -> list[Path]:
             found += sorted(p for p in root.rglob("*") if p.is_file() and is_scenario_file(p))
         elif root.exists():
             found.append(root)
+        elif root.is_symlink():
+            # exists() says False for a link that loops as for one to nothing: say which.
+            target = os.readlink(root)
+            try:
+                root.stat()
+            except OSError as exc:
+                what = "loops" if exc.errno == errno.ELOOP else f"fails: {exc.strerror}"
+                raise ScenarioError(
+                    root, "", f"a symbolic link to {target!r} that {what}"
+                ) from None
         else:
             raise FileNotFoundError(f"no scenario file or folder {root}")
     return found

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, create_model, field_validator, model_validator
 
 from harness.sockopts import OPTIONS, SEND_FLAGS, SWITCHES, VALUED, SocketOption, misspelled
-from harness.vocabulary import IPAddress, Strict, check_allowed, needs_scope
+from harness.vocabulary import FieldError, IPAddress, Strict, check_allowed, needs_scope
 
 # The largest UDP payload the length fields allow (65535 - 8); what the kernel then
 # accepts is its answer (IPv4: 65507 at most, EMSGSIZE above).
@@ -32,6 +32,8 @@ def parse_bind(value: str) -> tuple[str, int]:
         raise ValueError(f"bind {value!r}: write ADDR, ADDR:PORT, :PORT or [IPV6]:PORT")
     address = m["v6"] or m["a"] or m["bare6"] or ""
     port = int(m["p6"] or m["p"] or 0)
+    if port > 65535:
+        raise ValueError(f"bind {value!r}: port {port} is above 65535")
     if address:
         check_allowed(address)
     return address, port
@@ -139,6 +141,12 @@ class ProbeBase(Strict):
             raise ValueError("'connect' is for UDP probes (TCP always connects)")
         if self.flows > 1 and (self.proto != "udp" or self.connect):
             raise ValueError("'flows' is for UDP probes with sendto (not 'connect')")
+        if self.port + self.flows - 1 > 65535:
+            raise FieldError(
+                ("flows",),
+                f"{self.flows} flows from port {self.port} go past port 65535 "
+                f"(to {self.port + self.flows - 1})",
+            )
         if self.socket is not None and self.proto not in ("udp", "icmp"):
             raise ValueError("'socket' (one socket across acts) is for udp and icmp probes")
         if self.scope is not None and self.proto == "raw":

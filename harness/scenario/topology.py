@@ -14,13 +14,15 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from harness.linkkinds import LINK_KINDS
-from harness.scenario.iplines import Neigh, Nexthop, Route, Rule
+from harness.scenario.iplines import Neigh, Nexthop, Route, Rule, spec_devices
 from harness.vocabulary import (
     IFNAME_MAX,
+    FieldError,
     IPInterface,
     Strict,
     check_allowed,
     check_ifname,
+    sysctl_interface_problem,
     sysctl_path,
 )
 
@@ -46,7 +48,9 @@ class Interface(Strict):
     link: str | None = Field(default=None, description="the other end, as HOST.IFNAME")
     parent: str | None = Field(default=None, description="macvlan/ipvlan: the lower interface")
     mode: str | None = Field(default=None, description="macvlan/ipvlan mode")
-    table: int | None = Field(default=None, description="vrf: its routing table")
+    table: int | None = Field(
+        default=None, ge=1, le=0xFFFFFFFF, description="vrf: its routing table"
+    )
     master: str | None = Field(default=None, description="enslave to this vrf or bridge")
     mac: str | None = Field(default=None, description="a fixed MAC address")
     addresses: list[IPInterface] = Field(default=[], description="ADDR/LEN, several allowed")
@@ -59,6 +63,9 @@ class Interface(Strict):
     @classmethod
     def _allowed(cls, value: list[IPInterface]) -> list[IPInterface]:
         for iface in value:
+            if getattr(iface, "scope_id", None):
+                # A scope says which link a destination is on; an address is on its own.
+                raise ValueError(f"{iface}: an interface's address takes no %scope")
             check_allowed(iface.ip)
         return value
 
@@ -84,15 +91,15 @@ class Interface(Strict):
         if self.link is not None:
             host, dot, ifname = self.link.partition(".")
             if not dot or not re.fullmatch(r"[a-z][a-z0-9-]*", host):
-                raise ValueError(f"link {self.link!r} must be HOST.IFNAME, e.g. far.eth0")
+                raise FieldError(("link",), f"{self.link!r} must be HOST.IFNAME, e.g. far.eth0")
             try:
                 check_ifname(ifname)
             except ValueError as exc:
-                raise ValueError(f"link {self.link!r}: {exc}") from None
+                raise FieldError(("link",), f"{self.link!r}: {exc}") from None
         if self.mode is not None and self.mode not in row.modes:
             raise ValueError(f"mode {self.mode!r} does not fit a {kind} {row.modes}")
         if self.mac is not None and not re.fullmatch(r"(?:[0-9a-f]{2}:){5}[0-9a-f]{2}", self.mac):
-            raise ValueError(f"mac {self.mac!r} must be lower-case aa:bb:cc:dd:ee:ff")
+            raise FieldError(("mac",), f"{self.mac!r} must be lower-case aa:bb:cc:dd:ee:ff")
         return self
 
     @property
@@ -137,21 +144,63 @@ class Host(Strict):
     @classmethod
     def _names(cls, value: dict[str, Interface]) -> dict[str, Interface]:
         for name, iface in value.items():
-            check_ifname(name)
+            try:
+                check_ifname(name)
+            except ValueError as exc:
+                raise FieldError((name,), str(exc)) from None
             if (name == "lo") != (iface.resolved_kind == "loopback"):
-                raise ValueError(f"{name!r}: only 'lo' is the loopback interface")
+                raise FieldError((name,), f"{name!r}: only 'lo' is the loopback interface")
         for name, iface in value.items():
-            for ref in (iface.parent, iface.master):
+            for field, ref in (("parent", iface.parent), ("master", iface.master)):
                 if ref is not None and ref not in value:
-                    raise ValueError(f"{name!r} refers to {ref!r}, which this host does not have")
+                    raise FieldError((name, field), f"{ref!r} is not an interface of this host")
         return value
 
     @field_validator("sysctls")
     @classmethod
     def _per_namespace(cls, value: dict[str, int | str]) -> dict[str, int | str]:
         for key in value:
-            sysctl_path(key)
+            try:
+                sysctl_path(key)
+            except ValueError as exc:
+                raise FieldError((key,), str(exc)) from None
         return value
+
+    @model_validator(mode="after")
+    def _devices_exist(self) -> Host:
+        # A device the host does not have fails only when the namespace is built
+        # (ENODEV from the route, neighbour or nexthop request, ENOENT from
+        # /proc/sys/net/ipv4/conf/IF): named here, at load, instead.
+        known = {*self.interfaces, "lo"}
+        lines: list[tuple[str, list[Any]]] = [
+            ("nexthops", list(self.nexthops)),
+            ("routes", list(self.routes)),
+            ("neighbours", list(self.neighbours)),
+        ]
+        for field, specs in lines:
+            for n, spec in enumerate(specs):
+                missing = [dev for dev in spec_devices(spec) if dev not in known]
+                if missing:
+                    raise FieldError(
+                        (field, n), f"{str(spec)!r}: the host has no interface {missing[0]!r}"
+                    )
+        ids = {spec.id for spec in self.nexthops}
+        for n, spec in enumerate(self.nexthops):
+            missing_ids = [member for member, _ in spec.group if member not in ids]
+            if missing_ids:
+                raise FieldError(
+                    ("nexthops", n), f"{str(spec)!r}: the host has no nexthop id {missing_ids[0]}"
+                )
+        for n, route in enumerate(self.routes):
+            if route.nhid is not None and route.nhid not in ids:
+                raise FieldError(
+                    ("routes", n), f"{str(route)!r}: the host has no nexthop id {route.nhid}"
+                )
+        for key in self.sysctls:
+            problem = sysctl_interface_problem(key, known)
+            if problem:
+                raise FieldError(("sysctls", key), problem)
+        return self
 
 
 class Topology(Strict):
@@ -166,23 +215,29 @@ class Topology(Strict):
     def _links_agree(self) -> Topology:
         for host_name, host in self.hosts.items():
             if not re.fullmatch(r"[a-z][a-z0-9-]*", host_name):
-                raise ValueError(f"host name {host_name!r}: lower-case letters, digits and '-'")
+                raise FieldError(
+                    ("hosts", host_name), "a host name is lower-case letters, digits and '-'"
+                )
             if host_name in self.lans():
-                raise ValueError(f"{host_name!r} names both a host and a LAN")
+                raise FieldError(("hosts", host_name), f"{host_name!r} names both a host and a LAN")
             for if_name, iface in host.interfaces.items():
                 if iface.link is None:
                     continue
                 peer_host, _, peer_if = iface.link.partition(".")
                 other = self.hosts.get(peer_host)
-                if other is None or peer_if not in other.interfaces:
-                    raise ValueError(
-                        f"hosts.{host_name}.interfaces.{if_name}.link: no interface {iface.link!r}"
+                where = ("hosts", host_name, "interfaces", if_name, "link")
+                if other is None:
+                    raise FieldError(where, f"{iface.link!r}: there is no host {peer_host!r}")
+                if peer_if not in other.interfaces:
+                    raise FieldError(
+                        where, f"{iface.link!r}: host {peer_host!r} has no interface {peer_if!r}"
                     )
                 back = other.interfaces[peer_if].link
                 if back != f"{host_name}.{if_name}":
-                    raise ValueError(
+                    raise FieldError(
+                        where,
                         f"hosts.{host_name}.interfaces.{if_name} links to {iface.link} "
-                        f"but {iface.link} links to {back!r}"
+                        f"but {iface.link} links to {back!r}",
                     )
         return self
 
