@@ -37,13 +37,7 @@ from harness.guests.launch import find_kernel
 from harness.matrix import HOST, Gateway, gateways, kernel_run
 from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
 from harness.report import render_case_text, write_report
-from harness.results import (
-    mark_running,
-    new_run_dir,
-    write_record,
-    write_results,
-    write_summary,
-)
+from harness.results import mark_running, new_run_dir, write_record, write_results, write_summary
 from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
 from harness.scenario.limits import over_limits, raise_fd_limit
 from harness.streams import JsonLines, Tap, headline, write_junit
@@ -198,10 +192,16 @@ def pytest_configure(config: pytest.Config) -> None:
             # CI cancels a job with SIGTERM: end as Ctrl-C does, so that the run still
             # writes its results, marked interrupted, instead of dying without them.
             signal.signal(signal.SIGTERM, _interrupt)
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored
+                signal.signal(signal.SIGINT, _interrupt)
+
+
+_signalled: list[str] = []  # the signals that asked this process to stop
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+    _signalled.append(signal.Signals(signum).name)
+    raise KeyboardInterrupt(f"signal {_signalled[-1]}")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -395,6 +395,8 @@ class HarnessRun:
             crashed = _crash_record(report, kernel)
             if crashed is not None:
                 self._keep(crashed)
+        if _signalled:  # its KeyboardInterrupt was lost (1 SIGINT of 34 here): stop now
+            raise KeyboardInterrupt(f"signal {_signalled[-1]}")
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(
