@@ -420,6 +420,8 @@ class HarnessRun:
         if self.tap is not None:
             self.tap.close(interrupted)
         if not records:
+            if interrupted:
+                print("interrupted before any case ran: nothing to record", file=sys.stderr)
             if self.config.getoption("--results-dir", None) is None and not any(
                 self.run_dir.iterdir()
             ):
