@@ -82,6 +82,14 @@ def write_record(run_dir: Path, record: CaseRecord) -> Path:
     return path
 
 
+def stored_records(run_dir: Path) -> list[CaseRecord]:
+    """The record files of a run that has no results.json yet (RecordError if one is bad)."""
+    return [
+        CaseRecord.from_json(p.read_bytes(), str(p))
+        for p in sorted((run_dir / "records").glob("*/*/*.json"))
+    ]
+
+
 def running_path(run_dir: Path, kernel: str, scenario: str, case: str) -> Path:
     """The marker of a case that has started on `kernel` and has no record yet."""
     return run_dir / "records" / ".running" / kernel / scenario / case
@@ -148,11 +156,7 @@ def read_run(run_dir: Path) -> tuple[RunInfo | None, list[CaseRecord]]:
     controller died) the record files.  RecordError names what does not read."""
     path = run_dir / "results.json"
     if not path.is_file():
-        records = [
-            CaseRecord.from_json(p.read_bytes(), str(p))
-            for p in sorted((run_dir / "records").glob("*/*/*.json"))
-        ]
-        return None, records
+        return None, stored_records(run_dir)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -20,7 +20,7 @@ from harness.expect import Comparison
 from harness.facts import Observation
 from harness.netns import Lab
 from harness.record import CaseRecord
-from harness.results import unfinished
+from harness.results import stored_records, unfinished
 from harness.scenario import Case, Scenario, ScenarioError, load_scenario
 from harness.session import CaseSession
 from harness.verdict import acting_expectations, judge
@@ -61,11 +61,14 @@ STOPPED = "the run was stopped while this case ran on this kernel: it has no ans
 
 
 def stopped_records(run_dir: Path, records: list[CaseRecord]) -> list[CaseRecord]:
-    """An `error` record for each case that started in `run_dir` and has no record (its
-    run was interrupted or killed), so that the run's results account for every case
-    that started."""
-    found = []
-    for file, case_id, kernel_name in unfinished(run_dir, records):
+    """What a stopped run (interrupted or killed) holds beyond `records`, so that its
+    results account for every case that started: the records its workers stored (a
+    worker stores its record before the report reaches the controller, and a stop can
+    fall in between: seen on a guest), then an `error` record for each case that
+    started and has none."""
+    have = {(r.kernel, r.scenario, r.case) for r in records}
+    found = [r for r in stored_records(run_dir) if (r.kernel, r.scenario, r.case) not in have]
+    for file, case_id, kernel_name in unfinished(run_dir, [*records, *found]):
         try:
             scenario = load_scenario(Path(file))
             case = scenario.case(case_id)

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.env import PROJECT_ROOT
-from harness.results import read_run
-from harness.runner import STOPPED
+from harness.env import PROJECT_ROOT, kernel_release
+from harness.results import mark_running, read_run, write_record
+from harness.runner import STOPPED, run_case, stopped_records
+from harness.scenario import load_scenario
 from tests.conftest import needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]
@@ -107,3 +108,28 @@ def test_a_stopped_run_accounts_for_every_case_that_started(
     # ended its case and stored the record itself.
     if sig != signal.SIGKILL:
         assert keys == ended | stopped
+
+
+def test_a_stop_keeps_the_records_workers_stored_before_their_reports_arrived(
+    tmp_path: Path,
+) -> None:
+    """A worker stores its record, then its report travels to the controller: a stop in
+    between (seen with Ctrl-C of a guest's run) must not lose the case that ended."""
+    scenario = load_scenario(
+        PROJECT_ROOT / "scenarios/dontroute/dontroute-lookup-limited-to-link-scope.yaml"
+    )
+    ended, cut_short = scenario.cases[0], scenario.cases[1]
+    kernel = kernel_release()
+    stored = run_case(scenario, ended)
+    mark_running(tmp_path, kernel, scenario.name, ended.id, str(scenario.path))
+    write_record(tmp_path, stored)
+    mark_running(tmp_path, kernel, scenario.name, cut_short.id, str(scenario.path))
+
+    left = stopped_records(tmp_path, [])
+
+    by_case = {r.case: r for r in left}
+    assert set(by_case) == {ended.id, cut_short.id}
+    assert by_case[ended.id] == stored  # the kernel's answer, not an error
+    assert by_case[cut_short.id].verdict == "error"
+    assert by_case[cut_short.id].message == STOPPED
+    assert stopped_records(tmp_path, left) == []  # what the controller has is not repeated
