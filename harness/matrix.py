@@ -72,6 +72,19 @@ def gateways(labels: list[str], run_dir: Path) -> list[Gateway]:
     return found
 
 
+def seen_kernel_run(release: str, ended: tuple[float, float]) -> KernelRun:
+    """A kernel that answered without a `--kernel` of this run: this machine's own, or
+    another machine's that `pytest --tx ssh=...` reached (its release is not this one's)."""
+    here = release == kernel_release()
+    return KernelRun(
+        release=release,
+        label="host" if here else release,
+        machine="host" if here else "another machine (an execnet gateway)",
+        first_case_seconds=ended[0],
+        last_case_seconds=ended[1],
+    )
+
+
 def kernel_run(gateway: Gateway, ended: tuple[float, float] | None = None) -> KernelRun:
     """What a kernel of the matrix was: host or guest, KVM or TCG, whether it came up, and
     when (`ended`: its first and last case's end, in seconds from the run's start)."""

@@ -34,8 +34,8 @@ from harness.console import RunConsole
 from harness.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
 from harness.guests.fetch import KernelError
 from harness.guests.launch import find_kernel
-from harness.matrix import HOST, Gateway, gateways, kernel_run
-from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
+from harness.matrix import HOST, Gateway, gateways, kernel_run, seen_kernel_run
+from harness.record import CaseRecord, RecordError, RunInfo
 from harness.report import render_case_text, write_report
 from harness.results import mark_running, new_run_dir, write_record, write_results, write_summary
 from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
@@ -432,14 +432,7 @@ class HarnessRun:
             finished=_now(),
             interrupted=interrupted,
             kernels=[kernel_run(g, self.ended.get(g.release)) for g in self.gateways]
-            or [
-                KernelRun(
-                    release=k,
-                    first_case_seconds=self.ended[k][0],
-                    last_case_seconds=self.ended[k][1],
-                )
-                for k in sorted(self.ended, key=version_tuple)
-            ],
+            or [seen_kernel_run(k, self.ended[k]) for k in sorted(self.ended, key=version_tuple)],
             command=shlex.join(["pytest", *sys.argv[1:]]),
         )
         write_results(self.run_dir, records, run)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.env import kernel_release
 from harness.guests import launch
 from harness.guests.fetch import (
     KEYRING,
@@ -30,6 +31,7 @@ from harness.guests.fetch import (
     sources_list,
     system_archive,
 )
+from harness.matrix import seen_kernel_run
 from harness.results import read_results
 from tests.conftest import needs_root
 
@@ -323,3 +325,12 @@ def test_a_guest_kernel_serves_an_execnet_gateway(tmp_path: Path) -> None:
     assert (guest_release, env["HARNESS_GUEST_KERNEL"]) == (release, release)
     assert env["HARNESS_GUEST_ACCEL"] in ("kvm", "tcg")
     assert json.loads(status.read_text())["boot_seconds"] > 0
+
+
+def test_a_kernel_no_kernel_option_asked_for_is_this_machine_or_another() -> None:
+    """`pytest --tx ssh=...` reaches other machines: their kernels are not labelled host."""
+    here = seen_kernel_run(kernel_release(), (1.0, 2.0))
+    assert (here.label, here.machine) == ("host", "host")
+    there = seen_kernel_run("6.1.0-99-amd64", (1.5, 3.0))
+    assert there.label == "6.1.0-99-amd64" and there.machine.startswith("another machine")
+    assert (there.first_case_seconds, there.last_case_seconds) == (1.5, 3.0)
