@@ -37,7 +37,14 @@ from harness.guests.launch import find_kernel
 from harness.matrix import HOST, Gateway, gateways, kernel_run, seen_kernel_run
 from harness.record import CaseRecord, RecordError, RunInfo
 from harness.report import render_case_text, write_report
-from harness.results import mark_running, new_run_dir, write_record, write_results, write_summary
+from harness.results import (
+    PCAP_POLICIES,
+    mark_running,
+    new_run_dir,
+    write_record,
+    write_results,
+    write_summary,
+)
 from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
 from harness.scenario.limits import over_limits, raise_fd_limit
 from harness.streams import JsonLines, Tap, headline, write_junit
@@ -64,7 +71,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--pcaps",
-        choices=["findings", "all", "none"],
+        choices=PCAP_POLICIES,
         default="findings",
         help="which cases keep their pcaps in the run folder: findings (fail, error, refuted, "
         "changed; the default), all, or none",

@@ -10,6 +10,7 @@ import secrets
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal, get_args
 
 from pydantic import ValidationError
 
@@ -69,6 +70,12 @@ def prune(keep: int, base: Path = RESULTS_DIR) -> list[Path]:
 def record_path(run_dir: Path, record: CaseRecord) -> Path:
     """Where the record of one case on one kernel is kept while the run goes on."""
     return run_dir / "records" / record.kernel / record.scenario / f"{record.case}.json"
+
+
+# Which cases keep their pcaps in the run folder: findings (fail, error, refuted,
+# changed), every case, or none.
+PcapPolicy = Literal["findings", "all", "none"]
+PCAP_POLICIES: tuple[PcapPolicy, ...] = get_args(PcapPolicy)
 
 
 def write_record(run_dir: Path, record: CaseRecord) -> Path:

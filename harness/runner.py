@@ -11,7 +11,6 @@ import socket
 import time
 import traceback
 from pathlib import Path
-from typing import Literal
 
 from harness import kernel, timers
 from harness.commands import TopologyError
@@ -20,13 +19,12 @@ from harness.expect import Comparison
 from harness.facts import Observation
 from harness.netns import Lab
 from harness.record import CaseRecord
-from harness.results import stored_records, unfinished
+from harness.results import PcapPolicy, stored_records, unfinished
 from harness.scenario import Case, Scenario, ScenarioError, load_scenario
 from harness.session import CaseSession
 from harness.verdict import acting_expectations, judge
 from harness.vocabulary import errno_name
 
-PcapPolicy = Literal["findings", "all", "none"]
 # Verdicts whose evidence is kept by default: everything but a plain pass or a skip.
 FINDINGS = frozenset({"fail", "error", "refuted", "changed"})
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.rootstate import differences, snapshot
+
+if TYPE_CHECKING:
+    from harness.netns import NetNS
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="needs root to build network namespaces: run `sudo scripts/test`"
@@ -20,3 +26,14 @@ def host_untouched() -> Iterator[None]:
     before = snapshot()
     yield
     assert differences(before, snapshot()) == {}
+
+
+def ip_json(ns: NetNS, *args: str) -> Any:
+    """iproute2's JSON view of a namespace: an independent reading of the kernel's state."""
+    out = subprocess.run(
+        ["nsenter", f"--net={ns.path}", "ip", "-j", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out) if out.strip() else []

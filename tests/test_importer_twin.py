@@ -51,7 +51,7 @@ from harness.linkkinds import IFF_NO_PI, IFF_TAP, IFF_TUN, TUNSETIFF
 from harness.netns import Lab, NetNS
 from harness.scenario import Topology
 from harness.topology import build
-from tests.conftest import needs_root
+from tests.conftest import ip_json, needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]
 
@@ -68,17 +68,6 @@ EXPECTED_REPORT: dict[str, set[tuple[int, str]]] = {
 }
 CONFIGURING = {"ip", "ifconfig", "route", "sysctl", "brctl"}  # the tools the twin runs
 SETTLE_DEADLINE_S = 5.0  # routes of IPv6 addresses and carriers follow a moment after the commands
-
-
-def ip_json(ns: NetNS, *args: str) -> Any:
-    """iproute2's JSON view of a namespace."""
-    out = subprocess.run(
-        ["nsenter", f"--net={ns.path}", "ip", "-j", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(out) if out.strip() else []
 
 
 # --------------------------------------------------------------------------- the twin

@@ -15,8 +15,8 @@ from harness.kernelstate import HARDWARE_TYPES
 from harness.netns import Lab
 from harness.rtnl import new_addresses
 from harness.topology import build
-from tests.conftest import needs_root
-from tests.test_topology import TWO_HOSTS, ip
+from tests.conftest import ip_json, needs_root
+from tests.test_topology import TWO_HOSTS
 
 pytestmark = [needs_root, pytest.mark.kernel]
 
@@ -31,7 +31,7 @@ def test_links_addresses_and_neighbours_read_as_iproute2_reads_them(
         ns = lab["a"]
         neigh(ns, "add", parse_neigh("192.0.2.77 lladdr 02:00:00:00:00:77 dev eth0"))
 
-        theirs = {link["ifindex"]: link for link in ip(ns, "link", "show")}
+        theirs = {link["ifindex"]: link for link in ip_json(ns, "link", "show")}
         ours = {link.index: link for link in ns.rtnl.links()}
         assert sorted(ours) == sorted(theirs)
         for index, link in ours.items():
@@ -46,7 +46,7 @@ def test_links_addresses_and_neighbours_read_as_iproute2_reads_them(
 
         expected = {
             (entry["ifindex"], info["local"], info["prefixlen"], info.get("scope"))
-            for entry in ip(ns, "-6", "addr", "show")
+            for entry in ip_json(ns, "-6", "addr", "show")
             for info in entry["addr_info"]
         }
         scopes = {0: "global", 253: "link", 254: "host"}
@@ -60,7 +60,7 @@ def test_links_addresses_and_neighbours_read_as_iproute2_reads_them(
             (n.dst, n.lladdr, names[n.ifindex]) for n in ns.rtnl.neighbours(socket.AF_INET)
         } == {
             (entry["dst"], entry.get("lladdr", ""), entry["dev"])
-            for entry in ip(ns, "-4", "neigh", "show")
+            for entry in ip_json(ns, "-4", "neigh", "show")
         }
 
 

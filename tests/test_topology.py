@@ -6,7 +6,6 @@ import json
 import select
 import socket
 import subprocess
-from typing import Any
 
 import pytest
 
@@ -24,20 +23,9 @@ from harness.ipsyntax import (
 from harness.netns import Lab, NetNS
 from harness.scenario import Change, Topology, load_topology
 from harness.topology import build
-from tests.conftest import needs_root
+from tests.conftest import ip_json, needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]
-
-
-def ip(ns: NetNS, *args: str) -> Any:
-    """iproute2's JSON view of the namespace: an independent reading of the kernel's state."""
-    out = subprocess.run(
-        ["nsenter", f"--net={ns.path}", "ip", "-j", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(out) if out.strip() else []
 
 
 def test_lan_with_gateway_is_built_as_described(host_untouched: None) -> None:
@@ -46,7 +34,7 @@ def test_lan_with_gateway_is_built_as_described(host_untouched: None) -> None:
         addrs = {
             (h, a["ifname"], f"{i['local']}/{i['prefixlen']}")
             for h in ("sender", "peer", "gw", "far")
-            for a in ip(lab[h], "-4", "addr", "show")
+            for a in ip_json(lab[h], "-4", "addr", "show")
             for i in a["addr_info"]
             if a["ifname"] != "lo"
         }
@@ -59,10 +47,10 @@ def test_lan_with_gateway_is_built_as_described(host_untouched: None) -> None:
         }
         # iproute2 leaves out `proto boot`, its own default, and prints the others.
         sender_routes = {
-            (r["dst"], r.get("gateway"), r.get("protocol")) for r in ip(lab["sender"], "route")
+            (r["dst"], r.get("gateway"), r.get("protocol")) for r in ip_json(lab["sender"], "route")
         }
         assert sender_routes == {("default", "192.0.2.1", None), ("192.0.2.0/24", None, "kernel")}
-        links = ip(lab["lan0"], "link", "show")
+        links = ip_json(lab["lan0"], "link", "show")
         ports = {(p["ifname"], p.get("master"), p["operstate"]) for p in links if "master" in p}
         assert ports == {
             ("sender-eth0", "br0", "UP"),
@@ -168,7 +156,7 @@ def _kernel_routes(ns: NetNS, family: str) -> list[str]:
     link-local addresses' own entries (their addresses come from random MACs)."""
     routes = [
         json.dumps(r, sort_keys=True)
-        for r in ip(ns, family, "route", "show", "table", "all")
+        for r in ip_json(ns, family, "route", "show", "table", "all")
         if "fe80::" not in r["dst"] or "/" in r["dst"]
     ]
     text = subprocess.run(
@@ -203,9 +191,9 @@ def test_route_lines_mean_what_iproute2_means(host_untouched: None) -> None:
         for family in ("-4", "-6"):
             mine, iproute2 = _kernel_routes(ours["a"], family), _kernel_routes(theirs["a"], family)
             assert mine == iproute2, f"ip {family} route differs:\n{_differences(mine, iproute2)}"
-        assert ip(ours["a"], "nexthop", "show") == ip(theirs["a"], "nexthop", "show")
+        assert ip_json(ours["a"], "nexthop", "show") == ip_json(theirs["a"], "nexthop", "show")
         mtus = [
-            {(link["ifname"], link["mtu"]) for link in ip(lab["a"], "link", "show")}
+            {(link["ifname"], link["mtu"]) for link in ip_json(lab["a"], "link", "show")}
             for lab in (ours, theirs)
         ]
         assert mtus[0] == mtus[1]
@@ -241,7 +229,7 @@ def test_rule_lines_mean_what_iproute2_means(host_untouched: None) -> None:
                 capture_output=True,
             )
         for version in ("-4", "-6"):
-            assert ip(ours["a"], version, "rule") == ip(theirs["a"], version, "rule")
+            assert ip_json(ours["a"], version, "rule") == ip_json(theirs["a"], version, "rule")
 
 
 @pytest.mark.parametrize("ipv6", [False, True], ids=["ipv4", "ipv6"])
@@ -280,7 +268,7 @@ def test_proxy_neighbour_entry_like_iproute2(host_untouched: None) -> None:
                 capture_output=True,
             )
         for family in ("-4", "-6"):
-            assert ip(ours["a"], family, "neigh", "show", "proxy") == ip(
+            assert ip_json(ours["a"], family, "neigh", "show", "proxy") == ip_json(
                 theirs["a"], family, "neigh", "show", "proxy"
             )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from harness import environment
 from harness.cli.common import K_HELP, _needs_root, _selector
 from harness.env import PROJECT_ROOT, is_root
+from harness.results import PCAP_POLICIES
 from harness.scenario import ScenarioError, discover, load_scenario
 from harness.scenario.limits import over_limits, raise_fd_limit
 
@@ -210,7 +211,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     run.add_argument(
         "--pcaps",
-        choices=["findings", "all", "none"],
+        choices=PCAP_POLICIES,
         default="findings",
         help="which cases keep their pcaps: findings (fail, error, refuted, changed; the "
         "default), all, or none",
