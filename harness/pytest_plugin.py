@@ -16,9 +16,7 @@ import datetime
 import os
 import shlex
 import shutil
-import signal
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Generator, Iterator
@@ -47,6 +45,7 @@ from harness.results import (
 )
 from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
 from harness.scenario.limits import over_limits, raise_fd_limit
+from harness.stopping import hold_signals, raise_if_signalled, stop_on_signals
 from harness.streams import JsonLines, Tap, headline, write_junit
 from harness.timers import MODE_VARIABLE
 from harness.vocabulary import version_tuple
@@ -195,20 +194,7 @@ def pytest_configure(config: pytest.Config) -> None:
         except OSError as exc:  # --json or --tap opened for writing: a folder, no permission
             raise pytest.UsageError(f"{exc.filename}: {exc.strerror}") from None
         config.pluginmanager.register(run, "harness-run")
-        if threading.current_thread() is threading.main_thread():
-            # CI cancels a job with SIGTERM: end as Ctrl-C does, so that the run still
-            # writes its results, marked interrupted, instead of dying without them.
-            signal.signal(signal.SIGTERM, _interrupt)
-            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored
-                signal.signal(signal.SIGINT, _interrupt)
-
-
-_signalled: list[str] = []  # the signals that asked this process to stop
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    _signalled.append(signal.Signals(signum).name)
-    raise KeyboardInterrupt(f"signal {_signalled[-1]}")
+        stop_on_signals()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -279,16 +265,19 @@ class CaseItem(pytest.Item):
         # (about 0.5 s), which the xdist controller never needs before it starts them.
         from harness.runner import not_run, run_case
 
+        run_dir = self.config.stash.get(_RUN_DIR, None)
         guest_error = os.environ.get("HARNESS_GUEST_ERROR")
         if guest_error is not None:
             # The launcher could not boot this worker's kernel and runs it on the host
-            # instead: every case is an error of that kernel, saying why.
+            # instead: every case is an error of that kernel, saying why (stored, as
+            # every record a worker carries is: `harness report` after a kill reads it).
             kernel = os.environ.get("HARNESS_GUEST_KERNEL", "?")
             self.record = not_run(self.scenario, self.case, kernel, guest_error)
+            if run_dir is not None:
+                write_record(run_dir, self.record)
             raise CaseFailed(self.record)
         if not is_root():
             pytest.skip(ROOT_HINT)
-        run_dir = self.config.stash.get(_RUN_DIR, None)
         marker = (
             mark_running(
                 run_dir, kernel_release(), self.scenario.name, self.case.id, str(self.scenario.path)
@@ -402,8 +391,7 @@ class HarnessRun:
             crashed = _crash_record(report, kernel)
             if crashed is not None:
                 self._keep(crashed)
-        if _signalled:  # its KeyboardInterrupt was lost (1 SIGINT of 34 here): stop now
-            raise KeyboardInterrupt(f"signal {_signalled[-1]}")
+        raise_if_signalled()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(
@@ -411,6 +399,7 @@ class HarnessRun:
     ) -> Generator[None, None, None]:
         # After every other plugin's sessionfinish, xdist's included: its workers have
         # been stopped, so none stores a record once the run's files are written.
+        hold_signals()
         yield
         self._finish(session, exitstatus)
 

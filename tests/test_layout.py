@@ -32,7 +32,7 @@ STAGES: list[tuple[str, ...]] = [
     ("runner", "results"),
     ("report", "console", "repeats"),
     ("guests",),  # boots other kernels; imports nothing of the stages above
-    ("matrix",),
+    ("matrix", "stopping"),
     ("pytest_plugin", "cli", "__main__"),
 ]
 MAX_LINES = 500
