@@ -31,11 +31,19 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 SCRATCH_PREFIX = "harness-guest-"
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE)
+
+
+def _default_stop_signals() -> None:
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def sweep_scratch() -> None:
     """Remove the scratch directories of keepers that are gone (each holds a lock on its own)."""
     for scratch in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
         try:
-            with open(scratch / ".keeper", "a") as lock:
+            with open(scratch / ".keeper") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             continue  # a live keeper's, or not ours
@@ -47,11 +55,14 @@ class Keeper:
 
     def __init__(self, command: list[str], stdin: int, stdout: int, console: int) -> None:
         sweep_scratch()
-        self.scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
-        # Locked before the keeper exists, so that no other launcher's sweep can
-        # take it for abandoned; the keeper's copy of the fd holds the lock.
-        lock = os.open(f"{self.scratch}/.keeper", os.O_WRONLY | os.O_CREAT, 0o600)
+        # Made under a name the sweep passes over, locked, and only then given its
+        # sweepable name: another launcher's sweep never finds it unlocked.  The
+        # keeper's copy of the fd holds the lock.
+        making = Path(tempfile.mkdtemp(prefix=f".{SCRATCH_PREFIX}new-"))
+        lock = os.open(making / ".keeper", os.O_WRONLY | os.O_CREAT, 0o600)
         fcntl.flock(lock, fcntl.LOCK_EX)
+        self.scratch = str(making.with_name(making.name.removeprefix(".").replace("new-", "", 1)))
+        making.rename(self.scratch)
         env = {
             **os.environ,
             "TMPDIR": self.scratch,
@@ -82,7 +93,7 @@ class Keeper:
         # keeper ends, however: one whose lock is free belongs to no one, and the
         # next launcher removes it.
         os.setsid()  # Ctrl-C in the terminal reaches the launcher, not the keeper
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         # Let go of the execnet pipes: the controller must see the channel
@@ -117,6 +128,8 @@ class Keeper:
                 env=env,
                 process_group=0,
                 restore_signals=True,
+                # The keeper ignores these; vng and qemu must not inherit that.
+                preexec_fn=_default_stop_signals,
             )
         except OSError as exc:
             say(f"cannot start {command[0]}: {exc}")

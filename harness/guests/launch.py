@@ -20,25 +20,13 @@ lines: the xdist worker still starts, and the harness's plugin records every
 case it is given as an error of that kernel, naming the reason.  The
 pytest run finishes either way.
 
-Nothing outlives the launcher
------------------------------
-vng runs `sh -c virtme-run ...`, which forks qemu: three levels, none of which
-dies with its parent.  A keeper process (forked before anything else, in a
-session of its own so that Ctrl-C does not reach it, and a child subreaper so
-orphans come back to it) starts vng in a process group of its own and waits for
-either vng's end or the launcher's: it learns the latter from a pipe only the
-launcher holds, which the kernel closes when the launcher dies, SIGKILL
-included.  Then it kills the group with SIGKILL, reaps every process and removes
-the launcher's temporary directory (TMPDIR of vng: virtme-run's return-code
-file, depmod's scratch dir).
+Nothing outlives the launcher: see harness/guests/keeper.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
-import ctypes.util
 import fcntl
 import json
 import os
@@ -56,15 +44,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from harness.guests.fetch import KernelError, cache_dir, find_cached
-from harness.guests.keeper import Keeper
+from harness.guests.keeper import VENV_BIN, Keeper
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent  # the venv the launcher runs from: vng, virtme-run
 MARKER = b"harness-guest-ready"
 BOOT_TIMEOUT = 120.0  # seconds to the marker; a TCG boot here takes 15-25 s
 KVM_PROBE_TIMEOUT = 10.0  # a KVM boot to the marker takes 2-3 s where KVM works
 CONSOLE_TAIL_LINES = 40
-PR_SET_CHILD_SUBREAPER = 36
 # virtme-ng-init runs udev when the host has it, and udev's coldplug loads a
 # driver for every device of qemu's q35 machine and every CPU feature: under TCG
 # that took 15 of a 25 s boot (kvm_amd alone 6 s).  No scenario uses these;
@@ -74,8 +60,6 @@ UNUSED_MODULES = (
     "iTCO_vendor_support,pcspkr,aesni_intel,ghash_clmulni_intel,crc32_pclmul,powernow_k8,"
     "acpi_cpufreq,i6300esb,serio_raw,evdev,button,joydev,psmouse,cryptd"
 )
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 class BootError(Exception):
