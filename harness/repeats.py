@@ -33,12 +33,12 @@ def repeat_dirs(run_dir: Path, count: int) -> list[Path]:
 def compare_repeats(folders: list[Path]) -> tuple[int, list[Difference]]:
     """How many (case, kernel) pairs ran in every repeat, and those whose answers differ."""
     groups: dict[str, list[tuple[str, CaseRecord]]] = {}
-    for folder in folders:
-        if not (folder / "results.json").is_file():
-            continue  # a repeat that wrote nothing (interrupted before its first case)
+    # A repeat that wrote nothing (interrupted before its first case) is not one of them.
+    written = [folder for folder in folders if (folder / "results.json").is_file()]
+    for folder in written:
         for record in read_results(folder):
             groups.setdefault(f"{record.key} on {record.kernel}", []).append((folder.name, record))
-    complete = sum(len(runs) == len(folders) for runs in groups.values())
+    complete = sum(len(runs) == len(written) for runs in groups.values())
     return complete, differences(groups)
 
 
