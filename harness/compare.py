@@ -96,6 +96,19 @@ class Difference:
     fields: dict[str, list[str]]  # field -> its value in each run
 
 
+Runs = dict[str, list[tuple[str, CaseRecord]]]  # "KEY on KERNEL" -> (run label, record) each
+
+
+def by_case(runs: Iterable[tuple[str, Iterable[CaseRecord]]]) -> Runs:
+    """Each case on each kernel ("KEY on KERNEL") with its (run label, record) in every
+    labelled run that has it: what `differences` compares."""
+    groups: Runs = {}
+    for label, records in runs:
+        for record in records:
+            groups.setdefault(f"{record.key} on {record.kernel}", []).append((label, record))
+    return groups
+
+
 def differences(groups: dict[str, list[tuple[str, CaseRecord]]]) -> list[Difference]:
     """For each case key, its (label, record) runs; the cases whose essences differ.
 

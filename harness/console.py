@@ -21,11 +21,10 @@ from rich.text import Text
 
 from harness.record import CaseRecord
 from harness.streams import headline
-from harness.verdict import VERDICTS
+from harness.verdict import VERDICT_ORDER, VERDICTS
 from harness.vocabulary import version_tuple
 
 # The order findings are listed in at the end: failures first.
-ORDER = ("fail", "error", "changed", "refuted", "skip", "pass")
 STYLES = {
     "pass": "green",
     "changed": "cyan",
@@ -90,7 +89,7 @@ class RunConsole:
         self.kernels |= {r.kernel for r in records}
         findings = sorted(
             (r for r in records if r.verdict != "pass"),
-            key=lambda r: (ORDER.index(r.verdict), r.key, version_tuple(r.kernel)),
+            key=lambda r: (VERDICT_ORDER.index(r.verdict), r.key, version_tuple(r.kernel)),
         )
         if findings:
             self.console.print(Text(f"{len(findings)} not a plain pass:", style="bold"))

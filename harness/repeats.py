@@ -20,8 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from harness.compare import Difference, differences
-from harness.record import CaseRecord
+from harness.compare import Difference, by_case, differences
 from harness.results import read_results
 
 
@@ -32,12 +31,9 @@ def repeat_dirs(run_dir: Path, count: int) -> list[Path]:
 
 def compare_repeats(folders: list[Path]) -> tuple[int, list[Difference]]:
     """How many (case, kernel) pairs ran in every repeat, and those whose answers differ."""
-    groups: dict[str, list[tuple[str, CaseRecord]]] = {}
     # A repeat that wrote nothing (interrupted before its first case) is not one of them.
     written = [folder for folder in folders if (folder / "results.json").is_file()]
-    for folder in written:
-        for record in read_results(folder):
-            groups.setdefault(f"{record.key} on {record.kernel}", []).append((folder.name, record))
+    groups = by_case((folder.name, read_results(folder)) for folder in written)
     complete = sum(len(runs) == len(written) for runs in groups.values())
     return complete, differences(groups)
 

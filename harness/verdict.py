@@ -22,6 +22,8 @@ from harness.vocabulary import version_tuple
 # what the case records for that side.
 Verdict = Literal["pass", "fail", "skip", "error", "refuted", "changed"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "changed", "refuted", "fail", "error", "skip")
+# The order the views list cases in: what needs looking at first.
+VERDICT_ORDER: tuple[Verdict, ...] = ("fail", "error", "changed", "refuted", "skip", "pass")
 
 
 def evidence(obs: Observation, act: Act, index: int) -> Evidence:

@@ -26,10 +26,9 @@ from harness.report import (
 )
 from harness.report.style import CJK_CHARACTER, cjk_covered
 from harness.report.svg import receipt_text
-from harness.report.views import VERDICT_ORDER
 from harness.results import read_results, write_results
 from harness.scenario import Act, Topology
-from harness.verdict import VERDICTS
+from harness.verdict import VERDICT_ORDER, VERDICTS
 
 SAMPLE_RUN = Path("/tmp/sample/results")
 SENDER_MAC = "02:00:00:00:00:01"

@@ -8,9 +8,9 @@ import difflib
 import sys
 from pathlib import Path
 
-from harness.compare import differences
+from harness.compare import by_case, differences
 from harness.env import RESULTS_DIR
-from harness.record import CaseRecord, KernelRun, RunInfo
+from harness.record import KernelRun, RunInfo
 from harness.report import render_case_text, write_report
 from harness.results import (
     latest_run,
@@ -85,10 +85,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    groups: dict[str, list[tuple[str, CaseRecord]]] = {}
-    for label, records in zip((args.first.name, args.second.name), runs, strict=True):
-        for record in records:
-            groups.setdefault(f"{record.key} on {record.kernel}", []).append((label, record))
+    groups = by_case(zip((args.first.name, args.second.name), runs, strict=True))
     only = [key for key, runs_of in groups.items() if len(runs_of) == 1]
     found = differences(groups)
     compared = len(groups) - len(only)

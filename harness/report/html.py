@@ -25,7 +25,6 @@ from harness.report.style import page_css
 from harness.report.svg import LEGEND, PROTO_COLOURS, escape
 from harness.report.text import source_of
 from harness.report.views import (
-    VERDICT_ORDER,
     CaseView,
     Page,
     ScenarioView,
@@ -36,6 +35,7 @@ from harness.report.views import (
     verdict_rank,
 )
 from harness.results import read_run
+from harness.verdict import VERDICT_ORDER
 
 REPORT_NAME = "report.html"
 # ---------------------------------------------------------------- the head of the page

@@ -16,11 +16,10 @@ from pathlib import Path
 from harness.compare import essence
 from harness.record import CaseRecord
 from harness.report.svg import escape
-from harness.verdict import VERDICTS, Verdict
+from harness.verdict import VERDICT_ORDER, VERDICTS
 from harness.vocabulary import version_tuple
 
 # Failures first: the order of every list, count and filter on the page.
-VERDICT_ORDER: tuple[Verdict, ...] = ("fail", "error", "changed", "refuted", "skip", "pass")
 FAILING = frozenset({"fail", "error"})
 
 
