@@ -29,6 +29,7 @@ import fcntl
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -313,9 +314,7 @@ class PrivateApt:
     def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         """apt-get ARGS under the private configuration."""
         env = {**os.environ, "APT_CONFIG": str(self.dir / "apt.conf"), "LC_ALL": "C"}
-        return subprocess.run(
-            ["apt-get", "-q", *args], cwd=cwd, env=env, capture_output=True, text=True
-        )
+        return _run(["apt-get", "-q", *args], APT_TIMEOUT, cwd=cwd, env=env)
 
     def update(self) -> None:
         """Refresh the package indices of every release."""
@@ -337,12 +336,14 @@ class PrivateApt:
         targets = self.run(
             "indextargets", "--format", "$(FILENAME)\t$(CODENAME)", "Identifier: Packages"
         )
+        if targets.returncode != 0:
+            raise KernelError(f"apt-get indextargets failed: {targets.stderr.strip()}")
         found: list[Candidate] = []
         for line in targets.stdout.splitlines():
             filename, _, suite = line.partition("\t")
-            index = subprocess.run(
-                ["/usr/lib/apt/apt-helper", "cat-file", filename], capture_output=True, text=True
-            )
+            index = _run(["/usr/lib/apt/apt-helper", "cat-file", filename], LOCAL_TIMEOUT)
+            if index.returncode != 0:
+                raise KernelError(f"apt-helper could not read {filename}: {index.stderr.strip()}")
             found += candidates(index.stdout, suite)
         return found
 
@@ -393,9 +394,7 @@ def _fetch_one(apt: PrivateApt, chosen: Candidate, cache: Path, log: Log) -> Cac
     with _scratch(cache, ".fetch-") as scratch:
         unpacked = scratch / "root"
         for deb in apt.download(chosen, scratch):
-            extracted = subprocess.run(
-                ["dpkg-deb", "-x", str(deb), str(unpacked)], capture_output=True, text=True
-            )
+            extracted = _run(["dpkg-deb", "-x", str(deb), str(unpacked)], LOCAL_TIMEOUT)
             if extracted.returncode != 0:
                 raise KernelError(
                     f"dpkg-deb could not unpack {deb.name}: {extracted.stderr.strip()}"
@@ -434,13 +433,28 @@ def _depmod(kernel: CachedKernel) -> None:
     # Done here once, so that virtme-ng, which runs depmod when modules.dep is
     # missing, never writes into the cache at boot.
     base = kernel.modules.parents[2]  # <root> or <root>/usr
-    done = subprocess.run(
-        ["depmod", "-a", "-b", str(base), kernel.release], capture_output=True, text=True
-    )
+    done = _run(["depmod", "-a", "-b", str(base), kernel.release], LOCAL_TIMEOUT)
     if done.returncode != 0 or not (kernel.modules / "modules.dep").is_file():
         raise KernelError(
             f"depmod could not index the modules of {kernel.release}: {done.stderr.strip()}"
         )
+
+
+APT_TIMEOUT = 1800.0  # seconds for one apt-get (a kernel's .debs are about 100 MB)
+LOCAL_TIMEOUT = 300.0  # reading an index, unpacking a .deb, depmod: seconds each here
+
+
+def _run(
+    argv: list[str], timeout: float, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A command of the fetch, bounded: one that hangs becomes a KernelError."""
+    try:
+        return subprocess.run(
+            argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        hung = shlex.join(argv)
+        raise KernelError(f"{argv[0]} did not end within {timeout:.0f} s: {hung}") from None
 
 
 @contextlib.contextmanager
