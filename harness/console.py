@@ -4,9 +4,10 @@ On a terminal: one status line, redrawn in place, with the count of each
 verdict so far, the case running now and an estimate of the time left; colour.
 Elsewhere (CI logs, a pipe): no redrawing and no colour.  A failure or error is
 printed as it happens; at the end, every case that is not a plain pass, grouped
-by verdict with failures first, then the counts per kernel.  Every line fits the
-terminal's width (80 columns when there is none): ids and titles are cut at a
-word, never wrapped mid-word.  Built on rich (colour, terminal detection,
+by verdict with failures first, then the counts per kernel.  Every verdict line
+fits the terminal's width (80 columns when there is none): ids and titles are
+cut at a word, never wrapped mid-word; the closing paths of the run's files are
+printed whole, to be copied.  Built on rich (colour, terminal detection,
 live display).
 """
 
