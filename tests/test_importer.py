@@ -410,3 +410,15 @@ def test_new_writes_a_skeleton_that_loads_names_every_field_and_is_never_overwri
     assert "exists already" in capsys.readouterr().err
     assert main(["new", "Bad Name"]) == 2
     assert new_scenario_text("x").startswith("# x: one claim")
+
+
+def test_a_machine_global_sysctl_is_one_unsupported_line_not_a_failed_import() -> None:
+    result = import_listing(
+        "ip netns add a\n"
+        "ip -n a link add eth0 type veth peer name eth1\n"
+        "ip netns exec a sysctl -w net.core.rmem_max=8388608\n"
+        "ip netns exec a sysctl -w net.ipv4.ip_forward=1\n"
+    )
+    assert result.topology.hosts["a"].sysctls == {"net.ipv4.ip_forward": 1}
+    outcome, reason = outcomes_of(result)[3]
+    assert outcome == "unsupported" and "global to the machine" in reason
