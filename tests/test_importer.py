@@ -422,3 +422,15 @@ def test_a_machine_global_sysctl_is_one_unsupported_line_not_a_failed_import() -
     assert result.topology.hosts["a"].sysctls == {"net.ipv4.ip_forward": 1}
     outcome, reason = outcomes_of(result)[3]
     assert outcome == "unsupported" and "global to the machine" in reason
+
+
+def test_a_macvlans_own_sysctl_is_part_of_the_topology_not_a_change() -> None:
+    """The builder writes a host's sysctls once all its links exist (macvlan included)."""
+    result = import_listing(
+        "ip netns add h\n"
+        "ip -n h link add eth0 type veth peer name eth1\n"
+        "ip -n h link add link eth0 name mv0 type macvlan mode bridge\n"
+        "ip netns exec h sysctl -w net.ipv4.conf.mv0.arp_ignore=1\n"
+    )
+    assert result.topology.hosts["h"].sysctls == {"net.ipv4.conf.mv0.arp_ignore": 1}
+    assert result.changes == []
