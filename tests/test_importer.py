@@ -434,3 +434,27 @@ def test_a_macvlans_own_sysctl_is_part_of_the_topology_not_a_change() -> None:
     )
     assert result.topology.hosts["h"].sysctls == {"net.ipv4.conf.mv0.arp_ignore": 1}
     assert result.changes == []
+
+
+def test_an_interface_name_with_a_dot_stays_one_name_in_its_sysctls() -> None:
+    """/proc/sys/net/ipv4/conf/eth0.5/rp_filter is about eth0.5, not about an eth0 (the
+    slash form keeps the dot), through a rename and a move with conf.default."""
+    result = import_listing(
+        "ip link add eth0.5 type veth peer name x1\n"
+        "echo 2 > /proc/sys/net/ipv4/conf/eth0.5/rp_filter\n"
+        "sysctl -w net/ipv4/conf/eth0.5/arp_ignore=1\n"
+        "ip link set eth0.5 name wan.7\n"
+        "ip netns add b\n"
+        "ip netns exec b sysctl -w net.ipv6.conf.default.hop_limit=32\n"
+        "ip link set x1 netns b name x1.9\n"
+    )
+    host, b = result.topology.hosts["host"], result.topology.hosts["b"]
+    assert list(host.interfaces) == ["wan.7"]
+    assert host.sysctls == {
+        "net/ipv4/conf/wan.7/rp_filter": 2,
+        "net/ipv4/conf/wan.7/arp_ignore": 1,
+    }
+    assert b.sysctls == {
+        "net.ipv6.conf.default.hop_limit": 32,
+        "net/ipv6/conf/x1.9/hop_limit": 32,
+    }

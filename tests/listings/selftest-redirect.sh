@@ -4,8 +4,8 @@
 # set-up: fixed namespace names, `li`/`ro` abbreviations, links moved and renamed on
 # the way (`li set X netns NS name Y up`), `addr add dev IF ADDR`, a bridge, a
 # macvlan, blackhole/unreachable routes, a proxy neighbour, policy rules, a
-# conf.default sysctl set before the links exist, a macvlan's own sysctl, a `case`
-# and an `if`.
+# conf.default sysctl set before the links exist, a macvlan's own sysctl (also of
+# one with a dot in its name), a `case` and an `if`.
 
 WITH_VRF=no
 H1_N1_IP=172.16.1.1
@@ -73,6 +73,8 @@ setup()
 	ip -netns h2 li set mv0 up
 	ip -netns h2 li add mv1 link eth0 type macvlan
 	ip netns exec h2 sysctl -qw net.ipv4.conf.mv0.arp_ignore=1
+	ip -netns h2 li add link eth0 name mv0.5 type macvlan
+	ip netns exec h2 sysctl -qw net/ipv4/conf/mv0.5/arp_ignore=2
 
 	ip netns exec r2 sysctl -q -w net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
 	ip netns exec r1 sysctl -qw net.ipv4.conf.all.send_redirects=1
