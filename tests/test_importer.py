@@ -458,3 +458,15 @@ def test_an_interface_name_with_a_dot_stays_one_name_in_its_sysctls() -> None:
         "net.ipv6.conf.default.hop_limit": 32,
         "net/ipv6/conf/x1.9/hop_limit": 32,
     }
+
+
+def test_a_veth_whose_peer_name_is_taken_makes_neither_end() -> None:
+    """The kernel makes both ends or none (veth_newlink fails as a whole: File exists)."""
+    result = import_listing(
+        "ip netns add a\n"
+        "ip -n a link add y type veth peer name z\n"
+        "ip -n a link add x type veth peer name y\n"
+    )
+    assert list(result.topology.hosts["a"].interfaces) == ["y", "z"]
+    outcome, reason = outcomes_of(result)[3]
+    assert outcome == "unsupported" and "y exists already" in reason

@@ -148,12 +148,16 @@ class Draft:
             self._arrived(ns, name)
         return host.interfaces[name]
 
+    def check_free(self, ns: str, name: str) -> None:
+        """Refuse a new link name Linux refuses, or one `ns` has already (File exists)."""
+        _check_name(name)
+        if name in self.host(ns).interfaces:
+            raise Unsupported(f"{name} exists already in that namespace (File exists)")
+
     def create(self, ns: str, name: str, iface: Iface) -> None:
         """A new link `name` in `ns`."""
-        _check_name(name)
+        self.check_free(ns, name)
         host = self.host(ns)
-        if name in host.interfaces:
-            raise Unsupported(f"{name} exists already in that namespace (File exists)")
         host.interfaces[name] = iface
         self._arrived(ns, name)
 
