@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, create_model, field_validator, model_validator
@@ -321,3 +321,20 @@ class Listener(Strict):
         """An IPv6 socket: said so, or implied by the bind address or the groups."""
         bound = self.bind is not None and ":" in self.bind
         return self.ipv6 or bound or any(g.version == 6 for g in self.join)
+
+
+def default_listeners(hosts: Iterable[str], probes: Iterable[Probe]) -> list[Listener]:
+    """One UDP or TCP listener on every host but the prober, for each port and family of
+    each probe (a probe with several flows has several ports)."""
+    # Keys first, in order: a big case wants tens of thousands (one per port per host).
+    wanted: dict[tuple[str, Literal["udp", "tcp"], int, bool], None] = {}
+    for probe in probes:
+        if probe.proto == "icmp":
+            continue
+        proto: Literal["udp", "tcp"] = "tcp" if probe.proto == "tcp" else "udp"
+        for host in hosts:
+            if host != probe.host:
+                wanted |= dict.fromkeys(
+                    (host, proto, p, probe.dst.version == 6) for p in probe.ports()
+                )
+    return [Listener(host=h, proto=proto, port=p, ipv6=v6) for h, proto, p, v6 in wanted]
