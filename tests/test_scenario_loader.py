@@ -222,6 +222,30 @@ def test_good_file_loads_with_parsed_expectations(tmp_path: Path) -> None:
         ),
         (
             variant(
+                listeners=[{"host": "peer", "bind": "192.0.2.1", "join": ["ff02::1:3"]}],
+                probe={"host": "sender", "dst": "192.0.2.193"},
+            ),
+            "cases[0](one).listeners[0].join",
+            "bound to IPv4 192.0.2.1, it cannot join IPv6 group ff02::1:3",
+        ),
+        (
+            variant(
+                listeners=[{"host": "peer", "bind": "2001:db8::1", "join": ["239.1.2.3"]}],
+                probe={"host": "sender", "dst": "192.0.2.193"},
+            ),
+            "cases[0](one).listeners[0].join",
+            "bound to IPv6 2001:db8::1, it cannot join IPv4 group 239.1.2.3",
+        ),
+        (
+            variant(
+                listeners=[{"host": "peer", "join": ["239.1.2.3", "ff02::1:3"]}],
+                probe={"host": "sender", "dst": "192.0.2.193"},
+            ),
+            "cases[0](one).listeners[0].join",
+            "an IPv4 listener joins IPv4 groups",
+        ),
+        (
+            variant(
                 listeners=[{"host": "peer", "join": ["239.1.2.3"], "join_dev": "eth4"}],
                 probe={"host": "sender", "dst": "239.1.2.3"},
             ),

@@ -7,6 +7,7 @@ harness/sockopts.py: each valued option is a field of the probe
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
 from collections.abc import Iterable, Iterator
@@ -310,9 +311,22 @@ class Listener(Strict):
             raise ValueError("only a UDP socket joins multicast groups")
         if self.join_dev is not None and not self.join:
             raise ValueError("'join_dev' says where to join the groups in 'join'")
+        # A socket joins groups of its own family only (IP_ADD_MEMBERSHIP on AF_INET,
+        # IPV6_JOIN_GROUP on AF_INET6); `v6` is itself true for any IPv6 group, so the
+        # bound address is compared with each group on its own.
+        if self.bind is not None:
+            bound = ipaddress.ip_address(self.bind)
+            for group in self.join:
+                if group.version != bound.version:
+                    raise FieldError(
+                        ("join",),
+                        f"bound to IPv{bound.version} {bound}, it cannot join "
+                        f"IPv{group.version} group {group}",
+                    )
         if len({g.version for g in self.join} | ({6} if self.v6 else {4})) > 1:
-            raise ValueError(
-                "an IPv4 listener joins IPv4 groups, an IPv6 one (ipv6: true) IPv6 groups"
+            raise FieldError(
+                ("join",),
+                "an IPv4 listener joins IPv4 groups, an IPv6 one (ipv6: true) IPv6 groups",
             )
         return self
 
