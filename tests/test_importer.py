@@ -470,3 +470,17 @@ def test_a_veth_whose_peer_name_is_taken_makes_neither_end() -> None:
     assert list(result.topology.hosts["a"].interfaces) == ["y", "z"]
     outcome, reason = outcomes_of(result)[3]
     assert outcome == "unsupported" and "y exists already" in reason
+
+
+def test_a_neighbours_device_keeps_its_case_and_only_the_mac_is_lowercased() -> None:
+    result = import_listing(
+        "ip netns add a\n"
+        "ip -n a link add Eth0 type veth peer name eth1\n"
+        "ip -n a addr add 10.0.0.1/24 dev Eth0\n"
+        "ip -n a neigh add 10.0.0.2 lladdr AA:BB:CC:00:00:01 dev Eth0 nud permanent\n"
+    )
+    a = result.topology.hosts["a"]
+    assert list(a.interfaces) == ["Eth0", "eth1"]
+    assert [str(n) for n in a.neighbours] == [
+        "192.0.2.2 lladdr aa:bb:cc:00:00:01 dev Eth0 nud permanent"
+    ]

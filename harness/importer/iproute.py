@@ -311,7 +311,9 @@ def _neigh_words(words: list[str]) -> list[str]:
     while rest:
         word = rest.pop(0)
         if word in ("lladdr", "dev", "nud") and rest:
-            pairs += [word, rest.pop(0).lower()]
+            value = rest.pop(0)
+            # A MAC's hex digits in either case are one address; a link name is case-sensitive.
+            pairs += [word, value.lower() if word == "lladdr" else value]
         elif word == "proxy":
             proxy = ["proxy"]
         elif word == "to" and rest:
