@@ -87,6 +87,12 @@ setup()
 	ip -netns h2 ro add default via 172.16.2.1
 	ip -netns h2 -6 ro add default via ${R2_N2_IP6} dev eth0
 	ip -netns r2 rule add to 172.16.1.0/24 lookup 200 pref 200
+	# Without pref: the kernel's pick depends on the rules there at that moment,
+	# a deleted one included.
+	ip -netns r2 rule add fwmark 1 table 10
+	ip -netns r2 rule add fwmark 2 table 20
+	ip -netns r2 rule del fwmark 1
+	ip -netns r2 rule add fwmark 3 table 30
 	ip -netns r2 ro add 172.16.1.0/24 dev eth0 table 200
 	ip -netns r2 ro add 172.16.1.0/24 via 172.16.10.1 dev eth1 metric 100
 	ip -netns r2 ro del 172.16.1.0/24 via 172.16.10.1 dev eth1 metric 100
