@@ -32,7 +32,6 @@ IP_PKTINFO = 8
 IPV6_RECVPKTINFO = 49
 IPV6_PKTINFO = 50
 TCP_USER_TIMEOUT = 18
-IPV6_ADD_MEMBERSHIP = 20  # IPV6_JOIN_GROUP
 ICMP_ECHO_REQUEST = 8
 ICMPV6_ECHO_REQUEST = 128
 
@@ -288,7 +287,7 @@ class Listeners:
             )
         for group in listener.join:
             if group.version == 6:
-                level, option = socket.IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP
+                level, option = socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP
                 request = group.packed + struct.pack("=i", index)
             else:
                 level, option = socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP
