@@ -14,7 +14,6 @@ import select
 import socket
 import struct
 import time
-from typing import Literal
 
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
@@ -25,6 +24,7 @@ from harness.facts import ProbeOutcome, Receipt
 from harness.netns import NetNS
 from harness.network import Network
 from harness.scenario import Listener, Probe
+from harness.scenario.probe import default_listeners as scenario_default_listeners
 from harness.vocabulary import errno_name
 
 # Linux values missing from Python's socket module on some builds.
@@ -32,7 +32,6 @@ IP_PKTINFO = 8
 IPV6_RECVPKTINFO = 49
 IPV6_PKTINFO = 50
 TCP_USER_TIMEOUT = 18
-IPV6_ADD_MEMBERSHIP = 20  # IPV6_JOIN_GROUP
 ICMP_ECHO_REQUEST = 8
 ICMPV6_ECHO_REQUEST = 128
 
@@ -230,21 +229,8 @@ def payload_for(case_key: str, size: int) -> bytes:
 
 
 def default_listeners(net: Network, probes: list[Probe]) -> list[Listener]:
-    """One UDP or TCP listener on every host but the prober, for each port and family of
-    each probe (a probe with several flows has several ports)."""
-    wanted: list[Listener] = []
-    for probe in probes:
-        if probe.proto == "icmp":
-            continue
-        proto: Literal["udp", "tcp"] = "tcp" if probe.proto == "tcp" else "udp"
-        for host in net.topology.hosts:
-            if host == probe.host:
-                continue
-            for port in probe.ports():
-                listener = Listener(host=host, proto=proto, port=port, ipv6=probe.dst.version == 6)
-                if listener not in wanted:
-                    wanted.append(listener)
-    return wanted
+    """The listeners a case gets when it names none (harness.scenario.default_listeners)."""
+    return scenario_default_listeners(net.topology.hosts, probes)
 
 
 class Listeners:
@@ -301,7 +287,7 @@ class Listeners:
             )
         for group in listener.join:
             if group.version == 6:
-                level, option = socket.IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP
+                level, option = socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP
                 request = group.packed + struct.pack("=i", index)
             else:
                 level, option = socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP

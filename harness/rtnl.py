@@ -44,6 +44,7 @@ from pyroute2.netlink import (
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import (
     RTM_DELADDR,
+    RTM_DELRULE,
     RTM_GETADDR,
     RTM_GETLINK,
     RTM_GETNEIGH,
@@ -52,6 +53,7 @@ from pyroute2.netlink.rtnl import (
     RTM_NEWADDR,
     RTM_NEWLINK,
     RTM_NEWROUTE,
+    RTM_NEWRULE,
 )
 from pyroute2.netlink.rtnl.fibmsg import fibmsg
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
@@ -62,7 +64,6 @@ from pyroute2.netlink.rtnl.rtmsg import rtmsg_base
 from harness import timing
 
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-RTM_NEWRULE, RTM_DELRULE = 32, 33
 RT_TABLE_UNSPEC = 0
 # fib_rule_hdr fields, and the attribute each other rule field is sent as.
 _RULE_HEADER = ("family", "dst_len", "src_len", "tos", "action", "flags")

@@ -272,13 +272,21 @@ def sysctl_path(key: str) -> str:
     return path
 
 
+def sysctl_row(key: str) -> str | None:
+    """The folder a per-interface key is in: an interface (`eth0` of
+    net.ipv4.conf.eth0.rp_filter, `eth0.5` of net/ipv4/conf/eth0.5/rp_filter), `all` or
+    `default`; None for any other key."""
+    parts = sysctl_path(key).split("/")
+    if len(parts) > 4 and (parts[1], parts[2]) in _PER_INTERFACE:
+        return parts[3]
+    return None
+
+
 def sysctl_interface(key: str) -> str | None:
     """The interface a per-interface key is about (`eth0` of net.ipv4.conf.eth0.rp_filter),
     None for any other key and for the conf/all and conf/default rows."""
-    parts = sysctl_path(key).split("/")
-    if len(parts) > 4 and (parts[1], parts[2]) in _PER_INTERFACE:
-        return None if parts[3] in _RESERVED_IFNAMES else parts[3]
-    return None
+    row = sysctl_row(key)
+    return None if row in _RESERVED_IFNAMES else row
 
 
 def sysctl_interface_problem(key: str, interfaces: Iterable[str]) -> str | None:

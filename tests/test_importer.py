@@ -410,3 +410,77 @@ def test_new_writes_a_skeleton_that_loads_names_every_field_and_is_never_overwri
     assert "exists already" in capsys.readouterr().err
     assert main(["new", "Bad Name"]) == 2
     assert new_scenario_text("x").startswith("# x: one claim")
+
+
+def test_a_machine_global_sysctl_is_one_unsupported_line_not_a_failed_import() -> None:
+    result = import_listing(
+        "ip netns add a\n"
+        "ip -n a link add eth0 type veth peer name eth1\n"
+        "ip netns exec a sysctl -w net.core.rmem_max=8388608\n"
+        "ip netns exec a sysctl -w net.ipv4.ip_forward=1\n"
+    )
+    assert result.topology.hosts["a"].sysctls == {"net.ipv4.ip_forward": 1}
+    outcome, reason = outcomes_of(result)[3]
+    assert outcome == "unsupported" and "global to the machine" in reason
+
+
+def test_a_macvlans_own_sysctl_is_part_of_the_topology_not_a_change() -> None:
+    """The builder writes a host's sysctls once all its links exist (macvlan included)."""
+    result = import_listing(
+        "ip netns add h\n"
+        "ip -n h link add eth0 type veth peer name eth1\n"
+        "ip -n h link add link eth0 name mv0 type macvlan mode bridge\n"
+        "ip netns exec h sysctl -w net.ipv4.conf.mv0.arp_ignore=1\n"
+    )
+    assert result.topology.hosts["h"].sysctls == {"net.ipv4.conf.mv0.arp_ignore": 1}
+    assert result.changes == []
+
+
+def test_an_interface_name_with_a_dot_stays_one_name_in_its_sysctls() -> None:
+    """/proc/sys/net/ipv4/conf/eth0.5/rp_filter is about eth0.5, not about an eth0 (the
+    slash form keeps the dot), through a rename and a move with conf.default."""
+    result = import_listing(
+        "ip link add eth0.5 type veth peer name x1\n"
+        "echo 2 > /proc/sys/net/ipv4/conf/eth0.5/rp_filter\n"
+        "sysctl -w net/ipv4/conf/eth0.5/arp_ignore=1\n"
+        "ip link set eth0.5 name wan.7\n"
+        "ip netns add b\n"
+        "ip netns exec b sysctl -w net.ipv6.conf.default.hop_limit=32\n"
+        "ip link set x1 netns b name x1.9\n"
+    )
+    host, b = result.topology.hosts["host"], result.topology.hosts["b"]
+    assert list(host.interfaces) == ["wan.7"]
+    assert host.sysctls == {
+        "net/ipv4/conf/wan.7/rp_filter": 2,
+        "net/ipv4/conf/wan.7/arp_ignore": 1,
+    }
+    assert b.sysctls == {
+        "net.ipv6.conf.default.hop_limit": 32,
+        "net/ipv6/conf/x1.9/hop_limit": 32,
+    }
+
+
+def test_a_veth_whose_peer_name_is_taken_makes_neither_end() -> None:
+    """The kernel makes both ends or none (veth_newlink fails as a whole: File exists)."""
+    result = import_listing(
+        "ip netns add a\n"
+        "ip -n a link add y type veth peer name z\n"
+        "ip -n a link add x type veth peer name y\n"
+    )
+    assert list(result.topology.hosts["a"].interfaces) == ["y", "z"]
+    outcome, reason = outcomes_of(result)[3]
+    assert outcome == "unsupported" and "y exists already" in reason
+
+
+def test_a_neighbours_device_keeps_its_case_and_only_the_mac_is_lowercased() -> None:
+    result = import_listing(
+        "ip netns add a\n"
+        "ip -n a link add Eth0 type veth peer name eth1\n"
+        "ip -n a addr add 10.0.0.1/24 dev Eth0\n"
+        "ip -n a neigh add 10.0.0.2 lladdr AA:BB:CC:00:00:01 dev Eth0 nud permanent\n"
+    )
+    a = result.topology.hosts["a"]
+    assert list(a.interfaces) == ["Eth0", "eth1"]
+    assert [str(n) for n in a.neighbours] == [
+        "192.0.2.2 lladdr aa:bb:cc:00:00:01 dev Eth0 nud permanent"
+    ]

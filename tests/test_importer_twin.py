@@ -51,6 +51,7 @@ from harness.linkkinds import IFF_NO_PI, IFF_TAP, IFF_TUN, TUNSETIFF
 from harness.netns import Lab, NetNS
 from harness.scenario import Topology
 from harness.topology import build
+from harness.vocabulary import sysctl_path
 from tests.conftest import ip_json, needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]
@@ -227,9 +228,13 @@ def state(lab: Lab, result: ImportResult) -> dict[str, Any]:
             *spec.sysctls,
             *(k for c in result.changes if c.host == host for k in c.sysctl or {}),
         ]
-        # A conf.default key reaches the links made after it: read it on every link.
+        # A conf.default key reaches the links made after it: read it on every link
+        # (slash form: a link name may hold a dot).
         keys += [
-            k.replace(".default.", f".{i}.") for k in keys if ".conf.default." in k for i in links
+            sysctl_path(k).replace("/default/", f"/{i}/")
+            for k in keys
+            if "/conf/default/" in sysctl_path(k)
+            for i in links
         ]
         sysctls = {key: ns.read_sysctl(key) for key in sorted(set(keys))}
         seen[host] = {

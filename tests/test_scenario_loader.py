@@ -222,6 +222,30 @@ def test_good_file_loads_with_parsed_expectations(tmp_path: Path) -> None:
         ),
         (
             variant(
+                listeners=[{"host": "peer", "bind": "192.0.2.1", "join": ["ff02::1:3"]}],
+                probe={"host": "sender", "dst": "192.0.2.193"},
+            ),
+            "cases[0](one).listeners[0].join",
+            "bound to IPv4 192.0.2.1, it cannot join IPv6 group ff02::1:3",
+        ),
+        (
+            variant(
+                listeners=[{"host": "peer", "bind": "2001:db8::1", "join": ["239.1.2.3"]}],
+                probe={"host": "sender", "dst": "192.0.2.193"},
+            ),
+            "cases[0](one).listeners[0].join",
+            "bound to IPv6 2001:db8::1, it cannot join IPv4 group 239.1.2.3",
+        ),
+        (
+            variant(
+                listeners=[{"host": "peer", "join": ["239.1.2.3", "ff02::1:3"]}],
+                probe={"host": "sender", "dst": "192.0.2.193"},
+            ),
+            "cases[0](one).listeners[0].join",
+            "an IPv4 listener joins IPv4 groups",
+        ),
+        (
+            variant(
                 listeners=[{"host": "peer", "join": ["239.1.2.3"], "join_dev": "eth4"}],
                 probe={"host": "sender", "dst": "239.1.2.3"},
             ),
@@ -350,3 +374,34 @@ def test_a_case_too_big_for_the_process_is_refused_with_the_numbers(
     monkeypatch.setattr("resource.getrlimit", lambda _: (1024, 1024))
     (problem,) = limits.over_limits(scenario)
     assert f"needs about {fds} open files" in problem and "1024" in problem
+
+
+def test_the_fd_estimate_counts_the_listeners_the_run_opens(tmp_path: Path) -> None:
+    """One listener per flow's port on each other host, and per prober: the count the run's
+    own harness.probes.default_listeners makes (a 50-flow probe, and probes from both ends
+    to the same port)."""
+    from harness.scenario import limits
+
+    hosts: dict[str, Any] = {
+        "a": {"interfaces": {"e0": {"link": "b.e0", "addresses": ["192.0.2.1/24"]}}},
+        "b": {"interfaces": {"e0": {"link": "a.e0", "addresses": ["192.0.2.2/24"]}}},
+        "c": {},
+    }
+    steps = [
+        {"probe": {"host": "a", "dst": "192.0.2.2", "port": 1000, "flows": 50}},
+        {"probe": {"host": "a", "dst": "192.0.2.2", "port": 2000}},
+        {"probe": {"host": "b", "dst": "192.0.2.1", "port": 2000}},
+    ]
+    doc = {
+        **GOOD,
+        "topology": {"hosts": hosts},
+        "cases": [
+            {"id": "a", "title": "t", "steps": [{**s, "expect": {"errno": "ok"}} for s in steps]}
+        ],
+    }
+    scenario = load_scenario(write(tmp_path, doc))
+    fds, namespaces = limits.case_needs(scenario, scenario.cases[0])
+    # flows: 50 ports on b and c; port 2000 on b and c (a's probe) and on a (b's probe).
+    listeners = 50 * 2 + 3
+    assert namespaces == 3
+    assert fds == limits.FDS_PER_NAMESPACE * 3 + listeners + len(steps) + limits.FDS_SPARE

@@ -146,6 +146,9 @@ def _link_add(draft: Draft, ns: str, words: list[str]) -> None:
         iface.peer, other.peer = (there, peer["name"]), (here, name)
         if here == there and name == peer["name"]:
             raise Unsupported("both ends have the same name")
+        # Both names first: the kernel makes both ends or neither (veth_newlink).
+        draft.check_free(here, name)
+        draft.check_free(there, peer["name"])
         draft.create(here, name, iface)
         draft.create(there, peer["name"], other)
         _left_out(draft, options.get("unsaid", []) + peer.get("unsaid", []))

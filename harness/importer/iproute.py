@@ -274,8 +274,10 @@ def _rule(draft: Draft, ns: str, args: list[str], family: int | None) -> None:
     prefs = host.rule_prefs.setdefault(spec.family, [0, 32766, 32767])
     if verb == "add":
         if spec.priority is None:
-            # The kernel picks one below the second rule's (fib_default_rule_pref); the
-            # harness must say it, or pyroute2 would send its own default, 32000.
+            # The kernel picks one below the second rule's (fib_default_rule_pref) among
+            # the rules there at that moment; the builder's kernel sees only the rules that
+            # survive the listing (not those it deleted, nor kernel rules a change deletes
+            # later), so it could pick another: the listing's pick is written out.
             pref = prefs[1] - 1 if len(prefs) > 1 and prefs[1] > 0 else 0
             words = [*words, "pref", str(pref)]
             draft.note(f"no `pref`: written with the one the kernel gives it here, {pref}")
@@ -311,7 +313,9 @@ def _neigh_words(words: list[str]) -> list[str]:
     while rest:
         word = rest.pop(0)
         if word in ("lladdr", "dev", "nud") and rest:
-            pairs += [word, rest.pop(0).lower()]
+            value = rest.pop(0)
+            # A MAC's hex digits in either case are one address; a link name is case-sensitive.
+            pairs += [word, value.lower() if word == "lladdr" else value]
         elif word == "proxy":
             proxy = ["proxy"]
         elif word == "to" and rest:

@@ -14,13 +14,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from harness.vocabulary import IPInterface, check_ifname
+from harness.vocabulary import IPInterface, check_ifname, sysctl_path, sysctl_row
 
 ROOT = ""  # the machine's own namespace
 _STAYS = {"bridge": "a bridge", "vrf": "a VRF", "loopback": "lo"}  # NETIF_F_NETNS_LOCAL
 STACKED = {"macvlan", "ipvlan"}
 _DEV_WORDS = {"dev", "oif", "iif"}
-PER_LINK_KEY = re.compile(r"^net\.ipv[46]\.(?:conf|neigh)\.([^.]+)\.")
 
 
 class Unsupported(Exception):
@@ -149,12 +148,16 @@ class Draft:
             self._arrived(ns, name)
         return host.interfaces[name]
 
+    def check_free(self, ns: str, name: str) -> None:
+        """Refuse a new link name Linux refuses, or one `ns` has already (File exists)."""
+        _check_name(name)
+        if name in self.host(ns).interfaces:
+            raise Unsupported(f"{name} exists already in that namespace (File exists)")
+
     def create(self, ns: str, name: str, iface: Iface) -> None:
         """A new link `name` in `ns`."""
-        _check_name(name)
+        self.check_free(ns, name)
         host = self.host(ns)
-        if name in host.interfaces:
-            raise Unsupported(f"{name} exists already in that namespace (File exists)")
         host.interfaces[name] = iface
         self._arrived(ns, name)
 
@@ -166,7 +169,7 @@ class Draft:
         # devinet_copy_dflt_conf.)
         host = self.hosts[ns]
         for key, (value, _) in host.defaults.items():
-            own = key.replace(".default.", f".{name}.", 1)
+            own = _in_row(key, name)
             if own not in host.sysctls:
                 host.sysctls[own] = (value, self.line)
                 self.inherited.setdefault((ns, key), []).append(name)
@@ -209,9 +212,9 @@ class Draft:
         self._forget_routes(ns, name)
         # Its per-link settings are the old namespace's; the new one makes its own.
         old = self.hosts[ns].sysctls
-        stale = [k for k in old if (m := PER_LINK_KEY.match(k)) and m.group(1) == name]
+        stale = [k for k in old if _row(k) == name]
         for key in stale:
-            default = key.replace(f".{name}.", ".default.", 1)
+            default = _in_row(key, "default")
             if (ns, default) in self.inherited and name in self.inherited[(ns, default)]:
                 self.inherited[(ns, default)].remove(name)
             else:
@@ -248,17 +251,21 @@ class Draft:
 
     def set_sysctl(self, ns: str, key: str, value: str) -> None:
         """`sysctl -w KEY=VALUE` (dotted or slashed key) in `ns`."""
-        key = key.replace("/", ".") if "/" in key else key
-        if not key.startswith("net."):
-            raise Unsupported(f"sysctl {key}: only net.* keys belong to a namespace")
-        link = PER_LINK_KEY.match(key)
-        if link and link.group(1) not in ("all", "default"):
-            self.iface(ns, link.group(1))
+        # The scenario loader's own check, so that a key it would refuse (net.core.rmem_max
+        # is the machine's) is this line's problem, not the whole import's.
+        try:
+            path = sysctl_path(key)
+        except ValueError as exc:
+            raise Unsupported(str(exc)) from None
+        key = _key(path.split("/"))
+        row = _row(key)
+        if row is not None and row not in ("all", "default"):
+            self.iface(ns, row)
         setting: int | str = int(value) if re.fullmatch(r"-?\d+", value) else value
         host = self.host(ns)
         host.sysctls.pop(key, None)  # the last write counts, in listing order
         host.sysctls[key] = (setting, self.line)
-        if link and link.group(1) == "default" and key.startswith("net.ipv6.conf."):
+        if row == "default" and path.startswith("net/ipv6/conf/"):
             host.defaults[key] = (setting, self.line)
 
 
@@ -284,7 +291,25 @@ def _renamed_words(words: list[str], old: str, new: str, link: bool = False) -> 
 
 
 def _renamed_key(key: str, old: str, new: str) -> str:
-    match = PER_LINK_KEY.match(key)
-    if match and match.group(1) == old:
-        return key[: match.start(1)] + new + key[match.end(1) :]
-    return key
+    return _in_row(key, new) if _row(key) == old else key
+
+
+def _key(parts: list[str]) -> str:
+    # Dotted, as listings mostly write keys; slashed where a part holds a dot (an
+    # interface eth0.5), which the dotted form would split (harness.vocabulary.sysctl_path).
+    return "/".join(parts) if any("." in part for part in parts) else ".".join(parts)
+
+
+def _row(key: str) -> str | None:
+    """The interface, `all` or `default` of a per-interface key, else None."""
+    try:
+        return sysctl_row(key)
+    except ValueError:
+        return None  # a key the loader will name itself (a link name sysctl cannot hold)
+
+
+def _in_row(key: str, row: str) -> str:
+    """`key` for another interface (or `default`)."""
+    parts = key.split("/") if "/" in key else key.split(".")
+    parts[3] = row
+    return _key(parts)

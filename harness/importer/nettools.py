@@ -199,7 +199,7 @@ def echo(draft: Draft, ns: str, words: list[str], target: str) -> None:
     if match is None:
         raise Unsupported(f"writes to {target}, not to /proc/sys")
     values = [w for w in words[1:] if w not in ("-n", "-e")]
-    draft.set_sysctl(ns, match.group(1).replace("/", "."), " ".join(values))
+    draft.set_sysctl(ns, match.group(1), " ".join(values))  # a path: eth0.5 stays one name
 
 
 def brctl(draft: Draft, ns: str, words: list[str]) -> None:

@@ -22,10 +22,7 @@ from pydantic import ValidationError
 from harness.importer import iproute, nettools
 from harness.importer.addresses import AddressMap, MappingError, plan
 from harness.importer.model import (
-    PER_LINK_KEY,
     ROOT,
-    STACKED,
-    ChangeDraft,
     Draft,
     Entry,
     Iface,
@@ -334,17 +331,7 @@ def _host_doc(draft: Draft, ns: str, ctx: dict[str, Any]) -> dict[str, Any]:
                 lines.append(text)
         if lines:
             doc[key] = lines
-    sysctls = {}
-    for key, (value, line) in host.sysctls.items():
-        link = PER_LINK_KEY.match(key)
-        stacked = link and host.interfaces.get(link.group(1), Iface(None, 0)).kind in STACKED
-        if not stacked:
-            sysctls[key] = value
-            continue
-        # The builder sets a host's sysctls before it makes macvlan/ipvlan links.
-        draft.changes.append(ChangeDraft(ns, "sysctl", [key, str(value)], line))
-        reason = f"{key}: the harness makes {link.group(1) if link else ''} after a host's sysctls"
-        draft.entries.append(Entry(line, f"sysctl {key}={value}", "change", reason))
+    sysctls = {key: value for key, (value, _) in host.sysctls.items()}
     if sysctls:
         doc["sysctls"] = sysctls
     return doc
@@ -373,9 +360,7 @@ def import_listing(text: str, source: str = "listing") -> ImportResult:
     }
     changes: list[Change] = []
     for change in draft.changes:
-        said: Any = " ".join(amap.words(change.words))
-        if change.kind == "sysctl":
-            said = {change.words[0]: draft.hosts[change.ns].sysctls[change.words[0]][0]}
+        said = " ".join(amap.words(change.words))
         fields = {"host": names[change.ns], change.kind: said}
         _checked(draft, change.line, str(fields), lambda f=fields: changes.append(Change(**f)))
     draft.entries.sort(key=lambda e: e.line)

@@ -11,6 +11,7 @@ import resource
 from pathlib import Path
 
 from harness.scenario.case import Case, Scenario
+from harness.scenario.probe import default_listeners
 
 # Measured: a namespace costs 9 fds of this process (its ns fd, pyroute2's IPRoute
 # with its event loop, the plain netlink socket, the link monitor, the packet
@@ -35,9 +36,8 @@ def case_needs(scenario: Scenario, case: Case) -> tuple[int, int]:
     probes = [act.probe for act in case.acts()]
     if case.listeners is not None:
         listeners = len(case.listeners)
-    else:  # one on every other host for each port, protocol and family the probes use
-        flows = {(p.port, p.proto, p.dst.version) for p in probes if p.proto in ("udp", "tcp")}
-        listeners = len(flows) * max(len(topology.hosts) - 1, 0)
+    else:  # the ones the run opens: each flow's port on every host but the prober's
+        listeners = len(default_listeners(topology.hosts, probes))
     devices = sum(
         1
         for host in topology.hosts.values()

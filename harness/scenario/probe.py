@@ -7,9 +7,10 @@ harness/sockopts.py: each valued option is a field of the probe
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, create_model, field_validator, model_validator
@@ -310,9 +311,22 @@ class Listener(Strict):
             raise ValueError("only a UDP socket joins multicast groups")
         if self.join_dev is not None and not self.join:
             raise ValueError("'join_dev' says where to join the groups in 'join'")
+        # A socket joins groups of its own family only (IP_ADD_MEMBERSHIP on AF_INET,
+        # IPV6_JOIN_GROUP on AF_INET6); `v6` is itself true for any IPv6 group, so the
+        # bound address is compared with each group on its own.
+        if self.bind is not None:
+            bound = ipaddress.ip_address(self.bind)
+            for group in self.join:
+                if group.version != bound.version:
+                    raise FieldError(
+                        ("join",),
+                        f"bound to IPv{bound.version} {bound}, it cannot join "
+                        f"IPv{group.version} group {group}",
+                    )
         if len({g.version for g in self.join} | ({6} if self.v6 else {4})) > 1:
-            raise ValueError(
-                "an IPv4 listener joins IPv4 groups, an IPv6 one (ipv6: true) IPv6 groups"
+            raise FieldError(
+                ("join",),
+                "an IPv4 listener joins IPv4 groups, an IPv6 one (ipv6: true) IPv6 groups",
             )
         return self
 
@@ -321,3 +335,20 @@ class Listener(Strict):
         """An IPv6 socket: said so, or implied by the bind address or the groups."""
         bound = self.bind is not None and ":" in self.bind
         return self.ipv6 or bound or any(g.version == 6 for g in self.join)
+
+
+def default_listeners(hosts: Iterable[str], probes: Iterable[Probe]) -> list[Listener]:
+    """One UDP or TCP listener on every host but the prober, for each port and family of
+    each probe (a probe with several flows has several ports)."""
+    # Keys first, in order: a big case wants tens of thousands (one per port per host).
+    wanted: dict[tuple[str, Literal["udp", "tcp"], int, bool], None] = {}
+    for probe in probes:
+        if probe.proto == "icmp":
+            continue
+        proto: Literal["udp", "tcp"] = "tcp" if probe.proto == "tcp" else "udp"
+        for host in hosts:
+            if host != probe.host:
+                wanted |= dict.fromkeys(
+                    (host, proto, p, probe.dst.version == 6) for p in probe.ports()
+                )
+    return [Listener(host=h, proto=proto, port=p, ipv6=v6) for h, proto, p, v6 in wanted]

@@ -4,7 +4,8 @@
 # set-up: fixed namespace names, `li`/`ro` abbreviations, links moved and renamed on
 # the way (`li set X netns NS name Y up`), `addr add dev IF ADDR`, a bridge, a
 # macvlan, blackhole/unreachable routes, a proxy neighbour, policy rules, a
-# conf.default sysctl set before the links exist, a `case` and an `if`.
+# conf.default sysctl set before the links exist, a macvlan's own sysctl (also of
+# one with a dot in its name), a `case` and an `if`.
 
 WITH_VRF=no
 H1_N1_IP=172.16.1.1
@@ -71,6 +72,9 @@ setup()
 	ip -netns h2 addr add dev mv0 172.16.2.3/24
 	ip -netns h2 li set mv0 up
 	ip -netns h2 li add mv1 link eth0 type macvlan
+	ip netns exec h2 sysctl -qw net.ipv4.conf.mv0.arp_ignore=1
+	ip -netns h2 li add link eth0 name mv0.5 type macvlan
+	ip netns exec h2 sysctl -qw net/ipv4/conf/mv0.5/arp_ignore=2
 
 	ip netns exec r2 sysctl -q -w net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
 	ip netns exec r1 sysctl -qw net.ipv4.conf.all.send_redirects=1
@@ -83,6 +87,12 @@ setup()
 	ip -netns h2 ro add default via 172.16.2.1
 	ip -netns h2 -6 ro add default via ${R2_N2_IP6} dev eth0
 	ip -netns r2 rule add to 172.16.1.0/24 lookup 200 pref 200
+	# Without pref: the kernel's pick depends on the rules there at that moment,
+	# a deleted one included.
+	ip -netns r2 rule add fwmark 1 table 10
+	ip -netns r2 rule add fwmark 2 table 20
+	ip -netns r2 rule del fwmark 1
+	ip -netns r2 rule add fwmark 3 table 30
 	ip -netns r2 ro add 172.16.1.0/24 dev eth0 table 200
 	ip -netns r2 ro add 172.16.1.0/24 via 172.16.10.1 dev eth1 metric 100
 	ip -netns r2 ro del 172.16.1.0/24 via 172.16.10.1 dev eth1 metric 100
