@@ -22,6 +22,7 @@ from pathlib import Path
 from pyroute2.netlink.rtnl import RTMGRP_NEIGH
 from scapy.utils import PcapWriter, RawPcapNgWriter
 
+from harness import run_folder
 from harness.netns import Lab, NetNS
 
 ETH_P_ALL = 0x0003
@@ -154,15 +155,18 @@ class Capture:
                 self.frames.append(Frame(ns_name, ifname, PKTTYPE_FD, hatype, time.time(), data))
         return len(self.frames) - before
 
-    def write_pcapng(self, path: Path) -> Path | None:
-        """The whole case in one pcapng: an interface block per NAMESPACE/IFNAME, in time order."""
+    def write_pcapng(self, run_dir: Path, relative: Path) -> Path | None:
+        """The whole case in one pcapng, RUN/RELATIVE: an interface block per
+        NAMESPACE/IFNAME, in time order."""
         if not self.frames:
             return None
-        path.parent.mkdir(parents=True, exist_ok=True)
         # scapy's raw writer takes the bytes as captured; its Packet-level writer
         # would need every frame dissected first (a quarter of a millisecond each)
         # only to learn the link type, which the capture already knows.
-        with RawPcapNgWriter(str(path)) as writer:
+        with (
+            run_folder.replacing(run_dir, relative) as path,
+            RawPcapNgWriter(str(path)) as writer,
+        ):
             writer.linktype = LINKTYPE_ETHERNET  # the section's first, unnamed interface
             writer.write_header(None)
             for frame in sorted(self.frames, key=lambda f: f.time):
@@ -176,13 +180,13 @@ class Capture:
                     ifname=f"{frame.ns}/{frame.ifname}{suffix}".encode(),
                     direction=2 if frame.direction == "out" else 1,
                 )
-        return path
+        return run_dir / relative
 
-    def write_pcaps(self, directory: Path) -> list[Path]:
-        """One pcap per interface that saw traffic, named NAMESPACE-IFNAME.pcap (no folder
-        at all when nothing was captured)."""
+    def write_pcaps(self, run_dir: Path, folder: Path) -> list[Path]:
+        """One pcap per interface that saw traffic, RUN/FOLDER/NAMESPACE-IFNAME.pcap (no
+        folder at all when nothing was captured)."""
         if self.frames:
-            directory.mkdir(parents=True, exist_ok=True)
+            run_folder.make_folder(run_dir, folder)
         groups: dict[tuple[str, str, bool], list[Frame]] = {}
         for frame in self.frames:
             key = (frame.ns, frame.ifname, frame.pkttype == PKTTYPE_FD)
@@ -190,15 +194,18 @@ class Capture:
         paths = []
         for (ns_name, ifname, from_fd), frames in sorted(groups.items()):
             suffix = "-fd" if from_fd else ""
-            path = directory / f"{ns_name}-{ifname}{suffix}.pcap"
+            relative = folder / f"{ns_name}-{ifname}{suffix}.pcap"
             linktype = _linktype(frames[0])
-            with PcapWriter(str(path), linktype=linktype, sync=False, nano=True) as writer:
+            with (
+                run_folder.replacing(run_dir, relative) as path,
+                PcapWriter(str(path), linktype=linktype, sync=False, nano=True) as writer,
+            ):
                 # write_packet() (unlike write()) does not emit the file header by itself.
                 writer.write_header(None)
                 for frame in frames:
                     sec = int(frame.time)
                     writer.write_packet(frame.data, sec=sec, usec=round((frame.time - sec) * 1e9))
-            paths.append(path)
+            paths.append(run_dir / relative)
         return paths
 
 

@@ -43,6 +43,7 @@ from harness.results import (
     write_results,
     write_summary,
 )
+from harness.run_folder import links_inside
 from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
 from harness.scenario.limits import over_limits, raise_fd_limit
 from harness.stopping import hold_signals, raise_if_signalled, stop_on_signals
@@ -148,6 +149,13 @@ def _run_dir(config: pytest.Config) -> Path | None:
                 chosen.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise pytest.UsageError(f"--results-dir {chosen}: {exc.strerror}") from None
+            # A folder that holds links would be written through (harness/run_folder.py
+            # refuses each such write; refused here at once, before any case runs).
+            if links := links_inside(chosen):
+                raise pytest.UsageError(
+                    f"--results-dir {chosen}: {links[0]} is a symbolic link; the harness "
+                    "writes no run folder that holds links (choose an empty folder)"
+                )
             config.stash[_RUN_DIR] = chosen
         elif is_root():
             config.stash[_RUN_DIR] = new_run_dir(RESULTS_DIR)

@@ -14,6 +14,7 @@ from typing import Literal, get_args
 
 from pydantic import ValidationError
 
+from harness import run_folder
 from harness.compare import Difference, kernel_differences
 from harness.env import RESULTS_DIR
 from harness.record import CaseRecord, RecordError, RunInfo
@@ -82,11 +83,7 @@ def write_record(run_dir: Path, record: CaseRecord) -> Path:
     """Store one case's record in the run folder as soon as it is known (atomically: a
     reader never sees half), so that a run whose controller dies keeps it."""
     path = record_path(run_dir, record)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(record.to_json())
-    tmp.replace(path)
-    return path
+    return run_folder.write_text(run_dir, path.relative_to(run_dir), record.to_json())
 
 
 def stored_records(run_dir: Path) -> list[CaseRecord]:
@@ -106,9 +103,7 @@ def mark_running(run_dir: Path, kernel: str, scenario: str, case: str, file: str
     """Say, before a case starts, that it runs (its scenario file inside): a run stopped
     before the case's record arrives then still accounts for it (`unfinished`)."""
     path = running_path(run_dir, kernel, scenario, case)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(file, encoding="utf-8")
-    return path
+    return run_folder.write_text(run_dir, path.relative_to(run_dir), file)
 
 
 def unfinished(run_dir: Path, records: list[CaseRecord]) -> list[tuple[str, str, str]]:
@@ -131,7 +126,6 @@ def write_results(run_dir: Path, records: list[CaseRecord], run: RunInfo) -> Pat
     """results.json: the run; what each scenario's cases share (SHARED), once; then one
     record per case and kernel, sorted by scenario, case and kernel, one record per line
     (a diff between two runs shows which changed)."""
-    path = run_dir / "results.json"
     ordered = sorted(records, key=lambda r: (r.scenario, r.case, r.kernel))
     scenarios: dict[str, dict[str, object]] = {}
     lines = []
@@ -146,16 +140,13 @@ def write_results(run_dir: Path, records: list[CaseRecord], run: RunInfo) -> Pat
                 separators=(",", ":"),
             )
         )
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
     head = {"run": run.model_dump(mode="json"), "scenarios": scenarios}
     body = ",\n".join(lines)
-    tmp.write_text(
+    text = (
         json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
-        + f',\n"records":[\n{body}\n]}}\n',
-        encoding="utf-8",
+        + f',\n"records":[\n{body}\n]}}\n'
     )
-    tmp.replace(path)
-    return path
+    return run_folder.write_text(run_dir, "results.json", text)
 
 
 def read_run(run_dir: Path) -> tuple[RunInfo | None, list[CaseRecord]]:
@@ -310,6 +301,4 @@ def write_summary(run_dir: Path, records: list[CaseRecord], run: RunInfo | None 
     if skipped:
         lines += ["", "## Skipped", ""]
         lines += [f"- `{r.key}`: {r.message}" for r in sorted(skipped, key=lambda r: r.key)]
-    path = run_dir / "summary.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return run_folder.write_text(run_dir, "summary.md", "\n".join(lines) + "\n")

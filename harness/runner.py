@@ -120,8 +120,8 @@ def run_case(
     )
     keep = pcaps == "all" or (pcaps == "findings" and judgement.verdict in FINDINGS)
     if run_dir is not None and keep:
-        folder = run_dir / "pcap" / record.kernel / scenario.name / case.id
-        paths = capture.write_pcaps(folder)
+        folder = Path("pcap", record.kernel, scenario.name, case.id)
+        paths = capture.write_pcaps(run_dir, folder)
         record = record.model_copy(update={"pcaps": [str(p.relative_to(run_dir)) for p in paths]})
     return record
 

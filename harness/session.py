@@ -207,10 +207,11 @@ class CaseSession:
         sysctls = watched_sysctls(self.net, self._changed_sysctls)
         return observation.model_copy(update={"sysctls": sysctls})
 
-    def write_pcaps(self, directory: Path) -> list[Path]:
-        """DIRECTORY.pcapng with the whole case, and one pcap per interface in DIRECTORY/."""
-        whole = self.capture.write_pcapng(directory.with_name(f"{directory.name}.pcapng"))
-        return ([whole] if whole else []) + self.capture.write_pcaps(directory)
+    def write_pcaps(self, run_dir: Path, folder: Path) -> list[Path]:
+        """RUN/FOLDER.pcapng with the whole case, and one pcap per interface in RUN/FOLDER/
+        (FOLDER relative to the run folder: harness/run_folder.py writes them)."""
+        whole = self.capture.write_pcapng(run_dir, folder.with_name(f"{folder.name}.pcapng"))
+        return ([whole] if whole else []) + self.capture.write_pcaps(run_dir, folder)
 
     @property
     def notes(self) -> list[str]:

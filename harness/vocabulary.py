@@ -63,6 +63,40 @@ def check_ifname(name: str) -> str:
     return name
 
 
+# One rule for every name that becomes part of a path or a label the harness makes:
+# LANs, scenario files (their stem), case ids and topologies (hosts and interfaces have
+# stricter rules of their own and share the length).  A name is one file-name component
+# (results/<run>/records/KERNEL/SCENARIO/CASE.json, pcap/.../LAN-IFNAME.pcap): no '/',
+# no '..', no control or shell characters, and short enough that every path the run
+# folder builds from it stays far below NAME_MAX (255 bytes, ENAMETOOLONG).
+NAME_MAX_CHARS = 64
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_name(name: object, what: str = "name") -> str:
+    """A name that is safe as one path component (see NAME_MAX_CHARS), else ValueError."""
+    if not isinstance(name, str):
+        raise ValueError(f"{what} {name!r} must be a string")
+    shown = printable(name)
+    if len(name) > NAME_MAX_CHARS:
+        raise ValueError(
+            f"{what} {shown[:NAME_MAX_CHARS]}... is {len(name)} characters; "
+            f"at most {NAME_MAX_CHARS}"
+        )
+    if not _SAFE_NAME.fullmatch(name):
+        raise ValueError(
+            f"{what} {shown}: letters, digits, '.', '-' and '_' only, starting with a "
+            "letter or digit"
+        )
+    return name
+
+
+def printable(text: str) -> str:
+    """`text` quoted, with control characters, escapes and newlines shown as escapes
+    (repr does exactly that), so that a name from a file can never move the cursor."""
+    return repr(text)
+
+
 class FieldError(ValueError):
     """A model validator's problem with one of the model's fields (or deeper), so that the
     loader's message names that field: `hosts.a.interfaces.eth0.link`, not just `topology`.

@@ -19,6 +19,7 @@ from harness.env import kernel_release
 from harness.guests.cli import add_subcommands as register_kernels
 from harness.importer.cli import register as register_importer
 from harness.record import RecordError
+from harness.run_folder import RunFolderError
 from harness.scenario import ScenarioError
 
 
@@ -70,6 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ScenarioError, RecordError, FileNotFoundError, ValueError) as exc:
+    except (ScenarioError, RecordError, RunFolderError, FileNotFoundError, ValueError) as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2

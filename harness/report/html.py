@@ -13,11 +13,11 @@ page by verdict and search its text; without them the page shows everything.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness import run_folder
 from harness.compare import Difference, kernel_differences
 from harness.record import CaseRecord, RunInfo
 from harness.report.cases import scenario_section
@@ -320,12 +320,9 @@ def write_report(
     caller has them already; else both are read (and validated) from the run folder.
     `every_diagram`: a sequence diagram for plain passes too (else their trace only).
     """
-    path = run_dir / REPORT_NAME
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
     if records is None:
         run, chosen = read_run(run_dir)
     else:
         chosen = list(records)
-    tmp.write_text(render_report(chosen, run_dir, run, every_diagram), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    page = render_report(chosen, run_dir, run, every_diagram)
+    return run_folder.write_text(run_dir, REPORT_NAME, page)

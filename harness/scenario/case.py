@@ -23,6 +23,7 @@ from harness.scenario.iplines import check_spec_addresses, spec_devices
 from harness.scenario.probe import Listener, Probe
 from harness.scenario.topology import Topology
 from harness.vocabulary import (
+    NAME_MAX_CHARS,
     FieldError,
     Strict,
     check_errno_name,
@@ -214,7 +215,11 @@ class Case(Strict):
     again").
     """
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="unique in its file")
+    id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        max_length=NAME_MAX_CHARS,  # a file name in the run folder (harness.vocabulary)
+        description="unique in its file",
+    )
     title: str = Field(description="what the case does, in one line")
     change: list[Change] = Field(default=[], description="changes before the probe")
     probe: Probe | None = Field(default=None, description="one act: what the socket does")

@@ -21,7 +21,7 @@ from pydantic_core import ErrorDetails
 from harness.env import SCENARIO_DIR, TOPOLOGY_DIR
 from harness.scenario.case import Case, Scenario, ScenarioFile
 from harness.scenario.topology import Topology
-from harness.vocabulary import FieldError
+from harness.vocabulary import NAME_MAX_CHARS, FieldError, check_name
 
 
 class ScenarioError(ValueError):
@@ -47,7 +47,7 @@ def _field_path(loc: tuple[int | str, ...], doc: Any, missing: bool = False) -> 
         if isinstance(part, int) and isinstance(node, list) and part < len(node):
             out += f"[{part}]"
             node = node[part]
-            if isinstance(node, dict) and "id" in node:
+            if isinstance(node, dict) and _shown_id(node.get("id")):
                 out += f"({node['id']})"
         elif isinstance(node, dict) and part in node:
             out += _key(part, out)
@@ -55,6 +55,12 @@ def _field_path(loc: tuple[int | str, ...], doc: Any, missing: bool = False) -> 
         elif last and missing and isinstance(part, str):
             out += _key(part, out)
     return out
+
+
+def _shown_id(value: object) -> bool:
+    """Whether a case's id may stand in a message as it is: not one with a newline, an
+    escape sequence or 300 characters (that is the problem being reported)."""
+    return isinstance(value, str) and len(value) <= NAME_MAX_CHARS and value.isprintable()
 
 
 def _key(key: object, before: str) -> str:
@@ -258,6 +264,11 @@ def load_topology(name: str, directory: Path = TOPOLOGY_DIR) -> Topology:
 def load_scenario(path: Path | str, topology_dir: Path = TOPOLOGY_DIR) -> Scenario:
     """Load and check one scenario file, resolving its topology and cross-references."""
     path = Path(path)
+    try:
+        # The file's name names the scenario in the run folder (records/KERNEL/NAME/).
+        check_name(path.stem, "scenario file name")
+    except ValueError as exc:
+        raise ScenarioError(path, "", f"{exc} (rename the file)") from None
     doc = _read_yaml(path)
     if "hosts" in doc and "cases" not in doc:
         raise ScenarioError(

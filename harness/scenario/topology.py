@@ -17,11 +17,13 @@ from harness.linkkinds import LINK_KINDS
 from harness.scenario.iplines import Neigh, Nexthop, Route, Rule, spec_devices
 from harness.vocabulary import (
     IFNAME_MAX,
+    NAME_MAX_CHARS,
     FieldError,
     IPInterface,
     Strict,
     check_allowed,
     check_ifname,
+    check_name,
     sysctl_interface_problem,
     sysctl_path,
 )
@@ -88,6 +90,12 @@ class Interface(Strict):
                 raise ValueError(
                     f"a {kind} needs '{needed}: {example.get(needed, 'N')}' ({row.description})"
                 )
+        if self.lan is not None:
+            # The LAN's name labels its namespace and names its pcap files.
+            try:
+                check_name(self.lan, "LAN name")
+            except ValueError as exc:
+                raise FieldError(("lan",), str(exc)) from None
         if self.link is not None:
             host, dot, ifname = self.link.partition(".")
             if not dot or not re.fullmatch(r"[a-z][a-z0-9-]*", host):
@@ -214,9 +222,11 @@ class Topology(Strict):
     @model_validator(mode="after")
     def _links_agree(self) -> Topology:
         for host_name, host in self.hosts.items():
-            if not re.fullmatch(r"[a-z][a-z0-9-]*", host_name):
+            if not re.fullmatch(r"[a-z][a-z0-9-]*", host_name) or len(host_name) > NAME_MAX_CHARS:
                 raise FieldError(
-                    ("hosts", host_name), "a host name is lower-case letters, digits and '-'"
+                    ("hosts", host_name),
+                    "a host name is lower-case letters, digits and '-', starting with a letter, "
+                    f"at most {NAME_MAX_CHARS} characters",
                 )
             if host_name in self.lans():
                 raise FieldError(("hosts", host_name), f"{host_name!r} names both a host and a LAN")

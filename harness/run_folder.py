@@ -1,0 +1,180 @@
+"""Writing inside a run folder: every file stays inside it and no symbolic link is followed.
+
+A run folder may come from elsewhere (`harness report` on a downloaded
+`results/<run>/`, `harness run --results-dir` of a folder that already holds
+files), and the harness runs as root: a `summary.md` or `pcap` that is a
+symbolic link to /etc/... must not be written through.  So every writer goes
+through here:
+
+- each part of the path below the run folder is one plain name (no '/', no
+  '..'), checked before anything is made;
+- each folder on the way is made or entered with O_NOFOLLOW | O_DIRECTORY
+  relative to its parent's fd, so a link anywhere below the run folder is
+  refused, not followed;
+- a file is written to a fresh temporary name (O_CREAT | O_EXCL | O_NOFOLLOW)
+  in its folder and renamed over its final name; rename(2) replaces a name, it
+  never follows one, and a reader never sees half a file.  A final name that is
+  a symbolic link or not a regular file is refused, not replaced.
+
+The run folder itself is what the user named on the command line (or
+results/<run>/ that the harness made) and is taken as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+# One path component, as the kernel's NAME_MAX limits it.
+_NAME_MAX_BYTES = 255
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class RunFolderError(OSError):
+    """A path inside the run folder cannot be written safely; says which and why."""
+
+
+def _check_part(part: str, where: Path) -> None:
+    if (
+        not part
+        or part in (".", "..")
+        or "/" in part
+        or "\0" in part
+        or len(part.encode(errors="surrogateescape")) > _NAME_MAX_BYTES
+    ):
+        raise RunFolderError(f"{where}: {part!r} is not one plain file name")
+
+
+def _parts(run_dir: Path, relative: str | Path) -> list[str]:
+    rel = Path(relative)
+    if rel.is_absolute():
+        raise RunFolderError(f"{run_dir}: {str(rel)!r} is not a path inside the run folder")
+    parts = list(rel.parts)
+    for part in parts:
+        _check_part(part, run_dir)
+    if not parts:
+        raise RunFolderError(f"{run_dir}: no file name given")
+    return parts
+
+
+@contextlib.contextmanager
+def _folder_fd(run_dir: Path, parts: list[str]) -> Iterator[int]:
+    """An fd of run_dir/parts..., each folder made (0755) or entered without following links."""
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        where = run_dir
+        for part in parts:
+            where = where / part
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=fd)
+            try:
+                inner = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                raise _refusal(where, exc) from None
+            os.close(fd)
+            fd = inner
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _refusal(where: Path, exc: OSError) -> RunFolderError:
+    """ELOOP (a link where O_NOFOLLOW is set) and ENOTDIR say the same to a reader."""
+    if os.path.islink(where):
+        return RunFolderError(f"{where} is a symbolic link: the harness does not write through one")
+    return RunFolderError(f"{where}: {exc.strerror}")
+
+
+def make_folder(run_dir: Path, relative: str | Path) -> Path:
+    """run_dir/relative as a real folder (made where missing), never reached through a link."""
+    parts = _parts(run_dir, relative)
+    with _folder_fd(run_dir, parts):
+        pass
+    return run_dir.joinpath(*parts)
+
+
+@contextlib.contextmanager
+def replacing(run_dir: Path, relative: str | Path) -> Iterator[Path]:
+    """Yield a new temporary file's path beside run_dir/relative; when the block ends
+    without an error, it becomes run_dir/relative (atomically), else it is removed.
+
+    For writers that take a file name (scapy's pcap writers): the temporary name is
+    created here, exclusively, before they open it."""
+    parts = _parts(run_dir, relative)
+    *folders, name = parts
+    final = run_dir.joinpath(*parts)
+    with _folder_fd(run_dir, folders) as fd:
+        try:
+            before = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            before = None
+        if before is not None and not stat.S_ISREG(before.st_mode):
+            what = "a symbolic link" if stat.S_ISLNK(before.st_mode) else "not a regular file"
+            raise RunFolderError(f"{final} is {what}: the harness does not write over it")
+        tmp_name = f".{name[:200]}.tmp{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name, dir_fd=fd)  # left by a killed writer of this pid
+        try:
+            os.close(os.open(tmp_name, _NEW_FILE_FLAGS, 0o644, dir_fd=fd))
+        except OSError as exc:
+            raise _refusal(final.with_name(tmp_name), exc) from None
+        try:
+            yield final.with_name(tmp_name)
+            os.replace(tmp_name, name, src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name, dir_fd=fd)
+            raise
+
+
+def write_bytes(run_dir: Path, relative: str | Path, data: bytes) -> Path:
+    """Write run_dir/relative whole (see the module docstring); its path."""
+    with replacing(run_dir, relative) as tmp:
+        # The name was just made with O_EXCL | O_NOFOLLOW in a folder entered without
+        # following links; O_NOFOLLOW again in case it was swapped since.
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+    return run_dir / relative
+
+
+def write_text(run_dir: Path, relative: str | Path, text: str) -> Path:
+    """Write run_dir/relative as UTF-8 text (see write_bytes)."""
+    return write_bytes(run_dir, relative, text.encode("utf-8"))
+
+
+def open_log(run_dir: Path, relative: str | Path) -> int:
+    """An fd for a file that is written while something runs (a child's output), made
+    new or emptied, refused when the name is a link."""
+    parts = _parts(run_dir, relative)
+    *folders, name = parts
+    with _folder_fd(run_dir, folders) as fd:
+        try:
+            return os.open(
+                name,
+                os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o644,
+                dir_fd=fd,
+            )
+        except OSError as exc:
+            raise _refusal(run_dir.joinpath(*parts), exc) from None
+
+
+def links_inside(run_dir: Path, limit: int = 100_000) -> list[Path]:
+    """Symbolic links anywhere below run_dir (not followed), looking at most at `limit`
+    entries: a folder about to be written into is checked before a run starts."""
+    found: list[Path] = []
+    seen = 0
+    for folder, dirs, files in os.walk(run_dir):
+        for name in [*dirs, *files]:
+            seen += 1
+            if seen > limit:
+                return found
+            path = Path(folder) / name
+            if path.is_symlink():
+                found.append(path)
+    return found
