@@ -107,6 +107,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "fetch`) or a kernel image's path; repeat it for a matrix (one worker per kernel)",
     )
     group.addoption(
+        "--scenario-files-only",
+        action="store_true",
+        help="collect nothing but scenario YAML files from the paths given (`harness run` "
+        "sets it, with --noconftest, -c /dev/null and -p no:python: its paths are data)",
+    )
+    group.addoption(
         "--kernel-timers",
         action="store_true",
         help="run every case the slow way: the kernel's own neighbour timers and a 3 s quiet "
@@ -223,6 +229,16 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if run_dir is not None:
         lines.append(f"harness results: {run_dir}")
     return lines
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With --scenario-files-only, every file but a YAML one is left alone by every
+    collector (another installed plugin's included)."""
+    if not config.getoption("--scenario-files-only", False):
+        return None
+    if collection_path.suffix in (".yaml", ".yml") or collection_path.is_dir():
+        return None
+    return True
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -17,6 +17,24 @@ from harness.results import PCAP_POLICIES
 from harness.scenario import ScenarioError, discover, load_scenario
 from harness.scenario.limits import over_limits, raise_fd_limit
 
+# The paths given to `harness run` are data, whoever wrote them: pytest would import a
+# conftest.py beside them (and above), read a pytest.ini/tox.ini/pyproject.toml there (its
+# addopts and pythonpath load plugins), import __init__.py and test_*.py, and run the
+# doctests of test*.txt.  None of that happens: pytest reads no configuration file (-c
+# /dev/null; the project's own is the options below), loads no conftest.py, and only this
+# project's plugin collects (scenario YAML files; --scenario-files-only ignores the rest).
+# Plain `pytest` keeps pytest's rules (README, "Running scenarios you downloaded").
+DATA_ONLY = (
+    "-c",
+    os.devnull,
+    "--noconftest",
+    "-p",
+    "no:python",
+    "-p",
+    "no:doctest",
+    "--scenario-files-only",
+)
+
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run cases through pytest, in parallel, with a verdict table at the end."""
@@ -85,6 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         *paths,
         "--rootdir",
         rootdir,
+        *DATA_ONLY,
         "-p",
         "no:cacheprovider",
         "--pcaps",
