@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+from harness import run_folder
 from harness.guests.fetch import KernelError, cache_dir, find_cached
 from harness.guests.keeper import VENV_BIN, Keeper
 
@@ -242,7 +243,10 @@ def boot(
     """Boot kernel and start Python in it; BootError if it is not running within timeout."""
     console = console_path(kernel, options)
     console.parent.mkdir(parents=True, exist_ok=True)
-    console_fd = os.open(console, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+    # O_NOFOLLOW: the console log may sit in a run folder (RUN/guests/), never written
+    # through a link (harness/run_folder.py says why).
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_NOFOLLOW
+    console_fd = os.open(console, flags, 0o644)
     guest_stdin, to_guest = os.pipe()
     from_guest, guest_stdout = os.pipe()
     for fd in (to_guest, from_guest):
@@ -378,7 +382,10 @@ def choose_accel(kernel: Kernel, options: Options) -> tuple[str, str]:
 def _write_status(options: Options, status: dict[str, object]) -> None:
     if options.status is not None:
         options.status.parent.mkdir(parents=True, exist_ok=True)
-        options.status.write_text(json.dumps(status, indent=2) + "\n")
+        # RUN/guests/RELEASE.json: replaced, never written through a link.
+        run_folder.write_text(
+            options.status.parent, options.status.name, json.dumps(status, indent=2) + "\n"
+        )
 
 
 def _fail_on_host(python_args: Sequence[str], env: dict[str, str], reason: str) -> NoReturn:

@@ -243,7 +243,7 @@ _TOPOLOGY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 @functools.lru_cache(maxsize=64)
 def load_topology(name: str, directory: Path = TOPOLOGY_DIR) -> Topology:
     """Load fixtures/topologies/NAME.yaml (cached: topologies are immutable models)."""
-    if not _TOPOLOGY_NAME.fullmatch(name):
+    if not _TOPOLOGY_NAME.fullmatch(name) or len(name) > NAME_MAX_CHARS:
         # A name is a file name in `directory`: `../x` would read YAML from anywhere.
         raise ValueError(
             f"topology {name!r}: a topology is named by its file name in {directory}, "
