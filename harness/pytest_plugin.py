@@ -43,7 +43,7 @@ from harness.results import (
     write_results,
     write_summary,
 )
-from harness.run_folder import links_inside
+from harness.run_folder import refuse_links
 from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
 from harness.scenario.limits import over_limits, raise_fd_limit
 from harness.stopping import hold_signals, raise_if_signalled, stop_on_signals
@@ -107,12 +107,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "fetch`) or a kernel image's path; repeat it for a matrix (one worker per kernel)",
     )
     group.addoption(
-        "--scenario-files-only",
-        action="store_true",
-        help="collect nothing but scenario YAML files from the paths given (`harness run` "
-        "sets it, with --noconftest, -c /dev/null and -p no:python: its paths are data)",
-    )
-    group.addoption(
         "--kernel-timers",
         action="store_true",
         help="run every case the slow way: the kernel's own neighbour timers and a 3 s quiet "
@@ -153,15 +147,9 @@ def _run_dir(config: pytest.Config) -> Path | None:
         if chosen is not None:
             try:
                 chosen.mkdir(parents=True, exist_ok=True)
+                refuse_links(chosen)  # before any case runs, not at each write
             except OSError as exc:
-                raise pytest.UsageError(f"--results-dir {chosen}: {exc.strerror}") from None
-            # A folder that holds links would be written through (harness/run_folder.py
-            # refuses each such write; refused here at once, before any case runs).
-            if links := links_inside(chosen):
-                raise pytest.UsageError(
-                    f"--results-dir {chosen}: {links[0]} is a symbolic link; the harness "
-                    "writes no run folder that holds links (choose an empty folder)"
-                )
+                raise pytest.UsageError(f"--results-dir {chosen}: {exc.strerror or exc}") from None
             config.stash[_RUN_DIR] = chosen
         elif is_root():
             config.stash[_RUN_DIR] = new_run_dir(RESULTS_DIR)
@@ -229,16 +217,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if run_dir is not None:
         lines.append(f"harness results: {run_dir}")
     return lines
-
-
-def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """With --scenario-files-only, every file but a YAML one is left alone by every
-    collector (another installed plugin's included)."""
-    if not config.getoption("--scenario-files-only", False):
-        return None
-    if collection_path.suffix in (".yaml", ".yml") or collection_path.is_dir():
-        return None
-    return True
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

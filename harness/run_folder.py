@@ -164,17 +164,18 @@ def open_log(run_dir: Path, relative: str | Path) -> int:
             raise _refusal(run_dir.joinpath(*parts), exc) from None
 
 
-def links_inside(run_dir: Path, limit: int = 100_000) -> list[Path]:
-    """Symbolic links anywhere below run_dir (not followed), looking at most at `limit`
-    entries: a folder about to be written into is checked before a run starts."""
-    found: list[Path] = []
+def refuse_links(run_dir: Path, limit: int = 100_000) -> None:
+    """RunFolderError naming a symbolic link below run_dir (not followed; at most `limit`
+    entries looked at): a folder about to be written into is checked before a run starts."""
     seen = 0
     for folder, dirs, files in os.walk(run_dir):
         for name in [*dirs, *files]:
             seen += 1
             if seen > limit:
-                return found
+                return
             path = Path(folder) / name
             if path.is_symlink():
-                found.append(path)
-    return found
+                raise RunFolderError(
+                    f"{path} is a symbolic link; the harness writes into no folder that holds "
+                    "links (choose an empty folder)"
+                )

@@ -33,7 +33,7 @@ STAGES: list[tuple[str, ...]] = [
     ("report", "console", "repeats"),
     ("guests",),  # boots other kernels; imports nothing of the stages above
     ("matrix", "stopping"),
-    ("pytest_plugin", "cli", "__main__"),
+    ("pytest_plugin", "data_only", "cli", "__main__"),
 ]
 MAX_LINES = 500
 

@@ -22,7 +22,7 @@ from harness.scenario.limits import over_limits, raise_fd_limit
 # addopts and pythonpath load plugins), import __init__.py and test_*.py, and run the
 # doctests of test*.txt.  None of that happens: pytest reads no configuration file (-c
 # /dev/null; the project's own is the options below), loads no conftest.py, and only this
-# project's plugin collects (scenario YAML files; --scenario-files-only ignores the rest).
+# project's plugin collects (scenario YAML files; harness/data_only.py hides the rest).
 # Plain `pytest` keeps pytest's rules (README, "Running scenarios you downloaded").
 DATA_ONLY = (
     "-c",
@@ -32,7 +32,8 @@ DATA_ONLY = (
     "no:python",
     "-p",
     "no:doctest",
-    "--scenario-files-only",
+    "-p",
+    "harness.data_only",
 )
 
 
