@@ -104,6 +104,9 @@ def decoy(session: CaseSession, host_untouched: None) -> Decoy:
     there silently (as in the root namespace of the report) instead of failing."""
     sender = session.net.host("sender")
     ns = session.net.lab.namespace("decoy")
+    # Without IPv6, nothing in it changes by itself after the first reading (no
+    # link-local route that addrconf adds a moment after the carrier comes up).
+    ns.write_sysctls({"net.ipv6.conf.all.disable_ipv6": 1, "net.ipv6.conf.default.disable_ipv6": 1})
     for words in [
         f"link add eth0 index {sender.link_index('eth0')} type veth peer name eth0p index 999",
         "addr add 192.0.2.224/24 dev eth0",
