@@ -66,6 +66,62 @@ def _setns(fd: int) -> None:
     _check(_libc.setns(fd, CLONE_NEWNET), "setns")
 
 
+@contextlib.contextmanager
+def _inside(fd: int) -> Iterator[None]:
+    """This thread inside the namespace `fd` refers to for the block, then back."""
+    here = os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(fd)
+        try:
+            yield
+        finally:
+            _setns(here)
+    finally:
+        os.close(here)
+
+
+class _Entry:
+    """The one way into a namespace for any thread: refused once its fd is closed,
+    since the fd's number may name another namespace by then."""
+
+    def __init__(self, fd: int, name: str) -> None:
+        self.fd = fd
+        self.name = name
+        self.closed = False
+
+    def inside(self) -> contextlib.AbstractContextManager[None]:
+        """The calling thread inside the namespace for a `with` block, then back."""
+        if self.closed:
+            raise NamespaceError(f"namespace {self.name!r} is closed")
+        return _inside(self.fd)
+
+
+def _sockets_inside(ipr: IPRoute, entry: _Entry) -> None:
+    """Make every netlink socket of `ipr` inside the namespace, whichever thread asks.
+
+    pyroute2 0.9 keeps a netlink socket per thread: the first request a thread
+    makes reads AsyncCoreSocket.socket (thread-local), which calls
+    `setup_socket()`, which opens a plain socket in the namespace that thread
+    is in at that moment.  Another thread than the creating one would act on
+    its own namespace (the host's, typically) and be answered "ok".  Wrapping
+    that one factory costs no request anything: it runs once per thread.
+    """
+    core = ipr.asyncore
+    if not callable(getattr(type(core), "setup_socket", None)):
+        raise NamespaceError(
+            f"pyroute2's {type(core).__name__} has no setup_socket(): its per-thread netlink "
+            "sockets cannot be tied to a namespace (see pyroute2's bounds in pyproject.toml)"
+        )
+    make = core.setup_socket
+
+    def setup_socket() -> socket.socket:
+        with entry.inside():
+            sock: socket.socket = make()
+        return sock
+
+    core.setup_socket = setup_socket  # an instance attribute wins over the class's method
+
+
 @dataclass(frozen=True)
 class NamespaceId:
     """Who a namespace is: its inode (what /proc/PID/ns/net shows) and its cookie.
@@ -108,20 +164,17 @@ def _cookie_here(ipr: IPRoute | None, stamp: bool) -> int:
 
 def namespace_id(fd: int, ipr: IPRoute | None = None, stamp: bool = False) -> NamespaceId:
     """Identify the namespace an fd (from /proc/PID/ns/net or /proc/PID/fd/N) refers to."""
-    here = os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        _setns(fd)
-        try:
-            cookie = _cookie_here(ipr, stamp)
-        finally:
-            _setns(here)
-    finally:
-        os.close(here)
+    with _inside(fd):
+        cookie = _cookie_here(ipr, stamp)
     return NamespaceId(os.fstat(fd).st_ino, cookie)
 
 
 class NetNS:
-    """One anonymous network namespace with one netlink socket reused for every call."""
+    """One anonymous network namespace with one netlink socket reused for every call.
+
+    Any thread may use it: everything it opens (`ipr`'s per-thread netlink
+    sockets included) is opened inside the namespace, never in the caller's.
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -136,6 +189,8 @@ class NetNS:
                     made.callback(os.close, self.fd)
                     self.ipr = IPRoute()
                     made.callback(self.ipr.close)
+                    self._entry = _Entry(self.fd, name)
+                    _sockets_inside(self.ipr, self._entry)
                     self.rtnl = Rtnl(
                         socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
                     )
@@ -159,18 +214,9 @@ class NetNS:
         # (`unshare --pid --fork`), where os.getpid() would name another process.
         return f"/proc/{os.readlink('/proc/self')}/fd/{self.fd}"
 
-    @contextlib.contextmanager
-    def entered(self) -> Iterator[None]:
-        """Run the block with this thread inside the namespace, then go back."""
-        here = os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            _setns(self.fd)
-            try:
-                yield
-            finally:
-                _setns(here)
-        finally:
-            os.close(here)
+    def entered(self) -> contextlib.AbstractContextManager[None]:
+        """Run the block with this thread inside the namespace, then go back (any thread)."""
+        return self._entry.inside()
 
     def socket(self, family: int, kind: int, proto: int = 0) -> socket.socket:
         """A socket that lives in this namespace (a socket keeps the namespace it was made in)."""
@@ -285,6 +331,7 @@ class NetNS:
 
     def close(self) -> None:
         """Drop this object's references; the kernel frees the namespace once no socket holds it."""
+        self._entry.closed = True
         with contextlib.suppress(Exception):
             self.ipr.close()
         self.rtnl.close()
