@@ -20,6 +20,12 @@ from pydantic_core import ErrorDetails
 
 from harness.env import SCENARIO_DIR, TOPOLOGY_DIR
 from harness.scenario.case import Case, Scenario, ScenarioFile
+from harness.scenario.limits import (
+    MAX_LISTENERS,
+    MAX_YAML_NODES,
+    listener_count,
+    neighbour_wait_problem,
+)
 from harness.scenario.topology import Topology
 from harness.vocabulary import FieldError
 
@@ -93,9 +99,73 @@ class _DuplicateKey(Exception):
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _TooLarge(Exception):
+    """The document, its aliases expanded, is larger than a scenario may be (or endless)."""
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """How many nodes the document has with every alias expanded, counted on the node
+    graph without expanding it (each node once); more than `limit` stops the count.
+    A node that holds itself (`&a [*a]`) is _TooLarge: expanded, it has no end."""
+    size: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        if children_done:
+            open_nodes.discard(key)
+            size[key] = min(1 + sum(size[id(child)] for child in children), limit + 1)
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            raise _TooLarge(
+                f"line {node.start_mark.line + 1}: a YAML alias refers to a node that holds "
+                "it, which has no end when expanded"
+            )
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack += [(child, False) for child in reversed(children)]
+    return size[id(root)]
+
+
 class _UniqueKeyLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """The safe loader, refusing a key given twice in one mapping: YAML keeps the last one
-    without a word, so a second `eth0:` or `routes:` would silently replace the first."""
+    without a word, so a second `eth0:` or `routes:` would silently replace the first.
+
+    It also refuses a document that aliases make larger than limits.MAX_YAML_NODES,
+    before building anything from it, and keeps a key's text as written where YAML
+    reads it as another type (`10:`, `yes:`), for the message that refuses it.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.written: dict[tuple[type, object], str] = {}
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        nodes = _expanded_size(node, MAX_YAML_NODES)
+        if nodes > MAX_YAML_NODES:
+            raise _TooLarge(
+                f"more than {MAX_YAML_NODES} YAML nodes once its aliases are expanded: "
+                "not a scenario (the catalogue's largest has about 1,300)"
+            )
+        return super().construct_document(node)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int | str:
+        """An integer; one too long for Python to read (over 4300 digits) stays text, which
+        the field's own check then refuses with the field's name."""
+        try:
+            number: int = super().construct_yaml_int(node)
+        except ValueError:
+            return str(node.value)
+        return number
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[object, int] = {}
@@ -105,6 +175,8 @@ class _UniqueKeyLoader(_SafeLoader):  # type: ignore[valid-type,misc]
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             try:
+                if not isinstance(key, str):
+                    self.written.setdefault((type(key), key), str(key_node.value))
                 if key in seen:
                     raise _DuplicateKey(key, seen[key], line)
                 seen[key] = line
@@ -112,6 +184,55 @@ class _UniqueKeyLoader(_SafeLoader):  # type: ignore[valid-type,misc]
                 continue  # an unhashable key: the constructor refuses it with its own words
         mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
         return mapping
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _UniqueKeyLoader.construct_yaml_int)
+
+# Characters that would act on a terminal or rewrite a line when a claim, a title or
+# a name is printed: C0 controls but tab and newline, DEL, C1 controls, and Unicode's
+# line separators and bidirectional overrides.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_YAML_TYPES = {bool: "a boolean", int: "a number", float: "a number", type(None): "null"}
+
+
+def _text_problem(doc: Any, written: dict[tuple[type, object], str]) -> tuple[str, str] | None:
+    """(field, problem) of the first text holding a control character, or the first
+    mapping key YAML reads as something else than text; None when there is none.
+
+    Walks the document in file order, each list or mapping once (aliases share them).
+    """
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, str):
+            bad = _CONTROL.search(node)
+            if bad:
+                return where, (
+                    f"holds the control character {bad[0]!r} at position {bad.start()}: "
+                    "text is printed to terminals and reports as it is"
+                )
+            continue
+        if not isinstance(node, (dict, list)) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        items: list[tuple[str, Any]] = []
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    text = written.get((type(key), key), str(key))
+                    kind = _YAML_TYPES.get(type(key), f"a {type(key).__name__}")
+                    return where + _key(text, where), (
+                        f"the key {text} is read by YAML as {kind} ({key!r}), and a name is "
+                        f"text: write it in quotes, '{text}'"
+                    )
+                items += [(where + _key(key, where), key), (where + _key(key, where), value)]
+        else:
+            for n, item in enumerate(node):
+                named = f"({item['id']})" if isinstance(item, dict) and "id" in item else ""
+                items.append((f"{where}[{n}]{named}", item))
+        stack += reversed(items)
+    return None
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -156,8 +277,12 @@ def _read_text(path: Path) -> str:
 
 def _read_yaml(path: Path) -> Any:
     text = _read_text(path)
+    loader: _UniqueKeyLoader | None = None
     try:
-        doc = yaml.load(text, Loader=_UniqueKeyLoader)
+        loader = _UniqueKeyLoader(text)
+        doc = loader.get_single_data()
+    except _TooLarge as exc:
+        raise ScenarioError(path, "", str(exc)) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(path, "", _yaml_problem(exc)) from None
     except _DuplicateKey as exc:
@@ -169,12 +294,18 @@ def _read_yaml(path: Path) -> Any:
         ) from None
     except RecursionError:
         raise ScenarioError(path, "", "not valid YAML: nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if doc is None:
         raise ScenarioError(path, "", "empty: a scenario is a YAML mapping (claim, source, ...)")
     if not isinstance(doc, dict):
         raise ScenarioError(
             path, "", f"must be a YAML mapping at the top level, not a {type(doc).__name__}"
         )
+    problem = _text_problem(doc, loader.written if loader else {})
+    if problem:
+        raise ScenarioError(path, *problem)
     return doc
 
 
@@ -276,6 +407,7 @@ def load_scenario(path: Path | str, topology_dir: Path = TOPOLOGY_DIR) -> Scenar
     else:
         topology = raw.topology
     _check_references(path, topology, raw.cases)
+    _check_case_bounds(path, topology, raw.cases)
     return Scenario(
         path=path,
         name=path.stem,
@@ -342,6 +474,38 @@ def _check_references(path: Path, topology: Topology, cases: list[Case]) -> None
                     place = f"{at}.{key}.{field}{ref.where}"
                     host(place, ref.host, ref.lan_allowed)
                     interface(place, ref.host, ref.ifname)
+
+
+def _check_case_bounds(path: Path, topology: Topology, cases: list[Case]) -> None:
+    """What each case holds and waits for is within the process's bounds: its listeners
+    (limits.MAX_LISTENERS), and how long its neighbour timers may hold an act."""
+    for i, case in enumerate(cases):
+        where = f"cases[{i}]({case.id})"
+        listeners = listener_count(topology, case, stop_after=MAX_LISTENERS + 1)
+        if listeners > MAX_LISTENERS:
+            field = f"{where}.listeners" if case.listeners is not None else where
+            raise ScenarioError(
+                path,
+                field,
+                f"opens more than {MAX_LISTENERS} listeners (one for each flow's port on "
+                "every other host, unless 'listeners' says): more than a case may hold",
+            )
+        for name, host in topology.hosts.items():
+            settings = [
+                (f"topology.hosts.{name}.sysctls[{key!r}]", key, value)
+                for key, value in host.sysctls.items()
+            ]
+            for a, act in enumerate(case.acts()):
+                at = where if case.steps is None else f"{where}.steps[{a}]"
+                settings += [
+                    (f"{at}.change[{j}].sysctl[{key!r}]", key, value)
+                    for j, change in enumerate(act.change)
+                    if change.host == name
+                    for key, value in (change.sysctl or {}).items()
+                ]
+            problem = neighbour_wait_problem(settings)
+            if problem:
+                raise ScenarioError(path, *problem)
 
 
 def discover(paths: list[Path] | None = None) -> list[Path]:
