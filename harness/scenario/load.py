@@ -154,7 +154,7 @@ class _UniqueKeyLoader(_SafeLoader):  # type: ignore[valid-type,misc]
         if nodes > MAX_YAML_NODES:
             raise _TooLarge(
                 f"more than {MAX_YAML_NODES} YAML nodes once its aliases are expanded: "
-                "not a scenario (the catalogue's largest has about 1,300)"
+                "not a scenario (the catalogue's largest has about 400)"
             )
         return super().construct_document(node)
 
