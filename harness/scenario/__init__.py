@@ -5,8 +5,8 @@ and lists cases.  The package holds one subject per module: `ip` lines
 (iplines), the topology (topology), probes and listeners (probe), changes,
 acts and cases (case), reading YAML as data (yamldoc), the bounds of what a
 scenario may ask for and what a case needs of the process (limits), and loading
-with its error messages (load).  What an
-expectation may say lives in harness/expect/.
+with its error messages (load).  What an expectation may say lives in
+harness/expect/.
 """
 
 from __future__ import annotations
