@@ -64,9 +64,10 @@ def guarded(ns: NetNS, what: str, call: Callable[[], Any]) -> None:
             f"host {ns.name}: `{what}` failed: {exc.args[1]} (errno {exc.code})", exc.code
         ) from None
     except OSError as exc:  # sysctl writes
-        raise TopologyError(
-            f"host {ns.name}: `{what}` failed: {exc.strerror}", exc.errno or 0
-        ) from None
+        # A key this kernel does not have is netns's FileNotFoundError, which names the
+        # key and has no strerror (it said "failed: None").
+        why = exc.strerror or str(exc)
+        raise TopologyError(f"host {ns.name}: `{what}` failed: {why}", exc.errno or 0) from None
 
 
 def route(ns: NetNS, command: str, spec: RouteSpec) -> None:

@@ -306,6 +306,46 @@ def sysctl_path(key: str) -> str:
     return path
 
 
+# Keys a namespace has but nobody may both write and read back (measured on 6.18: the
+# files under /proc/sys/net of mode 0200 and 0444 in a new namespace).  The harness
+# records every key a scenario sets by reading it back, so a write-only key can only
+# fail (EACCES, proc_sys_permission); writing a read-only one is refused (EACCES)
+# unless that refusal is the claim (`fails_with`).
+WRITE_ONLY_SYSCTLS = frozenset(("net/ipv4/route/flush", "net/ipv6/route/flush"))
+READ_ONLY_SYSCTLS = frozenset(
+    (
+        "net/ipv4/tcp_available_congestion_control",
+        "net/ipv4/tcp_ehash_entries",
+        "net/ipv4/udp_hash_entries",
+        "net/mptcp/available_path_managers",
+        "net/mptcp/available_schedulers",
+        "net/netfilter/nf_conntrack_count",
+    )
+)
+_READ_ONLY_PER_INTERFACE = frozenset((("ipv4", "conf", "mc_forwarding"),))
+# The kernel takes one page at most (proc_sys_call_handler): a longer value is EINVAL.
+SYSCTL_VALUE_MAX = 4096
+
+
+def sysctl_write_problem(key: str, value: object, refusal_claimed: bool = False) -> str | None:
+    """Why setting `key` to `value` can only fail (a write-only or read-only key, a value
+    the kernel cannot take), or None; `refusal_claimed`: the claim is that the kernel
+    refuses the write, so a read-only key is fine."""
+    parts = sysctl_path(key).split("/")
+    path = "/".join(parts)
+    if path in WRITE_ONLY_SYSCTLS:
+        return f"sysctl {key!r} is write-only: the harness reads back every key it sets"
+    per_interface = len(parts) == 5 and (parts[1], parts[2], parts[4]) in _READ_ONLY_PER_INTERFACE
+    if not refusal_claimed and (path in READ_ONLY_SYSCTLS or per_interface):
+        return f"sysctl {key!r} is read-only: the kernel refuses any write (EACCES)"
+    text = str(value)
+    if len(text.encode()) > SYSCTL_VALUE_MAX:
+        return f"sysctl {key!r}: a value of {len(text)} characters; the kernel reads one page"
+    if "\n" in text or "\t" in text:
+        return f"sysctl {key!r}: a value is one line (numbers separated by spaces)"
+    return None
+
+
 def sysctl_row(key: str) -> str | None:
     """The folder a per-interface key is in: an interface (`eth0` of
     net.ipv4.conf.eth0.rp_filter, `eth0.5` of net/ipv4/conf/eth0.5/rp_filter), `all` or

@@ -75,18 +75,27 @@ def with_host_a(**fields: object) -> bytes:
 
 
 def too_big() -> bytes:
-    """150 hosts and 149 probe ports: a listener on every host for every port."""
+    """30 hosts and 32 probes to the same 6 ports: within the loader's bounds (a listener
+    on every other host for each port: 174), about 540 fds: more than FD_LIMIT."""
     hosts: dict[str, Any] = {
-        "h0": {"interfaces": {f"e{i}": {"link": f"h{i}.e0"} for i in range(1, 150)}}
+        "h0": {"interfaces": {f"e{i}": {"link": f"h{i}.e0"} for i in range(1, 30)}}
     }
-    hosts |= {f"h{i}": {"interfaces": {"e0": {"link": f"h0.e{i}"}}} for i in range(1, 150)}
+    hosts |= {f"h{i}": {"interfaces": {"e0": {"link": f"h0.e{i}"}}} for i in range(1, 30)}
     steps = [
-        {"probe": {"host": "h0", "dst": "192.0.2.1", "port": 1000 + i}, "expect": {"errno": "ok"}}
-        for i in range(149)
+        {
+            "probe": {"host": "h0", "dst": "192.0.2.1", "port": 1000, "flows": 6},
+            "expect": {"errno": "ok"},
+        }
+        for i in range(32)
     ]
     return dump(
         {**GOOD, "topology": {"hosts": hosts}, "cases": [{"id": "a", "title": "t", "steps": steps}]}
     )
+
+
+# A process limit on open files the scenario of too_big() exceeds (the loader's bounds keep
+# every scenario it accepts below 1024).
+FD_LIMIT = 512
 
 
 def alias_bomb() -> bytes:
@@ -115,7 +124,7 @@ BAD_FILES: dict[str, tuple[bytes, str, str]] = {
         "given twice in one mapping (lines 1 and 2)",
     ),
     "yaml-nested-too-deep": (b"claim: " + b"[" * 5000 + b"]" * 5000 + b"\n", "", "nesting"),
-    "yaml-alias-bomb": (alias_bomb(), f"{PROBE}.sockopts[0]", "valid string"),
+    "yaml-alias-bomb": (alias_bomb(), "", "YAML nodes once its aliases are expanded"),
     "binary": (bytes(range(256)) * 4, "", "not a text file (not UTF-8 at byte 128)"),
     "binary-control-characters": (
         bytes(range(32)) * 4,
@@ -469,8 +478,9 @@ def test_a_bad_topology_file_is_named_with_its_field(
 
 
 def test_a_scenario_too_big_for_the_process_is_refused_by_list(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("resource.getrlimit", lambda _: (FD_LIMIT, FD_LIMIT))
     path = tmp_path / "big.yaml"
     path.write_bytes(too_big())
     assert main(["list", str(path)]) == 2
@@ -576,8 +586,13 @@ ONE_CASE = str(
     ],
 )
 def test_harness_run_refuses_before_anything_runs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: Callable[[Path], list[str]], says: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: Callable[[Path], list[str]],
+    says: str,
 ) -> None:
+    monkeypatch.setattr("resource.getrlimit", lambda _: (FD_LIMIT, FD_LIMIT))
     (tmp_path / "big.yaml").write_bytes(too_big())
     (tmp_path / "bad.yaml").write_bytes(bytes(range(256)))
     assert main(["run", "-n", "1", "--results-dir", str(tmp_path / "r"), *argv(tmp_path)]) == 2

@@ -356,12 +356,15 @@ def test_a_case_too_big_for_the_process_is_refused_with_the_numbers(
     from harness.scenario import limits
 
     hosts: dict[str, Any] = {
-        "h0": {"interfaces": {f"e{i}": {"link": f"h{i}.e0"} for i in range(1, 150)}}
+        "h0": {"interfaces": {f"e{i}": {"link": f"h{i}.e0"} for i in range(1, 30)}}
     }
-    hosts |= {f"h{i}": {"interfaces": {"e0": {"link": f"h0.e{i}"}}} for i in range(1, 150)}
+    hosts |= {f"h{i}": {"interfaces": {"e0": {"link": f"h0.e{i}"}}} for i in range(1, 30)}
     steps = [
-        {"probe": {"host": "h0", "dst": "192.0.2.1", "port": 1000 + i}, "expect": {"errno": "ok"}}
-        for i in range(149)
+        {
+            "probe": {"host": "h0", "dst": "192.0.2.1", "port": 1000, "flows": 6},
+            "expect": {"errno": "ok"},
+        }
+        for i in range(32)
     ]
     doc = {
         **GOOD,
@@ -370,10 +373,10 @@ def test_a_case_too_big_for_the_process_is_refused_with_the_numbers(
     }
     scenario = load_scenario(write(tmp_path, doc))
     fds, namespaces = limits.case_needs(scenario, scenario.cases[0])
-    assert namespaces == 150 and fds > 149 * 149  # a listener per host for each port
-    monkeypatch.setattr("resource.getrlimit", lambda _: (1024, 1024))
+    assert namespaces == 30 and fds > 29 * 6 + 9 * 30  # a listener per host for each port
+    monkeypatch.setattr("resource.getrlimit", lambda _: (512, 512))
     (problem,) = limits.over_limits(scenario)
-    assert f"needs about {fds} open files" in problem and "1024" in problem
+    assert f"needs about {fds} open files" in problem and "512" in problem
 
 
 def test_the_fd_estimate_counts_the_listeners_the_run_opens(tmp_path: Path) -> None:

@@ -3,8 +3,10 @@
 A scenario file states one claim, names its source, names (or draws) a topology
 and lists cases.  The package holds one subject per module: `ip` lines
 (iplines), the topology (topology), probes and listeners (probe), changes,
-acts and cases (case), and loading with its error messages (load).  What an
-expectation may say lives in harness/expect/.
+acts and cases (case), reading YAML as data (yamldoc), the bounds of what a
+scenario may ask for and what a case needs of the process (limits), and loading
+with its error messages (load).  What an expectation may say lives in
+harness/expect/.
 """
 
 from __future__ import annotations

@@ -20,6 +20,16 @@ from harness.ipsyntax import (
     parse_verb,
 )
 from harness.scenario.iplines import check_spec_addresses, spec_devices
+from harness.scenario.limits import (
+    MAX_ACTS,
+    MAX_CASES,
+    MAX_CHANGES,
+    MAX_LINES,
+    MAX_LISTENERS,
+    at_most,
+    neighbour_wait_problem,
+    too_many,
+)
 from harness.scenario.probe import Listener, Probe
 from harness.scenario.topology import Topology
 from harness.vocabulary import (
@@ -29,6 +39,7 @@ from harness.vocabulary import (
     check_errno_name,
     sysctl_interface,
     sysctl_path,
+    sysctl_write_problem,
     version_tuple,
 )
 
@@ -92,11 +103,21 @@ class Change(Strict):
             raise ValueError(
                 f"a change does exactly one thing: give one of {', '.join(CHANGE_KINDS)}"
             )
-        for key in self.sysctl or {}:
+        if self.sysctl is not None:
+            problem = too_many(self.sysctl, MAX_LINES, "keys", "a change is one command")
+            if problem:
+                raise FieldError(("sysctl",), problem)
+        for key, value in (self.sysctl or {}).items():
             try:
                 sysctl_path(key)
             except ValueError as exc:
                 raise FieldError(("sysctl", key), str(exc)) from None
+            problem = sysctl_write_problem(key, value, refusal_claimed=self.fails_with is not None)
+            if problem:
+                raise FieldError(("sysctl", key), problem)
+        waits = neighbour_wait_problem((k, k, v) for k, v in (self.sysctl or {}).items())
+        if waits:
+            raise FieldError(("sysctl", waits[0]), waits[1])
         return self
 
     def devices(self) -> list[tuple[str, str]]:
@@ -143,6 +164,11 @@ class Act(Strict):
     kernel_does: Expect | None = Field(
         default=None, description="a refuted claim: what this kernel does instead"
     )
+
+    @field_validator("change", mode="before")
+    @classmethod
+    def _few_changes(cls, value: Any) -> Any:
+        return at_most(value, MAX_CHANGES, "changes", "an act is a few commands, then a probe")
 
 
 class ActAnswer(Strict):
@@ -242,6 +268,28 @@ class Case(Strict):
         "kernels on the other side do",
     )
 
+    @field_validator("change", mode="before")
+    @classmethod
+    def _few_changes(cls, value: Any) -> Any:
+        return at_most(value, MAX_CHANGES, "changes", "an act is a few commands, then a probe")
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _few_acts(cls, value: Any) -> Any:
+        return at_most(value, MAX_ACTS, "steps", "each act may wait seconds for the kernel")
+
+    @field_validator("listeners", mode="before")
+    @classmethod
+    def _few_listeners(cls, value: Any) -> Any:
+        return at_most(value, MAX_LISTENERS, "listeners", "each holds a file descriptor")
+
+    @field_validator("title")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if "\n" in value.strip():
+            raise ValueError("a title is one line (a claim, a 'refuted' or a 'why' may be several)")
+        return value
+
     @model_validator(mode="after")
     def _one_form(self) -> Case:
         inline = (
@@ -339,6 +387,11 @@ class ScenarioFile(Strict):
         description="a name from fixtures/topologies/, or a topology drawn inline"
     )
     cases: list[Case] = Field(min_length=1, description="the experiments, at least one")
+
+    @field_validator("cases", mode="before")
+    @classmethod
+    def _few_cases(cls, value: Any) -> Any:
+        return at_most(value, MAX_CASES, "cases", "each builds its namespaces anew")
 
 
 class Scenario(BaseModel):

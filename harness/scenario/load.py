@@ -20,7 +20,15 @@ from pydantic_core import ErrorDetails
 
 from harness.env import SCENARIO_DIR, TOPOLOGY_DIR
 from harness.scenario.case import Case, Scenario, ScenarioFile
+from harness.scenario.limits import MAX_LISTENERS, listener_count, neighbour_wait_problem
 from harness.scenario.topology import Topology
+from harness.scenario.yamldoc import (
+    DuplicateKey,
+    TooLarge,
+    UniqueKeyLoader,
+    field_key,
+    text_problem,
+)
 from harness.vocabulary import NAME_MAX_CHARS, FieldError, check_name
 
 
@@ -50,10 +58,10 @@ def _field_path(loc: tuple[int | str, ...], doc: Any, missing: bool = False) -> 
             if isinstance(node, dict) and _shown_id(node.get("id")):
                 out += f"({node['id']})"
         elif isinstance(node, dict) and part in node:
-            out += _key(part, out)
+            out += field_key(part, out)
             node = node[part]
         elif last and missing and isinstance(part, str):
-            out += _key(part, out)
+            out += field_key(part, out)
     return out
 
 
@@ -61,13 +69,6 @@ def _shown_id(value: object) -> bool:
     """Whether a case's id may stand in a message as it is: not one with a newline, an
     escape sequence or 300 characters (that is the problem being reported)."""
     return isinstance(value, str) and len(value) <= NAME_MAX_CHARS and value.isprintable()
-
-
-def _key(key: object, before: str) -> str:
-    """`.eth0`, or `['net.ipv4.ip_forward']` for a key that holds a dot or a slash."""
-    if isinstance(key, str) and re.fullmatch(r"[\w-]+", key):
-        return f".{key}" if before else key
-    return f"[{str(key)!r}]"
 
 
 _SCENARIO_KEY = re.compile(rb"^cases\s*:", re.MULTILINE)
@@ -84,40 +85,6 @@ def is_scenario_file(path: Path) -> bool:
     except OSError:
         return False
     return bool(_SCENARIO_KEY.search(head))
-
-
-class _DuplicateKey(Exception):
-    """A mapping gives one key twice."""
-
-    def __init__(self, key: object, first: int, second: int) -> None:
-        super().__init__(key)
-        self.key, self.first, self.second = key, first, second
-
-
-# libyaml's parser when PyYAML has it: the pure-Python one made up most of
-# collection time (1.4 s for the catalogue, once per xdist worker).
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _UniqueKeyLoader(_SafeLoader):  # type: ignore[valid-type,misc]
-    """The safe loader, refusing a key given twice in one mapping: YAML keeps the last one
-    without a word, so a second `eth0:` or `routes:` would silently replace the first."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[object, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # `<<: *defaults` then overriding a key is what merging is for
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            try:
-                if key in seen:
-                    raise _DuplicateKey(key, seen[key], line)
-                seen[key] = line
-            except TypeError:
-                continue  # an unhashable key: the constructor refuses it with its own words
-        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
-        return mapping
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -162,11 +129,15 @@ def _read_text(path: Path) -> str:
 
 def _read_yaml(path: Path) -> Any:
     text = _read_text(path)
+    loader: UniqueKeyLoader | None = None
     try:
-        doc = yaml.load(text, Loader=_UniqueKeyLoader)
+        loader = UniqueKeyLoader(text)
+        doc = loader.get_single_data()
+    except TooLarge as exc:
+        raise ScenarioError(path, "", str(exc)) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(path, "", _yaml_problem(exc)) from None
-    except _DuplicateKey as exc:
+    except DuplicateKey as exc:
         raise ScenarioError(
             path,
             str(exc.key),
@@ -175,12 +146,18 @@ def _read_yaml(path: Path) -> Any:
         ) from None
     except RecursionError:
         raise ScenarioError(path, "", "not valid YAML: nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if doc is None:
         raise ScenarioError(path, "", "empty: a scenario is a YAML mapping (claim, source, ...)")
     if not isinstance(doc, dict):
         raise ScenarioError(
             path, "", f"must be a YAML mapping at the top level, not a {type(doc).__name__}"
         )
+    problem = text_problem(doc, loader.written if loader else {})
+    if problem:
+        raise ScenarioError(path, *problem)
     return doc
 
 
@@ -287,6 +264,7 @@ def load_scenario(path: Path | str, topology_dir: Path = TOPOLOGY_DIR) -> Scenar
     else:
         topology = raw.topology
     _check_references(path, topology, raw.cases)
+    _check_case_bounds(path, topology, raw.cases)
     return Scenario(
         path=path,
         name=path.stem,
@@ -353,6 +331,38 @@ def _check_references(path: Path, topology: Topology, cases: list[Case]) -> None
                     place = f"{at}.{key}.{field}{ref.where}"
                     host(place, ref.host, ref.lan_allowed)
                     interface(place, ref.host, ref.ifname)
+
+
+def _check_case_bounds(path: Path, topology: Topology, cases: list[Case]) -> None:
+    """What each case holds and waits for is within the process's bounds: its listeners
+    (limits.MAX_LISTENERS), and how long its neighbour timers may hold an act."""
+    for i, case in enumerate(cases):
+        where = f"cases[{i}]({case.id})"
+        listeners = listener_count(topology, case, stop_after=MAX_LISTENERS + 1)
+        if listeners > MAX_LISTENERS:
+            field = f"{where}.listeners" if case.listeners is not None else where
+            raise ScenarioError(
+                path,
+                field,
+                f"opens more than {MAX_LISTENERS} listeners (one for each flow's port on "
+                "every other host, unless 'listeners' says): more than a case may hold",
+            )
+        for name, host in topology.hosts.items():
+            settings = [
+                (f"topology.hosts.{name}.sysctls[{key!r}]", key, value)
+                for key, value in host.sysctls.items()
+            ]
+            for a, act in enumerate(case.acts()):
+                at = where if case.steps is None else f"{where}.steps[{a}]"
+                settings += [
+                    (f"{at}.change[{j}].sysctl[{key!r}]", key, value)
+                    for j, change in enumerate(act.change)
+                    if change.host == name
+                    for key, value in (change.sysctl or {}).items()
+                ]
+            problem = neighbour_wait_problem(settings)
+            if problem:
+                raise ScenarioError(path, *problem)
 
 
 def discover(paths: list[Path] | None = None) -> list[Path]:

@@ -337,18 +337,31 @@ class Listener(Strict):
         return self.ipv6 or bound or any(g.version == 6 for g in self.join)
 
 
-def default_listeners(hosts: Iterable[str], probes: Iterable[Probe]) -> list[Listener]:
-    """One UDP or TCP listener on every host but the prober, for each port and family of
-    each probe (a probe with several flows has several ports)."""
-    # Keys first, in order: a big case wants tens of thousands (one per port per host).
-    wanted: dict[tuple[str, Literal["udp", "tcp"], int, bool], None] = {}
+ListenerKey = tuple[str, Literal["udp", "tcp"], int, bool]
+
+
+def listener_keys(hosts: Iterable[str], probes: Iterable[Probe]) -> Iterator[ListenerKey]:
+    """(host, proto, port, IPv6) of each default listener, each once, in order."""
+    seen: set[ListenerKey] = set()
     for probe in probes:
         if probe.proto == "icmp":
             continue
         proto: Literal["udp", "tcp"] = "tcp" if probe.proto == "tcp" else "udp"
         for host in hosts:
-            if host != probe.host:
-                wanted |= dict.fromkeys(
-                    (host, proto, p, probe.dst.version == 6) for p in probe.ports()
-                )
-    return [Listener(host=h, proto=proto, port=p, ipv6=v6) for h, proto, p, v6 in wanted]
+            if host == probe.host:
+                continue
+            for port in probe.ports():
+                key = (host, proto, port, probe.dst.version == 6)
+                if key not in seen:
+                    seen.add(key)
+                    yield key
+
+
+def default_listeners(hosts: Iterable[str], probes: Iterable[Probe]) -> list[Listener]:
+    """One UDP or TCP listener on every host but the prober, for each port and family of
+    each probe (a probe with several flows has several ports)."""
+    # Keys first, deduplicated by a set: a big case wants thousands (one per port per host).
+    return [
+        Listener(host=h, proto=proto, port=p, ipv6=v6)
+        for h, proto, p, v6 in listener_keys(list(hosts), list(probes))
+    ]

@@ -11,10 +11,18 @@ import re
 import socket
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.linkkinds import LINK_KINDS
 from harness.scenario.iplines import Neigh, Nexthop, Route, Rule, spec_devices
+from harness.scenario.limits import (
+    MAX_INTERFACES,
+    MAX_LINES,
+    MAX_NAMESPACES,
+    at_most,
+    neighbour_wait_problem,
+    too_many,
+)
 from harness.vocabulary import (
     IFNAME_MAX,
     NAME_MAX_CHARS,
@@ -26,7 +34,11 @@ from harness.vocabulary import (
     check_name,
     sysctl_interface_problem,
     sysctl_path,
+    sysctl_write_problem,
 )
+
+# The kinds other interfaces join with `master:` (their rows in harness/linkkinds.py).
+_MASTERS = ("bridge", "vrf")
 
 
 def bridge_port_name(host: str, ifname: str, position: int) -> str:
@@ -142,6 +154,16 @@ class Host(Strict):
 
     @field_validator("interfaces", mode="before")
     @classmethod
+    def _few_interfaces(cls, value: Any) -> Any:
+        return at_most(value, MAX_INTERFACES, "interfaces", "a topology's bound")
+
+    @field_validator("nexthops", "routes", "rules", "neighbours", "sysctls", mode="before")
+    @classmethod
+    def _few_lines(cls, value: Any, info: ValidationInfo) -> Any:
+        return at_most(value, MAX_LINES, str(info.field_name), "one host's bound")
+
+    @field_validator("interfaces", mode="before")
+    @classmethod
     def _loopback(cls, value: Any) -> Any:
         # `lo` exists in every namespace; listing it only adds addresses.
         if isinstance(value, dict) and isinstance(value.get("lo"), dict):
@@ -162,16 +184,36 @@ class Host(Strict):
             for field, ref in (("parent", iface.parent), ("master", iface.master)):
                 if ref is not None and ref not in value:
                     raise FieldError((name, field), f"{ref!r} is not an interface of this host")
+                if ref == name:
+                    raise FieldError((name, field), f"{name!r} cannot be its own {field}")
+            master = value[iface.master].resolved_kind if iface.master else None
+            if master is not None and master not in _MASTERS:
+                raise FieldError(
+                    (name, "master"),
+                    f"{iface.master!r} is a {master}: a master is a {' or a '.join(_MASTERS)}",
+                )
+            if master is not None and master == iface.resolved_kind:
+                # br_add_if refuses a bridge port that is a bridge (ELOOP); a VRF cannot
+                # enslave another L3 master (do_vrf_add_slave, EINVAL).
+                raise FieldError(
+                    (name, "master"), f"a {master} cannot be enslaved to another {master}"
+                )
         return value
 
     @field_validator("sysctls")
     @classmethod
     def _per_namespace(cls, value: dict[str, int | str]) -> dict[str, int | str]:
-        for key in value:
+        for key, setting in value.items():
             try:
                 sysctl_path(key)
             except ValueError as exc:
                 raise FieldError((key,), str(exc)) from None
+            problem = sysctl_write_problem(key, setting)
+            if problem:
+                raise FieldError((key,), problem)
+        waits = neighbour_wait_problem((key, key, setting) for key, setting in value.items())
+        if waits:
+            raise FieldError((waits[0],), waits[1])
         return value
 
     @model_validator(mode="after")
@@ -218,6 +260,75 @@ class Topology(Strict):
     description: str = Field(default="", description="what it is, for a reader")
     diagram: str = Field(default="", description="an ASCII drawing of hosts, links and addresses")
     hosts: dict[str, Host] = Field(description="host name -> its namespace")
+
+    @field_validator("hosts", mode="before")
+    @classmethod
+    def _few_hosts(cls, value: Any) -> Any:
+        return at_most(value, MAX_NAMESPACES, "hosts", "each is a namespace this process holds")
+
+    @model_validator(mode="after")
+    def _within_bounds(self) -> Topology:
+        interfaces = [i for host in self.hosts.values() for i in host.interfaces]
+        problem = too_many(interfaces, MAX_INTERFACES, "interfaces", "a topology's bound")
+        if problem:
+            raise FieldError(("hosts",), problem)
+        namespaces = len(self.hosts) + len(self.lans())
+        if namespaces > MAX_NAMESPACES:
+            raise FieldError(
+                ("hosts",),
+                f"{len(self.hosts)} hosts and {len(self.lans())} LANs are {namespaces} "
+                f"namespaces: at most {MAX_NAMESPACES} (each one this process holds)",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _no_bridge_loop(self) -> Topology:
+        """Refuse bridges joined into a loop: LAN bridges, and host bridges whose ports are on
+        LANs or veth links to other bridges.  Without STP (off by default, and the harness
+        leaves it so) a broadcast would circle the loop for ever, each bridge flooding
+        every copy (br_flood): a storm of gigabytes in a minute."""
+        parent: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+        def root(node: tuple[str, ...]) -> tuple[str, ...]:
+            while parent.setdefault(node, node) != node:
+                node = parent[node]
+            return node
+
+        def bridge_of(host: str, ifname: str) -> tuple[str, ...] | None:
+            interfaces = self.hosts[host].interfaces if host in self.hosts else {}
+            iface = interfaces.get(ifname)
+            master = interfaces.get(iface.master or "") if iface else None
+            if master is not None and master.resolved_kind == "bridge":
+                return ("bridge", host, str(iface and iface.master))
+            return None
+
+        for host_name, host in self.hosts.items():
+            for if_name, iface in host.interfaces.items():
+                bridge = bridge_of(host_name, if_name)
+                if bridge is None:
+                    continue
+                if iface.lan is not None:
+                    other: tuple[str, ...] | None = ("lan", iface.lan)
+                    what = f"LAN {iface.lan!r}"
+                elif iface.link is not None:
+                    peer_host, _, peer_if = iface.link.partition(".")
+                    other = bridge_of(peer_host, peer_if)
+                    if other is not None and (peer_host, peer_if) < (host_name, if_name):
+                        continue  # the pair is joined once, from its first end
+                    what = f"bridge {other[2]!r} on {peer_host}" if other else ""
+                else:
+                    other = None
+                if other is None:
+                    continue
+                if root(bridge) == root(other):
+                    raise FieldError(
+                        ("hosts", host_name, "interfaces", if_name, "master"),
+                        f"bridge {iface.master!r} on {host_name} already reaches {what}: "
+                        f"{if_name} would close a loop of bridges, and without STP a "
+                        "broadcast would circle it for ever",
+                    )
+                parent[root(bridge)] = root(other)
+        return self
 
     @model_validator(mode="after")
     def _links_agree(self) -> Topology:
