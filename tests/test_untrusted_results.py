@@ -474,3 +474,13 @@ def test_tap_and_junit_escape_and_junit_stays_xml(tmp_path: Path) -> None:
     assert "peer\\x1b[2J\\nx-fail" in names
     failure = next(root.iter("failure"))
     assert failure.text is not None and "second line" in failure.text
+
+
+def test_the_html_report_escapes_markup_and_control_characters(tmp_path: Path) -> None:
+    rec = nasty_record().model_copy(update={"title": "<script>alert(1)</script>" + NASTY})
+    write_results(tmp_path, [rec], RunInfo(started=STARTED))
+    code, _, err = harness("report", str(tmp_path))
+    assert code == 0, err
+    page = (tmp_path / "report.html").read_text()
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    assert not any(c in page for c in RAW) and "\\x1b[31mred" in page
