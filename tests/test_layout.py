@@ -14,7 +14,7 @@ HARNESS = Path(__file__).resolve().parent.parent / "harness"
 
 # The stages in data-flow order; a module is matched by its dotted name or package.
 STAGES: list[tuple[str, ...]] = [
-    ("env", "timing", "vocabulary"),
+    ("env", "timing", "vocabulary", "display"),
     ("ipsyntax", "linkkinds", "sockopts", "facts"),
     ("expect",),
     ("scenario",),
