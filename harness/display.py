@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-# Everything but C0 (and the tab and newline that `block` keeps), as a character class.
+# What is escaped beyond the C0 range (whose ranges differ: `block` keeps tab and newline).
 _BEYOND_C0 = "\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff"
 _ONE_LINE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
 _BLOCK = re.compile(f"[\x00-\x08\x0b-\x1f{_BEYOND_C0}]")
