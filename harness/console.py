@@ -8,7 +8,9 @@ by verdict with failures first, then the counts per kernel.  Every verdict line
 fits the terminal's width (80 columns when there is none): ids and titles are
 cut at a word, never wrapped mid-word; the closing paths of the run's files are
 printed whole, to be copied.  Built on rich (colour, terminal detection,
-live display).
+live display).  Ids, kernels and reasons come from scenario files: each is one
+line with its control characters escaped (display.one_line), so that no escape
+sequence from a file reaches the terminal.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from harness.display import one_line
 from harness.record import CaseRecord
 from harness.streams import headline
 from harness.verdict import VERDICT_ORDER, VERDICTS
@@ -71,7 +74,7 @@ class RunConsole:
 
     def running(self, case: str) -> None:
         """A case has started."""
-        self.current = case
+        self.current = one_line(case)
         self._refresh()
 
     def finished(self, record: CaseRecord) -> None:
@@ -98,7 +101,7 @@ class RunConsole:
                 self.console.print(self._line(record))
         for kernel in sorted({r.kernel for r in records}, key=version_tuple):
             mine = Counter(r.verdict for r in records if r.kernel == kernel)
-            text = Text(f"{sum(mine.values())} cases on {kernel}: ")
+            text = Text(f"{sum(mine.values())} cases on {one_line(kernel)}: ")
             for n, verdict in enumerate(v for v in VERDICTS if mine[v]):
                 text.append(", " if n else "")
                 text.append(f"{mine[verdict]} {verdict}", style=STYLES[verdict])
@@ -114,7 +117,7 @@ class RunConsole:
         """`VERDICT  scenario/case [kernel]`, then the reason on its own line, both fitted."""
         label = f"{record.verdict.upper():<7} "
         kernel = f" [{record.kernel}]" if len(self.kernels) > 1 else ""
-        where = fit(f"{record.key}{kernel}", self.width - len(label))
+        where = fit(one_line(f"{record.key}{kernel}"), self.width - len(label))
         text = Text(label, style=STYLES[record.verdict])
         text.append(where)
         text.append("\n" + fit(f"        {headline(record)}", self.width), style="dim")

@@ -10,18 +10,28 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from harness.display import one_line
 from harness.expect import Comparison
 from harness.facts import Observation
 from harness.scenario import Act, ChangedIn, Topology
 from harness.verdict import Verdict
 
+# A field's name or a problem quoting a value can be as long as the file that holds it:
+# a message shows at most this many characters of each.
+_SHOWN = 200
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
 
 class RecordError(ValueError):
-    """A stored record does not read as a CaseRecord; says which file, which record, which field."""
+    """A stored record or results file does not read as written; says which file (and
+    record), which field and what is wrong, in one line (display.one_line)."""
 
     def __init__(self, where: str, field: str, problem: str) -> None:
-        self.where, self.field, self.problem = where, field, problem
-        super().__init__(f"{where}: {field + ': ' if field else ''}{problem}")
+        self.where, self.field, self.problem = where, _cut(field), _cut(problem)
+        super().__init__(one_line(f"{where}: {self.field + ': ' if field else ''}{self.problem}"))
 
 
 class CaseRecord(BaseModel):
@@ -70,7 +80,7 @@ class CaseRecord(BaseModel):
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:
-            raise _record_error(exc, where) from None
+            raise record_error(exc, where) from None
 
     @classmethod
     def from_dict(cls, data: object, where: str = "record") -> CaseRecord:
@@ -78,7 +88,7 @@ class CaseRecord(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise _record_error(exc, where) from None
+            raise record_error(exc, where) from None
 
 
 class KernelRun(BaseModel):
@@ -110,9 +120,10 @@ class RunInfo(BaseModel):
     command: str = ""
 
 
-def _record_error(exc: ValidationError, where: str) -> RecordError:
+def record_error(exc: ValidationError, where: str, within: str = "") -> RecordError:
+    """The RecordError for pydantic's first complaint (`within`: the field validated)."""
     first = exc.errors()[0]
-    field = ".".join(str(part) for part in first["loc"])
+    field = ".".join(str(part) for part in (within, *first["loc"]) if part != "")
     more = exc.error_count() - 1
     problem = first["msg"] + (f" (and {more} more)" if more else "")
     return RecordError(where, field, problem)

@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness.compare import Difference, by_case, differences
+from harness.display import one_line
 from harness.results import read_results
 
 
@@ -49,11 +50,13 @@ def summary_lines(compared: int, repeats: int, found: list[Difference]) -> list[
     ]
     for title, group in (("VERDICT FLIPS", flips), ("values differ", values)):
         for diff in group:
-            lines.append(f"{title}: {diff.key}")
+            lines.append(one_line(f"{title}: {diff.key}"))
             for field, seen in diff.fields.items():
                 counts = Counter(seen)
                 lines.append(
-                    f"    {field}: "
-                    + "; ".join(f"{value} ({n}x)" for value, n in counts.most_common())
+                    one_line(
+                        f"    {field}: "
+                        + "; ".join(f"{value} ({n}x)" for value, n in counts.most_common())
+                    )
                 )
     return lines

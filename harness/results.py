@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import os
 import re
 import secrets
 import shutil
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, get_args
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from harness import run_folder
 from harness.compare import Difference, kernel_differences
+from harness.display import markdown_cell, one_line
 from harness.env import RESULTS_DIR
-from harness.record import CaseRecord, RecordError, RunInfo
+from harness.record import CaseRecord, RecordError, RunInfo, record_error
 from harness.vocabulary import version_tuple
 
 RUN_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
@@ -86,12 +90,63 @@ def write_record(run_dir: Path, record: CaseRecord) -> Path:
     return run_folder.write_text(run_dir, path.relative_to(run_dir), record.to_json())
 
 
+# A results folder may come from anywhere (users download someone's run): what is read
+# from it is bounded.  The catalogue's results.json on one kernel is 2.5 MB for 364 case
+# records; a file far larger is not one a run wrote, and reading it whole only costs memory.
+RESULTS_MAX_BYTES = 64 << 20
+RECORD_MAX_BYTES = 4 << 20  # one case's record file (records/KERNEL/SCENARIO/CASE.json)
+MAX_RECORDS = 100_000  # case records (or record files, or markers) in one run
+
+
+def read_stored(path: Path, limit: int) -> bytes | None:
+    """The bytes of `path` if it is a regular file of at most `limit` bytes; None when
+    there is no such file; RecordError for a symlink, a FIFO, a device or a larger file."""
+    try:
+        # O_NOFOLLOW: a symlink in a downloaded folder could name any file of the host;
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer for ever.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RecordError(str(path), "", "a symbolic link, not a regular file") from None
+        raise RecordError(str(path), "", f"cannot read: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RecordError(str(path), "", "not a regular file (a folder, device, FIFO or socket)")
+    with os.fdopen(fd, "rb") as stream:
+        try:
+            data = stream.read(limit + 1)
+        except OSError as exc:  # EISDIR cannot happen (S_ISREG); EIO can
+            raise RecordError(str(path), "", f"cannot read: {exc.strerror}") from None
+    if len(data) > limit:
+        raise RecordError(str(path), "", f"larger than {limit >> 20} MiB: not a file a run wrote")
+    return data
+
+
+def _bounded_glob(run_dir: Path, pattern: str) -> list[Path]:
+    """The paths under run_dir/records matching `pattern`, sorted; at most MAX_RECORDS, and
+    none through a symlinked folder that leads out of records/."""
+    folder = run_dir / "records"
+    inside = folder.resolve()
+    found = []
+    for n, path in enumerate(folder.glob(pattern)):
+        if n >= MAX_RECORDS:
+            raise RecordError(str(folder), "", f"more than {MAX_RECORDS} files: not a run's")
+        if not path.parent.resolve().is_relative_to(inside):
+            raise RecordError(str(path), "", "reached through a symbolic link out of records/")
+        found.append(path)
+    return sorted(found)
+
+
 def stored_records(run_dir: Path) -> list[CaseRecord]:
     """The record files of a run that has no results.json yet (RecordError if one is bad)."""
-    return [
-        CaseRecord.from_json(p.read_bytes(), str(p))
-        for p in sorted((run_dir / "records").glob("*/*/*.json"))
-    ]
+    records = []
+    for path in _bounded_glob(run_dir, "*/*/*.json"):
+        data = read_stored(path, RECORD_MAX_BYTES)
+        if data is not None:  # gone since the listing: a run still going replaced it
+            records.append(CaseRecord.from_json(data, str(path)))
+    return records
 
 
 def running_path(run_dir: Path, kernel: str, scenario: str, case: str) -> Path:
@@ -110,10 +165,17 @@ def unfinished(run_dir: Path, records: list[CaseRecord]) -> list[tuple[str, str,
     """(scenario file, case id, kernel) of each case that started and has no record."""
     have = {(r.kernel, r.scenario, r.case) for r in records}
     found = []
-    for marker in sorted((run_dir / "records" / ".running").glob("*/*/*")):
+    for marker in _bounded_glob(run_dir, ".running/*/*/*"):
         kernel, scenario, case = marker.parts[-3:]
         if (kernel, scenario, case) not in have:
-            found.append((marker.read_text(encoding="utf-8"), case, kernel))
+            data = read_stored(marker, RECORD_MAX_BYTES) or b""
+            try:
+                file = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RecordError(
+                    str(marker), "", "not UTF-8: not a scenario file's name"
+                ) from None
+            found.append((file, case, kernel))
     return found
 
 
@@ -153,28 +215,51 @@ def read_run(run_dir: Path) -> tuple[RunInfo | None, list[CaseRecord]]:
     """The run and its records: results.json, else (a run still going, or one whose
     controller died) the record files.  RecordError names what does not read."""
     path = run_dir / "results.json"
-    if not path.is_file():
+    text = read_stored(path, RESULTS_MAX_BYTES)
+    if text is None:
         return None, stored_records(run_dir)
+    where = str(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordError(str(path), "", f"not a results file: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("records"), list):
-        raise RecordError(str(path), "", "not a results file: no 'records' list")
+        # pydantic's parser (jiter), not json: it refuses, with line and column, what no
+        # run writes and what would fail later (a lone surrogate cannot be written as
+        # UTF-8), and bounds nesting and numbers; and it is faster.
+        data = from_json(text)
+    except ValueError as exc:
+        raise RecordError(where, "", f"not a results file: {exc}") from None
+    if not isinstance(data, dict):
+        raise RecordError(where, "", "not a results file: not a JSON object")
+    unknown = sorted(set(data) - {"run", "scenarios", "records"})
+    if unknown:
+        raise RecordError(
+            where, unknown[0], "unknown field (a results file has run, scenarios, records)"
+        )
+    items = data.get("records")
+    if not isinstance(items, list):
+        raise RecordError(where, "records", "missing, or not a list of case records")
+    if len(items) > MAX_RECORDS:
+        raise RecordError(where, "records", f"more than {MAX_RECORDS}: not a run's")
     try:
         run = RunInfo.model_validate(data.get("run"))
     except ValidationError as exc:
-        raise RecordError(str(path), "run", str(exc.errors()[0]["msg"])) from None
-    scenarios = data.get("scenarios") or {}
+        raise record_error(exc, where, "run") from None
+    scenarios = data.get("scenarios", {})
     if not isinstance(scenarios, dict):
-        raise RecordError(str(path), "scenarios", "not a mapping of scenario names")
-    records = [
-        CaseRecord.from_dict(
-            {**scenarios.get(item.get("scenario"), {}), **item} if isinstance(item, dict) else item,
-            f"{path}: record {n + 1}",
-        )
-        for n, item in enumerate(data["records"])
-    ]
+        raise RecordError(where, "scenarios", "not a mapping of scenario names to shared fields")
+    for name, shared in scenarios.items():
+        if not isinstance(shared, dict):
+            raise RecordError(where, f"scenarios.{name}", "not a mapping of shared fields")
+        unshared = sorted(set(shared) - set(SHARED))
+        if unshared:
+            raise RecordError(
+                where, f"scenarios.{name}.{unshared[0]}", f"not one of {', '.join(SHARED)}"
+            )
+    records = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise RecordError(f"{where}: record {n + 1}", "", "not a JSON object")
+        name = item.get("scenario")
+        shared = scenarios.get(name, {}) if isinstance(name, str) else {}
+        records.append(CaseRecord.from_dict({**shared, **item}, f"{where}: record {n + 1}"))
     return run, records
 
 
@@ -190,14 +275,14 @@ def difference_lines(found: list[Difference], title: str = "Where kernels differ
     lines = ["", f"## {title}", ""]
     for diff in found:
         lines += [
-            f"### `{diff.key}`: {diff.title}",
+            f"### `{markdown_cell(diff.key)}`: {markdown_cell(diff.title)}",
             "",
-            "| field | " + " | ".join(diff.runs) + " |",
+            "| field | " + " | ".join(markdown_cell(r) for r in diff.runs) + " |",
             "|---|" + "---|" * len(diff.runs),
         ]
         for field, values in diff.fields.items():
-            cells = " | ".join(v.replace("|", "\\|") for v in values)
-            lines.append(f"| {field} | {cells} |")
+            cells = " | ".join(markdown_cell(v) for v in values)
+            lines.append(f"| {markdown_cell(field)} | {cells} |")
         lines.append("")
     return lines
 
@@ -220,7 +305,9 @@ def _run_lines(run: RunInfo | None, records: list[CaseRecord]) -> list[str]:
     for kernel in run.kernels:
         ran = f" ({kernel.machine})" if kernel.machine != "host" else ""
         lines.append(
-            f"- kernel {kernel.release}{ran}" + (f": {kernel.error}" if kernel.error else "")
+            one_line(
+                f"- kernel {kernel.release}{ran}" + (f": {kernel.error}" if kernel.error else "")
+            )
         )
     return [*lines, ""]
 
@@ -259,13 +346,13 @@ def write_summary(run_dir: Path, records: list[CaseRecord], run: RunInfo | None 
         "records for it; `skipped`: the kernel lacks a feature.",
         "",
         "| article | claim (scenario) | "
-        + " | ".join(f"kernel {k}" for k in kernels)
+        + " | ".join(f"kernel {markdown_cell(k)}" for k in kernels)
         + " | cases |",
         "|---|---|" + "---|" * len(kernels) + "---|",
     ]
     for name, cases in by_scenario.items():
         first = cases[0]
-        claim = " ".join(first.claim.split())
+        claim = markdown_cell(" ".join(first.claim.split()))
         claim = claim if len(claim) <= 160 else claim[:157] + "..."
         cells = []
         for kernel in kernels:
@@ -279,7 +366,7 @@ def write_summary(run_dir: Path, records: list[CaseRecord], run: RunInfo | None 
         )
         section = f" ({first.section})" if first.section else ""
         lines.append(
-            f"| {first.article}{section} | {claim} (`{name}`) | "
+            f"| {markdown_cell(first.article + section)} | {claim} (`{markdown_cell(name)}`) | "
             + " | ".join(cells)
             + f" | {counts} |"
         )
@@ -291,14 +378,21 @@ def write_summary(run_dir: Path, records: list[CaseRecord], run: RunInfo | None 
     for record in sorted(refuted, key=lambda r: (r.key, r.kernel)):
         why = record.refuted if record.verdict == "refuted" else record.message
         lines.append(
-            f"- `{record.key}` ({record.article}, kernel {record.kernel}): {record.title}. {why}"
+            one_line(
+                f"- `{record.key}` ({record.article}, kernel {record.kernel}): "
+                f"{record.title}. {why}"
+            )
         )
     problems = [r for r in records if r.verdict in ("fail", "error")]
     if problems:
         lines += ["", "## Cases that failed or errored", ""]
-        lines += [f"- `{r.key}`: {r.verdict}" for r in sorted(problems, key=lambda r: r.key)]
+        lines += [
+            one_line(f"- `{r.key}`: {r.verdict}") for r in sorted(problems, key=lambda r: r.key)
+        ]
     skipped = [r for r in records if r.verdict == "skip"]
     if skipped:
         lines += ["", "## Skipped", ""]
-        lines += [f"- `{r.key}`: {r.message}" for r in sorted(skipped, key=lambda r: r.key)]
+        lines += [
+            one_line(f"- `{r.key}`: {r.message}") for r in sorted(skipped, key=lambda r: r.key)
+        ]
     return run_folder.write_text(run_dir, "summary.md", "\n".join(lines) + "\n")

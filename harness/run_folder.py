@@ -64,6 +64,7 @@ def _parts(run_dir: Path, relative: str | Path) -> list[str]:
 @contextlib.contextmanager
 def _folder_fd(run_dir: Path, parts: list[str]) -> Iterator[int]:
     """An fd of run_dir/parts..., each folder made (0755) or entered without following links."""
+    run_dir.mkdir(parents=True, exist_ok=True)  # the run folder itself: as the user named it
     fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         where = run_dir

@@ -9,6 +9,10 @@
   the fields that differ.
 
 PATH `-` is standard output.  Written from the typed records (harness/record.py).
+Ids, titles and messages come from scenario files: no control character is written
+raw (display.one_line, display.block), so a TAP line stays one line, a terminal
+showing it gets no escape sequence, and the XML stays well-formed (XML 1.0 forbids
+most C0 controls, lone surrogates and U+FFFE/U+FFFF even as character references).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import IO
 
+from harness.display import block, one_line
 from harness.record import CaseRecord, RunInfo
 
 # The kernel answers otherwise than the claim: in JUnit a passed test that says so.
@@ -26,22 +31,29 @@ CLAIM_FINDINGS = ("refuted", "changed")
 
 def differing_line(record: CaseRecord) -> str:
     """The fields where the kernel differed, in one line (empty for none)."""
-    return "; ".join(
-        f"{r.label}: expected {r.expected}, observed {r.observed}" for r in record.differing
+    return one_line(
+        "; ".join(
+            f"{r.label}: expected {r.expected}, observed {r.observed}" for r in record.differing
+        )
     )
 
 
 def headline(record: CaseRecord) -> str:
     """One line saying what a case's verdict rests on (without the verdict's own name):
     the fields that differ, why a claim is refuted, the version change, the error."""
+    return one_line(_headline(record))
+
+
+def _headline(record: CaseRecord) -> str:
+    first = record.message.split("\n", 1)[0]
     if record.verdict == "fail":
-        return "differs: " + (differing_line(record) or record.message.splitlines()[0])
+        return "differs: " + (differing_line(record) or first)
     if record.verdict == "refuted":
         return record.refuted
     if record.verdict == "changed" and record.changed_in is not None:
         return f"{record.changed_in.summary()} ({record.message})"
     if record.verdict in ("error", "skip"):
-        return record.message.splitlines()[0] if record.message else record.verdict
+        return first or record.verdict
     return "holds"
 
 
@@ -81,7 +93,7 @@ class Tap:
         """One test point for one case on one kernel."""
         self.count += 1
         ok = "not ok" if record.verdict in ("fail", "error") else "ok"
-        name = f"selftests: harness: {record.key} [{record.kernel}]"
+        name = one_line(f"selftests: harness: {record.key} [{record.kernel}]")
         directive = f" # SKIP {headline(record)}" if record.verdict == "skip" else ""
         lines = [f"{ok} {self.count} {name}{directive}"]
         if record.verdict != "pass" and record.verdict != "skip":
@@ -108,13 +120,13 @@ def write_junit(path: Path | str, records: list[CaseRecord], run: RunInfo) -> No
         suite = ET.SubElement(
             root,
             "testsuite",
-            name=f"harness on {kernel}",
+            name=one_line(f"harness on {kernel}"),
             tests=str(len(mine)),
             failures=str(sum(r.verdict == "fail" for r in mine)),
             errors=str(sum(r.verdict == "error" for r in mine)),
             skipped=str(sum(r.verdict == "skip" for r in mine)),
             time=f"{sum(r.duration_s for r in mine):.3f}",
-            timestamp=run.started,
+            timestamp=one_line(run.started),
         )
         if run.interrupted:
             ET.SubElement(
@@ -125,11 +137,11 @@ def write_junit(path: Path | str, records: list[CaseRecord], run: RunInfo) -> No
                 suite,
                 "testcase",
                 # Jenkins reads the last dot as package.class: a scenario name has none.
-                classname=record.scenario,
+                classname=one_line(record.scenario),
                 # Views that flatten suites (GitLab, GitHub's test reporters) would merge
                 # one case's runs on several kernels: the kernel is in the name too.
-                name=record.case if len(kernels) == 1 else f"{record.case} [{kernel}]",
-                file=record.file,
+                name=one_line(record.case if len(kernels) == 1 else f"{record.case} [{kernel}]"),
+                file=one_line(record.file),
                 time=f"{record.duration_s:.3f}",
             )
             properties = ET.SubElement(case, "properties")
@@ -141,12 +153,14 @@ def write_junit(path: Path | str, records: list[CaseRecord], run: RunInfo) -> No
                 ("article", record.article),
                 ("claim", " ".join(record.claim.split())),
             ):
-                ET.SubElement(properties, "property", name=name, value=value)
+                ET.SubElement(properties, "property", name=name, value=one_line(value))
             line = headline(record)
             if record.verdict == "fail":
-                ET.SubElement(case, "failure", message=line, type="fail").text = record.message
+                failure = ET.SubElement(case, "failure", message=line, type="fail")
+                failure.text = block(record.message)
             elif record.verdict == "error":
-                ET.SubElement(case, "error", message=line, type="error").text = record.message
+                error = ET.SubElement(case, "error", message=line, type="error")
+                error.text = block(record.message)
             elif record.verdict == "skip":
                 ET.SubElement(case, "skipped", message=line)
             elif record.verdict in CLAIM_FINDINGS:
@@ -154,8 +168,10 @@ def write_junit(path: Path | str, records: list[CaseRecord], run: RunInfo) -> No
                     properties, "property", name="finding", value=f"{record.verdict}: {line}"
                 )
                 ET.SubElement(case, "system-out").text = (
-                    f"{record.verdict.upper()} on kernel {record.kernel}: {line}\n"
-                    f"claim ({record.article}): {' '.join(record.claim.split())}\n"
+                    one_line(f"{record.verdict.upper()} on kernel {record.kernel}: {line}")
+                    + "\n"
+                    + one_line(f"claim ({record.article}): {' '.join(record.claim.split())}")
+                    + "\n"
                 )
     ET.indent(root)
     text = ET.tostring(root, encoding="unicode", xml_declaration=True)

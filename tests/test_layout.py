@@ -14,7 +14,7 @@ HARNESS = Path(__file__).resolve().parent.parent / "harness"
 
 # The stages in data-flow order; a module is matched by its dotted name or package.
 STAGES: list[tuple[str, ...]] = [
-    ("env", "timing", "vocabulary", "run_folder"),
+    ("env", "timing", "vocabulary", "display", "run_folder"),
     ("ipsyntax", "linkkinds", "sockopts", "facts"),
     ("expect",),
     ("scenario",),

@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from harness.cli import bench, catalogue, doctor, run, runs
+from harness.display import one_line
 from harness.env import kernel_release
 from harness.guests.cli import add_subcommands as register_kernels
 from harness.importer.cli import register as register_importer
@@ -72,5 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (ScenarioError, RecordError, RunFolderError, FileNotFoundError, ValueError) as exc:
-        print(f"harness: {exc}", file=sys.stderr)
+        # The message may quote a downloaded file: one line, no control character raw.
+        print(one_line(f"harness: {exc}"), file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.cli.common import K_HELP, _needs_root, _scenarios, _selector
+from harness.display import one_line
 from harness.env import is_root, kernel_release
 from harness.record import KernelRun, RecordError
 from harness.results import read_run
@@ -81,7 +82,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         f"p95 {quart[-1]:.1f} ms, min {ms[0]:.1f} ms, max {ms[-1]:.1f} ms"
     )
     if bad:
-        print(f"{len(bad)} runs failed or errored: " + "; ".join(sorted(set(bad))))
+        print(one_line(f"{len(bad)} runs failed or errored: " + "; ".join(sorted(set(bad)))))
         return 1
     return 0
 
@@ -156,7 +157,7 @@ def _bench_matrix(args: argparse.Namespace) -> int:
         )
     print(f"whole matrix, wall: {_spread(walls)}")
     if failed:
-        print(f"{len(failed)} failed or errored: " + "; ".join(failed[:10]))
+        print(one_line(f"{len(failed)} failed or errored: " + "; ".join(failed[:10])))
         return 1
     return 0
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import functools
 import shutil
-import sys
 import textwrap
 from pathlib import Path
 
-from harness.cli.common import K_HELP, _selector
+from harness.cli.common import K_HELP, _selector, refuse
+from harness.display import one_line
 from harness.env import PROJECT_ROOT
 from harness.scenario import ScenarioError, discover, load_scenario
 from harness.scenario.limits import over_limits
@@ -40,18 +40,17 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
         width = min(shutil.get_terminal_size().columns, 120)
         wrap = functools.partial(textwrap.fill, width=width, break_long_words=False)
-        print(
-            wrap(
-                f"{rel}  [{scenario.source.article}: {scenario.source.section}]",
-                subsequent_indent="    ",
-            )
-        )
-        print(wrap(f"  claim: {' '.join(scenario.claim.split())}", subsequent_indent="    "))
+        # Every field from the file is one line, its control characters escaped, then wrapped.
+        source = f"{rel}  [{scenario.source.article}: {scenario.source.section}]"
+        print(wrap(one_line(source), subsequent_indent="    "))
+        claim = " ".join(scenario.claim.split())
+        print(wrap(one_line(f"  claim: {claim}"), subsequent_indent="    "))
         for case in cases:
-            print(wrap(f"  - {scenario.name}/{case.id}: {case.title}", subsequent_indent="      "))
+            line = one_line(f"  - {scenario.name}/{case.id}: {case.title}")
+            print(wrap(line, subsequent_indent="      "))
         print()
     for problem in broken:
-        print(f"harness list: {problem}", file=sys.stderr)
+        refuse("list", problem)
     return 2 if broken else 0
 
 

@@ -1,11 +1,20 @@
-"""What the command-line verbs share: loading the catalogue, the root hint, -k."""
+"""What the command-line verbs share: loading the catalogue, the root hint, -k, refusals."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.display import one_line
 from harness.scenario import Case, Scenario, discover, load_scenario
+
+
+def refuse(command: str, problem: str) -> int:
+    """Print `harness COMMAND: PROBLEM` on standard error as one line (the problem may quote
+    a file: its control characters are escaped, display.one_line); the exit status 2."""
+    print(one_line(f"harness {command}: {problem}"), file=sys.stderr)
+    return 2
 
 
 def _scenarios(paths: list[Path]) -> list[Scenario]:

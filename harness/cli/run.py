@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness import environment
-from harness.cli.common import K_HELP, _needs_root, _selector
+from harness.cli.common import K_HELP, _needs_root, _selector, refuse
 from harness.env import PROJECT_ROOT, is_root
 from harness.results import PCAP_POLICIES
 from harness.scenario import ScenarioError, discover, load_scenario
@@ -88,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     f"{path}: no case {case_id!r}; closest: {', '.join(close) or '(none)'}"
                 )
     for problem in problems:
-        print(f"harness run: {problem}", file=sys.stderr)
+        refuse("run", problem)
     if problems:
         return 2
     if args.repeat > 1:

@@ -1,14 +1,20 @@
-"""`harness show`, `report`, `compare`, `clean`: what runs left in results/."""
+"""`harness show`, `report`, `compare`, `clean`: what runs left in results/.
+
+A run folder may be downloaded: whatever its files hold, these answer with a page, a
+case or one line naming the file, the field and the problem (exit 2); what they
+print is escaped (display.one_line; render_case_text for `show`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime
 import difflib
-import sys
 from pathlib import Path
 
+from harness.cli.common import refuse
 from harness.compare import by_case, differences
+from harness.display import one_line
 from harness.env import RESULTS_DIR
 from harness.record import KernelRun, RunInfo
 from harness.report import render_case_text, write_report
@@ -33,8 +39,7 @@ def _latest_run() -> Path:
 def cmd_clean(args: argparse.Namespace) -> int:
     """Remove old run folders, keeping the newest `--keep`."""
     if args.keep < 0:
-        print("harness clean: --keep takes a number of runs, 0 or more", file=sys.stderr)
-        return 2
+        return refuse("clean", "--keep takes a number of runs, 0 or more")
     sizes = {
         p: sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) for p in run_dirs(RESULTS_DIR)
     }
@@ -51,8 +56,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     """Print one case of a run in full: topology, probes, expected vs observed, packets."""
     run_dir = args.run or _latest_run()
     if not run_dir.is_dir():
-        print(f"harness show: no run folder {run_dir}", file=sys.stderr)
-        return 2
+        return refuse("show", f"no run folder {run_dir}")
     records = read_results(run_dir)
     found = [r for r in records if args.case in r.key]
     found = [r for r in found if r.key == args.case] or found
@@ -61,12 +65,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         close = difflib.get_close_matches(args.case, names, n=5, cutoff=0.3)
         listing = [r.key for r in found] if found else close
         what = "several cases match" if found else "no case matches"
-        print(
-            f"harness show: {what} {args.case!r} in {run_dir}; "
+        return refuse(
+            "show",
+            f"{what} {args.case!r} in {run_dir}; "
             f"{'candidates' if found else 'closest'}: {', '.join(listing) or '(none)'}",
-            file=sys.stderr,
         )
-        return 2
     print(render_case_text(found[0]))
     return 0
 
@@ -76,27 +79,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
     runs = []
     for run_dir in (args.first, args.second):
         if not run_dir.is_dir():
-            print(f"harness compare: no run folder {run_dir}", file=sys.stderr)
-            return 2
+            return refuse("compare", f"no run folder {run_dir}")
         runs.append(read_results(run_dir))
         if not runs[-1]:  # "0 cases compared, 0 differ" and exit 0 would read as agreement
-            print(
-                f"harness compare: {run_dir} holds no case record (records/ or results.json)",
-                file=sys.stderr,
-            )
-            return 2
+            return refuse("compare", f"{run_dir} holds no case record (records/ or results.json)")
     groups = by_case(zip((args.first.name, args.second.name), runs, strict=True))
     only = [key for key, runs_of in groups.items() if len(runs_of) == 1]
     found = differences(groups)
     compared = len(groups) - len(only)
     print(f"{compared} cases compared ({len(only)} in only one run); {len(found)} differ")
     for diff in found:
-        print(f"\n{diff.key}: {diff.title}")
-        width = max(len(field) for field in diff.fields)
-        for field, values in diff.fields.items():
+        print("\n" + one_line(f"{diff.key}: {diff.title}"))
+        fields = {one_line(field): values for field, values in diff.fields.items()}
+        width = max(len(field) for field in fields)
+        for field, values in fields.items():
             print(
                 f"  {field:<{width}}  "
-                + "  |  ".join(f"{r}: {v}" for r, v in zip(diff.runs, values, strict=True))
+                + "  |  ".join(
+                    one_line(f"{r}: {v}") for r, v in zip(diff.runs, values, strict=True)
+                )
             )
     return 1 if found else 0
 
@@ -105,15 +106,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     """(Re)build RUN/report.html; finish a run whose controller died from its record files."""
     run_dir: Path = args.run_dir
     if not run_dir.is_dir():
-        print(f"harness report: no run folder {run_dir}", file=sys.stderr)
-        return 2
+        return refuse("report", f"no run folder {run_dir}")
     run, records = read_run(run_dir)
     if not records:
-        print(
-            f"harness report: {run_dir} holds no case record (records/ or results.json)",
-            file=sys.stderr,
-        )
-        return 2
+        return refuse("report", f"{run_dir} holds no case record (records/ or results.json)")
     if run is None:  # the controller never wrote its end: results.json from the records
         from harness.runner import stopped_records
 

@@ -10,6 +10,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.display import block
 from harness.facts import ArpRecord, FrameRecord, Receipt
 from harness.record import CaseRecord
 from harness.scenario import Topology
@@ -28,8 +29,9 @@ CSS_ANCHORS = {"label": "middle", "time": "end"}
 
 
 def escape(text: object) -> str:
-    """Text safe inside HTML and SVG, attributes included."""
-    return html.escape(str(text), quote=True)
+    """Text safe inside HTML and SVG, attributes included; control characters shown as
+    escapes (display.block: a NUL, ESC or bidi override from a record is not markup either)."""
+    return html.escape(block(str(text)), quote=True)
 
 
 def text_width(text: str, size: float = 11.0) -> float:

@@ -1,9 +1,15 @@
-"""One case as plain text: for `harness show`, and as the message of a failing pytest item."""
+"""One case as plain text: for `harness show`, and as the message of a failing pytest item.
+
+Every field may come from a downloaded scenario or results folder: a field that is one
+line stays one line (display.one_line), and no control character reaches the terminal
+(display.block on the whole).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from harness.display import block, one_line
 from harness.expect import Comparison
 from harness.facts import FrameRecord
 from harness.record import CaseRecord
@@ -58,15 +64,20 @@ def trace_text(trace: list[FrameRecord]) -> str:
     """Every frame, one line each: time, namespace/interface, direction, what it is."""
     if not trace:
         return "  (no frame on any interface of any namespace)"
-    width = max(len(f"{e.host}/{e.ifname}") for e in trace)
+    where = [one_line(f"{e.host}/{e.ifname}") for e in trace]
+    width = max(len(w) for w in where)
     return "\n".join(
-        f"  {e.t_ms:>9.3f} ms  {f'{e.host}/{e.ifname}':<{width}}  {e.direction:<3}  {e}"
-        for e in trace
+        f"  {e.t_ms:>9.3f} ms  {w:<{width}}  {one_line(e.direction):<3}  {one_line(str(e))}"
+        for e, w in zip(trace, where, strict=True)
     )
 
 
 def topology_text(topology: Topology) -> list[str]:
-    """Hosts, their interfaces and addresses, routes and sysctls; then the LANs."""
+    """Hosts, their interfaces and addresses, routes and sysctls; then the LANs (one line each)."""
+    return [one_line(line) for line in _topology_lines(topology)]
+
+
+def _topology_lines(topology: Topology) -> list[str]:
     if not topology.hosts:
         return ["topology: (not recorded)"]
     lans = topology.lans()
@@ -94,7 +105,11 @@ def comparison_text(rows: list[Comparison]) -> str:
     """field / expected / observed, differing rows marked; `probe N:` when a case has several."""
     several = any(r.act > 0 for r in rows)
     cells = [
-        ((f"probe {r.act + 1}: " if several else "") + r.label, r.expected, r.observed)
+        (
+            one_line((f"probe {r.act + 1}: " if several else "") + r.label),
+            one_line(r.expected),
+            one_line(r.observed),
+        )
         for r in rows
     ]
     width_f = max([len(f) for f, _, _ in cells] + [5])
@@ -122,37 +137,39 @@ def _sysctl_lines(sysctls: dict[str, dict[str, str]]) -> list[str]:
 
 def render_case_text(rec: CaseRecord) -> str:
     """One case for a terminal: claim, topology, probe and outcome, comparison, trace."""
-    lines = [f"{rec.verdict.upper()} {rec.key}: {rec.title}"]
-    source = source_of(rec)
+    lines = [one_line(f"{rec.verdict.upper()} {rec.key}: {rec.title}")]
+    source = one_line(source_of(rec))
     lines.append(f"claim{f' ({source})' if source else ''}: {rec.claim}")
-    lines.append(f"kernel: {rec.kernel}")
+    lines.append(one_line(f"kernel: {rec.kernel}"))
     if rec.refuted:
         lines.append(f"refuted: {rec.refuted}")
-        lines.append(f"kernel does: {kernel_does_line(rec)}")
+        lines.append(one_line(f"kernel does: {kernel_does_line(rec)}"))
     if rec.changed_in is not None:
-        lines.append(f"the kernel {rec.changed_in.summary()}")
+        lines.append(one_line(f"the kernel {rec.changed_in.summary()}"))
     lines.extend(topology_text(rec.topology))
-    lines.extend(f"change: {c}" for act in rec.acts for c in act.change)
-    lines.append(f"probe: {probe_line(rec)} -> {outcome_line(rec)}")
+    lines.extend(one_line(f"change: {c}") for act in rec.acts for c in act.change)
+    lines.append(one_line(f"probe: {probe_line(rec)} -> {outcome_line(rec)}"))
     obs = rec.observed
     if obs is not None:
         for n, act in enumerate(obs.acts, 1):
             if act.route is not None:
                 lines.append(
-                    f"  kernel route lookup {n} (ip route get {act.route.query}): "
-                    f"{act.route.answer()}"
+                    one_line(
+                        f"  kernel route lookup {n} (ip route get {act.route.query}): "
+                        f"{act.route.answer()}"
+                    )
                 )
-        lines.extend(_sysctl_lines(obs.sysctls))
+        lines.extend(one_line(line) for line in _sysctl_lines(obs.sysctls))
         for n, act in enumerate(obs.acts, 1):
             for host, held in act.tables.items():
-                lines.append(
-                    f"  before probe {n}, {host} routes: " + ("; ".join(held.routes) or "(none)")
-                )
+                routes = "; ".join(held.routes) or "(none)"
+                lines.append(one_line(f"  before probe {n}, {host} routes: {routes}"))
                 if any(
                     not r.endswith(("lookup local", "lookup main", "lookup default"))
                     for r in held.rules
                 ):
-                    lines.append(f"  before probe {n}, {host} rules: " + "; ".join(held.rules))
+                    rules = "; ".join(held.rules)
+                    lines.append(one_line(f"  before probe {n}, {host} rules: {rules}"))
     if rec.article_comparison:
         lines += [
             "what the article claims:",
@@ -162,25 +179,29 @@ def render_case_text(rec: CaseRecord) -> str:
     if rec.comparison:
         lines.append(comparison_text(rec.comparison))
     if rec.differing:
-        lines.append("differs: " + "; ".join(r.label for r in rec.differing))
+        lines.append(one_line("differs: " + "; ".join(r.label for r in rec.differing)))
     if rec.message:
         lines.append(rec.message)
     settled = settled_line(rec)
     lines.append(
-        "trace (ms from the syscall; every interface of every namespace"
-        + (f"; ended: {settled}" if settled else "")
-        + "):"
+        one_line(
+            "trace (ms from the syscall; every interface of every namespace"
+            + (f"; ended: {settled}" if settled else "")
+            + "):"
+        )
     )
     lines.append(trace_text(obs.trace() if obs else []))
     for n, act in enumerate(obs.acts if obs else [], 1):
         read = "; ".join(f"{h}: {', '.join(e)}" for h, e in act.settle_read.items() if e)
         label = f"act {n} " if obs and len(obs.acts) > 1 else ""
-        lines.append(f"{label}ended on this neighbour read: {read or 'no entry being resolved'}")
-    lines.extend(f"note: {n}" for n in rec.notes)
+        read = read or "no entry being resolved"
+        lines.append(one_line(f"{label}ended on this neighbour read: {read}"))
+    lines.extend(one_line(f"note: {n}") for n in rec.notes)
     pcaps = [Path(p) for p in rec.pcaps]
     folders = {p.parent for p in pcaps}
     if len(folders) == 1:
-        lines.append(f"pcaps in {folders.pop()}/: " + " ".join(p.name for p in pcaps))
+        lines.append(one_line(f"pcaps in {folders.pop()}/: " + " ".join(p.name for p in pcaps)))
     elif pcaps:
-        lines.append("pcaps: " + " ".join(str(p) for p in pcaps))
-    return "\n".join(lines)
+        lines.append(one_line("pcaps: " + " ".join(str(p) for p in pcaps)))
+    # The claim, the message and the lines not escaped above: no control character either.
+    return block("\n".join(lines))
