@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
 import os
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
-from harness import environment
+from harness import environment, timing
 from harness.cli.common import K_HELP, _needs_root, _selector
 from harness.env import PROJECT_ROOT, is_root
 from harness.results import PCAP_POLICIES
@@ -105,6 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv += ["--results-dir", str(args.results_dir)]
     if args.kernel_timers:
         argv.append("--kernel-timers")
+    argv += ["--case-timeout", str(args.case_timeout)]
     code = int(pytest.main(argv))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print(
@@ -121,9 +123,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _repeat(args: argparse.Namespace) -> int:
     """`--repeat N`: N whole runs, one after another, then every case whose answer differs."""
-    from harness.repeats import compare_repeats, repeat_dirs, summary_lines
+    from harness.repeats import MAX_REPEATS, compare_repeats, repeat_dirs, summary_lines
     from harness.results import new_run_dir, read_run
 
+    if args.repeat > MAX_REPEATS:
+        print(f"harness run: --repeat {args.repeat}: give at most {MAX_REPEATS}", file=sys.stderr)
+        return 2
     if args.json or args.tap or args.junit:
         print(
             "harness run: --repeat writes each repeat's own results; it takes no "
@@ -138,11 +143,11 @@ def _repeat(args: argparse.Namespace) -> int:
     child += [item for label in args.kernel or [] for item in ("--kernel", label)]
     child += ["-k", args.k] if args.k else []
     child += ["--kernel-timers"] if args.kernel_timers else []
-    folders = repeat_dirs(run_dir, args.repeat)
+    child += ["--case-timeout", str(args.case_timeout)]
     ran: list[Path] = []
     worst = 0
     try:
-        for n, folder in enumerate(folders, 1):
+        for n, folder in enumerate(repeat_dirs(run_dir, args.repeat), 1):
             log = folder.with_suffix(".log")
             with log.open("wb") as out:
                 code = subprocess.call(
@@ -192,6 +197,17 @@ def _workers(value: str) -> str:
     if value in ("auto", "logical") or (value.isdigit() and int(value) >= 0):
         return value
     raise argparse.ArgumentTypeError(f"{value!r}: give a number of workers, auto or logical")
+
+
+def _seconds(value: str) -> float:
+    """--case-timeout: a number of seconds above 0, checked by our parser (one line)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a number of seconds above 0")
+    return seconds
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -247,7 +263,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="run N times, each a whole run of its own (RUN/repeat-NNN/), then list every case "
-        "whose verdict (exit 1) or observed values differ between the repeats",
+        help="run N times (up to 10000), each a whole run of its own (RUN/repeat-NNN/), then list "
+        "every case whose verdict (exit 1) or observed values differ between the repeats",
+    )
+    run.add_argument(
+        "--case-timeout",
+        type=_seconds,
+        default=timing.CASE_BUDGET_S,
+        metavar="SECONDS",
+        help="end a case still running after this long as an error, its lab torn down "
+        f"(default: {timing.CASE_BUDGET_S:g})",
     )
     run.set_defaults(func=cmd_run)
