@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
 import subprocess
 import sys
 import time
@@ -21,23 +22,26 @@ import pytest
 import yaml
 
 from harness import capture, timing
+from harness.capture import MAX_FRAMES_PER_INTERFACE, Capture, CaptureLimit
+from harness.netns import Lab
 from harness.repeats import MAX_REPEATS, repeat_dirs
 from harness.runner import run_case
-from harness.scenario import Scenario, load_scenario
+from harness.scenario import Scenario, ScenarioError, load_scenario
 from tests.conftest import needs_root
 
 FD_SETSIZE = 1024
 LAN = "198.18.0.0/15"  # benchmarking addresses: never the host's
 
 
-def _scenario(tmp_path: Path, hosts: int, steps: list[dict[str, Any]], **a: Any) -> Scenario:
+def _scenario(tmp_path: Path, hosts: int, steps: list[dict[str, Any]], **h0: Any) -> Scenario:
     """`hosts` hosts h0, h1, ... on one LAN (198.18.0.1, .2, ...), h0 with the extra
-    settings `a`, and one case of `steps`."""
-    topology = {
+    settings `h0`, and one case of `steps`."""
+    topology: dict[str, dict[str, Any]] = {
         f"h{n}": {"interfaces": {"eth0": {"lan": "lan0", "addresses": [f"198.18.0.{n + 1}/15"]}}}
         for n in range(hosts)
     }
-    topology["h0"].update(a)
+    for key, value in h0.items():
+        topology["h0"].setdefault(key, {}).update(value)
     doc = {
         "claim": "the runtime's bounds",
         "source": {"article": "issue 18", "section": "unbounded work"},
@@ -159,6 +163,81 @@ def test_a_case_capturing_more_than_the_cap_ends_as_an_error(
     assert record.message.startswith("the case captured more than 50 frames on ")
     assert "forwarding loop or a broadcast storm" in record.message
     assert "\n" not in record.message and "Traceback" not in record.message
+
+
+@needs_root
+@pytest.mark.kernel
+@pytest.mark.usefixtures("host_untouched")
+def test_a_flood_stops_the_capture_at_its_cap() -> None:
+    """Frames sent on lo as fast as a packet socket takes them, read as a case reads
+    them: the capture gives up at MAX_FRAMES_PER_INTERFACE instead of holding them all
+    (or reading for ever: a flood never empties the socket's queue)."""
+    with Lab("flood") as lab:
+        ns = lab.namespace("a")
+        ns.ipr.link("set", index=ns.link_index("lo"), state="up")
+        flood = Capture(lab)
+        sender = lab.socket("a", socket.AF_PACKET, socket.SOCK_RAW)
+        sender.bind(("lo", 0))
+        # Broadcast, EtherType 0x88b5 (IEEE 802 local experimental), minimum size.
+        frame = b"\xff" * 6 + bytes(6) + b"\x88\xb5" + bytes(46)
+        with pytest.raises(
+            CaptureLimit, match=f"more than {MAX_FRAMES_PER_INTERFACE} frames on a/lo"
+        ):
+            for _ in range(MAX_FRAMES_PER_INTERFACE):  # each round adds frames: bounded
+                for _ in range(100):
+                    sender.send(frame)
+                flood.poll()
+        assert len(flood.frames) == MAX_FRAMES_PER_INTERFACE + 1
+
+
+@needs_root
+@pytest.mark.kernel
+@pytest.mark.usefixtures("host_untouched")
+def test_a_host_bridging_two_ports_of_one_lan_ends_in_bounded_time_and_memory(
+    tmp_path: Path,
+) -> None:
+    """The broadcast storm of the review (84 s, 5.9 GB, then "can't start new thread"):
+    either the loader refuses the loop, or the runtime stops the case at its capture cap."""
+    doc = {
+        "claim": "a loop",
+        "source": {"article": "issue 18", "section": "unbounded work"},
+        "topology": {
+            "hosts": {
+                "a": {"interfaces": {"eth0": {"lan": "lan0", "addresses": ["198.18.0.1/15"]}}},
+                "b": {
+                    "interfaces": {
+                        "br0": {"kind": "bridge"},
+                        "eth0": {"lan": "lan0", "master": "br0"},
+                        "eth1": {"lan": "lan0", "master": "br0"},
+                    }
+                },
+            }
+        },
+        "cases": [
+            {
+                "id": "storm",
+                "title": "a broadcast",
+                "probe": {"host": "a", "dst": "198.18.255.255", "sockopts": ["SO_BROADCAST"]},
+                "expect": {"errno": "ok"},
+            }
+        ],
+    }
+    path = tmp_path / "loop.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as refused:
+        # Refused at load (one line naming the file): nothing runs.
+        assert str(path) in str(refused) and "\n" not in str(refused)
+        return
+    started = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    record = run_case(scenario, scenario.cases[0])
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert record.verdict == "error"
+    assert "forwarding loop or a broadcast storm" in record.message
+    assert time.monotonic() - started < 10
+    assert grown_mb < 500, grown_mb
 
 
 def test_repeat_dirs_are_lazy_and_bounded(tmp_path: Path) -> None:
