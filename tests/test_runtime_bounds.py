@@ -27,6 +27,7 @@ from harness.netns import Lab
 from harness.repeats import MAX_REPEATS, repeat_dirs
 from harness.runner import run_case
 from harness.scenario import Scenario, ScenarioError, load_scenario
+from harness.scenario.limits import case_needs, over_limits
 from tests.conftest import needs_root
 
 FD_SETSIZE = 1024
@@ -94,6 +95,18 @@ def test_a_case_whose_fds_are_numbered_beyond_fd_setsize_passes(tmp_path: Path) 
     assert (record.verdict, record.message) == ("pass", "")
     assert record.observed is not None
     assert [a.outcome.errno for a in record.observed.acts] == ["ok", "ok"]
+
+
+@needs_root
+@pytest.mark.kernel
+@pytest.mark.usefixtures("host_untouched")
+def test_a_lan_of_120_hosts_passes(tmp_path: Path) -> None:
+    """The review's reproducer: past about 100 hosts, the case's fds pass 1024 by themselves."""
+    scenario = _scenario(tmp_path, 120, UDP_AND_TCP)
+    fds, _ = case_needs(scenario, scenario.cases[0])
+    assert fds > FD_SETSIZE and over_limits(scenario) == []
+    record = run_case(scenario, scenario.cases[0])
+    assert (record.verdict, record.message) == ("pass", "")
 
 
 @needs_root
