@@ -13,7 +13,6 @@ report.html, marked interrupted when the run did not get to every case.
 from __future__ import annotations
 
 import datetime
-import math
 import os
 import shlex
 import shutil
@@ -49,7 +48,7 @@ from harness.scenario.limits import over_limits, raise_fd_limit
 from harness.stopping import hold_signals, raise_if_signalled, stop_on_signals
 from harness.streams import JsonLines, Tap, headline, write_junit
 from harness.timers import MODE_VARIABLE
-from harness.timing import CASE_BUDGET_FLAG, CASE_BUDGET_S
+from harness.timing import CASE_BUDGET_FLAG, CASE_BUDGET_S, seconds_above_zero
 from harness.vocabulary import version_tuple
 
 _RUN_DIR = pytest.StashKey[Path]()
@@ -115,7 +114,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         CASE_BUDGET_FLAG,
-        type=float,
+        type=seconds_above_zero,
         default=CASE_BUDGET_S,
         metavar="SECONDS",
         help="end a case still running after this many seconds as an error, its lab torn "
@@ -173,9 +172,6 @@ def _check_arguments(config: pytest.Config) -> None:
             Expression.compile(keyword)  # pytest's own parser of -k
     except SyntaxError as exc:
         raise pytest.UsageError(f"-k {keyword!r}: {exc}") from None
-    budget = config.getoption(CASE_BUDGET_FLAG, CASE_BUDGET_S)
-    if not math.isfinite(budget) or budget <= 0:
-        raise pytest.UsageError(f"{CASE_BUDGET_FLAG} {budget}: give a number of seconds above 0")
     for option in ("--json", "--tap", "--harness-junit"):
         path = Path(str(config.getoption(option, None) or "-"))
         if str(path) != "-" and (path.is_dir() or not path.parent.is_dir()):
@@ -298,13 +294,8 @@ class CaseItem(pytest.Item):
             if run_dir is not None
             else None
         )
-        record = run_case(
-            self.scenario,
-            self.case,
-            run_dir,
-            self.config.getoption("--pcaps"),
-            self.config.getoption(CASE_BUDGET_FLAG),
-        )
+        pcaps, budget = self.config.getoption("--pcaps"), self.config.getoption(CASE_BUDGET_FLAG)
+        record = run_case(self.scenario, self.case, run_dir, pcaps, budget)
         self.record = record
         if run_dir is not None and marker is not None:
             # Stored here, not only by the controller: a controller killed now would

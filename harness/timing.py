@@ -8,6 +8,7 @@ happen, the only interval is the settle window below, applied once per probe.
 
 from __future__ import annotations
 
+import argparse
 import contextvars
 import errno
 import math
@@ -92,6 +93,17 @@ def case_budget(seconds: float | None) -> Iterator[None]:
         yield
     finally:
         _budget.reset(token)
+
+
+def seconds_above_zero(value: str) -> float:
+    """A budget as `--case-timeout` takes it (an argparse type: a bad one is one line)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a number of seconds above 0")
+    return seconds
 
 
 def bound(wait_s: float, what: str) -> float:

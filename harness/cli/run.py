@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import math
 import os
 import subprocess
 import sys
@@ -199,17 +198,6 @@ def _workers(value: str) -> str:
     raise argparse.ArgumentTypeError(f"{value!r}: give a number of workers, auto or logical")
 
 
-def _seconds(value: str) -> float:
-    """--case-timeout: a number of seconds above 0, checked by our parser (one line)."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise argparse.ArgumentTypeError(f"{value!r}: give a number of seconds above 0")
-    return seconds
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `run`."""
     run = sub.add_parser("run", help="run scenarios (default: all under scenarios/)")
@@ -268,7 +256,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     run.add_argument(
         "--case-timeout",
-        type=_seconds,
+        type=timing.seconds_above_zero,
         default=timing.CASE_BUDGET_S,
         metavar="SECONDS",
         help="end a case still running after this long as an error, its lab torn down "
