@@ -39,6 +39,19 @@ ETHERNET_FRAMED = (ARPHRD_ETHER, ARPHRD_LOOPBACK)
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
 
+# What one case may capture.  The catalogue's busiest interface sees 18 frames in a
+# case, its busiest case 71; the largest probe the loader allows (64 flows of a
+# 65,507-byte datagram, fragmented) is about 2,900 frames and 4 MB on each interface
+# it crosses.  A forwarding loop or a broadcast storm (a host bridging two ports of
+# one LAN) passes any bound within a second: the case ends there, as an error, and
+# memory (every frame is held until the case is judged) stays bounded.
+MAX_FRAMES_PER_INTERFACE = 20_000
+MAX_BYTES_PER_INTERFACE = 32 << 20
+MAX_FRAMES_PER_CASE = 100_000
+MAX_BYTES_PER_CASE = 128 << 20
+# Packet sockets closed at once (one thread each); more are closed in turns.
+MAX_CLOSING_THREADS = 32
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -58,14 +71,27 @@ class Frame:
         return "out" if self.pkttype == 4 else "fd" if self.pkttype == PKTTYPE_FD else "in"
 
 
+class CaptureLimit(Exception):
+    """The case captured more than the harness holds (MAX_* above); the message says where."""
+
+
 def _closing(sockets: list[socket.socket]) -> list[threading.Thread]:
-    """Start closing packet sockets, each in its own thread.
+    """Start closing packet sockets, in up to MAX_CLOSING_THREADS threads.
 
     packet_release() waits for an RCU grace period (synchronize_net), about 14 ms
     here; closed one after another, five sockets cost 70 ms, closed together one
-    grace period.  Measured: 72 ms serial, 14 ms concurrent, for five.
+    grace period.  Measured: 72 ms serial, 14 ms concurrent, for five.  A case
+    with a thousand namespaces must not start a thousand threads at once.
     """
-    threads = [threading.Thread(target=sock.close) for sock in sockets]
+
+    def close_all(some: list[socket.socket]) -> None:
+        for sock in some:
+            sock.close()
+
+    threads = [
+        threading.Thread(target=close_all, args=(sockets[n::MAX_CLOSING_THREADS],))
+        for n in range(min(len(sockets), MAX_CLOSING_THREADS))
+    ]
     for thread in threads:
         thread.start()
     return threads
@@ -83,6 +109,8 @@ class Capture:
         writes to those fds is read like a capture.
         """
         self.frames: list[Frame] = []
+        self._bytes = 0  # in `frames`
+        self._per_interface: dict[tuple[str, str], tuple[int, int]] = {}  # frames, bytes
         self._device_fds = dict(device_fds or {})
         self._sockets: dict[str, socket.socket] = {}
         self._closers: list[threading.Thread] = []
@@ -121,11 +149,11 @@ class Capture:
                 thread.join(timeout=5)  # one RCU grace period each, ~14 ms
 
     def sockets(self) -> list[socket.socket]:
-        """The capture sockets, for select()."""
+        """The capture sockets, to wake on."""
         return list(self._sockets.values())
 
     def fds(self) -> list[int]:
-        """The tun/tap fds, for select()."""
+        """The tun/tap fds, to wake on."""
         return [fd for fd, _ in self._device_fds.values()]
 
     def poll(self) -> int:
@@ -144,7 +172,7 @@ class Capture:
                         stamp = sec + nsec / 1e9
                 # CPython resolves the ifindex with an ioctl on this socket, i.e. in its namespace.
                 ifname, _proto, pkttype, hatype = addr[0], addr[1], addr[2], addr[3]
-                self.frames.append(Frame(ns_name, ifname, pkttype, hatype, stamp, data))
+                self._keep(Frame(ns_name, ifname, pkttype, hatype, stamp, data))
         for (ns_name, ifname), (fd, is_tap) in self._device_fds.items():
             while True:
                 try:
@@ -152,8 +180,31 @@ class Capture:
                 except (BlockingIOError, InterruptedError):
                     break
                 hatype = ARPHRD_ETHER if is_tap else ARPHRD_NONE
-                self.frames.append(Frame(ns_name, ifname, PKTTYPE_FD, hatype, time.time(), data))
+                self._keep(Frame(ns_name, ifname, PKTTYPE_FD, hatype, time.time(), data))
         return len(self.frames) - before
+
+    def _keep(self, frame: Frame) -> None:
+        """Add `frame`; CaptureLimit past the case's or the interface's bound.  (The loops
+        above end with it too: in a storm the socket's queue never runs empty.)"""
+        key = (frame.ns, frame.ifname)
+        frames, size = self._per_interface.get(key, (0, 0))
+        frames, size = frames + 1, size + len(frame.data)
+        self._per_interface[key] = (frames, size)
+        self.frames.append(frame)
+        self._bytes += len(frame.data)
+        where = f"{frame.ns}/{frame.ifname}"
+        for seen, limit, what in (
+            (frames, MAX_FRAMES_PER_INTERFACE, "frames on " + where),
+            (size, MAX_BYTES_PER_INTERFACE, "bytes on " + where),
+            (len(self.frames), MAX_FRAMES_PER_CASE, "frames in all"),
+            (self._bytes, MAX_BYTES_PER_CASE, "bytes in all"),
+        ):
+            if seen > limit:
+                raise CaptureLimit(
+                    f"the case captured more than {limit} {what}, the most the harness "
+                    "keeps of one case (harness/capture.py): a forwarding loop or a "
+                    "broadcast storm? The case was stopped there"
+                )
 
     def write_pcapng(self, run_dir: Path, relative: Path) -> Path | None:
         """The whole case in one pcapng, RUN/RELATIVE: an interface block per

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import math
 import os
 import select
 import socket
@@ -19,6 +20,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
+from harness import timing
 from harness.commands import TopologyError
 from harness.facts import ProbeOutcome, Receipt
 from harness.netns import NetNS
@@ -164,8 +166,12 @@ def _tcp_connect(sock: socket.socket, probe: Probe, ns: NetNS) -> ProbeOutcome:
     code = sock.connect_ex(_sockaddr(ns, probe, probe.port))
     if code not in (0, errno.EINPROGRESS):
         return _refused(code, started)
-    _, writable, _ = select.select([], [sock], [], TCP_OUTCOME_BOUND_S)
-    if not writable:
+    # poll(2), not select(2): the socket's fd may be numbered beyond FD_SETSIZE (1024).
+    waiting = select.poll()
+    waiting.register(sock, select.POLLOUT)
+    bound = timing.bound(TCP_OUTCOME_BOUND_S, "waiting for a TCP connect's outcome")
+    if not waiting.poll(math.ceil(bound * 1000)):
+        timing.within_budget("waiting for a TCP connect's outcome")
         return ProbeOutcome(
             errno="EINPROGRESS",
             message="connect: no answer and no error from the kernel within "
@@ -305,7 +311,7 @@ class Listeners:
         self._pingers.append((host, sock))
 
     def sockets(self) -> list[socket.socket]:
-        """Every socket to wake on, for select()."""
+        """Every socket to wake on."""
         return [s for _, s in self._sockets] + [s for _, s in self._pingers]
 
     def poll(self) -> int:

@@ -49,6 +49,7 @@ from harness.scenario.limits import over_limits, raise_fd_limit
 from harness.stopping import hold_signals, raise_if_signalled, stop_on_signals
 from harness.streams import JsonLines, Tap, headline, write_junit
 from harness.timers import MODE_VARIABLE
+from harness.timing import CASE_BUDGET_FLAG, CASE_BUDGET_S, seconds_above_zero
 from harness.vocabulary import version_tuple
 
 _RUN_DIR = pytest.StashKey[Path]()
@@ -111,6 +112,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="run every case the slow way: the kernel's own neighbour timers and a 3 s quiet "
         "window (to check that the fast way gives the same answers: `harness compare`)",
+    )
+    group.addoption(
+        CASE_BUDGET_FLAG,
+        type=seconds_above_zero,
+        default=CASE_BUDGET_S,
+        metavar="SECONDS",
+        help=f"end a case still running after this long as an error (default: {CASE_BUDGET_S:g})",
     )
 
 
@@ -287,7 +295,8 @@ class CaseItem(pytest.Item):
             if run_dir is not None
             else None
         )
-        record = run_case(self.scenario, self.case, run_dir, self.config.getoption("--pcaps"))
+        pcaps, budget = self.config.getoption("--pcaps"), self.config.getoption(CASE_BUDGET_FLAG)
+        record = run_case(self.scenario, self.case, run_dir, pcaps, budget)
         self.record = record
         if run_dir is not None and marker is not None:
             # Stored here, not only by the controller: a controller killed now would

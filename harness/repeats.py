@@ -18,16 +18,23 @@ kernel:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from harness.compare import Difference, by_case, differences
 from harness.display import one_line
 from harness.results import read_results
 
+# The most repeats one command runs: each is a whole run (seconds at least), so this
+# is days of work already, and every repeat's records are compared at the end.
+MAX_REPEATS = 10_000
 
-def repeat_dirs(run_dir: Path, count: int) -> list[Path]:
-    """RUN/repeat-001 ... RUN/repeat-NNN."""
-    return [run_dir / f"repeat-{n:03d}" for n in range(1, count + 1)]
+
+def repeat_dirs(run_dir: Path, count: int) -> Iterator[Path]:
+    """RUN/repeat-001 ... RUN/repeat-NNN, one at a time (`count` from 1 to MAX_REPEATS)."""
+    if not 1 <= count <= MAX_REPEATS:
+        raise ValueError(f"{count} repeats: give 1 to {MAX_REPEATS}")
+    return (run_dir / f"repeat-{n:03d}" for n in range(1, count + 1))
 
 
 def compare_repeats(folders: list[Path]) -> tuple[int, list[Difference]]:

@@ -12,7 +12,8 @@ import time
 import traceback
 from pathlib import Path
 
-from harness import kernel, timers
+from harness import kernel, timers, timing
+from harness.capture import CaptureLimit
 from harness.commands import TopologyError
 from harness.env import kernel_release
 from harness.expect import Comparison
@@ -81,12 +82,14 @@ def run_case(
     case: Case,
     run_dir: Path | None = None,
     pcaps: PcapPolicy = "findings",
+    budget_s: float | None = timing.CASE_BUDGET_S,
 ) -> CaseRecord:
     """Build, act, observe and judge one case; never raises for a kernel or harness error.
 
     With a run folder, the case's pcaps are written there for the verdicts `pcaps`
     says: by default only for findings (fail, error, refuted, changed), which keeps a
-    full run's results small; "all" for every case.
+    full run's results small; "all" for every case.  A case still running after
+    `budget_s` seconds (None: no bound) ends there as an `error` saying so.
     """
     started = time.perf_counter()
     record = plan(scenario, case, kernel_release())
@@ -94,11 +97,15 @@ def run_case(
     if lacking:
         return record.model_copy(update={"verdict": "skip", "message": "; ".join(lacking)})
     try:
-        observation, notes, capture = _execute(scenario, case)
+        with timing.case_budget(budget_s):
+            observation, notes, capture = _execute(scenario, case)
     except Exception as exc:
         elapsed = round(time.perf_counter() - started, 4)
         if isinstance(exc, TopologyError) and exc.code:
             return _refused_setup(record, exc).model_copy(update={"duration_s": elapsed})
+        if isinstance(exc, timing.BudgetExceeded | CaptureLimit):
+            # A bound of the harness, not a defect of it: the reason, without a traceback.
+            return record.model_copy(update={"message": str(exc), "duration_s": elapsed})
         # A harness problem, not the kernel's answer: verdict "error", with the traceback.
         return record.model_copy(
             update={

@@ -9,7 +9,6 @@ runner only sequences these calls; a pytest test can make the same calls
 
 from __future__ import annotations
 
-import select
 import socket
 import time
 from dataclasses import dataclass, field
@@ -147,6 +146,7 @@ class CaseSession:
             self.net.wait_links_settled()
             self._links_changed = False
         index = len(self.acts)
+        timing.within_budget(f"starting act {index + 1}")
         # What came before belongs to the previous act.
         self.capture.poll()
         self.listeners.poll()
@@ -292,12 +292,10 @@ class CaseSession:
         """
         capture, listeners = self.capture, self.listeners
         index = len(self.acts)
-        wake: list[Any] = [
-            *capture.sockets(),
-            *capture.fds(),
-            *listeners.sockets(),
-            *capture.neighbour_events,
-        ]
+        wake: timing.Readable[Any] = timing.Readable(
+            [*capture.sockets(), *capture.fds(), *listeners.sockets(), *capture.neighbour_events]
+        )
+        events = set(capture.neighbour_events)
         start = last_new = time.monotonic()
         quiet = self.timers.quiet_s
         deadline = start + self.timers.deadline_s
@@ -340,9 +338,9 @@ class CaseSession:
                 timeout = deadline - now
             else:
                 timeout = min(max(quiet - (now - last_new), 0.001), deadline - now)
-            readable, _, _ = select.select(wake, [], [], max(timeout, 0))
-            for sock in readable:
-                if sock in capture.neighbour_events:
+            timeout = timing.bound(timeout, f"waiting for act {index + 1} to settle")
+            for sock in wake.wait(timeout):
+                if sock in events:
                     # A neighbour changing state is activity too: a FAILED entry drops
                     # its queue and the kernel then reports the failure (ICMP on lo).
                     timing.drain(sock)

@@ -65,7 +65,7 @@ def test_repeats_name_verdict_flips_apart_from_values_that_differ(tmp_path: Path
     from harness.repeats import compare_repeats, repeat_dirs, summary_lines
     from harness.results import write_results
 
-    folders = repeat_dirs(tmp_path, 3)
+    folders = list(repeat_dirs(tmp_path, 3))
     steady = record("pass")
     flips = [record("fail"), record("fail"), record("fail").model_copy(update={"verdict": "skip"})]
     other_answer = refused(record("refuted")).model_copy(update={"verdict": "refuted"})

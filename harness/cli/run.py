@@ -10,7 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from harness import environment
+from harness import environment, run_folder, timing
 from harness.cli.common import K_HELP, _needs_root, _selector, refuse
 from harness.env import PROJECT_ROOT, is_root
 from harness.results import PCAP_POLICIES
@@ -125,6 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv += ["--results-dir", str(args.results_dir)]
     if args.kernel_timers:
         argv.append("--kernel-timers")
+    argv += ["--case-timeout", str(args.case_timeout)]
     code = int(pytest.main(argv))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print(
@@ -141,9 +142,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _repeat(args: argparse.Namespace) -> int:
     """`--repeat N`: N whole runs, one after another, then every case whose answer differs."""
-    from harness.repeats import compare_repeats, repeat_dirs, summary_lines
+    from harness.repeats import MAX_REPEATS, compare_repeats, repeat_dirs, summary_lines
     from harness.results import new_run_dir, read_run
 
+    if args.repeat > MAX_REPEATS:
+        print(f"harness run: --repeat {args.repeat}: give at most {MAX_REPEATS}", file=sys.stderr)
+        return 2
     if args.json or args.tap or args.junit:
         print(
             "harness run: --repeat writes each repeat's own results; it takes no "
@@ -152,19 +156,19 @@ def _repeat(args: argparse.Namespace) -> int:
         )
         return 2
     run_dir = args.results_dir or new_run_dir()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_folder.refuse_links(run_dir)  # RunFolderError: one line from harness.cli.main
     child = [sys.executable, "-m", "harness", "run", *(str(p) for p in args.paths)]
     child += ["-n", str(args.workers), "--pcaps", args.pcaps]
     child += [item for label in args.kernel or [] for item in ("--kernel", label)]
     child += ["-k", args.k] if args.k else []
     child += ["--kernel-timers"] if args.kernel_timers else []
-    folders = repeat_dirs(run_dir, args.repeat)
+    child += ["--case-timeout", str(args.case_timeout)]
     ran: list[Path] = []
     worst = 0
     try:
-        for n, folder in enumerate(folders, 1):
+        for n, folder in enumerate(repeat_dirs(run_dir, args.repeat), 1):
             log = folder.with_suffix(".log")
-            with log.open("wb") as out:
+            with os.fdopen(run_folder.open_log(run_dir, log.name), "wb") as out:
                 code = subprocess.call(
                     [*child, "--results-dir", str(folder)], stdout=out, stderr=subprocess.STDOUT
                 )
@@ -184,7 +188,7 @@ def _repeat(args: argparse.Namespace) -> int:
         print(f"harness run: interrupted after {len(ran)} repeats", file=sys.stderr)
     compared, found = compare_repeats(ran)
     lines = summary_lines(compared, len(ran), found)
-    (run_dir / "repeats.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run_folder.write_text(run_dir, "repeats.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"repeats.md: {run_dir / 'repeats.md'}")
     flips = any("verdict" in d.fields for d in found)
@@ -267,7 +271,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="run N times, each a whole run of its own (RUN/repeat-NNN/), then list every case "
-        "whose verdict (exit 1) or observed values differ between the repeats",
+        help="run N times (up to 10000), each a whole run of its own (RUN/repeat-NNN/), then list "
+        "every case whose verdict (exit 1) or observed values differ between the repeats",
+    )
+    run.add_argument(
+        "--case-timeout",
+        type=timing.seconds_above_zero,
+        default=timing.CASE_BUDGET_S,
+        metavar="SECONDS",
+        help="end a case still running after this long as an error, its lab torn down "
+        f"(default: {timing.CASE_BUDGET_S:g})",
     )
     run.set_defaults(func=cmd_run)
