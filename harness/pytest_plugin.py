@@ -273,7 +273,7 @@ class CaseItem(pytest.Item):
     def runtest(self) -> None:
         # Imported here, in the workers: the runner pulls in scapy and pyroute2
         # (about 0.5 s), which the xdist controller never needs before it starts them.
-        from harness.runner import not_run, run_case
+        from harness.runner import STOPPED, not_run, run_case
 
         run_dir = self.config.stash.get(_RUN_DIR, None)
         guest_error = os.environ.get("HARNESS_GUEST_ERROR")
@@ -288,13 +288,8 @@ class CaseItem(pytest.Item):
             raise CaseFailed(self.record)
         if not is_root():
             pytest.skip(ROOT_HINT)
-        marker = (
-            mark_running(
-                run_dir, kernel_release(), self.scenario.name, self.case.id, str(self.scenario.path)
-            )
-            if run_dir is not None
-            else None
-        )
+        stopped = not_run(self.scenario, self.case, kernel_release(), STOPPED)
+        marker = mark_running(run_dir, stopped) if run_dir is not None else None
         pcaps, budget = self.config.getoption("--pcaps"), self.config.getoption(CASE_BUDGET_FLAG)
         record = run_case(self.scenario, self.case, run_dir, pcaps, budget)
         self.record = record

@@ -154,28 +154,24 @@ def running_path(run_dir: Path, kernel: str, scenario: str, case: str) -> Path:
     return run_dir / "records" / ".running" / kernel / scenario / case
 
 
-def mark_running(run_dir: Path, kernel: str, scenario: str, case: str, file: str) -> Path:
-    """Say, before a case starts, that it runs (its scenario file inside): a run stopped
-    before the case's record arrives then still accounts for it (`unfinished`)."""
-    path = running_path(run_dir, kernel, scenario, case)
-    return run_folder.write_text(run_dir, path.relative_to(run_dir), file)
+def mark_running(run_dir: Path, stopped: CaseRecord) -> Path:
+    """Say, before a case starts, that it runs: the marker holds the record the case has
+    if the run stops before its own arrives (`unfinished` reads it back).  A record, not
+    the scenario file's path: a results folder may come from elsewhere, and a path in
+    it would send `harness report` to read any file on this machine."""
+    path = running_path(run_dir, stopped.kernel, stopped.scenario, stopped.case)
+    return run_folder.write_text(run_dir, path.relative_to(run_dir), stopped.to_json())
 
 
-def unfinished(run_dir: Path, records: list[CaseRecord]) -> list[tuple[str, str, str]]:
-    """(scenario file, case id, kernel) of each case that started and has no record."""
+def unfinished(run_dir: Path, records: list[CaseRecord]) -> list[CaseRecord]:
+    """The `error` record of each case that started and has no record (its marker's)."""
     have = {(r.kernel, r.scenario, r.case) for r in records}
     found = []
     for marker in _bounded_glob(run_dir, ".running/*/*/*"):
-        kernel, scenario, case = marker.parts[-3:]
-        if (kernel, scenario, case) not in have:
-            data = read_stored(marker, RECORD_MAX_BYTES) or b""
-            try:
-                file = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise RecordError(
-                    str(marker), "", "not UTF-8: not a scenario file's name"
-                ) from None
-            found.append((file, case, kernel))
+        if tuple(marker.parts[-3:]) not in have:
+            found.append(
+                CaseRecord.from_json(read_stored(marker, RECORD_MAX_BYTES) or b"", str(marker))
+            )
     return found
 
 

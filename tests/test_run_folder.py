@@ -35,8 +35,8 @@ WRITERS: dict[str, tuple[str, Callable[[Path], object]]] = {
         lambda d: write_record(d, record()),
     ),
     "running marker": (
-        "records/.running/k/s/c",
-        lambda d: mark_running(d, "k", "s", "c", "s.yaml"),
+        "records/.running/6.1.0-test/dontroute/peer-pass",
+        lambda d: mark_running(d, record()),
     ),
     "results.json": (
         "results.json",

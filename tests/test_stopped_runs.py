@@ -22,7 +22,7 @@ import pytest
 
 from harness.env import PROJECT_ROOT, kernel_release
 from harness.results import mark_running, read_run, write_record
-from harness.runner import STOPPED, run_case, stopped_records
+from harness.runner import STOPPED, not_run, run_case, stopped_records
 from harness.scenario import load_scenario
 from tests.conftest import needs_root
 
@@ -121,9 +121,9 @@ def test_a_stop_keeps_the_records_workers_stored_before_their_reports_arrived(
     ended, cut_short = scenario.cases[0], scenario.cases[1]
     kernel = kernel_release()
     stored = run_case(scenario, ended)
-    mark_running(tmp_path, kernel, scenario.name, ended.id, str(scenario.path))
+    mark_running(tmp_path, not_run(scenario, ended, kernel, STOPPED))
     write_record(tmp_path, stored)
-    mark_running(tmp_path, kernel, scenario.name, cut_short.id, str(scenario.path))
+    mark_running(tmp_path, not_run(scenario, cut_short, kernel, STOPPED))
 
     left = stopped_records(tmp_path, [])
 

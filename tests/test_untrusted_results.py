@@ -485,3 +485,17 @@ def test_the_html_report_escapes_markup_and_control_characters(tmp_path: Path) -
     page = (tmp_path / "report.html").read_text()
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
     assert not any(c in page for c in RAW) and "\\x1b[31mred" in page
+
+
+def test_a_running_marker_never_names_a_file_to_read(tmp_path: Path) -> None:
+    """A marker holds the stopped case's record; before, it held the scenario file's path,
+    and `harness report` of a downloaded folder loaded whatever file it named."""
+    write_record(tmp_path, record("pass"))
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.yaml"
+    secret.write_text("claim: secret\ncases: []\n")
+    marker = tmp_path / "records/.running/6.1.0-test/dontroute/peer-x"
+    marker.parent.mkdir(parents=True)
+    marker.write_text(str(secret))
+    code, _, err = harness("report", str(tmp_path))
+    refused(code, err, "peer-x")
+    assert not (tmp_path / "report.html").exists()
