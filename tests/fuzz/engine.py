@@ -5,7 +5,8 @@ success; never a traceback, never a hang), failures kept once per kind and shrun
 Knobs (environment): HARNESS_FUZZ_BUDGET (seconds per fuzzer, default 5),
 HARNESS_FUZZ_SEED (default 18), HARNESS_FUZZ_INPUT_BOUND (seconds one input may take,
 default 3; the catalogue's inputs take under 0.3 s), HARNESS_FUZZ_SHRINK (seconds to
-shrink each new kind of failure, default 2).
+shrink each new kind of failure, default 2), HARNESS_FUZZ_KEEP (a folder to save the
+failing inputs in instead of pytest's tmp_path, which pytest prunes after three runs).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ INPUT_BOUND = float(os.environ.get("HARNESS_FUZZ_INPUT_BOUND", "3"))
 MEMORY_BOUND = 2 << 30
 # Seconds spent shrinking each new kind of failure to a smaller reproducer.
 SHRINK_BUDGET = float(os.environ.get("HARNESS_FUZZ_SHRINK", "2"))
+KEEP = os.environ.get("HARNESS_FUZZ_KEEP")
 
 # C0 controls but tab and newline, DEL, C1 controls: what a terminal may act on.
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -223,7 +225,8 @@ class Fuzzer:
         if kind in self.findings:
             self.findings[kind].count += 1
             return
-        saved = tmp_path / f"finding-{len(self.findings) + 1:02d}"
+        kept = Path(KEEP) / self.name if KEEP else tmp_path
+        saved = kept / f"finding-{len(self.findings) + 1:02d}"
         files = self._shrink(kind, files, tmp_path / "shrink")
         _fill(saved, files)
         again, command = self.check(saved)

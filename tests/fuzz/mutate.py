@@ -138,7 +138,13 @@ def weird_value(rng: random.Random, raws: Raws, donors: list[Any]) -> Any:
         return rng.choice(donors)  # a value from elsewhere in the catalogue
     if kind == 12:
         return raws.add("&self [*self]")  # a list holding itself
-    return [weird_string(rng)] * rng.choice([1, 2, 100, 5000])
+    return _repeated(weird_string(rng), rng.choice([1, 2, 100, 5000]))
+
+
+def _repeated(item: str, times: int) -> list[str]:
+    """`item` `times` over, kept under 4 MB in all (the loader's limit; a bigger mutant
+    only measures the writer)."""
+    return [item] * max(1, min(times, (4 << 20) // max(len(item), 1)))
 
 
 def nested(rng: random.Random) -> str:
@@ -510,7 +516,7 @@ def weird_json(rng: random.Random, raws: Raws, donors: list[Any]) -> Any:
         return rng.choice(donors)
     if kind == 8:
         return rng.choice(["pass", "fail", "error", "skip", "refuted", "changed", "PASS"])
-    return [weird_string(rng)] * rng.choice([1, 100])
+    return _repeated(weird_string(rng), rng.choice([1, 100]))
 
 
 def break_results_shape(doc: dict[str, Any], rng: random.Random) -> str:
