@@ -19,9 +19,9 @@ import functools
 import ipaddress
 import re
 from collections.abc import Iterable
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 ALLOWED_NETWORKS = tuple(
     ipaddress.ip_network(n)
@@ -37,8 +37,21 @@ DESTINATION_ONLY_NETWORKS = tuple(
 # Where an address is used: only a destination may be a group or the limited broadcast.
 AddressRole = Literal["address", "gateway", "source", "destination"]
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+def _written_as_text(value: object) -> object:
+    """An address is written as text: pydantic takes an integer (or YAML's `true`, an int
+    to Python) for an address, so `dst: true` meant 0.0.0.1 and `dst: 3221225985` 192.0.2.1."""
+    if isinstance(value, bool | int | float):
+        raise ValueError(f"{value!r} is not an address: write it as text, e.g. 192.0.2.1")
+    return value
+
+
+IPAddress = Annotated[
+    ipaddress.IPv4Address | ipaddress.IPv6Address, BeforeValidator(_written_as_text)
+]
+IPInterface = Annotated[
+    ipaddress.IPv4Interface | ipaddress.IPv6Interface, BeforeValidator(_written_as_text)
+]
 
 
 _IFNAME = re.compile(r"[\w.-]+")

@@ -127,3 +127,13 @@ def test_a_run_of_a_lan_path_writes_nothing_outside(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     assert "LAN name" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+
+
+@pytest.mark.parametrize("value", [True, 3221225985, 1.5])
+def test_an_address_written_as_a_number_is_refused(tmp_path: Path, value: object) -> None:
+    """pydantic reads an int as an address: `dst: true` was 0.0.0.1, `3221225985` 192.0.2.1."""
+    path = tmp_path / "claim.yaml"
+    path.write_bytes(dump({**GOOD, "cases": [{**CASE, "probe": {"host": "a", "dst": value}}]}))
+    with pytest.raises(ScenarioError, match="is not an address: write it as text") as caught:
+        load_scenario(path)
+    assert caught.value.field == "cases[0](one).probe.dst"
