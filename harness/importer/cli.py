@@ -78,9 +78,11 @@ def _write(command: str, path: Path, text: str) -> str | None:
     """Create `path` (never over a file or through a symlink); why not, or None."""
     try:
         write_new(path, text)
-    except FileExistsError:
-        return f"{path} exists already (a symlink too): it is not overwritten"
     except OSError as exc:
+        if exc.errno == errno.EEXIST and exc.filename not in (str(path), path):
+            return f"cannot write {path}: {exc.filename} is no folder"
+        if exc.errno == errno.EEXIST:
+            return f"{path} exists already (a symlink too): it is not overwritten"
         if exc.errno == errno.ELOOP:
             return f"{path} is a symlink: it is not written through"
         return f"cannot write {path}: {exc.strerror}"
