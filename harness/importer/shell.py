@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from harness.importer import blocks
 from harness.importer.blocks import Segment
+from harness.importer.split import split_words
 from harness.importer.words import (
     ASSIGNMENT,
     Budget,
@@ -39,7 +40,6 @@ from harness.importer.words import (
     prompt,
     redirections,
     segments,
-    split_words,
     stable,
     strip_sudo,
     tee_target,
