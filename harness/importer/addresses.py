@@ -14,6 +14,7 @@ are (the scenario loader decides whether a field may hold them).
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ _UNIT = {4: 24, 6: 48}  # blocks of this length or longer are mapped with the bl
 _LARGEST: dict[int, Network] = {4: _V4_LARGE, 6: _V6}
 _NETMASK_WORDS = {"netmask", "genmask", "mask"}
 _ADDRESS_WORD = re.compile(r"([0-9A-Fa-f:.]+)(/\d+)?")
+# Distinct blocks a listing may need mapped.  Placing one checks it against every block
+# placed before, so the work grows with the square of this; the kernel's net selftests use
+# a few dozen subnets, and the IPv4 ranges hold 515 blocks of /24 in all.
+MAX_BLOCKS = 256
 
 
 class MappingError(ValueError):
@@ -132,11 +137,22 @@ def plan(items: Iterable[tuple[IPInterface, int]]) -> AddressMap:
                 kept.append((unit, line))
         elif not leave_alone(iface.ip):
             units.append((unit, line))
+    # Each block once, at its first line (a listing of 20,000 addresses in a few blocks
+    # compared every address with every other before).
+    distinct: dict[Network, int] = {}
+    for unit, line in units:
+        distinct.setdefault(unit, line)
+        if len(distinct) > MAX_BLOCKS:
+            raise MappingError(
+                f"line {line}: more than {MAX_BLOCKS} subnets to map: not a set-up listing"
+            )
     # A block inside a larger one is mapped with it (so a /24 inside a routed /16 stays inside).
-    outer = [(u, line) for u, line in units if not any(o != u and _within(u, o) for o, _ in units)]
-    first: dict[Network, int] = {}
-    for unit, line in outer:
-        first.setdefault(unit, line)
+    outer = [
+        (u, line)
+        for u, line in distinct.items()
+        if not any(o != u and _within(u, o) for o in distinct)
+    ]
+    first: dict[Network, int] = dict(outer)
     taken = [n for n, _ in kept]
     blocks: list[Block] = []
     # Largest first, so that a /16 still finds room after the /24s are placed.
@@ -156,11 +172,9 @@ def _place(unit: Network, taken: list[Network], line: int) -> Network:
             f"line {line}: {unit} is larger than the largest allowed range ({largest}); "
             "write the listing with a smaller netmask or prefix"
         )
-    candidates: list[Network] = []
-    if unit.version == 4 and unit.prefixlen == 24:
-        candidates += _V4_SMALL
-    candidates += list(largest.subnets(new_prefix=unit.prefixlen))
-    for candidate in candidates:
+    small = _V4_SMALL if unit.version == 4 and unit.prefixlen == 24 else []
+    # Lazily: 2001:db8::/32 holds 65,536 blocks of /48, and at most len(taken) are in use.
+    for candidate in itertools.chain(small, largest.subnets(new_prefix=unit.prefixlen)):
         if all(not _overlap(candidate, t) for t in taken):
             return candidate
     raise MappingError(

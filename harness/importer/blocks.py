@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shlex
+from collections import ChainMap
+from collections.abc import MutableMapping
 
-from harness.importer.words import expand
+from harness.importer.split import split_words
+from harness.importer.words import Budget, expand
 
 Segment = tuple[int, str, str]  # (line, text, operator after it)
 OPENERS = {"for": "done", "while": "done", "until": "done", "if": "fi", "case": "esac"}
@@ -28,17 +30,16 @@ def first_word(text: str) -> str:
     return words[0] if words else ""
 
 
-def closes(body: list[Segment]) -> bool:
-    """Whether `body` (its opening segment first) is a complete block."""
-    expected: list[str] = []
-    for _, text, _ in body:
-        word = first_word(text)
-        if word in OPENERS:
-            expected.append(OPENERS[word])
-        elif expected and word == expected[-1]:
-            expected.pop()
-            if not expected:
-                return True
+def closes(expected: list[str], text: str) -> bool:
+    """Whether the segment `text` completes the block being read; `expected` holds the
+    closing words still to come (empty before the block's first segment), and is updated.
+    Segment by segment, so that reading a block stays linear in its length."""
+    word = first_word(text)
+    if word in OPENERS:
+        expected.append(OPENERS[word])
+    elif expected and word == expected[-1]:
+        expected.pop()
+        return not expected
     return False
 
 
@@ -103,18 +104,21 @@ def case_branches(body: list[Segment]) -> tuple[str, list[tuple[list[str], list[
     return word, branches
 
 
-def test(condition: str, variables: dict[str, str]) -> tuple[bool | None, list[str]]:
+def test(
+    condition: str, variables: MutableMapping[str, str], budget: Budget | None = None
+) -> tuple[bool | None, list[str]]:
     """The value of a plain test (None: not a plain test), and the variables it took as empty."""
     empty: list[str] = []
     for name in re.findall(r"\$\{?([A-Za-z_]\w*)", condition):
         if name not in variables:
             empty.append(name)
-    known = {**variables, **dict.fromkeys(empty, "")}
-    text, problems = expand(condition, known)
+    # A view, not a copy: a copy of every variable for each test is quadratic.
+    known = ChainMap(dict.fromkeys(empty, ""), variables)
+    text, problems = expand(condition, known, budget)
     if problems:
         return None, empty
     try:
-        words = shlex.split(text)
+        words = split_words(text)
     except ValueError:
         return None, empty
     negate = words[:1] == ["!"]

@@ -9,59 +9,129 @@ and exit status 2.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import re
+import stat
 import sys
 from pathlib import Path
+
+import yaml
 
 from harness.env import SCENARIO_DIR, TOPOLOGY_DIR
 from harness.importer.skeleton import new_scenario_text
 from harness.importer.translate import ImportFailure, import_listing
-from harness.importer.writer import report_lines, scenario_text, topology_text, write_new
+from harness.importer.writer import (
+    printable,
+    report_lines,
+    scenario_text,
+    topology_text,
+    write_new,
+)
 from harness.scenario import ScenarioError, load_scenario
+from harness.scenario.load import MAX_FILE_BYTES
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+# A name becomes a file name (NAME.yaml) and the topology's name: 64 characters say any
+# claim's subject and stay far below NAME_MAX (255 bytes, where open() fails).
+MAX_NAME = 64
+# A listing is read whole, as the scenario loader reads a scenario (the same limit): the
+# kernel's largest net selftest is about 150 kB; /dev/zero would be a MemoryError.
+MAX_LISTING_BYTES = MAX_FILE_BYTES
 
 
 def _name_from(stem: str) -> str:
-    return "-".join(re.findall(r"[a-z0-9]+", stem.lower())) or "imported"
+    name = "-".join(re.findall(r"[a-z0-9]+", stem.lower()))[:MAX_NAME].rstrip("-")
+    return name or "imported"
+
+
+def _name_problem(name: str) -> str | None:
+    if len(name) > MAX_NAME:
+        return f"longer than {MAX_NAME} characters"
+    if not _NAME.fullmatch(name):
+        return "lower-case letters, digits and '-'"
+    return None
 
 
 def _fail(command: str, message: str) -> int:
-    print(f"harness {command}: {message}", file=sys.stderr)
+    print(f"harness {command}: {printable(message)}", file=sys.stderr)
     return 2
+
+
+def _read_listing(path: Path) -> str:
+    """The listing's text; OSError or ValueError (the message says why) for what is no
+    regular file of a sane size.  Stat first and open without blocking: a FIFO would wait
+    for a writer for ever, a device (/dev/zero) never end."""
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise ValueError("not a regular file (a device, FIFO, socket or folder): not a listing")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    with os.fdopen(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the stat
+            raise ValueError("not a regular file (a device, FIFO, socket or folder): not a listing")
+        data = stream.read(MAX_LISTING_BYTES + 1)
+    if len(data) > MAX_LISTING_BYTES:
+        raise ValueError(f"larger than {MAX_LISTING_BYTES >> 20} MiB: not a listing")
+    return data.decode("utf-8", errors="replace")
+
+
+def _write(command: str, path: Path, text: str) -> str | None:
+    """Create `path` (never over a file or through a symlink); why not, or None."""
+    try:
+        write_new(path, text)
+    except OSError as exc:
+        if exc.errno == errno.EEXIST and exc.filename not in (str(path), path):
+            return f"cannot write {path}: {exc.filename} is no folder"
+        if exc.errno == errno.EEXIST:
+            return f"{path} exists already (a symlink too): it is not overwritten"
+        if exc.errno == errno.ELOOP:
+            return f"{path} is a symlink: it is not written through"
+        return f"cannot write {path}: {exc.strerror}"
+    return None
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Translate a set-up listing into a topology and a scenario skeleton."""
     listing: Path = args.listing
     try:
-        text = listing.read_text(encoding="utf-8", errors="replace")
+        text = _read_listing(listing)
     except OSError as exc:
         return _fail("import", f"cannot read {listing}: {exc.strerror}")
+    except ValueError as exc:
+        return _fail("import", f"{listing}: {exc}")
     name = args.name or _name_from(listing.stem)
-    if not _NAME.fullmatch(name):
-        return _fail("import", f"--name {name!r}: lower-case letters, digits and '-'")
+    problem = _name_problem(name)
+    if problem:
+        return _fail("import", f"--name {name[:MAX_NAME]!r}: {problem}")
     topology_path = args.topology_dir / f"{name}.yaml"
     scenario_path = args.scenario or SCENARIO_DIR / "imported" / f"{name}.yaml"
     if not args.stdout:
         for path in (topology_path, scenario_path):
-            if path.exists():
+            if os.path.lexists(path):
                 return _fail("import", f"{path} exists already; choose another --name")
     try:
         result = import_listing(text, listing.name)
+        topology = topology_text(result, name, listing.name)
+        scenario = scenario_text(result, name, listing.name)
     except ImportFailure as exc:
-        print(f"harness import: {exc}", file=sys.stderr)
+        print(f"harness import: {printable(str(exc))}", file=sys.stderr)
         for entry in exc.entries:
-            said = " ".join(entry.text.split())[:70]
-            print(f"  line {entry.line}: `{said}`: {entry.reason}", file=sys.stderr)
+            said = printable(" ".join(entry.text.split())[:70])
+            print(f"  line {entry.line}: `{said}`: {printable(entry.reason)}", file=sys.stderr)
         return 2
-    topology = topology_text(result, name, listing.name)
-    scenario = scenario_text(result, name, listing.name)
+    except (yaml.YAMLError, ScenarioError) as exc:  # a translation that does not load back
+        problem = " ".join(str(exc).split())
+        return _fail("import", f"{listing}: the translation does not load ({problem})")
     if args.stdout:
         print(f"# --- {topology_path}\n{topology}\n# --- {scenario_path}\n{scenario}", end="")
     else:
-        write_new(topology_path, topology)
-        write_new(scenario_path, scenario)
+        # Both files or neither: the topology is removed when the scenario cannot be written.
+        failed = _write("import", topology_path, topology)
+        if failed is None:
+            failed = _write("import", scenario_path, scenario)
+            if failed is not None:
+                topology_path.unlink(missing_ok=True)
+        if failed is not None:
+            return _fail("import", f"{failed}; nothing written")
         print(f"wrote {topology_path} ({len(result.topology.hosts)} hosts)")
         print(f"wrote {scenario_path} (a skeleton: fill in the claim and a case)")
         if topology_path.parent.resolve() != TOPOLOGY_DIR.resolve():
@@ -82,15 +152,16 @@ def cmd_new(args: argparse.Namespace) -> int:
         path = Path(target)
         name = _name_from(path.stem)
     else:
-        if not _NAME.fullmatch(target):
-            return _fail(
-                "new", f"{target!r}: a scenario name is lower-case letters, digits and '-'"
-            )
+        problem = _name_problem(target)
+        if problem:
+            return _fail("new", f"{target[:MAX_NAME]!r}: a scenario name is {problem}")
         path, name = SCENARIO_DIR / f"{target}.yaml", target
-    if path.exists():
+    if os.path.lexists(path):
         return _fail("new", f"{path} exists already; it is not overwritten")
     text = new_scenario_text(name)
-    write_new(path, text)
+    failed = _write("new", path, text)
+    if failed is not None:
+        return _fail("new", failed)
     try:
         load_scenario(path)
     except ScenarioError as exc:  # the skeleton itself is wrong: say so, keep nothing

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.vocabulary import IPInterface, check_ifname, sysctl_path, sysctl_row
 
@@ -24,6 +25,19 @@ _DEV_WORDS = {"dev", "oif", "iif"}
 
 class Unsupported(Exception):
     """A command this importer cannot translate; the message says why."""
+
+
+# Routes, rules and neighbours of one host, addresses of one interface: each new one is
+# compared with those before it, so the work grows with the square of this.  The kernel's
+# net selftests give a namespace a few dozen at most; past this a command is reported as
+# not translated, and a listing of 100,000 routes still imports in seconds.
+MAX_PER_HOST = 256
+
+
+def room(items: list[Any], what: str) -> None:
+    """Unsupported when `items` (a host's routes, an interface's addresses ...) is full."""
+    if len(items) >= MAX_PER_HOST:
+        raise Unsupported(f"more than {MAX_PER_HOST} {what}: not a set-up listing")
 
 
 class Ignored(Exception):

@@ -16,7 +16,7 @@ import ipaddress
 import re
 
 from harness.importer.iproute import ip_route
-from harness.importer.model import Address, Draft, Iface, Ignored, Unsupported
+from harness.importer.model import Address, Draft, Iface, Ignored, Unsupported, room
 
 
 def _classful(address: ipaddress.IPv4Address) -> int:
@@ -109,6 +109,7 @@ def _set_address(
     if same:
         addresses[same[0]] = entry
     else:
+        room(addresses, "addresses on one interface")
         addresses.append(entry)
 
 
@@ -118,6 +119,7 @@ def _inet6(draft: Draft, iface: Iface, verb: str, word: str) -> None:
     except ValueError:
         raise Unsupported(f"{word!r} is not an IPv6 address") from None
     if verb == "add":
+        room(iface.addresses, "addresses on one interface")
         iface.addresses.append(Address(address, draft.line))
     else:
         iface.addresses = [a for a in iface.addresses if a.iface != address]

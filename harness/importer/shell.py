@@ -20,16 +20,19 @@ of a script; a real shell would run the listing, which the importer never does.
 from __future__ import annotations
 
 import re
-import shlex
+from collections import ChainMap
 from dataclasses import dataclass, field
 
 from harness.importer import blocks
 from harness.importer.blocks import Segment
+from harness.importer.split import split_words
 from harness.importer.words import (
     ASSIGNMENT,
+    Budget,
     Command,
     Listing,
     Skipped,
+    TooMuch,
     Unknown,
     expand,
     is_transcript,
@@ -41,6 +44,19 @@ from harness.importer.words import (
     strip_sudo,
     tee_target,
 )
+
+# Bounds on reading a listing, which comes from the internet and is read as root (issue
+# 18): the reader follows loops and calls as a shell would, so without them a loop over
+# 2^30 words or 10^8 calls never ends.  A step is a command read (in a loop or a function
+# as often as the shell would run it), a line recorded as not translated, a loop round
+# or a call.  The kernel's net selftests, every set-up function read in place, take a few
+# thousand steps (tests/listings/ at most about 200); an import of MAX_STEPS takes a few seconds.
+MAX_STEPS = 100_000
+# A `for` over more words is no set-up listing (selftests loop over a few dozen at most).
+MAX_LOOP_WORDS = 4096
+# Blocks inside blocks and calls inside calls, together: selftests nest five or six deep;
+# each level is a few Python frames, so 64 stays far below Python's recursion limit (1000).
+MAX_DEPTH = 64
 
 # Shell builtins and helpers that change no network state.
 _NO_NETWORK = {
@@ -91,7 +107,8 @@ class _Reader:
     listing: Listing = field(default_factory=Listing)
     variables: dict[str, str] = field(default_factory=dict)
     functions: dict[str, _Function] = field(default_factory=dict)
-    block: tuple[str, int, list[Segment]] | None = None  # a compound command being read
+    # a compound command being read, with the closing words it still expects
+    block: tuple[str, int, list[Segment], list[str]] | None = None
     collecting: _Function | None = None  # a function body being read
     depth: int = 0  # its braces
     pending: _Function | None = None  # `name()` seen, `{` expected
@@ -99,8 +116,27 @@ class _Reader:
     output: list[tuple[int, str]] = field(default_factory=list)
     heredoc: tuple[str, int] | None = None  # (delimiter, line) being skipped
     loops: list[str] = field(default_factory=list)  # `VAR=value` of each loop being run
+    steps: int = 0  # see MAX_STEPS
+    level: int = 0  # blocks and calls being run inside each other (see MAX_DEPTH)
+    at: int = 0  # the line being read, for a refusal
+    budget: Budget = field(default_factory=Budget)  # what expansions added (words.py)
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise TooMuch(
+                f"more than {MAX_STEPS} steps (commands, loop rounds and calls, as a shell "
+                "would run them)"
+            )
+
+    def enter(self, what: str) -> None:
+        """One level deeper (a block or a call); TooMuch past MAX_DEPTH."""
+        self.level += 1
+        if self.level > MAX_DEPTH:
+            raise TooMuch(f"{what} nested more than {MAX_DEPTH} deep (blocks and calls)")
 
     def skip(self, line: int, text: str, reason: str) -> None:
+        self.step()
         where = f" (for {', '.join(self.loops)})" if self.loops else ""
         self.listing.skipped.append(Skipped(line, text, reason + where))
 
@@ -151,6 +187,8 @@ class _Reader:
 
     def segment(self, number: int, text: str, operator: str) -> None:
         """One `;`-separated part: structure keywords first, then a simple command."""
+        self.at = number
+        self.step()
         if self.collecting is not None:
             self.depth += {"{": 1, "}": -1}.get(text, 0)
             if self.depth == 0:
@@ -165,9 +203,9 @@ class _Reader:
                 self.collecting, self.depth = function, 1
                 return
         if self.block is not None:
-            kind, start, body = self.block
+            kind, start, body, expected = self.block
             body.append((number, text, operator))
-            if blocks.closes(body):
+            if blocks.closes(expected, text):
                 self.block = None
                 self.run_block(kind, start, body)
             return
@@ -181,7 +219,9 @@ class _Reader:
                 self.pending = function
             return
         if blocks.first_word(text) in blocks.OPENERS:
-            self.block = (blocks.first_word(text), number, [(number, text, operator)])
+            closing: list[str] = []
+            blocks.closes(closing, text)
+            self.block = (blocks.first_word(text), number, [(number, text, operator)], closing)
             return
         if operator == "|":
             self.skip(number, text, "feeds a pipe")
@@ -220,11 +260,14 @@ class _Reader:
         self.variables.update({str(i): arg for i, arg in enumerate(args, start=1)})
         self.variables.update({"@": " ".join(args), "*": " ".join(args), "#": str(len(args))})
         self.calls += 1
+        self.at = number
+        self.enter(f"the call of {function.name}() is")
         try:
             for line, body_text, operator in body:
                 self.segment(line, body_text, operator)
         finally:
             self.calls -= 1
+            self.level -= 1
             for key, value in saved.items():
                 self.variables.pop(key, None)
                 if value is not None:
@@ -241,6 +284,14 @@ class _Reader:
 
     def run_block(self, kind: str, start: int, body: list[Segment]) -> None:
         """A complete `for`, `if`, `case` or `while` (see harness/importer/blocks.py)."""
+        self.at = start
+        self.enter(f"the `{kind}` is")
+        try:
+            self.run_kind(kind, start, body)
+        finally:
+            self.level -= 1
+
+    def run_kind(self, kind: str, start: int, body: list[Segment]) -> None:
         if kind == "for":
             self.run_for(start, body)
         elif kind == "if" and body[0][2] not in ("&&", "||", "|"):
@@ -253,12 +304,24 @@ class _Reader:
     def run_for(self, start: int, body: list[Segment]) -> None:
         """`for VAR in WORDS; do ...; done`: the body once per word."""
         loop = blocks.for_loop(body)
-        values, problems = expand(loop[1], self.variables) if loop else ("", ["no list"])
+        values, problems = (
+            expand(loop[1], self.variables, self.budget) if loop else ("", ["no list"])
+        )
         if loop is None or problems:
             why = problems[0].removeprefix("uses ") if loop else "loops over no listed words"
             self.skip_all(body, f"in the `for` of line {start}, which {why}: not followed")
             return
-        for value in shlex.split(values):
+        try:
+            words = split_words(values)
+        except ValueError as exc:
+            why = f"whose words cannot be split ({exc})"
+            self.skip_all(body, f"in the `for` of line {start}, {why}: not followed")
+            return
+        if len(words) > MAX_LOOP_WORDS:
+            self.at = start
+            raise TooMuch(f"the `for` loops over more than {MAX_LOOP_WORDS} words")
+        for value in words:
+            self.step()
             self.variables[loop[0]] = value
             self.loops.append(f"{loop[0]}={value}")
             try:
@@ -274,7 +337,7 @@ class _Reader:
             if condition is None:
                 chosen = index
                 break
-            value, empty = blocks.test(condition, self.variables)
+            value, empty = blocks.test(condition, self.variables, self.budget)
             if value is None:
                 reason = f"in the `if` of line {start}, whose condition is no plain test"
                 self.skip_all(body, f"{reason}: not followed")
@@ -293,8 +356,9 @@ class _Reader:
     def run_case(self, start: int, body: list[Segment]) -> None:
         """`case WORD in PATTERN) ...;; esac`: the first branch whose pattern matches."""
         word, branches = blocks.case_branches(body)
-        value, empty = blocks.test(f"[ -n {word} ]", self.variables)
-        text = expand(word, {**self.variables, **dict.fromkeys(empty, "")})[0].strip("\"'")
+        value, empty = blocks.test(f"[ -n {word} ]", self.variables, self.budget)
+        known = ChainMap(dict.fromkeys(empty, ""), self.variables)
+        text = expand(word, known, self.budget)[0].strip("\"'")
         if value is None:
             self.skip_all(body, f"in the `case` of line {start}, whose word is unknown")
             return
@@ -308,9 +372,9 @@ class _Reader:
     def simple(self, number: int, text: str) -> None:
         if text.startswith("do ") or text.startswith("then "):
             text = text.split(None, 1)[1]
-        expanded, problems = expand(text, self.variables)
+        expanded, problems = expand(text, self.variables, self.budget)
         try:
-            words = shlex.split(expanded)
+            words = split_words(expanded)
         except ValueError as exc:
             self.skip(number, text, f"cannot be split into words ({exc})")
             return
@@ -369,11 +433,22 @@ class _Reader:
 
 
 def read_listing(text: str) -> Listing:
-    """The listing's commands, in order, and every line that is not one (with why)."""
+    """The listing's commands, in order, and every line that is not one (with why).
+    TooMuch, naming the line, when reading it would pass a bound (MAX_STEPS, ...)."""
     transcript = is_transcript(logical_lines(text, True))
     reader = _Reader(transcript)
     reader.listing.transcript = transcript
-    for number, line in logical_lines(text, transcript):
+    try:
+        _read(reader, text)
+    except TooMuch as exc:
+        raise TooMuch(f"line {reader.at}: {exc}: refused") from None
+    reader.listing.skipped.sort(key=lambda s: s.line)
+    return reader.listing
+
+
+def _read(reader: _Reader, text: str) -> None:
+    for number, line in logical_lines(text, reader.transcript):
+        reader.at = number
         reader.feed(number, line)
     reader.flush_output()
     if reader.heredoc is not None:
@@ -387,7 +462,5 @@ def read_listing(text: str) -> Listing:
         else:
             reader.call(function, [], function.line, f"{function.name}()", never=True)
     if reader.block is not None:
-        kind, start, body = reader.block
+        kind, start, body, _ = reader.block
         reader.skip(start, body[0][1], f"a `{kind}` that is never closed")
-    reader.listing.skipped.sort(key=lambda s: s.line)
-    return reader.listing

@@ -30,7 +30,7 @@ from harness.importer.model import (
     Unsupported,
 )
 from harness.importer.shell import read_listing
-from harness.importer.words import Command, Listing
+from harness.importer.words import Command, Listing, TooMuch
 from harness.ipsyntax import IpSyntaxError, parse_addr, parse_neigh, parse_route, parse_rule
 from harness.scenario import Change, ScenarioError, Topology, validate
 from harness.scenario.iplines import check_spec_addresses
@@ -345,8 +345,12 @@ def _usable(document: dict[str, Any]) -> bool:
 
 
 def import_listing(text: str, source: str = "listing") -> ImportResult:
-    """Translate a listing (its text) into a topology; ImportFailure when nothing usable remains."""
-    listing = read_listing(text)
+    """Translate a listing (its text) into a topology; ImportFailure when nothing usable remains
+    or reading it would pass one of the reader's bounds (harness/importer/shell.py)."""
+    try:
+        listing = read_listing(text)
+    except TooMuch as exc:
+        raise ImportFailure(f"{source}: {exc}", []) from None
     draft = _translate(listing)
     names = _host_names(draft)
     try:

@@ -12,6 +12,7 @@ real shell would run the listing, which the importer never does.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 # Programs a `# ` line may start with to be read as a root prompt rather than a comment.
@@ -25,6 +26,12 @@ PROMPTS = (
     re.compile(r"^[\w.-]+@[\w.-]+(?::[^\s#$]*)?\s?[#$]\s?"),  # root@ubuntu:~/#, me@box:~$
     re.compile(r"^\$\s+"),  # $ ip ...
 )
+# A listing comes from the internet and is read as root: every expansion is bounded, so
+# that `x="$x$x"` sixteen times cannot grow a value to megabytes (issue 18).  The longest
+# value the kernel's net selftests expand is a list of a few dozen addresses (under 1 KiB).
+MAX_EXPANSION_CHARS = 16 << 10  # what one command's variables may add to it
+MAX_EXPANDED_TOTAL = 4 << 20  # what they may add over the whole listing (a listing's size)
+MAX_EXPANSION_NESTING = 16  # ${A:-${B:-...}} and ${A[${B}]} inside each other
 _REDIRECT = re.compile(r"^(\d*|&)(>>|>|<)(.*)$")
 ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*(?:\[[^\]]*\])?)=(.*)$", re.DOTALL)
 
@@ -58,6 +65,11 @@ class Listing:
     transcript: bool = False
 
 
+class TooMuch(ValueError):
+    """The listing asks for more work than an import allows (a bound); the message says
+    which bound, and the reader adds the listing's line."""
+
+
 class Unknown(str):
     """A variable's value the listing does not determine; the str is why."""
 
@@ -69,52 +81,86 @@ class Unknown(str):
 
 def logical_lines(text: str, transcript: bool) -> list[tuple[int, str]]:
     """(first line number, text) with backslash continuations joined (and, in a script, the
-    lines of a quote or `$( )` that goes on; a transcript's text has stray apostrophes)."""
+    lines of a quote or `$( )` that goes on; a transcript's text has stray apostrophes).
+
+    Linear in the listing's size: a line that goes on is kept as its parts, and whether a
+    quote is still open is carried from part to part rather than read again from the
+    start (a 3 MB line or a stray quote early in a long script took minutes)."""
     out: list[tuple[int, str]] = []
-    pending: tuple[int, str] | None = None
+    pending: tuple[int, list[str], _OpenScan] | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip()
         if pending is not None:
             if transcript:
                 line = re.sub(r"^\s*>\s?", "", line)  # the shell's PS2 prompt
-            line = pending[1] + " " + line.strip()
-            number = pending[0]
+            number, parts, scan = pending
+            parts.append(" " + line.strip())
             pending = None
-        stripped = line.rstrip("\\")
-        if (len(line) - len(stripped)) % 2 == 1:
-            pending = (number, stripped)
+        else:
+            parts, scan = [line], _OpenScan()
+        # The joining space stops rstrip, so the last part alone holds the trailing backslashes.
+        last = parts[-1]
+        stripped = last.rstrip("\\")
+        if (len(last) - len(stripped)) % 2 == 1:
+            parts[-1] = stripped
+            pending = (number, parts, scan)
             continue
-        if not transcript and _open(line):  # a quote or $( ) goes on over the next line
-            pending = (number, line)
-            continue
-        out.append((number, line))
+        if not transcript:
+            scan.feed(parts, len(parts) - 1)
+            if scan.open():  # a quote or $( ) goes on over the next line
+                pending = (number, parts, scan)
+                continue
+        out.append((number, "".join(parts)))
     if pending is not None:
-        out.append(pending)
+        out.append((pending[0], "".join(pending[1])))
     return out
 
 
-def _open(line: str) -> bool:
-    """Whether a quote or a `$(` is still open at the end of `line` (not in a comment)."""
-    quote, depth, i = "", 0, 0
-    while i < len(line):
-        char = line[i]
-        if quote:
-            if char == "\\" and quote == '"':
+class _OpenScan:
+    """Whether a quote or a `$(` is still open at the end of a line (not in a comment),
+    read part by part: each part once, the state carried over."""
+
+    def __init__(self) -> None:
+        self.quote, self.depth, self.skip, self.done = "", 0, False, False
+        self.previous = " "  # the character before the next part (a line's start counts as one)
+        self.read = 0  # parts read so far
+
+    def feed(self, parts: list[str], upto: int) -> None:
+        """Read parts[self.read : upto + 1] (a part once read never changes)."""
+        while self.read <= upto and not self.done:
+            self._part(parts[self.read])
+            self.read += 1
+
+    def _part(self, line: str) -> None:
+        quote, depth, i = self.quote, self.depth, 0
+        if self.skip:
+            i, self.skip = 1, False
+        while i < len(line):
+            char = line[i]
+            if quote:
+                if char == "\\" and quote == '"':
+                    i += 1
+                elif char == quote:
+                    quote = ""
+            elif char in "'\"":
+                quote = char
+            elif char == "\\":
                 i += 1
-            elif char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "\\":
+            elif line.startswith("$(", i):
+                depth, i = depth + 1, i + 1
+            elif char == ")" and depth:
+                depth -= 1
+            elif char == "#" and (line[i - 1 : i] or self.previous).isspace():
+                self.done = True
+                break
             i += 1
-        elif line.startswith("$(", i):
-            depth, i = depth + 1, i + 1
-        elif char == ")" and depth:
-            depth -= 1
-        elif char == "#" and (i == 0 or line[i - 1].isspace()):
-            break
-        i += 1
-    return bool(quote) or depth > 0
+        # A backslash at the end escapes the next part's first character (the joining space).
+        self.skip = i > len(line)
+        self.quote, self.depth = quote, depth
+        self.previous = line[-1:] or self.previous
+
+    def open(self) -> bool:
+        return bool(self.quote) or self.depth > 0
 
 
 def prompt(line: str) -> str | None:
@@ -204,9 +250,31 @@ def segments(text: str) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- variables
 
 
-def expand(text: str, variables: dict[str, str]) -> tuple[str, list[str]]:
+_PLAIN_NAME = re.compile(r"[A-Za-z_]\w*|\d|[@*#?$!]")
+
+
+@dataclass
+class Budget:
+    """What expansions have added so far, over the whole listing (see MAX_EXPANDED_TOTAL)."""
+
+    total: int = 0
+
+
+def expand(
+    text: str, variables: Mapping[str, str], budget: Budget | None = None
+) -> tuple[str, list[str]]:
     """`text` with $VAR, ${VAR}, ${VAR:-default} and $(mktemp ...) expanded outside single
-    quotes; the second item lists why any reference could not be expanded."""
+    quotes; the second item lists why any reference could not be expanded.  TooMuch when
+    the variables would add more than MAX_EXPANSION_CHARS to it."""
+    counter = Budget() if budget is None else budget
+    return _expand(text, variables, counter, 0, counter.total)
+
+
+def _expand(
+    text: str, variables: Mapping[str, str], budget: Budget, nesting: int, before: int
+) -> tuple[str, list[str]]:
+    if nesting > MAX_EXPANSION_NESTING:
+        raise TooMuch(f"expansions nested more than {MAX_EXPANSION_NESTING} deep")
     out: list[str] = []
     problems: list[str] = []
     quote = ""
@@ -226,12 +294,13 @@ def expand(text: str, variables: dict[str, str]) -> tuple[str, list[str]]:
             out.append(char)
             i += 1
             continue
-        rest = text[i + 1 :]
-        if rest.startswith("(("):
+        # Read in place (startswith and match at a position): a copy of the rest of the
+        # line for each `$` made a line of many `$` quadratic.
+        if text.startswith("((", i + 1):
             problems.append("uses shell arithmetic $((...))")
             i += 3
             continue
-        if rest.startswith("("):
+        if text.startswith("(", i + 1):
             end = _closing(text, i + 1)
             inner = text[i + 2 : end].strip()
             if inner.startswith("mktemp"):
@@ -242,41 +311,60 @@ def expand(text: str, variables: dict[str, str]) -> tuple[str, list[str]]:
                 problems.append(f"uses the output of `{inner}`")
             i = end + 1
             continue
-        if rest.startswith("{"):
+        if text.startswith("{", i + 1):
             end = _closing(text, i + 1, "{}")
-            value, problem = _parameter(text[i + 2 : end], variables)
+            value, problem = _parameter(text[i + 2 : end], variables, budget, nesting, before)
             i = end + 1
         else:
-            plain = re.match(r"[A-Za-z_]\w*|\d|[@*#?$!]", rest)
+            plain = _PLAIN_NAME.match(text, i + 1)
             if plain is None:
                 out.append(char)
                 i += 1
                 continue
-            value, problem = _value(plain.group(0), None, variables)
-            i += 1 + plain.end()
+            value, problem = _value(plain.group(0), None, variables, budget, nesting, before)
+            i = plain.end()
         if problem:
             problems.append(problem)
-        else:
-            out.append(value or "")
+        elif value:
+            budget.total += len(value)
+            if budget.total - before > MAX_EXPANSION_CHARS:
+                raise TooMuch(f"its variables expand to more than {MAX_EXPANSION_CHARS} characters")
+            if budget.total > MAX_EXPANDED_TOTAL:
+                raise TooMuch(
+                    f"the listing's variables expand to more than {MAX_EXPANDED_TOTAL} "
+                    "characters in all"
+                )
+            out.append(value)
     return "".join(out), problems
 
 
-def _parameter(inside: str, variables: dict[str, str]) -> tuple[str | None, str | None]:
+def _parameter(
+    inside: str,
+    variables: Mapping[str, str],
+    budget: Budget,
+    nesting: int,
+    before: int,
+) -> tuple[str | None, str | None]:
     """`${...}`: NAME, NAME[KEY] (KEY expanded) and NAME:-DEFAULT; others are named."""
     match = re.fullmatch(r"([A-Za-z_]\w*|\d+|[@*#?$!])(\[.*?\])?(?::?-(.*))?", inside, re.DOTALL)
     if match is None or inside.startswith("!"):
         return None, f"uses ${{{inside}}} (a shell expansion this importer does not follow)"
     name = match.group(1)
     if match.group(2):
-        key, problems = expand(match.group(2)[1:-1], variables)
+        key, problems = _expand(match.group(2)[1:-1], variables, budget, nesting + 1, before)
         if problems:
             return None, problems[0]
         name = f"{name}[{key}]"
-    return _value(name, match.group(3), variables)
+    return _value(name, match.group(3), variables, budget, nesting, before)
 
 
 def _value(
-    name: str, default: str | None, variables: dict[str, str]
+    name: str,
+    default: str | None,
+    variables: Mapping[str, str],
+    budget: Budget,
+    nesting: int,
+    before: int,
 ) -> tuple[str | None, str | None]:
     """A variable's value, or why it has none."""
     value = variables.get(name)
@@ -285,7 +373,11 @@ def _value(
     if value is not None:
         return value, None
     if default is not None:
-        return expand(default, variables)[0], None
+        # What the default's own variables add is counted there; its text is the line's.
+        added = budget.total
+        text = _expand(default, variables, budget, nesting + 1, before)[0]
+        budget.total = added
+        return text, None
     if name.isdigit() or name in "@*#":
         return None, f"uses ${name}, an argument of the script or function"
     return None, f"uses ${name}, which the listing does not set"
