@@ -30,11 +30,12 @@ from harness.importer.writer import (
 )
 from harness.scenario import ScenarioError, load_scenario
 from harness.scenario.load import MAX_FILE_BYTES
+from harness.vocabulary import NAME_MAX_CHARS, check_name
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
-# A name becomes a file name (NAME.yaml) and the topology's name: 64 characters say any
-# claim's subject and stay far below NAME_MAX (255 bytes, where open() fails).
-MAX_NAME = 64
+# A name becomes a file name (NAME.yaml), the topology's name and the scenario's (a folder
+# of the run folder): the rule every such name keeps (harness.vocabulary.check_name).
+MAX_NAME = NAME_MAX_CHARS
 # A listing is read whole, as the scenario loader reads a scenario (the same limit): the
 # kernel's largest net selftest is about 150 kB; /dev/zero would be a MemoryError.
 MAX_LISTING_BYTES = MAX_FILE_BYTES
@@ -50,6 +51,10 @@ def _name_problem(name: str) -> str | None:
         return f"longer than {MAX_NAME} characters"
     if not _NAME.fullmatch(name):
         return "lower-case letters, digits and '-'"
+    try:
+        check_name(name)  # the shared rule; the catalogue's names are also lower-case
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
