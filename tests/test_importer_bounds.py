@@ -28,6 +28,7 @@ from harness.importer.shell import MAX_DEPTH, MAX_LOOP_WORDS, MAX_STEPS
 from harness.importer.split import split_words
 from harness.importer.words import MAX_EXPANSION_CHARS
 from harness.scenario import load_topology
+from harness.scenario.limits import MAX_NAMESPACES
 
 LISTINGS = Path(__file__).parent / "listings"
 SET_UP = "ip netns add a\nip -n a link add e0 type dummy\n"
@@ -209,6 +210,23 @@ def test_many_routes_and_addresses_import_in_bounded_time(
     assert status == 0, err
     assert "more than 256 routes: not a set-up listing" in out
     assert "more than 256 addresses on e0: not a set-up listing" in out
+
+
+def test_fifty_thousand_namespaces_stop_at_the_loaders_bound(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Found by tests/test_fuzz.py: naming 50,000 hosts was quadratic (minutes); past the
+    # loader's MAX_NAMESPACES each `ip netns add` is reported as not translated.
+    lines = [f"ip netns add n{i}\n" for i in range(50_000)]
+    listing = tmp_path / "namespaces.sh"
+    listing.write_text("".join(lines))
+    start = time.monotonic()
+    status = main(["import", str(listing), "--stdout"])
+    assert time.monotonic() - start < 60  # a bound on a hang, not a speed target
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert f"more than {MAX_NAMESPACES} namespaces" in out
+    assert "\n  n63: {}\n" in out and "\n  n64: {}" not in out
 
 
 # --------------------------------------------------------------------------- the listing file

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.scenario.limits import MAX_NAMESPACES
 from harness.vocabulary import IPInterface, check_ifname, sysctl_path, sysctl_row
 
 ROOT = ""  # the machine's own namespace
@@ -138,11 +139,22 @@ class Draft:
         """`ip netns add NS`."""
         if ns in self.hosts:
             raise Unsupported(f"namespace {ns!r} exists already")
+        self._room_for_one_more()
         self.hosts[ns] = Host(self.line)
+
+    def _room_for_one_more(self) -> None:
+        # The loader's bound (a scenario holds at most MAX_NAMESPACES): past it, each
+        # further namespace is a command not translated, and the draft stays small
+        # (50,000 `ip netns add` lines took minutes to name their hosts).
+        if sum(ns != ROOT for ns in self.hosts) >= MAX_NAMESPACES:
+            raise Unsupported(
+                f"more than {MAX_NAMESPACES} namespaces: a scenario holds at most that"
+            )
 
     def host(self, ns: str) -> Host:
         """The host of namespace `ns` (the machine's own, or one the listing named)."""
         if ns not in self.hosts:
+            self._room_for_one_more()
             if ns != ROOT:
                 self.note(f"namespace {ns!r} is used without `ip netns add`: taken as one")
             self.hosts[ns] = Host(self.line, root=ns == ROOT)
