@@ -218,6 +218,7 @@ def test_fifty_thousand_namespaces_stop_at_the_loaders_bound(
     # Found by tests/test_fuzz.py: naming 50,000 hosts was quadratic (minutes); past the
     # loader's MAX_NAMESPACES each `ip netns add` is reported as not translated.
     lines = [f"ip netns add n{i}\n" for i in range(50_000)]
+    lines += ["ip -n n1 link add veth0 type veth peer name veth1 netns n2\n"]
     listing = tmp_path / "namespaces.sh"
     listing.write_text("".join(lines))
     start = time.monotonic()
