@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.env import PROJECT_ROOT, SCENARIO_DIR
+from harness.core.env import PROJECT_ROOT, SCENARIO_DIR
 from harness.scenario import ScenarioError, load_scenario
 from tests.conftest import needs_root
 

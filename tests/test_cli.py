@@ -93,7 +93,7 @@ def test_a_named_file_that_is_no_scenario_is_a_clear_error(
 
 
 def test_latest_link_and_pruning_keep_the_newest_runs(tmp_path: Path) -> None:
-    from harness.results import latest_run, new_run_dir, prune, run_dirs
+    from harness.runs.store import latest_run, new_run_dir, prune, run_dirs
 
     made = []
     for n in range(5):

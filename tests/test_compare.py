@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.compare import essence, kernel_differences
-from harness.facts import ActFacts, ProbeOutcome
-from harness.record import CaseRecord, RunInfo
-from harness.report import write_report
-from harness.results import write_summary
+from harness.case.record import CaseRecord, RunInfo
+from harness.core.evidence import ActFacts, ProbeOutcome
+from harness.outputs.report import write_report
+from harness.runs.compare import essence, kernel_differences
+from harness.runs.store import write_summary
 from tests.test_report import RECEIPT, record
 
 UNREACHABLE = ProbeOutcome(errno="ENETUNREACH", message="sendto: unreachable", time=1000.0)
@@ -62,8 +62,8 @@ def test_summary_and_report_show_where_kernels_differ(tmp_path: Path) -> None:
 
 
 def test_repeats_name_verdict_flips_apart_from_values_that_differ(tmp_path: Path) -> None:
-    from harness.repeats import compare_repeats, repeat_dirs, summary_lines
-    from harness.results import write_results
+    from harness.runs.repeats import compare_repeats, repeat_dirs, summary_lines
+    from harness.runs.store import write_results
 
     folders = list(repeat_dirs(tmp_path, 3))
     steady = record("pass")

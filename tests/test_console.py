@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from harness.console import RunConsole, fit
-from harness.expect import Comparison
+from harness.outputs.console import RunConsole, fit
+from harness.scenario.expect import Comparison
 from tests.test_report import record
 
 

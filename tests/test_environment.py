@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import environment
-from harness.env import PROJECT_ROOT, SCENARIO_DIR
-from harness.environment import NEEDS, PRIVILEGED, advice, in_container
+from harness.core.env import PROJECT_ROOT, SCENARIO_DIR
+from harness.lab import requirements
+from harness.lab.requirements import NEEDS, PRIVILEGED, advice, in_container
 from tests.conftest import needs_root
 
 ALL_CAPABILITIES = (1 << 41) - 1
@@ -245,7 +245,7 @@ def test_a_read_only_proc_sys_is_named() -> None:
 @needs_root
 def test_a_missing_tun_node_is_not_a_missing_kernel_feature() -> None:
     """The kernel has the driver (the tun scenarios run here); only the node is gone."""
-    expected = environment.advice(
+    expected = requirements.advice(
         "tun", errno.ENOENT, container=in_container(), capabilities=ALL_CAPABILITIES
     )
     done = _harness(NO_TUN_NODE, "doctor")
@@ -259,7 +259,7 @@ def test_a_missing_tun_node_is_not_a_missing_kernel_feature() -> None:
 @needs_root
 def test_the_check_leaves_this_thread_and_the_host_as_they_were(host_untouched: None) -> None:
     here = os.readlink("/proc/thread-self/ns/net")
-    assert environment.blocking(environment.survey()) == []  # this suite runs, so they are met
+    assert requirements.blocking(requirements.survey()) == []  # this suite runs, so they are met
     assert os.readlink("/proc/thread-self/ns/net") == here
     # The scratch namespace lived on a thread of its own, which has ended.
     assert "environment check" not in [t.name for t in threading.enumerate()]

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.compare import differences
-from harness.env import PROJECT_ROOT
-from harness.record import CaseRecord
-from harness.results import read_results
+from harness.case.record import CaseRecord
+from harness.core.env import PROJECT_ROOT
+from harness.runs.compare import differences
+from harness.runs.store import read_results
 from tests.conftest import needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.env import PROJECT_ROOT, SCENARIO_DIR, TOPOLOGY_DIR
-from harness.record import CaseRecord
-from harness.results import read_run, record_path, running_path
+from harness.case.record import CaseRecord
+from harness.core.env import PROJECT_ROOT, SCENARIO_DIR, TOPOLOGY_DIR
+from harness.runs.store import read_run, record_path, running_path
 from harness.scenario import load_scenario, load_topology
 from tests.fuzz.engine import Fuzzer, judge, run_cli
 from tests.fuzz.mutate import mutate_bytes, mutate_json, mutate_listing, mutate_yaml, scalars_of

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.env import kernel_release
+from harness.core.env import kernel_release
 from harness.guests import launch
 from harness.guests.fetch import (
     KEYRING,
@@ -31,8 +31,8 @@ from harness.guests.fetch import (
     sources_list,
     system_archive,
 )
-from harness.matrix import seen_kernel_run
-from harness.results import read_results
+from harness.guests.matrix import seen_kernel_run
+from harness.runs.store import read_results
 from tests.conftest import needs_root
 
 PROJECT = Path(__file__).resolve().parent.parent

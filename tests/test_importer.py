@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.expect import Expect
 from harness.importer import (
     ImportFailure,
     ImportResult,
@@ -32,6 +31,7 @@ from harness.scenario import (
     load_scenario,
     load_topology,
 )
+from harness.scenario.expect import Expect
 
 LISTINGS = Path(__file__).parent / "listings"
 

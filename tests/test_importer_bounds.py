@@ -25,8 +25,8 @@ import yaml
 from harness.cli import main
 from harness.importer.cli import MAX_LISTING_BYTES, MAX_NAME
 from harness.importer.shell import MAX_DEPTH, MAX_LOOP_WORDS, MAX_STEPS
+from harness.importer.shell_words import MAX_EXPANSION_CHARS
 from harness.importer.split import split_words
-from harness.importer.words import MAX_EXPANSION_CHARS
 from harness.scenario import load_topology
 
 LISTINGS = Path(__file__).parent / "listings"

@@ -43,15 +43,15 @@ from typing import Any
 
 import pytest
 
+from harness.core.validation import sysctl_path
 from harness.importer import ImportResult, import_listing
 from harness.importer.iplink import OBJECTS, resolve
-from harness.importer.words import Command
-from harness.kernel import missing
-from harness.linkkinds import IFF_NO_PI, IFF_TAP, IFF_TUN, TUNSETIFF
-from harness.netns import Lab, NetNS
+from harness.importer.shell_words import Command
+from harness.lab.builder import build
+from harness.lab.kernel_features import missing
+from harness.lab.netns import Lab, NetNS
 from harness.scenario import Topology
-from harness.topology import build
-from harness.vocabulary import sysctl_path
+from harness.scenario.link_kinds import IFF_NO_PI, IFF_TAP, IFF_TUN, TUNSETIFF
 from tests.conftest import ip_json, needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]

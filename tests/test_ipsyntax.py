@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from harness.ipsyntax import (
+from harness.scenario.ipsyntax import (
     RouteSyntaxError,
     parse_link_set,
     parse_nexthop,

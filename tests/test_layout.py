@@ -14,35 +14,37 @@ HARNESS = Path(__file__).resolve().parent.parent / "harness"
 
 # The stages in data-flow order; a module is matched by its dotted name or package.
 STAGES: list[tuple[str, ...]] = [
-    ("env", "timing", "vocabulary", "display", "run_folder"),
-    ("ipsyntax", "linkkinds", "sockopts", "facts"),
-    ("expect",),
+    ("core.env", "core.deadlines", "core.validation", "core.display", "core.run_folder"),
+    ("scenario.ipsyntax", "scenario.link_kinds", "scenario.sockopts", "core.evidence"),
+    ("scenario.expect",),
     ("scenario",),
-    ("timers",),
+    ("lab.neighbour_timers",),
     ("importer",),  # reads a listing, writes YAML the scenario models validate
-    ("rtnl", "netns"),
-    ("environment",),  # what every case needs from where it runs, tried in a scratch namespace
-    ("commands", "readiness", "network", "topology", "kernel"),
-    ("capture", "probes"),
-    ("observe", "kernelstate"),
-    ("session",),
-    ("verdict",),
-    ("record",),
-    ("compare", "streams"),
-    ("runner", "results"),
-    ("report", "console", "repeats"),
+    ("lab.rtnl", "lab.netns"),
+    ("lab.requirements",),  # what every case needs from where it runs
+    ("lab.netlink_ip", "lab.readiness", "lab.network", "lab.builder", "lab.kernel_features"),
+    ("lab.capture", "lab.probes"),
+    ("case.observe", "case.kernel_state"),
+    ("case.session",),
+    ("case.verdict",),
+    ("case.record",),
+    ("runs.compare", "outputs.streams"),
+    ("case.runner", "runs.store"),
+    ("outputs.report", "outputs.console", "runs.repeats"),
     ("guests",),  # boots other kernels; imports nothing of the stages above
-    ("matrix", "stopping"),
+    ("guests.matrix", "runs.stopping"),
     ("pytest_plugin", "data_only", "cli", "__main__"),
 ]
 MAX_LINES = 500
 
 
 def _stage(module: str) -> int:
-    head = module.split(".")[0]
-    for number, names in enumerate(STAGES):
-        if head in names:
-            return number
+    parts = module.split(".")
+    for length in range(len(parts), 0, -1):
+        head = ".".join(parts[:length])
+        for number, names in enumerate(STAGES):
+            if head in names:
+                return number
     raise AssertionError(f"harness.{module} is in no stage of tests/test_layout.py: add it")
 
 
@@ -53,6 +55,9 @@ def _modules() -> dict[str, Path]:
         name = ".".join(p for p in parts if p != "__init__") or "__init__"
         found[name] = path
     return found
+
+
+MODULES = _modules()
 
 
 def _runtime_imports(path: Path) -> set[str]:
@@ -66,7 +71,10 @@ def _runtime_imports(path: Path) -> set[str]:
         if id(node) in guarded:
             continue
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("harness."):
-            imported.add(node.module.removeprefix("harness."))
+            package = node.module.removeprefix("harness.")
+            for alias in node.names:  # `from harness.lab import netns` imports harness.lab.netns
+                sub = f"{package}.{alias.name}"
+                imported.add(sub if sub in MODULES else package)
         elif isinstance(node, ast.Import):
             imported |= {
                 a.name.removeprefix("harness.") for a in node.names if a.name.startswith("harness.")

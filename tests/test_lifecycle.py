@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands import TopologyError
-from harness.env import SCENARIO_DIR
-from harness.netns import Lab, NamespaceId
-from harness.runner import run_case
+from harness.case.runner import run_case
+from harness.core.env import SCENARIO_DIR
+from harness.lab.builder import build
+from harness.lab.netlink_ip import TopologyError
+from harness.lab.netns import Lab, NamespaceId
 from harness.scenario import Topology, load_scenario, load_topology
-from harness.topology import build
 from tests.conftest import needs_root
 from tests.rootstate import differences, namespace_references, snapshot
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from harness import timing
 from harness.cli import main
-from harness.commands import TopologyError, guarded
+from harness.core import deadlines
+from harness.lab.netlink_ip import TopologyError, guarded
 from harness.scenario import ScenarioError, discover, limits, load_scenario
 from tests.test_bad_input import (
     CASE,
@@ -178,7 +178,7 @@ BAD: dict[str, tuple[bytes, str, str]] = {
     "app-solicit": (
         neigh(app_solicit=100),
         f"{HOST_A}.sysctls['net.ipv4.neigh.eth0.app_solicit']",
-        f"a case waits at most {timing.NEIGHBOUR_WAIT_MAX_S:.0f} s",
+        f"a case waits at most {deadlines.NEIGHBOUR_WAIT_MAX_S:.0f} s",
     ),
     "proxy-delay": (
         neigh(proxy_delay=360000),

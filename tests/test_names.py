@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.env import PROJECT_ROOT
+from harness.core.env import PROJECT_ROOT
+from harness.core.validation import NAME_MAX_CHARS, check_name
 from harness.scenario import ScenarioError, load_scenario
-from harness.vocabulary import NAME_MAX_CHARS, check_name
 from tests.conftest import needs_root
 from tests.test_bad_input import CASE, GOOD, dump
 

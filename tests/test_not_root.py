@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.env import SCENARIO_DIR
-from harness.netns import NamespaceError, NetNS
+from harness.core.env import SCENARIO_DIR
+from harness.lab.netns import NamespaceError, NetNS
 
 NOBODY = 65534
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to another user")

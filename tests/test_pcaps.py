@@ -10,8 +10,8 @@ import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.utils import rdpcap
 
-from harness.env import SCENARIO_DIR
-from harness.runner import run_case
+from harness.case.runner import run_case
+from harness.core.env import SCENARIO_DIR
 from harness.scenario import load_scenario
 from tests.conftest import needs_root
 

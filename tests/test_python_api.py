@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.case.session import CaseSession
 from harness.scenario import Expect, Probe
-from harness.session import CaseSession
 
 pytestmark = pytest.mark.kernel
 

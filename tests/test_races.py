@@ -15,14 +15,15 @@ from pathlib import Path
 import pytest
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
-from harness import runner, timing
-from harness.commands import addr
-from harness.ipsyntax import AddrSpec
-from harness.netns import Lab, NetNS
-from harness.network import Network
-from harness.readiness import ready_in
+from harness.case import runner
+from harness.core import deadlines
+from harness.lab.builder import _monitor, build
+from harness.lab.netlink_ip import addr
+from harness.lab.netns import Lab, NetNS
+from harness.lab.network import Network
+from harness.lab.readiness import ready_in
 from harness.scenario import Topology, load_scenario, load_topology
-from harness.topology import _monitor, build
+from harness.scenario.ipsyntax import AddrSpec
 from tests.conftest import needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]
@@ -74,10 +75,10 @@ def test_a_hosts_own_neighbour_sysctls_are_not_overwritten_by_the_tuning() -> No
         assert lab["a"].read_sysctls([f"net/ipv4/neigh/eth0/{k}" for k in keys]) == {
             "net/ipv4/neigh/eth0/retrans_time_ms": "1000",
             "net/ipv4/neigh/eth0/proxy_delay": "80",
-            "net/ipv4/neigh/eth0/mcast_solicit": str(timing.ARP_MCAST_SOLICIT),
+            "net/ipv4/neigh/eth0/mcast_solicit": str(deadlines.ARP_MCAST_SOLICIT),
         }
         assert lab["b"].read_sysctl("net/ipv4/neigh/eth0/retrans_time_ms") == str(
-            timing.ARP_RETRANS_MS
+            deadlines.ARP_RETRANS_MS
         )
 
 
@@ -101,9 +102,9 @@ def test_an_ipv6_address_is_waited_for_on_lo_as_on_any_link(ifname: str, address
         addr(side, "add", spec)
         net.announced["side"].discard((side.link_index(ifname), str(spec.address.ip)))
         assert not ready_in(net, "side", [])
-        timing.wait_each(
+        deadlines.wait_each(
             {net.monitors["side"]: functools.partial(ready_in, net, "side")},
-            timing.READY_DEADLINE_S,
+            deadlines.READY_DEADLINE_S,
             f"{address} on side's {ifname} to be announced",
         )
         local = {
@@ -157,9 +158,9 @@ def _after_a_linkwatch_batch(lab: Lab) -> None:
         )
         c.rtnl.set_link(2, up=True)
         d.rtnl.set_link(2, up=True)
-        timing.wait_each(
+        deadlines.wait_each(
             {monitor: lambda _news: any(link.operstate == "UP" for link in d.rtnl.links())},
-            timing.READY_DEADLINE_S,
+            deadlines.READY_DEADLINE_S,
             "a non-urgent linkwatch batch",
         )
 
@@ -205,9 +206,9 @@ def test_a_veth_reading_unknown_is_not_ready() -> None:
                 continue  # linkwatch got there first (another process ran it): try again
             assert not ready_in(net, "a", [])
             b.rtnl.set_link(b.link_index("eth0"), up=True)
-            timing.wait_each(
+            deadlines.wait_each(
                 {net.monitors["a"]: functools.partial(ready_in, net, "a")},
-                timing.READY_DEADLINE_S,
+                deadlines.READY_DEADLINE_S,
                 "a.eth0 to come up",
             )
             assert _frame_leaves(a, "eth0")

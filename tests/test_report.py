@@ -14,21 +14,28 @@ from typing import Any
 
 import pytest
 
-from harness.expect import Comparison, Expect
-from harness.facts import ActFacts, ArpRecord, Observation, PacketRecord, ProbeOutcome, Receipt
-from harness.record import CaseRecord, KernelRun, RecordError, RunInfo
-from harness.report import (
+from harness.case.record import CaseRecord, KernelRun, RecordError, RunInfo
+from harness.case.verdict import VERDICT_ORDER, VERDICTS
+from harness.core.evidence import (
+    ActFacts,
+    ArpRecord,
+    Observation,
+    PacketRecord,
+    ProbeOutcome,
+    Receipt,
+)
+from harness.outputs.report import (
     MAX_ARROWS,
     render_case_text,
     sequence_svg,
     topology_svg,
     write_report,
 )
-from harness.report.style import CJK_CHARACTER, cjk_covered
-from harness.report.svg import receipt_text
-from harness.results import read_results, write_results
+from harness.outputs.report.style import CJK_CHARACTER, cjk_covered
+from harness.outputs.report.svg import receipt_text
+from harness.runs.store import read_results, write_results
 from harness.scenario import Act, Topology
-from harness.verdict import VERDICT_ORDER, VERDICTS
+from harness.scenario.expect import Comparison, Expect
 
 SAMPLE_RUN = Path("/tmp/sample/results")
 SENDER_MAC = "02:00:00:00:00:01"
@@ -331,7 +338,7 @@ def test_a_malformed_record_is_refused_with_its_field(
 
 
 def test_results_json_holds_a_scenarios_shared_fields_once(tmp_path: Path) -> None:
-    from harness.results import write_results
+    from harness.runs.store import write_results
 
     same_name = record("pass").model_copy(
         update={"case": "elsewhere", "claim": "another file of the same name says otherwise"}
@@ -575,7 +582,7 @@ def test_the_embedded_font_covers_the_catalogue() -> None:
     }
     assert used, "the catalogue quotes Chinese articles"
     assert used <= cjk_covered(), f"run scripts/cjk-font: {''.join(sorted(used - cjk_covered()))}"
-    font = root / "harness/report/fonts/cjk-subset.woff2"
+    font = root / "harness/outputs/report/fonts/cjk-subset.woff2"
     assert font.read_bytes()[:4] == b"wOF2"
     assert "SIL OPEN FONT LICENSE Version 1.1" in (font.parent / "OFL.txt").read_text()
 

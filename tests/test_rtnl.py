@@ -8,13 +8,13 @@ import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_IPV6_IFADDR
 
-from harness import timing
-from harness.commands import neigh
-from harness.ipsyntax import parse_neigh
-from harness.kernelstate import HARDWARE_TYPES
-from harness.netns import Lab
-from harness.rtnl import new_addresses
-from harness.topology import build
+from harness.case.kernel_state import HARDWARE_TYPES
+from harness.core import deadlines
+from harness.lab.builder import build
+from harness.lab.netlink_ip import neigh
+from harness.lab.netns import Lab
+from harness.lab.rtnl import new_addresses
+from harness.scenario.ipsyntax import parse_neigh
 from tests.conftest import ip_json, needs_root
 from tests.test_topology import TWO_HOSTS
 
@@ -99,5 +99,5 @@ def test_address_announcements_are_read_off_a_monitor(host_untouched: None) -> N
             seen.extend(a.address for a in new_addresses(events))
             return "2001:db8::5" in seen
 
-        timing.wait_each({monitor: announced}, 2.0, "the address announcement")
+        deadlines.wait_each({monitor: announced}, 2.0, "the address announcement")
         assert "2001:db8::5" in seen

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import run_folder
-from harness.capture import Capture, Frame
-from harness.record import RunInfo
-from harness.report import write_report
-from harness.results import mark_running, write_record, write_results, write_summary
-from harness.run_folder import RunFolderError
+from harness.case.record import RunInfo
+from harness.core import run_folder
+from harness.core.run_folder import RunFolderError
+from harness.lab.capture import Capture, Frame
+from harness.outputs.report import write_report
+from harness.runs.store import mark_running, write_record, write_results, write_summary
 from tests.test_report import record
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.env import PROJECT_ROOT
+from harness.core.env import PROJECT_ROOT
 from tests.conftest import needs_root
 
 SCENARIO = PROJECT_ROOT / "scenarios" / "dontroute" / "dontroute-lookup-limited-to-link-scope.yaml"

@@ -21,11 +21,12 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import capture, timing
-from harness.capture import MAX_FRAMES_PER_INTERFACE, Capture, CaptureLimit
-from harness.netns import Lab
-from harness.repeats import MAX_REPEATS, repeat_dirs
-from harness.runner import run_case
+from harness.case.runner import run_case
+from harness.core import deadlines
+from harness.lab import capture
+from harness.lab.capture import MAX_FRAMES_PER_INTERFACE, Capture, CaptureLimit
+from harness.lab.netns import Lab
+from harness.runs.repeats import MAX_REPEATS, repeat_dirs
 from harness.scenario import Scenario, ScenarioError, load_scenario
 from harness.scenario.limits import MAX_NAMESPACES, over_limits
 from tests.conftest import needs_root
@@ -127,27 +128,27 @@ def test_a_case_past_its_budget_ends_as_an_error_in_time(tmp_path: Path) -> None
     assert record.verdict == "error"
     assert record.message.startswith(f"the case ran past its wall-clock budget of {budget:g} s")
     assert "waiting for act 1 to settle" in record.message
-    assert f"{timing.CASE_BUDGET_FLAG} SECONDS" in record.message
+    assert f"{deadlines.CASE_BUDGET_FLAG} SECONDS" in record.message
     assert "\n" not in record.message and "Traceback" not in record.message
     # The lab's teardown (closing its namespaces) comes on top of the budget.
     assert elapsed < budget + 0.5, elapsed
 
 
 def test_the_budget_cuts_every_wait_and_says_what_was_under_way() -> None:
-    with timing.case_budget(0.05):
-        assert timing.bound(10.0, "x") <= 0.05
-        waiting: timing.Readable[int] = timing.Readable([])
-        waiting.wait(timing.bound(10.0, "x"))  # the budget's end, not 10 s
-        with pytest.raises(timing.BudgetExceeded, match=r"budget of 0\.05 s while building"):
-            timing.within_budget("building")
-    assert timing.bound(10.0, "x") == 10.0  # outside a case: no budget
+    with deadlines.case_budget(0.05):
+        assert deadlines.bound(10.0, "x") <= 0.05
+        waiting: deadlines.Readable[int] = deadlines.Readable([])
+        waiting.wait(deadlines.bound(10.0, "x"))  # the budget's end, not 10 s
+        with pytest.raises(deadlines.BudgetExceeded, match=r"budget of 0\.05 s while building"):
+            deadlines.within_budget("building")
+    assert deadlines.bound(10.0, "x") == 10.0  # outside a case: no budget
 
 
 def test_readable_wakes_on_fds_beyond_fd_setsize(low_fds_taken: None) -> None:
     reader, writer = os.pipe()
     try:
         assert reader > FD_SETSIZE
-        waiting = timing.Readable([reader])
+        waiting = deadlines.Readable([reader])
         assert waiting.wait(0.01) == []
         os.write(writer, b"x")
         assert waiting.wait(1.0) == [reader]

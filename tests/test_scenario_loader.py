@@ -381,7 +381,7 @@ def test_a_case_too_big_for_the_process_is_refused_with_the_numbers(
 
 def test_the_fd_estimate_counts_the_listeners_the_run_opens(tmp_path: Path) -> None:
     """One listener per flow's port on each other host, and per prober: the count the run's
-    own harness.probes.default_listeners makes (a 50-flow probe, and probes from both ends
+    own harness.lab.probes.default_listeners makes (a 50-flow probe, and probes from both ends
     to the same port)."""
     from harness.scenario import limits
 

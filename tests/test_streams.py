@@ -8,9 +8,9 @@ from pathlib import Path
 
 from tap.parser import Parser
 
-from harness.expect import Comparison
-from harness.record import CaseRecord, RunInfo
-from harness.streams import JsonLines, Tap, write_junit
+from harness.case.record import CaseRecord, RunInfo
+from harness.outputs.streams import JsonLines, Tap, write_junit
+from harness.scenario.expect import Comparison
 from tests.test_report import record
 
 RUN = RunInfo(started="2026-01-01T00:00:00+00:00", finished="2026-01-01T00:00:10+00:00")

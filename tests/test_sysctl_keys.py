@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.netns import Lab
+from harness.lab.netns import Lab
 from harness.scenario import ScenarioError, load_scenario
 from tests.conftest import needs_root
 

@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from harness.netns import NamespaceError, NetNS
+from harness.case.session import CaseSession
+from harness.lab.netns import NamespaceError, NetNS
 from harness.scenario import Change
-from harness.session import CaseSession
 from tests.conftest import ip_json, needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]

@@ -9,10 +9,13 @@ import subprocess
 
 import pytest
 
-from harness import timing
-from harness.capture import Capture
-from harness.commands import link_set, neigh, nexthop, route, rule
-from harness.ipsyntax import (
+from harness.core import deadlines
+from harness.lab.builder import build
+from harness.lab.capture import Capture
+from harness.lab.netlink_ip import link_set, neigh, nexthop, route, rule
+from harness.lab.netns import Lab, NetNS
+from harness.scenario import Change, Topology, load_topology
+from harness.scenario.ipsyntax import (
     parse_link_set,
     parse_neigh,
     parse_nexthop_command,
@@ -20,9 +23,6 @@ from harness.ipsyntax import (
     parse_rule,
     parse_verb,
 )
-from harness.netns import Lab, NetNS
-from harness.scenario import Change, Topology, load_topology
-from harness.topology import build
 from tests.conftest import ip_json, needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]
@@ -62,7 +62,7 @@ def test_lan_with_gateway_is_built_as_described(host_untouched: None) -> None:
         assert lab["gw"].read_sysctl("net.ipv4.ip_forward") == "1"
         assert lab["sender"].read_sysctl("net.ipv4.ip_forward") == "0"
         assert lab["sender"].read_sysctl("net/ipv4/neigh/eth0/retrans_time_ms") == str(
-            timing.ARP_RETRANS_MS
+            deadlines.ARP_RETRANS_MS
         )
 
 
@@ -318,5 +318,5 @@ def test_a_host_s_own_sysctls_name_any_link_and_win_over_the_tuning(
         assert lab["a"].read_sysctl("net.ipv4.conf.mv0.rp_filter") == "2"
         assert lab["a"].read_sysctl("net.ipv4.neigh.eth0.retrans_time_ms") == "1000"
         assert lab["a"].read_sysctl("net.ipv4.neigh.mv0.retrans_time_ms") == str(
-            timing.ARP_RETRANS_MS
+            deadlines.ARP_RETRANS_MS
         )

@@ -1,7 +1,7 @@
 """A results folder from the internet is data: `report`, `show` and `compare` answer every
 corrupted one with one line naming file, field and problem (exit 2), never a traceback or
 a hang; nothing read from it reaches a terminal, Markdown, TAP or XML with a control
-character raw (harness/display.py)."""
+character raw (harness/core/display.py)."""
 
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from harness.case.record import CaseRecord, RunInfo
 from harness.cli import main
-from harness.console import RunConsole
-from harness.display import block, markdown_cell, one_line
-from harness.record import CaseRecord, RunInfo
-from harness.results import RESULTS_MAX_BYTES, write_record, write_results, write_summary
-from harness.streams import Tap, write_junit
+from harness.core.display import block, markdown_cell, one_line
+from harness.outputs.console import RunConsole
+from harness.outputs.streams import Tap, write_junit
+from harness.runs.store import RESULTS_MAX_BYTES, write_record, write_results, write_summary
 from tests.conftest import needs_root
 from tests.test_report import record
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from scapy.layers.inet import IP, UDP, fragment
 from scapy.layers.l2 import ARP, Ether
 
-from harness.capture import ARPHRD_ETHER, Frame
-from harness.expect import Comparison, Evidence, Expect
-from harness.facts import ActFacts, LinkAttrs, Observation, ProbeOutcome, Receipt
-from harness.observe import frame_records
-from harness.verdict import passed
+from harness.case.observe import frame_records
+from harness.case.verdict import passed
+from harness.core.evidence import ActFacts, LinkAttrs, Observation, ProbeOutcome, Receipt
+from harness.lab.capture import ARPHRD_ETHER, Frame
+from harness.scenario.expect import Comparison, Evidence, Expect
 
 T0 = 1000.0
 SENDER_MAC = "02:00:00:00:00:01"
@@ -193,9 +193,9 @@ def test_link_attributes_are_compared_one_row_each() -> None:
 
 
 def test_a_refused_change_is_a_row_whether_or_not_the_claim_expects_it() -> None:
-    from harness.facts import ChangeOutcome
+    from harness.case.verdict import judge
+    from harness.core.evidence import ChangeOutcome
     from harness.scenario import Case
-    from harness.verdict import judge
 
     case = Case.model_validate(
         {
@@ -226,8 +226,8 @@ def test_a_refused_change_is_a_row_whether_or_not_the_claim_expects_it() -> None
 
 
 def test_a_claim_that_changed_at_a_version_is_judged_by_the_kernel_s_side() -> None:
+    from harness.case.verdict import judge
     from harness.scenario import Case
-    from harness.verdict import judge
 
     case = Case.model_validate(
         {

@@ -16,9 +16,9 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness import timing
+from harness.core import deadlines
+from harness.core.validation import sysctl_path
 from harness.scenario.probe import listener_keys
-from harness.vocabulary import sysctl_path
 
 if TYPE_CHECKING:
     from harness.scenario.case import Case, Scenario
@@ -42,7 +42,7 @@ MAX_NAMESPACES = 64  # hosts + LANs: each is a namespace with 9 fds of this proc
 MAX_INTERFACES = 128  # in a topology: a tun/tap holds an fd, every link a build step
 MAX_LISTENERS = 192  # in a case, given or by default (each flow's port on each host)
 # A case's acts run one after the other, each up to its settle deadline (1.5 s, 8 s
-# with --kernel-timers) or a pending resolution's bound (timing.NEIGHBOUR_WAIT_MAX_S):
+# with --kernel-timers) or a pending resolution's bound (deadlines.NEIGHBOUR_WAIT_MAX_S):
 # 32 acts are minutes at worst, where an unbounded list made a 22 kB file run 2.8 h.
 MAX_ACTS = 32
 # Every case builds its namespaces anew (about 0.1 s for a few hosts) before its acts.
@@ -76,7 +76,7 @@ def at_most(value: object, limit: int, what: str, why: str) -> object:
 # Neighbour timers that decide how long a pending resolution holds an act: an
 # INCOMPLETE entry fails after mcast_solicit + app_solicit probes retrans_time
 # apart (neigh_timer_handler, neigh_max_probes: the count starts at ucast_solicit),
-# and a proxy answers after up to proxy_delay (pneigh_enqueue); harness/session.py
+# and a proxy answers after up to proxy_delay (pneigh_enqueue); harness/case/session.py
 # waits that long.  Other neighbour timers (base_reachable_time, delay_first_probe_time,
 # gc_stale_time, locktime, ucast_solicit, ...) hold no act: no frame waits on them.
 # Each row: the unit in seconds (a count: None) and the kernel's default.
@@ -103,7 +103,7 @@ def neighbour_wait_problem(
     settings: Iterable[tuple[str, str, int | str]],
 ) -> tuple[str, str] | None:
     """(field, problem) when neighbour sysctls of one host would let a pending resolution
-    hold an act longer than timing.NEIGHBOUR_WAIT_MAX_S, else None.
+    hold an act longer than deadlines.NEIGHBOUR_WAIT_MAX_S, else None.
 
     `settings` are (field, key, value) in the order they are applied (the topology's,
     then a case's changes); every value a key takes is considered, as each holds for a
@@ -133,7 +133,7 @@ def neighbour_wait_problem(
         wait = probes * _effective(row, default, "retrans") + _effective(
             row, default, "proxy_delay"
         )
-        if wait <= timing.NEIGHBOUR_WAIT_MAX_S:
+        if wait <= deadlines.NEIGHBOUR_WAIT_MAX_S:
             continue
         # Blame the setting furthest above the kernel's default.
         blamed = max(
@@ -143,7 +143,7 @@ def neighbour_wait_problem(
         return blamed[1], (
             f"sysctl {blamed[2]!r}: a pending neighbour resolution on {ifname} would hold an "
             f"act {wait:.0f} s ((mcast_solicit + app_solicit) x retrans_time + proxy_delay); "
-            f"a case waits at most {timing.NEIGHBOUR_WAIT_MAX_S:.0f} s for one"
+            f"a case waits at most {deadlines.NEIGHBOUR_WAIT_MAX_S:.0f} s for one"
         )
     return None
 
