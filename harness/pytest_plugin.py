@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from _pytest.mark.expression import Expression
 
-from harness.case.record import CaseRecord, RecordError, RunInfo
+from harness.case.record import PCAP_POLICIES, CaseRecord, RecordError, RunInfo
 from harness.core.deadlines import CASE_BUDGET_FLAG, CASE_BUDGET_S, seconds_above_zero
 from harness.core.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
 from harness.core.run_folder import refuse_links
@@ -42,7 +42,6 @@ from harness.outputs.streams import JsonLines, Tap, headline, write_junit
 from harness.runs.compare import kernel_differences
 from harness.runs.stopping import hold_signals, raise_if_signalled, stop_on_signals
 from harness.runs.store import (
-    PCAP_POLICIES,
     mark_running,
     new_run_dir,
     write_record,
@@ -50,7 +49,7 @@ from harness.runs.store import (
     write_summary,
 )
 from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
-from harness.scenario.limits import over_limits, raise_fd_limit
+from harness.scenario.footprint import over_limits, raise_fd_limit
 
 _RUN_DIR = pytest.StashKey[Path]()
 _GATEWAYS = pytest.StashKey[list[Gateway]]()  # a kernel matrix's kernels
@@ -412,7 +411,7 @@ class HarnessRun:
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
         if interrupted:
-            from harness.case.runner import stopped_records
+            from harness.runs.store import stopped_records
 
             for record in stopped_records(self.run_dir, list(self.records.values())):
                 self._keep(record)

@@ -49,9 +49,9 @@ from harness.importer.iplink import OBJECTS, resolve
 from harness.importer.shell_words import Command
 from harness.lab.builder import build
 from harness.lab.kernel_features import missing
+from harness.lab.link_makers import IFF_NO_PI, IFF_TAP, IFF_TUN, TUNSETIFF
 from harness.lab.netns import Lab, NetNS
 from harness.scenario import Topology
-from harness.scenario.link_kinds import IFF_NO_PI, IFF_TAP, IFF_TUN, TUNSETIFF
 from tests.conftest import ip_json, needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]

@@ -20,7 +20,7 @@ import pytest
 from harness.cli import main
 from harness.core import deadlines
 from harness.lab.netlink_ip import TopologyError, guarded
-from harness.scenario import ScenarioError, discover, limits, load_scenario
+from harness.scenario import ScenarioError, discover, footprint, limits, load_scenario
 from tests.test_bad_input import (
     CASE,
     CHANGE,
@@ -419,13 +419,13 @@ def test_what_is_within_the_bounds_loads(tmp_path: Path, content: bytes) -> None
 
 
 def test_a_scenario_within_the_bounds_holds_fewer_than_1024_fds() -> None:
-    """The bounds' sum, as limits.case_needs counts (every interface a tun/tap)."""
+    """The bounds' sum, as footprint.case_needs counts (every interface a tun/tap)."""
     fds = (
-        limits.FDS_PER_NAMESPACE * limits.MAX_NAMESPACES
+        footprint.FDS_PER_NAMESPACE * limits.MAX_NAMESPACES
         + limits.MAX_LISTENERS
         + limits.MAX_ACTS
         + limits.MAX_INTERFACES
-        + limits.FDS_SPARE
+        + footprint.FDS_SPARE
     )
     assert fds < 1024
 
@@ -435,7 +435,7 @@ def test_the_catalogue_is_far_within_the_bounds() -> None:
     largest = 0
     for path in discover():
         scenario = load_scenario(path)
-        largest = max(largest, *(limits.case_needs(scenario, c)[0] for c in scenario.cases))
+        largest = max(largest, *(footprint.case_needs(scenario, c)[0] for c in scenario.cases))
     assert 0 < largest < 512
 
 

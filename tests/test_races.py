@@ -21,7 +21,6 @@ from harness.lab.builder import _monitor, build
 from harness.lab.netlink_ip import addr
 from harness.lab.netns import Lab, NetNS
 from harness.lab.network import Network
-from harness.lab.readiness import ready_in
 from harness.scenario import Topology, load_scenario, load_topology
 from harness.scenario.ipsyntax import AddrSpec
 from tests.conftest import needs_root
@@ -101,9 +100,9 @@ def test_an_ipv6_address_is_waited_for_on_lo_as_on_any_link(ifname: str, address
         addr(side, "del", spec)
         addr(side, "add", spec)
         net.announced["side"].discard((side.link_index(ifname), str(spec.address.ip)))
-        assert not ready_in(net, "side", [])
+        assert not net.ready_in("side", [])
         deadlines.wait_each(
-            {net.monitors["side"]: functools.partial(ready_in, net, "side")},
+            {net.monitors["side"]: functools.partial(net.ready_in, "side")},
             deadlines.READY_DEADLINE_S,
             f"{address} on side's {ifname} to be announced",
         )
@@ -204,10 +203,10 @@ def test_a_veth_reading_unknown_is_not_ready() -> None:
             states = {link.name: link.operstate for link in a.rtnl.links()}
             if states["eth0"] != "UNKNOWN" or _frame_leaves(a, "eth0"):
                 continue  # linkwatch got there first (another process ran it): try again
-            assert not ready_in(net, "a", [])
+            assert not net.ready_in("a", [])
             b.rtnl.set_link(b.link_index("eth0"), up=True)
             deadlines.wait_each(
-                {net.monitors["a"]: functools.partial(ready_in, net, "a")},
+                {net.monitors["a"]: functools.partial(net.ready_in, "a")},
                 deadlines.READY_DEADLINE_S,
                 "a.eth0 to come up",
             )

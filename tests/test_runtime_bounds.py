@@ -28,7 +28,8 @@ from harness.lab.capture import MAX_FRAMES_PER_INTERFACE, Capture, CaptureLimit
 from harness.lab.netns import Lab
 from harness.runs.repeats import MAX_REPEATS, repeat_dirs
 from harness.scenario import Scenario, ScenarioError, load_scenario
-from harness.scenario.limits import MAX_NAMESPACES, over_limits
+from harness.scenario.footprint import over_limits
+from harness.scenario.limits import MAX_NAMESPACES
 from tests.conftest import needs_root
 
 FD_SETSIZE = 1024

@@ -353,7 +353,7 @@ def test_every_field_a_scenario_may_hold_has_a_description() -> None:
 def test_a_case_too_big_for_the_process_is_refused_with_the_numbers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harness.scenario import limits
+    from harness.scenario import footprint
 
     hosts: dict[str, Any] = {
         "h0": {"interfaces": {f"e{i}": {"link": f"h{i}.e0"} for i in range(1, 30)}}
@@ -372,10 +372,10 @@ def test_a_case_too_big_for_the_process_is_refused_with_the_numbers(
         "cases": [{"id": "a", "title": "t", "steps": steps}],
     }
     scenario = load_scenario(write(tmp_path, doc))
-    fds, namespaces = limits.case_needs(scenario, scenario.cases[0])
+    fds, namespaces = footprint.case_needs(scenario, scenario.cases[0])
     assert namespaces == 30 and fds > 29 * 6 + 9 * 30  # a listener per host for each port
     monkeypatch.setattr("resource.getrlimit", lambda _: (512, 512))
-    (problem,) = limits.over_limits(scenario)
+    (problem,) = footprint.over_limits(scenario)
     assert f"needs about {fds} open files" in problem and "512" in problem
 
 
@@ -383,7 +383,7 @@ def test_the_fd_estimate_counts_the_listeners_the_run_opens(tmp_path: Path) -> N
     """One listener per flow's port on each other host, and per prober: the count the run's
     own harness.lab.probes.default_listeners makes (a 50-flow probe, and probes from both ends
     to the same port)."""
-    from harness.scenario import limits
+    from harness.scenario import footprint
 
     hosts: dict[str, Any] = {
         "a": {"interfaces": {"e0": {"link": "b.e0", "addresses": ["192.0.2.1/24"]}}},
@@ -403,8 +403,8 @@ def test_the_fd_estimate_counts_the_listeners_the_run_opens(tmp_path: Path) -> N
         ],
     }
     scenario = load_scenario(write(tmp_path, doc))
-    fds, namespaces = limits.case_needs(scenario, scenario.cases[0])
+    fds, namespaces = footprint.case_needs(scenario, scenario.cases[0])
     # flows: 50 ports on b and c; port 2000 on b and c (a's probe) and on a (b's probe).
     listeners = 50 * 2 + 3
     assert namespaces == 3
-    assert fds == limits.FDS_PER_NAMESPACE * 3 + listeners + len(steps) + limits.FDS_SPARE
+    assert fds == footprint.FDS_PER_NAMESPACE * 3 + listeners + len(steps) + footprint.FDS_SPARE

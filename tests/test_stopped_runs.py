@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.case.runner import STOPPED, not_run, run_case, stopped_records
+from harness.case.runner import STOPPED, not_run, run_case
 from harness.core.env import PROJECT_ROOT, kernel_release
-from harness.runs.store import mark_running, read_run, write_record
+from harness.runs.store import mark_running, read_run, stopped_records, write_record
 from harness.scenario import load_scenario
 from tests.conftest import needs_root
 

@@ -8,6 +8,8 @@ field that is wrong.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.case.verdict import Verdict
@@ -15,6 +17,11 @@ from harness.core.display import one_line
 from harness.core.evidence import Observation
 from harness.scenario import Act, ChangedIn, Topology
 from harness.scenario.expect import Comparison
+
+# Which cases keep their pcaps in the run folder: findings (fail, error, refuted,
+# changed), every case, or none.
+PcapPolicy = Literal["findings", "all", "none"]
+PCAP_POLICIES: tuple[PcapPolicy, ...] = get_args(PcapPolicy)
 
 # A field's name or a problem quoting a value can be as long as the file that holds it:
 # a message shows at most this many characters of each.

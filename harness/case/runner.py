@@ -12,7 +12,7 @@ import time
 import traceback
 from pathlib import Path
 
-from harness.case.record import CaseRecord
+from harness.case.record import CaseRecord, PcapPolicy
 from harness.case.session import CaseSession
 from harness.case.verdict import acting_expectations, judge
 from harness.core import deadlines
@@ -23,7 +23,6 @@ from harness.lab import kernel_features, neighbour_timers
 from harness.lab.capture import CaptureLimit
 from harness.lab.netlink_ip import TopologyError
 from harness.lab.netns import Lab
-from harness.runs.store import PcapPolicy, stored_records, unfinished
 from harness.scenario import Case, Scenario
 from harness.scenario.expect import Comparison
 
@@ -58,17 +57,6 @@ def not_run(scenario: Scenario, case: Case, kernel: str, why: str) -> CaseRecord
 
 
 STOPPED = "the run was stopped while this case ran on this kernel: it has no answer"
-
-
-def stopped_records(run_dir: Path, records: list[CaseRecord]) -> list[CaseRecord]:
-    """What a stopped run (interrupted or killed) holds beyond `records`, so that its
-    results account for every case that started: the records its workers stored (a
-    worker stores its record before the report reaches the controller, and a stop can
-    fall in between: seen on a guest), then an `error` record for each case that
-    started and has none."""
-    have = {(r.kernel, r.scenario, r.case) for r in records}
-    found = [r for r in stored_records(run_dir) if (r.kernel, r.scenario, r.case) not in have]
-    return found + unfinished(run_dir, [*records, *found])
 
 
 def run_case(

@@ -12,7 +12,7 @@ from harness.cli.common import K_HELP, _selector, refuse
 from harness.core.display import one_line
 from harness.core.env import PROJECT_ROOT
 from harness.scenario import ScenarioError, discover, load_scenario
-from harness.scenario.limits import over_limits
+from harness.scenario.footprint import over_limits
 
 
 def cmd_list(args: argparse.Namespace) -> int:

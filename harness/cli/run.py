@@ -10,13 +10,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from harness.case.record import PCAP_POLICIES
 from harness.cli.common import K_HELP, _needs_root, _selector, refuse
 from harness.core import deadlines, run_folder
 from harness.core.env import PROJECT_ROOT, is_root
 from harness.lab import requirements
-from harness.runs.store import PCAP_POLICIES
 from harness.scenario import ScenarioError, discover, load_scenario
-from harness.scenario.limits import over_limits, raise_fd_limit
+from harness.scenario.footprint import over_limits, raise_fd_limit
 
 # The paths given to `harness run` are data, whoever wrote them: pytest would import a
 # conftest.py beside them (and above), read a pytest.ini/tox.ini/pyproject.toml there (its

@@ -111,7 +111,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not records:
         return refuse("report", f"{run_dir} holds no case record (records/ or results.json)")
     if run is None:  # the controller never wrote its end: results.json from the records
-        from harness.case.runner import stopped_records
+        from harness.runs.store import stopped_records
 
         records += stopped_records(run_dir, records)
         run = RunInfo(

@@ -19,6 +19,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
 from harness.core import deadlines
+from harness.lab.link_makers import MAKERS
 from harness.lab.netlink_ip import (
     TopologyError,
     addr,
@@ -31,7 +32,6 @@ from harness.lab.netlink_ip import (
 )
 from harness.lab.netns import Lab, NetNS
 from harness.lab.network import Network
-from harness.lab.readiness import ready_in
 from harness.scenario import Interface, Topology, bridge_port_name
 from harness.scenario.ipsyntax import AddrSpec, LinkSetSpec
 from harness.scenario.link_kinds import LINK_KINDS, LinkKind
@@ -266,7 +266,7 @@ def build(
             )
 
     deadlines.wait_each(
-        {sock: functools.partial(ready_in, net, name) for name, sock in net.monitors.items()},
+        {sock: functools.partial(net.ready_in, name) for name, sock in net.monitors.items()},
         deadlines.READY_DEADLINE_S,
         "links to come up and bridge ports to forward",
     )
@@ -330,11 +330,12 @@ def _local_links(net: Network, ns: NetNS, interfaces: dict[str, Interface]) -> N
 
 
 def _create(net: Network, ns: NetNS, ifname: str, iface: Interface) -> None:
-    """Make a local or stacked link as its row in harness/scenario/link_kinds.py says."""
+    """Make a local or stacked link with its maker (harness/lab/link_makers.py)."""
     kind = _kind(iface)
-    assert kind.create is not None, f"{kind.name} links are made by the builder's link pass"
+    make = MAKERS.get(kind.name)
+    assert make is not None, f"{kind.name} links are made by the builder's link pass"
     try:
-        kind.create(net, ns, ifname, iface)
+        make(net, ns, ifname, iface)
     except NetlinkError as exc:
         raise TopologyError(
             f"host {ns.name}: creating {kind.name} {ifname!r}: {exc.args[1]}"

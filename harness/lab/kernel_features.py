@@ -1,7 +1,7 @@
 """What this kernel can do: the kernel features a topology needs, found out by trying.
 
 A feature is available when the kernel creates the link (in a scratch
-namespace that is thrown away), as its row in harness/scenario/link_kinds.py tries it;
+namespace that is thrown away), as harness/lab/link_makers.py tries it;
 /proc/config.gz, when present, only adds the config option to the reason a
 scenario is skipped.  A tun link that cannot be made because /dev/net/tun is
 missing or closed to this container is the environment's doing, not the
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pyroute2.netlink.exceptions import NetlinkError
 
+from harness.lab.link_makers import TRIES
 from harness.lab.netns import Lab
 from harness.lab.requirements import tun_problem
 from harness.scenario.link_kinds import FEATURES
@@ -36,13 +37,12 @@ def _config_line(option: str) -> str | None:
 def unavailable(feature: str) -> str | None:
     """None when this kernel can create `feature` links, else the reason it cannot."""
     row = FEATURES[feature]
-    assert row.try_create is not None
     if feature == "tun" and (node := tun_problem()) is not None:
         return node.sentence  # the device node, not the driver
     with Lab("feature-probe") as lab:
         ns = lab.namespace("probe")
         try:
-            row.try_create(ns)
+            TRIES[feature](ns)
         except (NetlinkError, OSError) as exc:
             detail = exc.args[1] if isinstance(exc, NetlinkError) else exc.strerror
             config = _config_line(row.config or "")

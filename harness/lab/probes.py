@@ -77,7 +77,7 @@ def open_sender(net: Network, probe: Probe) -> socket.socket:
     }[probe.proto]
     sock = net.lab.socket(probe.host, family, kind, proto)
     for option, value in probe.options():
-        option.apply(sock, value, ns)
+        option.apply(sock, value, ns.link_index)
     if probe.proto == "tcp":
         sock.setsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT, probe.timeout_ms)
     bind = probe.bind_address()
@@ -104,7 +104,7 @@ def act(
     elif probe.socket is not None:
         try:
             for option, value in probe.options():
-                option.apply(sock, value, net.host(probe.host))
+                option.apply(sock, value, net.host(probe.host).link_index)
         except OSError as exc:
             return _fail("setsockopt on the socket of an earlier act", exc, started), sock
     if probe.proto == "tcp":

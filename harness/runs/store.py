@@ -12,7 +12,6 @@ import shutil
 import stat
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, get_args
 
 from pydantic import ValidationError
 from pydantic_core import from_json
@@ -75,12 +74,6 @@ def prune(keep: int, base: Path = RESULTS_DIR) -> list[Path]:
 def record_path(run_dir: Path, record: CaseRecord) -> Path:
     """Where the record of one case on one kernel is kept while the run goes on."""
     return run_dir / "records" / record.kernel / record.scenario / f"{record.case}.json"
-
-
-# Which cases keep their pcaps in the run folder: findings (fail, error, refuted,
-# changed), every case, or none.
-PcapPolicy = Literal["findings", "all", "none"]
-PCAP_POLICIES: tuple[PcapPolicy, ...] = get_args(PcapPolicy)
 
 
 def write_record(run_dir: Path, record: CaseRecord) -> Path:
@@ -173,6 +166,17 @@ def unfinished(run_dir: Path, records: list[CaseRecord]) -> list[CaseRecord]:
                 CaseRecord.from_json(read_stored(marker, RECORD_MAX_BYTES) or b"", str(marker))
             )
     return found
+
+
+def stopped_records(run_dir: Path, records: list[CaseRecord]) -> list[CaseRecord]:
+    """What a stopped run (interrupted or killed) holds beyond `records`, so that its
+    results account for every case that started: the records its workers stored (a
+    worker stores its record before the report reaches the controller, and a stop can
+    fall in between: seen on a guest), then an `error` record for each case that
+    started and has none."""
+    have = {(r.kernel, r.scenario, r.case) for r in records}
+    found = [r for r in stored_records(run_dir) if (r.kernel, r.scenario, r.case) not in have]
+    return found + unfinished(run_dir, [*records, *found])
 
 
 # What every case of a scenario shares, written once per scenario in results.json

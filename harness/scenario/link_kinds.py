@@ -1,36 +1,26 @@
 """Link kinds: every kind of interface a topology may have, one row each.
 
 A row says what the kernel must support for it (the feature tried before a
-case runs, and the config option named when it is missing), how the builder
-makes it, and what readiness means for it.  The loader (which kinds exist,
+case runs, and the config option named when it is missing), its place in a
+topology, and what readiness means for it.  The loader (which kinds exist,
 which fields each needs), the builder (harness/lab/builder.py), `harness doctor`
-and the kernel-feature skips (harness/lab/kernel_features.py) all read this table.
+and the kernel-feature skips (harness/lab/kernel_features.py) all read this table;
+how the lab makes a kind, and tries a feature, is harness/lab/link_makers.py,
+keyed by the row's name.  Nothing here touches a kernel.
 
-Adding a kind: one row here (with its `create` and, when it is a new kernel
-feature, its `try_create`), its README line, and a use in tests/scenarios/.
+Adding a kind: one row here, its maker (and, when it is a new kernel feature, its
+try) in harness/lab/link_makers.py, its README line, and a use in tests/scenarios/.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import struct
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from harness.lab.netns import NetNS
-    from harness.lab.network import Network
-    from harness.scenario import Interface
-
-TUNSETIFF = 0x400454CA
-IFF_TUN, IFF_TAP, IFF_NO_PI = 0x0001, 0x0002, 0x1000
+# `mode:` of an ipvlan, as IFLA_IPVLAN_MODE numbers them (include/uapi/linux/if_link.h).
 IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
 
 Role = Literal["pair", "local", "stacked", "loopback"]
-Creator = Callable[["Network", "NetNS", str, "Interface"], None]
 
 
 @dataclass(frozen=True)
@@ -44,9 +34,9 @@ class LinkKind:
     # pair: a veth end (the builder wires both ends); local: made inside its host alone;
     # stacked: made on top of the host's `parent` interface once that is up.
     role: Role
-    create: Creator | None = None  # for local and stacked kinds
-    config: str | None = None  # the kernel config option, named when the feature is missing
-    try_create: Callable[[NetNS], None] | None = None  # the feature test, for feature rows
+    # The kernel config option, named when the feature is missing; set on the one row
+    # per feature that harness/lab/link_makers.py tries it with.
+    config: str | None = None
     # Ready only once its operstate reads UP.  A veth is registered with carrier
     # on, so it reads IF_OPER_UNKNOWN until linkwatch first handles it; the end
     # raised while its peer was down gets carrier only when the peer comes up, and
@@ -65,97 +55,6 @@ class LinkKind:
     early_up: bool = False  # set up as soon as it exists (unless it gets a fixed MAC later)
 
 
-# ---------------------------------------------------------------- how each kind is made
-
-
-def _with_mac(iface: Interface) -> dict[str, Any]:
-    return {"address": iface.mac} if iface.mac else {}
-
-
-def _tun_or_tap(net: Network, ns: NetNS, ifname: str, iface: Interface) -> None:
-    """A tun or tap device whose character-device fd the harness keeps (and reads)."""
-    # The device is created in the namespace of the thread that opens /dev/net/tun.
-    with ns.entered():
-        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-    net.lab.defer(_close_in_background, fd)
-    ns.forget_names()
-    flags = (IFF_TUN if iface.resolved_kind == "tun" else IFF_TAP) | IFF_NO_PI
-    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", ifname.encode(), flags))
-    net.tun_fds[(ns.name, ifname)] = fd
-    if iface.mac:
-        ns.ipr.link("set", index=ns.link_index(ifname), address=iface.mac)
-
-
-def _close_in_background(fd: int) -> None:
-    """Close a tun/tap fd without waiting for it.
-
-    The close unregisters the device, which waits for RCU grace periods: 26 ms on
-    average here (81 closes in a catalogue pass, 2.1 s in all).  The fd stays this
-    process's until the thread closes it, so a kill still frees everything, and
-    the interpreter waits for the thread before it exits.  Until then the device's
-    namespace outlives the lab by those milliseconds: nothing else refers to it.
-    """
-    threading.Thread(target=os.close, args=(fd,), name=f"close tun fd {fd}").start()
-
-
-def _plain(kind: str) -> Creator:
-    def create(net: Network, ns: NetNS, ifname: str, iface: Interface) -> None:
-        del net
-        ns.add_link(ifname, kind, **_with_mac(iface))
-
-    return create
-
-
-def _vrf(net: Network, ns: NetNS, ifname: str, iface: Interface) -> None:
-    del net
-    ns.add_link(ifname, "vrf", vrf_table=iface.table, **_with_mac(iface))
-
-
-def _macvlan(net: Network, ns: NetNS, ifname: str, iface: Interface) -> None:
-    del net
-    lower = ns.link_index(str(iface.parent))
-    mode = iface.mode or "bridge"
-    ns.add_link(ifname, "macvlan", link=lower, macvlan_mode=mode, **_with_mac(iface))
-
-
-def _ipvlan(net: Network, ns: NetNS, ifname: str, iface: Interface) -> None:
-    del net
-    lower = ns.link_index(str(iface.parent))
-    mode = IPVLAN_MODES[iface.mode or "l2"]
-    ns.add_link(ifname, "ipvlan", link=lower, ipvlan_mode=mode, **_with_mac(iface))
-
-
-# ---------------------------------------------------------------- how a feature is tried
-
-
-def _try_plain(kind: str) -> Callable[[NetNS], None]:
-    def attempt(ns: NetNS) -> None:
-        ns.add_link(f"{kind}-probe", kind)
-
-    return attempt
-
-
-def _try_veth(ns: NetNS) -> None:
-    ns.add_link("probe-a", "veth", peer={"ifname": "probe-b"})
-
-
-def _try_stacked(kind: str) -> Callable[[NetNS], None]:
-    def attempt(ns: NetNS) -> None:
-        ns.add_link("lower", "veth", peer={"ifname": "lower-peer"})
-        ns.add_link("upper", kind, link=ns.link_index("lower"))
-
-    return attempt
-
-
-def _try_tun(ns: NetNS) -> None:
-    with ns.entered():
-        os.close(os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC))
-
-
-def _try_vrf(ns: NetNS) -> None:
-    ns.add_link("vrf-probe", "vrf", vrf_table=10)
-
-
 LINK_KINDS: dict[str, LinkKind] = {
     k.name: k
     for k in (
@@ -165,7 +64,6 @@ LINK_KINDS: dict[str, LinkKind] = {
             "veth",
             "pair",
             config="CONFIG_VETH",
-            try_create=_try_veth,
             operstate_up=True,
             link_local=True,
             wired=True,
@@ -188,9 +86,7 @@ LINK_KINDS: dict[str, LinkKind] = {
             "a macvlan on `parent`",
             "macvlan",
             "stacked",
-            _macvlan,
             config="CONFIG_MACVLAN",
-            try_create=_try_stacked("macvlan"),
             link_local=True,
             wired=True,
             modes=("bridge", "private", "vepa", "passthru"),
@@ -201,9 +97,7 @@ LINK_KINDS: dict[str, LinkKind] = {
             "an ipvlan on `parent`",
             "ipvlan",
             "stacked",
-            _ipvlan,
             config="CONFIG_IPVLAN",
-            try_create=_try_stacked("ipvlan"),
             wired=True,
             modes=tuple(IPVLAN_MODES),
             requires=("parent",),
@@ -214,9 +108,7 @@ LINK_KINDS: dict[str, LinkKind] = {
             "writes to it",
             "tun",
             "local",
-            _tun_or_tap,
             config="CONFIG_TUN",
-            try_create=_try_tun,
         ),
         LinkKind(
             "tap",
@@ -224,7 +116,6 @@ LINK_KINDS: dict[str, LinkKind] = {
             "writes to it",
             "tun",
             "local",
-            _tun_or_tap,
             link_local=True,
         ),
         LinkKind(
@@ -232,18 +123,14 @@ LINK_KINDS: dict[str, LinkKind] = {
             "a dummy device: packets routed to it are dropped",
             "dummy",
             "local",
-            _plain("dummy"),
             config="CONFIG_DUMMY",
-            try_create=_try_plain("dummy"),
         ),
         LinkKind(
             "vrf",
             "a VRF device bound to routing `table`; interfaces join it with `master`",
             "vrf",
             "local",
-            _vrf,
             config="CONFIG_NET_VRF",
-            try_create=_try_vrf,
             neigh_timers=False,
             requires=("table",),
         ),
@@ -252,9 +139,7 @@ LINK_KINDS: dict[str, LinkKind] = {
             "a bridge inside the host; interfaces join it with `master`",
             "bridge",
             "local",
-            _plain("bridge"),
             config="CONFIG_BRIDGE",
-            try_create=_try_plain("bridge"),
             neigh_timers=False,
         ),
         LinkKind(
@@ -267,5 +152,5 @@ LINK_KINDS: dict[str, LinkKind] = {
     )
 }
 
-# The kernel features, by name: the rows that know how to try them.
-FEATURES: dict[str, LinkKind] = {k.name: k for k in LINK_KINDS.values() if k.try_create}
+# The kernel features, by name: the rows that name the config option of one.
+FEATURES: dict[str, LinkKind] = {k.name: k for k in LINK_KINDS.values() if k.config}

@@ -21,7 +21,8 @@ from pydantic_core import ErrorDetails
 from harness.core.env import SCENARIO_DIR, TOPOLOGY_DIR
 from harness.core.validation import NAME_MAX_CHARS, FieldError, check_name
 from harness.scenario.case import Case, Scenario, ScenarioFile
-from harness.scenario.limits import MAX_LISTENERS, listener_count, neighbour_wait_problem
+from harness.scenario.footprint import listener_count
+from harness.scenario.limits import MAX_LISTENERS, neighbour_wait_problem
 from harness.scenario.topology import Topology
 from harness.scenario.yamldoc import (
     DuplicateKey,

@@ -16,12 +16,9 @@ import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
-
-if TYPE_CHECKING:
-    from harness.lab.netns import NetNS
 
 # Linux values missing from Python's socket module on some builds.
 IP_FREEBIND = 15
@@ -34,38 +31,40 @@ IPV6_MTU_DISCOVER = 23
 PMTUDISC = {"dont": 0, "want": 1, "do": 2, "probe": 3, "interface": 4, "omit": 5}
 
 SOCKET_KINDS = frozenset({"udp", "tcp", "icmp"})  # probes that have a socket of their own
-Encoder = Callable[[Any, "NetNS"], int | bytes]
+# An interface's index by name, in the namespace of the socket an option is set on.
+IndexOf = Callable[[str], int]
+Encoder = Callable[[Any, IndexOf], int | bytes]
 
 
-def _int(value: Any, ns: NetNS) -> int:
-    del ns
+def _int(value: Any, index_of: IndexOf) -> int:
+    del index_of
     return int(value)
 
 
-def _ifname(value: Any, ns: NetNS) -> bytes:
-    del ns
+def _ifname(value: Any, index_of: IndexOf) -> bytes:
+    del index_of
     return str(value).encode()
 
 
-def _ifindex_network_order(value: Any, ns: NetNS) -> bytes:
+def _ifindex_network_order(value: Any, index_of: IndexOf) -> bytes:
     # IP_UNICAST_IF and IPV6_UNICAST_IF take the ifindex in network byte order
     # (net/ipv4/ip_sockglue.c, net/ipv6/ipv6_sockglue.c).
-    return struct.pack("!I", ns.link_index(str(value)))
+    return struct.pack("!I", index_of(str(value)))
 
 
-def _ip_mreqn(value: Any, ns: NetNS) -> bytes:
+def _ip_mreqn(value: Any, index_of: IndexOf) -> bytes:
     # IP_MULTICAST_IF takes a struct ip_mreqn (group, address, ifindex): with an
     # ifindex and no address the interface is chosen by index (ip_sockglue.c).
-    return struct.pack("=4s4si", bytes(4), bytes(4), ns.link_index(str(value)))
+    return struct.pack("=4s4si", bytes(4), bytes(4), index_of(str(value)))
 
 
-def _ifindex(value: Any, ns: NetNS) -> int:
+def _ifindex(value: Any, index_of: IndexOf) -> int:
     # IPV6_MULTICAST_IF takes a plain int ifindex, in host order.
-    return ns.link_index(str(value))
+    return index_of(str(value))
 
 
-def _pmtudisc(value: Any, ns: NetNS) -> int:
-    del ns
+def _pmtudisc(value: Any, index_of: IndexOf) -> int:
+    del index_of
     return PMTUDISC[str(value)]
 
 
@@ -99,12 +98,12 @@ class SocketOption:
         """The option's name for a socket of `family`."""
         return (self.ipv6 if family == socket.AF_INET6 else self.ipv4)[0]
 
-    def apply(self, sock: socket.socket, value: Any, ns: NetNS) -> None:
+    def apply(self, sock: socket.socket, value: Any, index_of: IndexOf) -> None:
         """setsockopt() with this option's level, name and encoded value."""
         v6 = sock.family == socket.AF_INET6
         _, level, optname = self.ipv6 if v6 else self.ipv4
         encode = self.encode_ipv6 if v6 and self.encode_ipv6 is not None else self.encode
-        sock.setsockopt(level, optname, encode(1 if self.switch else value, ns))
+        sock.setsockopt(level, optname, encode(1 if self.switch else value, index_of))
 
     def steers(self, multicast: bool) -> bool:
         """The option decides the kernel's lookup for a destination of this kind."""
