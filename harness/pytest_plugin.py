@@ -37,8 +37,12 @@ from harness.guests.matrix import HOST, Gateway, gateways, kernel_run, seen_kern
 from harness.lab import requirements
 from harness.lab.neighbour_timers import MODE_VARIABLE
 from harness.outputs.console import RunConsole
+from harness.outputs.headline import headline
+from harness.outputs.jsonlines import JsonLines
+from harness.outputs.junit import write_junit
 from harness.outputs.report import render_case_text, write_report
-from harness.outputs.streams import JsonLines, Tap, headline, write_junit
+from harness.outputs.summary import write_summary
+from harness.outputs.tap import Tap
 from harness.runs.compare import kernel_differences
 from harness.runs.stopping import hold_signals, raise_if_signalled, stop_on_signals
 from harness.runs.store import (
@@ -46,7 +50,6 @@ from harness.runs.store import (
     new_run_dir,
     write_record,
     write_results,
-    write_summary,
 )
 from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
 from harness.scenario.footprint import over_limits, raise_fd_limit

@@ -7,8 +7,8 @@ from pathlib import Path
 from harness.case.record import CaseRecord, RunInfo
 from harness.core.evidence import ActFacts, ProbeOutcome
 from harness.outputs.report import write_report
+from harness.outputs.summary import write_summary
 from harness.runs.compare import essence, kernel_differences
-from harness.runs.store import write_summary
 from tests.test_report import RECEIPT, record
 
 UNREACHABLE = ProbeOutcome(errno="ENETUNREACH", message="sendto: unreachable", time=1000.0)

@@ -16,7 +16,8 @@ from harness.core import run_folder
 from harness.core.run_folder import RunFolderError
 from harness.lab.capture import Capture, Frame
 from harness.outputs.report import write_report
-from harness.runs.store import mark_running, write_record, write_results, write_summary
+from harness.outputs.summary import write_summary
+from harness.runs.store import mark_running, write_record, write_results
 from tests.test_report import record
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,9 @@ from pathlib import Path
 from tap.parser import Parser
 
 from harness.case.record import CaseRecord, RunInfo
-from harness.outputs.streams import JsonLines, Tap, write_junit
+from harness.outputs.jsonlines import JsonLines
+from harness.outputs.junit import write_junit
+from harness.outputs.tap import Tap
 from harness.scenario.expect import Comparison
 from tests.test_report import record
 

@@ -26,8 +26,10 @@ from harness.case.record import CaseRecord, RunInfo
 from harness.cli import main
 from harness.core.display import block, markdown_cell, one_line
 from harness.outputs.console import RunConsole
-from harness.outputs.streams import Tap, write_junit
-from harness.runs.store import RESULTS_MAX_BYTES, write_record, write_results, write_summary
+from harness.outputs.junit import write_junit
+from harness.outputs.summary import write_summary
+from harness.outputs.tap import Tap
+from harness.runs.store import RESULTS_MAX_BYTES, write_record, write_results
 from tests.conftest import needs_root
 from tests.test_report import record
 

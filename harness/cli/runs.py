@@ -17,6 +17,7 @@ from harness.cli.common import refuse
 from harness.core.display import one_line
 from harness.core.env import RESULTS_DIR
 from harness.outputs.report import render_case_text, write_report
+from harness.outputs.summary import write_summary
 from harness.runs.compare import by_case, differences
 from harness.runs.store import (
     latest_run,
@@ -25,7 +26,6 @@ from harness.runs.store import (
     read_run,
     run_dirs,
     write_results,
-    write_summary,
 )
 
 

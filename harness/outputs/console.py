@@ -26,7 +26,7 @@ from harness.case.record import CaseRecord
 from harness.case.verdict import VERDICT_ORDER, VERDICTS
 from harness.core.display import one_line
 from harness.core.validation import version_tuple
-from harness.outputs.streams import headline
+from harness.outputs.headline import headline
 
 # The order findings are listed in at the end: failures first.
 STYLES = {
