@@ -18,6 +18,7 @@ from pyroute2.netlink.rtnl import RTMGRP_LINK
 from harness.case import runner
 from harness.core import deadlines
 from harness.lab.builder import _monitor, build
+from harness.lab.linux import ETH_P_ALL
 from harness.lab.netlink_ip import addr
 from harness.lab.netns import Lab, NetNS
 from harness.lab.network import Network
@@ -115,7 +116,7 @@ def test_an_ipv6_address_is_waited_for_on_lo_as_on_any_link(ifname: str, address
 
 
 RTN_LOCAL, RT_TABLE_LOCAL = 2, 255
-ETH_P_ALL, PACKET_OUTGOING = 0x0003, 4
+PACKET_OUTGOING = 4
 CHECK_ETHERTYPE = b"\x88\xb5"  # IEEE local experimental
 
 

@@ -20,6 +20,7 @@ from pyroute2.netlink.rtnl import RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
 from harness.core import deadlines
 from harness.lab.link_makers import MAKERS
+from harness.lab.linux import IFF_MULTICAST, IFF_UP
 from harness.lab.netlink_ip import (
     TopologyError,
     addr,
@@ -37,7 +38,6 @@ from harness.scenario.ipsyntax import AddrSpec, LinkSetSpec
 from harness.scenario.link_kinds import LINK_KINDS, LinkKind
 
 BRIDGE = "br0"
-IFF_UP, IFF_MULTICAST = 0x1, 0x1000
 
 # A new namespace inherits the host's IPv4 conf/all and conf/default values
 # (net.core.devconf_inherit_init_net=0 means "inherit" for IPv4).  So that a

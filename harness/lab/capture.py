@@ -23,9 +23,9 @@ from pyroute2.netlink.rtnl import RTMGRP_NEIGH
 from scapy.utils import PcapWriter, RawPcapNgWriter
 
 from harness.core import run_folder
+from harness.lab.linux import ETH_P_ALL
 from harness.lab.netns import Lab, NetNS
 
-ETH_P_ALL = 0x0003
 SO_TIMESTAMPNS = 35  # also SCM_TIMESTAMPNS
 RCVBUF = 4 << 20
 SNAPLEN = 14 + 65535  # an Ethernet header and the largest IP packet (a datagram on lo)

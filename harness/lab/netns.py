@@ -35,9 +35,9 @@ from typing import Any
 from pyroute2 import IPRoute
 
 from harness.core.validation import sysctl_path
+from harness.lab.linux import CLONE_NEWNET
 from harness.lab.rtnl import Rtnl
 
-CLONE_NEWNET = 0x40000000
 SO_NETNS_COOKIE = 71  # Linux >= 5.14 (older: see _cookie_here); not in Python's socket module
 CHOSEN_INDEX_BASE = 1000
 

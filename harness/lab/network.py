@@ -17,6 +17,7 @@ import socket
 from dataclasses import dataclass, field
 
 from harness.core import deadlines
+from harness.lab.linux import IFF_LOWER_UP, IFF_UP
 from harness.lab.netlink_ip import APPLY, TopologyError, guarded
 from harness.lab.netns import Lab, NetNS
 from harness.lab.rtnl import new_addresses
@@ -24,7 +25,6 @@ from harness.scenario import Change, Topology
 from harness.scenario.link_kinds import LINK_KINDS
 
 BRPORT_STATE_FORWARDING = 3
-IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
 
 # Which kinds get an EUI-64 link-local address once up with carrier is their
 # row's `link_local` (unless their own IPv6 settings say otherwise, see

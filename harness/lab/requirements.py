@@ -39,12 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.validation import errno_name
+from harness.lab.linux import CLONE_NEWNET, ETH_P_ALL, IFF_UP
 
-CLONE_NEWNET = 0x40000000
-ETH_P_ALL = 0x0003
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
-IFF_UP = 0x1
 IFREQ = "16sH22x"  # struct ifreq: the name, then ifr_flags in a 24-byte union
 TUN_DEVICE = "/dev/net/tun"
 # Per-namespace (net/ipv4/devinet.c registers conf/all for every namespace);

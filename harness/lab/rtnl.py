@@ -62,6 +62,7 @@ from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 from pyroute2.netlink.rtnl.rtmsg import rtmsg_base
 
 from harness.core import deadlines
+from harness.lab.linux import IFF_UP
 
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 RT_TABLE_UNSPEC = 0
@@ -99,7 +100,6 @@ DUMP_ATTEMPTS = 3
 IFLA_BRPORT_STATE = 1
 NDA_DST, NDA_LLADDR = 1, 2
 IFA_ADDRESS, IFA_FLAGS = 1, 8
-IFF_UP = 0x1
 # IF_OPER_* in include/uapi/linux/if.h, named as pyroute2 and iproute2 name them.
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -241,8 +241,7 @@ def parse_route(text: str) -> RouteSpec:
     values: dict[str, str] = {}
     locked: set[str] = set()
     onlink = False
-    while words and words[0] != "nexthop":
-        word = words.pop(0)
+    for word in _until_nexthop(words):
         if word == "onlink":
             onlink = True
             continue
@@ -304,6 +303,13 @@ def parse_route(text: str) -> RouteSpec:
     return spec
 
 
+def _until_nexthop(words: list[str]) -> Iterator[str]:
+    """Pop the words of one group of a route line, up to the next `nexthop` (the caller
+    pops a word's value itself, between two of these)."""
+    while words and words[0] != "nexthop":
+        yield words.pop(0)
+
+
 def _bounded(word: str, key: str, maximum: int, text: str) -> int:
     value = number(word, key, text)
     if not 0 <= value <= maximum:
@@ -319,8 +325,7 @@ def _nexthops(words: list[str], text: str) -> tuple[NextHop, ...]:
         words.pop(0)  # "nexthop"
         values: dict[str, str] = {}
         onlink = False
-        while words and words[0] != "nexthop":
-            word = words.pop(0)
+        for word in _until_nexthop(words):
             if word == "onlink":
                 onlink = True
                 continue
