@@ -1,6 +1,6 @@
-"""Facts: what the kernel did in one case, as typed records.
+"""Evidence: what the kernel did in one case, as typed records.
 
-The stages that observe (probes, capture and observe, kernelstate) produce
+The stages that observe (lab/probes, lab/capture, case/observe, case/kernel_state) produce
 these types; the verdict, results.json, `harness show` and the report read the
 same types back (results.json is validated against them when it is read).
 Nothing here acts on a namespace.
