@@ -1,7 +1,7 @@
 """Checks claims about Linux routing and socket options on the running kernel.
 
 The folders are the stages, and data flows one way through them (README "How it
-works"; tests/test_layout.py checks it, type hints included): core (shared
+works"; tests/unit/test_layout.py checks it, type hints included): core (shared
 helpers) -> scenario (the language: loading, topologies, cases, the rows of link
 kinds and socket options, expectations) -> lab (the kernel: namespaces, netlink,
 the builder, capture, probes) -> case (one case: session, observation, verdict,

@@ -3,7 +3,7 @@
 Python 3.11's os and socket lack CLONE_NEWNET and ETH_P_ALL (3.12 adds them), and
 the interface flags are pyroute2's, which the controller process does not load
 (the environment checks of harness/lab/requirements.py run there).
-tests/test_link_kinds.py checks every value against pyroute2 and, where Python
+tests/unit/test_link_kinds.py checks every value against pyroute2 and, where Python
 has them, os and socket.
 """
 

@@ -19,7 +19,7 @@ from harness.core.validation import sysctl_path
 # far above that, and low enough that a case within all of them holds fewer than
 # 1024 file descriptors (FD_SETSIZE, and the usual soft RLIMIT_NOFILE) on any
 # machine: 9 x 64 namespaces + 192 listeners + 32 probes + 128 tun/tap + 64 spare
-# = 992 (tests/test_loader_bounds.py checks the sum).
+# = 992 (tests/unit/test_loader_bounds.py checks the sum).
 MAX_NAMESPACES = 64  # hosts + LANs: each is a namespace with 9 fds of this process
 MAX_INTERFACES = 128  # in a topology: a tun/tap holds an fd, every link a build step
 MAX_LISTENERS = 192  # in a case, given or by default (each flow's port on each host)

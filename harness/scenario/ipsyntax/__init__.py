@@ -5,7 +5,7 @@ defaults differ from iproute2's (it stamps `proto static` and scope universe on
 a device route, and fills fields on delete that stop it from matching a
 `proto kernel` route).  Users copy `ip` lines from articles, so a scenario must
 mean exactly what iproute2 would do with the same line; the defaults below are
-the ones iproute2 applies, and tests/test_topology.py checks each construct by
+the ones iproute2 applies, and tests/kernel/test_topology.py checks each construct by
 running iproute2 on a twin namespace and comparing the kernel's tables.
 """
 

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from harness.outputs.console import RunConsole, fit
 from harness.scenario.expect import Comparison
-from tests.test_report import record
+from tests.unit.test_report import record
 
 
 def test_fit_cuts_at_a_word_and_marks_the_cut() -> None:

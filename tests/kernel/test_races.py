@@ -28,7 +28,7 @@ from tests.conftest import needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]
 
-RACES = Path(__file__).parent / "races"
+RACES = Path(__file__).parents[1] / "races"
 ATTEMPTS = 5
 
 

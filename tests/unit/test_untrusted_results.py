@@ -31,9 +31,9 @@ from harness.outputs.summary import write_summary
 from harness.outputs.tap import Tap
 from harness.runs.store import RESULTS_MAX_BYTES, write_record, write_results
 from tests.conftest import needs_root
-from tests.test_report import record
+from tests.unit.test_report import record
 
-PROJECT = Path(__file__).parent.parent
+PROJECT = Path(__file__).parents[2]
 SMALL_SCENARIO = PROJECT / "scenarios/ip-layer/link-local-needs-its-interface.yaml"
 STARTED = "2026-01-01T00:00:00+00:00"
 # What a hostile file puts in a text field: a colour, a terminal title, a screen clear,

@@ -56,7 +56,7 @@ from tests.conftest import ip_json, needs_root
 
 pytestmark = [needs_root, pytest.mark.kernel]
 
-LISTINGS = Path(__file__).parent / "listings"
+LISTINGS = Path(__file__).parents[1] / "listings"
 # Listing -> (line, outcome) of every line the import report lists as not (fully) translated.
 EXPECTED_REPORT: dict[str, set[tuple[int, str]]] = {
     "seed-so-dontroute.txt": {(33, "unsupported")},  # the article's ./udpsend2

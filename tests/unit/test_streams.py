@@ -13,7 +13,7 @@ from harness.outputs.jsonlines import JsonLines
 from harness.outputs.junit import write_junit
 from harness.outputs.tap import Tap
 from harness.scenario.expect import Comparison
-from tests.test_report import record
+from tests.unit.test_report import record
 
 RUN = RunInfo(started="2026-01-01T00:00:00+00:00", finished="2026-01-01T00:00:10+00:00")
 

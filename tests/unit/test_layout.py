@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-HARNESS = Path(__file__).resolve().parent.parent / "harness"
+HARNESS = Path(__file__).resolve().parents[2] / "harness"
 
 # The stages in data-flow order, by top-level name under harness/.
 STAGES: list[tuple[str, ...]] = [
@@ -45,7 +45,7 @@ def _stage(module: str) -> int:
     for number, names in enumerate(STAGES):
         if head in names:
             return number
-    raise AssertionError(f"harness.{module} is in no stage of tests/test_layout.py: add it")
+    raise AssertionError(f"harness.{module} is in no stage of tests/unit/test_layout.py: add it")
 
 
 def _target(package: str, name: str | None = None) -> str:

@@ -1,6 +1,6 @@
 """`harness import` and `harness new` without a kernel: how listings are read, translated,
 mapped and reported, and what the command line writes.  (That a written topology builds what
-its listing builds is tests/test_importer_twin.py, on the live kernel.)"""
+its listing builds is tests/kernel/test_importer_twin.py, on the live kernel.)"""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from harness.scenario import (
 )
 from harness.scenario.expect import Expect
 
-LISTINGS = Path(__file__).parent / "listings"
+LISTINGS = Path(__file__).parents[1] / "listings"
 
 
 def outcomes(text: str) -> dict[int, tuple[str, str]]:

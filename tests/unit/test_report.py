@@ -573,7 +573,7 @@ def test_chinese_text_has_a_font_wherever_the_page_is_opened(tmp_path: Path) -> 
 def test_the_embedded_font_covers_the_catalogue() -> None:
     """Every CJK character of the scenarios and topologies has a glyph in the subset
     (scripts/cjk-font rebuilds it when a new one comes in)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     used = {
         c
         for folder in ("scenarios", "fixtures")

@@ -21,7 +21,7 @@ from tests.conftest import needs_root
 from tests.rootstate import differences, namespace_references, snapshot
 
 pytestmark = [needs_root, pytest.mark.kernel]
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def test_lab_close_releases_every_namespace(host_untouched: None) -> None:

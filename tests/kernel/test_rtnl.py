@@ -16,7 +16,7 @@ from harness.lab.netns import Lab
 from harness.lab.rtnl import new_addresses
 from harness.scenario.ipsyntax import parse_neigh
 from tests.conftest import ip_json, needs_root
-from tests.test_topology import TWO_HOSTS
+from tests.kernel.test_topology import TWO_HOSTS
 
 pytestmark = [needs_root, pytest.mark.kernel]
 

@@ -28,12 +28,12 @@ from harness.scenario import load_scenario, load_topology
 from tests.fuzz.engine import Fuzzer, judge, run_cli
 from tests.fuzz.mutate import mutate_bytes, mutate_json, mutate_listing, mutate_yaml, scalars_of
 
-LISTINGS = Path(__file__).parent / "listings"
+LISTINGS = Path(__file__).parents[1] / "listings"
 # A run of three catalogue scenarios (14 cases, all pass), made once by
 # `harness run -n 2 --pcaps none --results-dir DIR scenarios/dontroute/dontroute-lookup-
 # limited-to-link-scope.yaml scenarios/ip-layer/path-mtu-and-fragments.yaml
 # scenarios/policy-routing/tos-selects-rule-and-route-ipv6.yaml`, its paths made relative.
-RESULTS = Path(__file__).parent / "fuzz" / "results.json"
+RESULTS = Path(__file__).parents[1] / "fuzz" / "results.json"
 
 
 @functools.cache

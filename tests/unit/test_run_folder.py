@@ -18,9 +18,9 @@ from harness.lab.capture import Capture, Frame
 from harness.outputs.report import write_report
 from harness.outputs.summary import write_summary
 from harness.runs.store import mark_running, write_record, write_results
-from tests.test_report import record
+from tests.unit.test_report import record
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _capture() -> Capture:

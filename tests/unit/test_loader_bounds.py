@@ -21,7 +21,7 @@ from harness.cli import main
 from harness.core import deadlines
 from harness.lab.netlink_ip import TopologyError, guarded
 from harness.scenario import ScenarioError, discover, footprint, limits, load_scenario
-from tests.test_bad_input import (
+from tests.unit.test_bad_input import (
     CASE,
     CHANGE,
     GOOD,

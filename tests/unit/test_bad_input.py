@@ -3,6 +3,8 @@ naming the file, the field and the problem, and exit status 2; never a traceback
 
 Most cases are loader-level (no root, no namespace); the few that go through
 `harness run` or a pytest subprocess are marked.  Issue 12, section 4.
+
+The tests that need root are tests/e2e/test_bad_input.py.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import yaml
 from harness.cli import main
 from harness.core.env import PROJECT_ROOT, SCENARIO_DIR
 from harness.scenario import ScenarioError, load_scenario
-from tests.conftest import needs_root
 
 TOPOLOGY: dict[str, Any] = {
     "hosts": {
@@ -561,55 +562,6 @@ ONE_CASE = str(
 )
 
 
-@needs_root  # `harness run` checks root first
-@pytest.mark.parametrize(
-    ("argv", "says"),
-    [
-        (lambda tmp: [str(_looping_link(tmp))], "a symbolic link to 'loop.yaml' that loops"),
-        (lambda tmp: ["-k", "and or (", str(SCENARIO_DIR / "dontroute")], "-k 'and or ('"),
-        (lambda tmp: ["--kernel", "9.99", str(SCENARIO_DIR / "dontroute")], "--kernel 9.99"),
-        (lambda tmp: [str(tmp / "big.yaml")], "big.yaml: cases[0](a): needs about"),
-        (lambda tmp: [str(tmp / "bad.yaml")], "bad.yaml: not a text file"),
-        (lambda tmp: ["--json", str(tmp / "no/x.json"), ONE_CASE], "--json"),
-        (lambda tmp: ["--tap", str(tmp), ONE_CASE], "a folder, not a file"),
-        (lambda tmp: ["--junit", str(tmp / "no/j.xml"), ONE_CASE], "no folder"),
-    ],
-    ids=[
-        "looping-link",
-        "malformed-k",
-        "unknown-kernel",
-        "too-big",
-        "binary",
-        "json-in-no-folder",
-        "tap-a-folder",
-        "junit-in-no-folder",
-    ],
-)
-def test_harness_run_refuses_before_anything_runs(
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    argv: Callable[[Path], list[str]],
-    says: str,
-) -> None:
-    monkeypatch.setattr("resource.getrlimit", lambda _: (FD_LIMIT, FD_LIMIT))
-    (tmp_path / "big.yaml").write_bytes(too_big())
-    (tmp_path / "bad.yaml").write_bytes(bytes(range(256)))
-    assert main(["run", "-n", "1", "--results-dir", str(tmp_path / "r"), *argv(tmp_path)]) == 2
-    out, err = capsys.readouterr()
-    assert says in out + err and "Traceback" not in out + err
-    assert not (tmp_path / "r").exists()  # refused before a run folder was made
-
-
-@needs_root
-def test_harness_run_refuses_a_results_folder_it_cannot_make(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert main(["run", "-n", "1", "--results-dir", "/proc/harness-x", ONE_CASE]) == 2
-    out, err = capsys.readouterr()
-    assert "--results-dir /proc/harness-x" in out + err and "INTERNALERROR" not in out + err
-
-
 def _pytest(*args: str, user: int | None = None) -> subprocess.CompletedProcess[str]:
     """pytest in a subprocess, from the project folder, as `user` if given."""
     become: dict[str, Any] = {}
@@ -653,18 +605,6 @@ def test_pytest_names_each_bad_file_without_a_traceback(tmp_path: Path) -> None:
 
 
 NOBODY = 65534
-
-
-@needs_root  # to become nobody
-def test_pytest_n_2_as_a_user_skips_every_case() -> None:
-    """Not root: every case is skipped with the reason (the issue saw INTERNALERROR KeyError
-    'harness_run_dir' from the xdist workers)."""
-    if not _nobody_can_run(sys.executable):
-        pytest.skip(f"nobody cannot start {sys.executable}, or it cannot start itself")
-    done = _pytest("-n", "2", "-q", "-rs", str(SCENARIO_DIR / "dontroute"), user=NOBODY)
-    text = done.stdout + done.stderr
-    assert done.returncode == 0, text
-    assert "INTERNALERROR" not in text and "needs root to build network namespaces" in text
 
 
 def _nobody_can_run(program: str) -> bool:

@@ -29,7 +29,7 @@ from harness.importer.shell_words import MAX_EXPANSION_CHARS
 from harness.importer.split import split_words
 from harness.scenario import load_topology
 
-LISTINGS = Path(__file__).parent / "listings"
+LISTINGS = Path(__file__).parents[1] / "listings"
 SET_UP = "ip netns add a\nip -n a link add e0 type dummy\n"
 
 
@@ -349,6 +349,6 @@ def test_import_writes_both_files_or_neither(
 
 def test_the_test_listings_import_as_before(tmp_path: Path) -> None:
     """Far inside the bounds: every listing of tests/listings/ imports (what it gives is
-    tests/test_importer.py's and tests/test_importer_twin.py's)."""
+    tests/unit/test_importer.py's and tests/kernel/test_importer_twin.py's)."""
     for listing in sorted(LISTINGS.iterdir()):
         assert main(["import", str(listing), "--stdout"]) == 0, listing.name

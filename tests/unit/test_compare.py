@@ -9,7 +9,7 @@ from harness.core.evidence import ActFacts, ProbeOutcome
 from harness.outputs.report import write_report
 from harness.outputs.summary import write_summary
 from harness.runs.compare import essence, kernel_differences
-from tests.test_report import RECEIPT, record
+from tests.unit.test_report import RECEIPT, record
 
 UNREACHABLE = ProbeOutcome(errno="ENETUNREACH", message="sendto: unreachable", time=1000.0)
 
