@@ -1,12 +1,14 @@
 """Checks claims about Linux routing and socket options on the running kernel.
 
-Data flows one way (README "How it works"; tests/test_layout.py checks it):
-the shared words (env, vocabulary, timing) and the vocabulary of claims
-(ipsyntax, linkkinds, sockopts, expect, facts) -> scenario (load) -> netns
-(lifecycle) -> topology (build) -> capture + probes (act) -> observe +
-kernelstate (what happened, what the kernel held) -> session (one case) ->
-verdict -> record -> runner + results -> report; the pytest plugin and the CLI
-drive many cases through `runner`.
+The folders are the stages, and data flows one way through them (README "How it
+works"; tests/unit/test_layout.py checks it, type hints included): core (shared
+helpers) -> scenario (the language: loading, topologies, cases, the rows of link
+kinds and socket options, expectations) -> lab (the kernel: namespaces, netlink,
+the builder, capture, probes) -> case (one case: session, observation, verdict,
+record, runner) -> runs (the run folder's store, stopped runs, comparison) ->
+outputs (summary.md, JSON lines, TAP, JUnit, the console, the report); guests/
+boots other kernels, importer/ reads listings, and cli/ and the pytest plugin
+drive many cases through `case.runner`.
 """
 
 __version__ = "0.1.0"

@@ -2,7 +2,7 @@
 
 Collection, selection (-k), parallelism (-n, pytest-xdist), JUnit XML and
 reporting are pytest's own; this plugin turns YAML cases into items and runs
-them through `harness.runner`.  Each case's record travels with its test
+them through `harness.case.runner`.  Each case's record travels with its test
 report (an attribute pytest and xdist carry from worker to controller), so the
 controller alone keeps the records: it stores each as it arrives
 (records/KERNEL/SCENARIO/CASE.json), gives a case whose worker crashed an
@@ -26,31 +26,33 @@ from typing import Any
 import pytest
 from _pytest.mark.expression import Expression
 
-from harness import environment
-from harness.compare import kernel_differences
-from harness.console import RunConsole
-from harness.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
+from harness.case.record import PCAP_POLICIES, CaseRecord, RecordError, RunInfo
+from harness.core.deadlines import CASE_BUDGET_FLAG, CASE_BUDGET_S, seconds_above_zero
+from harness.core.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
+from harness.core.run_folder import refuse_links
+from harness.core.validation import version_tuple
 from harness.guests.fetch import KernelError
 from harness.guests.launch import find_kernel
-from harness.matrix import HOST, Gateway, gateways, kernel_run, seen_kernel_run
-from harness.record import CaseRecord, RecordError, RunInfo
-from harness.report import render_case_text, write_report
-from harness.results import (
-    PCAP_POLICIES,
+from harness.guests.matrix import HOST, Gateway, gateways, kernel_run, seen_kernel_run
+from harness.lab import requirements
+from harness.lab.neighbour_timers import MODE_VARIABLE
+from harness.outputs.console import RunConsole
+from harness.outputs.headline import headline
+from harness.outputs.jsonlines import JsonLines
+from harness.outputs.junit import write_junit
+from harness.outputs.report import render_case_text, write_report
+from harness.outputs.summary import write_summary
+from harness.outputs.tap import Tap
+from harness.runs.compare import kernel_differences
+from harness.runs.stopping import hold_signals, raise_if_signalled, stop_on_signals
+from harness.runs.store import (
     mark_running,
     new_run_dir,
     write_record,
     write_results,
-    write_summary,
 )
-from harness.run_folder import refuse_links
 from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
-from harness.scenario.limits import over_limits, raise_fd_limit
-from harness.stopping import hold_signals, raise_if_signalled, stop_on_signals
-from harness.streams import JsonLines, Tap, headline, write_junit
-from harness.timers import MODE_VARIABLE
-from harness.timing import CASE_BUDGET_FLAG, CASE_BUDGET_S, seconds_above_zero
-from harness.vocabulary import version_tuple
+from harness.scenario.footprint import over_limits, raise_fd_limit
 
 _RUN_DIR = pytest.StashKey[Path]()
 _GATEWAYS = pytest.StashKey[list[Gateway]]()  # a kernel matrix's kernels
@@ -195,7 +197,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_arguments(config)
     # Root whose environment cannot make or use namespaces (a container without
     # --privileged): one sentence and exit 2 now, not a traceback per case.
-    if is_root() and (stopping := environment.blocking(environment.survey())):
+    if is_root() and (stopping := requirements.blocking(requirements.survey())):
         pytest.exit("; ".join(map(str, stopping)), returncode=2)
     run_dir = _run_dir(config)
     if run_dir is not None:
@@ -219,7 +221,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"kernel: {kernel_release()}"]
     if not is_root():
         lines.append(f"harness: not root; scenario cases will be skipped ({ROOT_HINT})")
-    elif (tun := environment.tun_problem()) is not None:
+    elif (tun := requirements.tun_problem()) is not None:
         lines.append(f"harness: {tun}; tun and tap cases will be skipped")
     run_dir = config.stash.get(_RUN_DIR, None)
     if run_dir is not None:
@@ -273,7 +275,7 @@ class CaseItem(pytest.Item):
     def runtest(self) -> None:
         # Imported here, in the workers: the runner pulls in scapy and pyroute2
         # (about 0.5 s), which the xdist controller never needs before it starts them.
-        from harness.runner import STOPPED, not_run, run_case
+        from harness.case.runner import STOPPED, not_run, run_case
 
         run_dir = self.config.stash.get(_RUN_DIR, None)
         guest_error = os.environ.get("HARNESS_GUEST_ERROR")
@@ -412,7 +414,7 @@ class HarnessRun:
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
         if interrupted:
-            from harness.runner import stopped_records
+            from harness.runs.store import stopped_records
 
             for record in stopped_records(self.run_dir, list(self.records.values())):
                 self._keep(record)
@@ -488,7 +490,7 @@ def _crash_record(report: pytest.TestReport, kernel: str) -> CaseRecord | None:
         case = scenario.case(case_id)
     except (ScenarioError, RecordError, KeyError, OSError):
         return None
-    from harness.runner import not_run
+    from harness.case.runner import not_run
 
     return not_run(
         scenario, case, kernel, f"the process running this case died: {report.longreprtext}"

@@ -13,7 +13,7 @@ import pytest
 from tests.rootstate import differences, snapshot
 
 if TYPE_CHECKING:
-    from harness.netns import NetNS
+    from harness.lab.netns import NetNS
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="needs root to build network namespaces: run `sudo scripts/test`"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import sys
 
-from harness.env import SCENARIO_DIR
-from harness.netns import Lab
+from harness.case.session import CaseSession
+from harness.core.env import SCENARIO_DIR
+from harness.lab.netns import Lab
 from harness.scenario import load_scenario
-from harness.session import CaseSession
 
 
 def main() -> None:

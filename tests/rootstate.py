@@ -11,7 +11,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from harness.netns import NamespaceId, namespace_id
+from harness.lab.netns import NamespaceId, namespace_id
 
 _COMMANDS = {
     "netns": ["ip", "netns", "list"],

@@ -14,13 +14,13 @@ import signal
 import sys
 from typing import Any
 
+from harness.case.record import RecordError
 from harness.cli import bench, catalogue, doctor, run, runs
-from harness.display import one_line
-from harness.env import kernel_release
+from harness.core.display import one_line
+from harness.core.env import kernel_release
+from harness.core.run_folder import RunFolderError
 from harness.guests.cli import add_subcommands as register_kernels
 from harness.importer.cli import register as register_importer
-from harness.record import RecordError
-from harness.run_folder import RunFolderError
 from harness.scenario import ScenarioError
 
 

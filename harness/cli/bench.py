@@ -19,11 +19,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.case.record import KernelRun, RecordError
 from harness.cli.common import K_HELP, _needs_root, _scenarios, _selector
-from harness.display import one_line
-from harness.env import is_root, kernel_release
-from harness.record import KernelRun, RecordError
-from harness.results import read_run
+from harness.core.display import one_line
+from harness.core.env import is_root, kernel_release
+from harness.runs.store import read_run
 
 
 def _spread(values: Sequence[float], unit: str = "s") -> str:
@@ -48,7 +48,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 2
     if args.kernel:
         return _bench_matrix(args)
-    from harness.runner import run_case
+    from harness.case.runner import run_case
 
     durations: list[float] = []
     bad: list[str] = []

@@ -9,10 +9,10 @@ import textwrap
 from pathlib import Path
 
 from harness.cli.common import K_HELP, _selector, refuse
-from harness.display import one_line
-from harness.env import PROJECT_ROOT
+from harness.core.display import one_line
+from harness.core.env import PROJECT_ROOT
 from harness.scenario import ScenarioError, discover, load_scenario
-from harness.scenario.limits import over_limits
+from harness.scenario.footprint import over_limits
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.display import one_line
+from harness.core.display import one_line
 from harness.scenario import Case, Scenario, discover, load_scenario
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from harness import environment
 from harness.cli.common import _scenarios
-from harness.env import ROOT_HINT, is_root, kernel_release
-from harness.linkkinds import FEATURES
+from harness.core.env import ROOT_HINT, is_root, kernel_release
+from harness.lab import requirements
+from harness.scenario.link_kinds import FEATURES
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -20,15 +20,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"root: NO. {ROOT_HINT}")
         return 2
     print("root: yes")
-    findings = environment.survey()
-    print("environment:", *environment.lines(findings), sep="\n")
-    if environment.blocking(findings):
+    findings = requirements.survey()
+    print("environment:", *requirements.lines(findings), sep="\n")
+    if requirements.blocking(findings):
         return 2  # no namespace to try kernel features in
     needed: dict[str, list[str]] = {}
     for scenario in _scenarios([]):
         for feature in scenario.topology.kernel_features():
             needed.setdefault(feature, []).append(scenario.name)
-    from harness.kernel import unavailable
+    from harness.lab.kernel_features import unavailable
 
     for feature in FEATURES:
         reason = unavailable(feature)

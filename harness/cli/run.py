@@ -10,12 +10,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from harness import environment, run_folder, timing
+from harness.case.record import PCAP_POLICIES
 from harness.cli.common import K_HELP, _needs_root, _selector, refuse
-from harness.env import PROJECT_ROOT, is_root
-from harness.results import PCAP_POLICIES
+from harness.core import deadlines, run_folder
+from harness.core.env import PROJECT_ROOT, is_root
+from harness.lab import requirements
 from harness.scenario import ScenarioError, discover, load_scenario
-from harness.scenario.limits import over_limits, raise_fd_limit
+from harness.scenario.footprint import over_limits, raise_fd_limit
 
 # The paths given to `harness run` are data, whoever wrote them: pytest would import a
 # conftest.py beside them (and above), read a pytest.ini/tox.ini/pyproject.toml there (its
@@ -45,7 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         print(f"harness run: --repeat {args.repeat}: give 1 or more", file=sys.stderr)
         return 2
-    if environment.said_once(environment.survey(), "harness run"):
+    if requirements.said_once(requirements.survey(), "harness run"):
         return 2  # nothing could run: said once, not once per case
     import pytest
 
@@ -111,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.pcaps,
     ]
     if kernels and kernels != ["host"]:
-        # A matrix: one worker per kernel (harness/matrix.py), every case on each.
+        # A matrix: one worker per kernel (harness/guests/matrix.py), every case on each.
         argv += [item for label in kernels for item in ("--kernel", label)]
     else:
         # Cases differ in length: idle workers take over the tail.
@@ -142,8 +143,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _repeat(args: argparse.Namespace) -> int:
     """`--repeat N`: N whole runs, one after another, then every case whose answer differs."""
-    from harness.repeats import MAX_REPEATS, compare_repeats, repeat_dirs, summary_lines
-    from harness.results import new_run_dir, read_run
+    from harness.runs.repeats import MAX_REPEATS, compare_repeats, repeat_dirs, summary_lines
+    from harness.runs.store import new_run_dir, read_run
 
     if args.repeat > MAX_REPEATS:
         print(f"harness run: --repeat {args.repeat}: give at most {MAX_REPEATS}", file=sys.stderr)
@@ -199,7 +200,7 @@ def _kernel_problem(label: str) -> str | None:
     """Why `--kernel label` cannot run (no such cached kernel or image), or None."""
     from harness.guests.fetch import KernelError
     from harness.guests.launch import find_kernel
-    from harness.matrix import HOST
+    from harness.guests.matrix import HOST
 
     if label == HOST:
         return None
@@ -276,10 +277,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     run.add_argument(
         "--case-timeout",
-        type=timing.seconds_above_zero,
-        default=timing.CASE_BUDGET_S,
+        type=deadlines.seconds_above_zero,
+        default=deadlines.CASE_BUDGET_S,
         metavar="SECONDS",
         help="end a case still running after this long as an error, its lab torn down "
-        f"(default: {timing.CASE_BUDGET_S:g})",
+        f"(default: {deadlines.CASE_BUDGET_S:g})",
     )
     run.set_defaults(func=cmd_run)

@@ -12,20 +12,20 @@ import datetime
 import difflib
 from pathlib import Path
 
+from harness.case.record import KernelRun, RunInfo
 from harness.cli.common import refuse
-from harness.compare import by_case, differences
-from harness.display import one_line
-from harness.env import RESULTS_DIR
-from harness.record import KernelRun, RunInfo
-from harness.report import render_case_text, write_report
-from harness.results import (
+from harness.core.display import one_line
+from harness.core.env import RESULTS_DIR
+from harness.outputs.report import render_case_text, write_report
+from harness.outputs.summary import write_summary
+from harness.runs.compare import by_case, differences
+from harness.runs.store import (
     latest_run,
     prune,
     read_results,
     read_run,
     run_dirs,
     write_results,
-    write_summary,
 )
 
 
@@ -111,7 +111,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not records:
         return refuse("report", f"{run_dir} holds no case record (records/ or results.json)")
     if run is None:  # the controller never wrote its end: results.json from the records
-        from harness.runner import stopped_records
+        from harness.runs.store import stopped_records
 
         records += stopped_records(run_dir, records)
         run = RunInfo(

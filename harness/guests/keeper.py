@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 PR_SET_CHILD_SUBREAPER = 36
 VENV_BIN = Path(sys.executable).parent  # the venv the launcher runs from: vng, virtme-run
@@ -50,6 +51,16 @@ def sweep_scratch() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+class _Guest(NamedTuple):
+    """What the keeper starts: vng's command line, its pipes and console, its environment."""
+
+    command: list[str]
+    stdin: int
+    stdout: int
+    console: int
+    env: dict[str, str]
+
+
 class Keeper:
     """The process that kills vng's whole process group when vng or the launcher ends."""
 
@@ -73,22 +84,14 @@ class Keeper:
         if self.pid == 0:  # the keeper
             try:
                 os.close(self._life)
-                self._keep(command, stdin, stdout, console, env, life_read)
+                self._keep(_Guest(command, stdin, stdout, console, env), life_read)
             finally:
                 os._exit(0)
         os.close(life_read)
         os.close(lock)
         fcntl.fcntl(self._life, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
 
-    def _keep(
-        self,
-        command: list[str],
-        stdin: int,
-        stdout: int,
-        console: int,
-        env: dict[str, str],
-        life: int,
-    ) -> None:
+    def _keep(self, guest: _Guest, life: int) -> None:
         # The scratch directory's lock (taken in __init__) is held until the
         # keeper ends, however: one whose lock is free belongs to no one, and the
         # next launcher removes it.
@@ -102,19 +105,13 @@ class Keeper:
         os.dup2(null, 0)
         os.dup2(null, 1)
         try:
-            self._supervise(command, stdin, stdout, console, env, life)
+            self._supervise(guest, life)
         finally:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
-    def _supervise(
-        self,
-        command: list[str],
-        stdin: int,
-        stdout: int,
-        console: int,
-        env: dict[str, str],
-        life: int,
-    ) -> None:
+    def _supervise(self, guest: _Guest, life: int) -> None:
+        command, stdin, stdout, console, env = guest
+
         def say(line: str) -> None:
             with contextlib.suppress(OSError):
                 os.write(console, f"harness keeper: {line}\n".encode())

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
-from harness import run_folder
+from harness.core import run_folder
 from harness.guests.fetch import KernelError, cache_dir, find_cached
 from harness.guests.keeper import VENV_BIN, Keeper
 
@@ -244,7 +244,7 @@ def boot(
     console = console_path(kernel, options)
     console.parent.mkdir(parents=True, exist_ok=True)
     # O_NOFOLLOW: the console log may sit in a run folder (RUN/guests/), never written
-    # through a link (harness/run_folder.py says why).
+    # through a link (harness/core/run_folder.py says why).
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_NOFOLLOW
     console_fd = os.open(console, flags, 0o644)
     guest_stdin, to_guest = os.pipe()

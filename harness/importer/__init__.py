@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from harness.importer.addresses import AddressMap, MappingError
 from harness.importer.shell import read_listing
+from harness.importer.shell_words import Command, Listing
 from harness.importer.translate import ROOT_HOST, ImportFailure, ImportResult, import_listing
-from harness.importer.words import Command, Listing
 
 __all__ = [
     "ROOT_HOST",

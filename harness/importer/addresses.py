@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from harness.vocabulary import ALLOWED_NETWORKS, IPAddress, IPInterface
+from harness.core.validation import ALLOWED_NETWORKS, IPAddress, IPInterface
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

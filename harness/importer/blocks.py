@@ -16,8 +16,8 @@ import re
 from collections import ChainMap
 from collections.abc import MutableMapping
 
+from harness.importer.shell_words import Budget, expand
 from harness.importer.split import split_words
-from harness.importer.words import Budget, expand
 
 Segment = tuple[int, str, str]  # (line, text, operator after it)
 OPENERS = {"for": "done", "while": "done", "until": "done", "if": "fi", "case": "esac"}

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from harness.env import SCENARIO_DIR, TOPOLOGY_DIR
+from harness.core.env import SCENARIO_DIR, TOPOLOGY_DIR
+from harness.core.validation import NAME_MAX_CHARS, check_name
 from harness.importer.skeleton import new_scenario_text
 from harness.importer.translate import ImportFailure, import_listing
 from harness.importer.writer import (
@@ -30,11 +31,10 @@ from harness.importer.writer import (
 )
 from harness.scenario import ScenarioError, load_scenario
 from harness.scenario.load import MAX_FILE_BYTES
-from harness.vocabulary import NAME_MAX_CHARS, check_name
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 # A name becomes a file name (NAME.yaml), the topology's name and the scenario's (a folder
-# of the run folder): the rule every such name keeps (harness.vocabulary.check_name).
+# of the run folder): the rule every such name keeps (harness.core.validation.check_name).
 MAX_NAME = NAME_MAX_CHARS
 # A listing is read whole, as the scenario loader reads a scenario (the same limit): the
 # kernel's largest net selftest is about 150 kB; /dev/zero would be a MemoryError.

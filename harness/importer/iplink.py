@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.importer.model import ChangeDraft, Draft, Iface, Ignored, Unsupported
-from harness.ipsyntax.words import MAC
+from harness.scenario.ipsyntax.tokens import MAC
 
 # iproute2's objects, in the order ip.c matches abbreviations against them.
 _IP_OBJECTS = (

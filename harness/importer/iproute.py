@@ -1,7 +1,7 @@
 """`ip addr`, `ip route`, `ip rule` and `ip neigh` (iproute2) -> the draft, and `ip` itself.
 
 Routes, rules and neighbours keep the listing's words (the harness reads
-iproute2's syntax, harness/ipsyntax/), put in the order that syntax wants and
+iproute2's syntax, harness/scenario/ipsyntax/), put in the order that syntax wants and
 checked with its parsers here.  A delete of something the listing added
 removes it; a delete of something the kernel made (a `proto kernel` route,
 a local-table entry) cannot be said by a topology and becomes a case's change.
@@ -37,7 +37,13 @@ from harness.importer.model import (
     Unsupported,
     room,
 )
-from harness.ipsyntax import ROUTE_TYPES, IpSyntaxError, parse_neigh, parse_route, parse_rule
+from harness.scenario.ipsyntax import (
+    ROUTE_TYPES,
+    IpSyntaxError,
+    parse_neigh,
+    parse_route,
+    parse_rule,
+)
 
 # Options that change only how `ip` prints.
 _PRINTING = (
@@ -158,7 +164,8 @@ def _addr(draft: Draft, ns: str, args: list[str], family: int | None) -> None:
 
 
 def _route_words(words: list[str]) -> list[str]:
-    """A route's words in the order harness/ipsyntax wants: [TYPE] PREFIX KEY VALUE ... onlink."""
+    """A route's words in the order harness/scenario/ipsyntax wants:
+    [TYPE] PREFIX KEY VALUE ... onlink."""
     rest = list(words)
     kind = prefix = None
     pairs: list[str] = []

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.core.validation import IPInterface, check_ifname, sysctl_path, sysctl_row
 from harness.scenario.limits import MAX_NAMESPACES
-from harness.vocabulary import IPInterface, check_ifname, sysctl_path, sysctl_row
 
 ROOT = ""  # the machine's own namespace
 _STAYS = {"bridge": "a bridge", "vrf": "a VRF", "loopback": "lo"}  # NETIF_F_NETNS_LOCAL
@@ -322,7 +322,7 @@ def _renamed_key(key: str, old: str, new: str) -> str:
 
 def _key(parts: list[str]) -> str:
     # Dotted, as listings mostly write keys; slashed where a part holds a dot (an
-    # interface eth0.5), which the dotted form would split (harness.vocabulary.sysctl_path).
+    # interface eth0.5), which the dotted form would split (harness.core.validation.sysctl_path).
     return "/".join(parts) if any("." in part for part in parts) else ".".join(parts)
 
 

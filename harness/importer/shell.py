@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 
 from harness.importer import blocks
 from harness.importer.blocks import Segment
-from harness.importer.split import split_words
-from harness.importer.words import (
+from harness.importer.shell_words import (
     ASSIGNMENT,
     Budget,
     Command,
@@ -44,6 +43,7 @@ from harness.importer.words import (
     strip_sudo,
     tee_target,
 )
+from harness.importer.split import split_words
 
 # Bounds on reading a listing, which comes from the internet and is read as root (issue
 # 18): the reader follows loops and calls as a shell would, so without them a loop over

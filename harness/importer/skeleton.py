@@ -17,8 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from harness.env import TOPOLOGY_DIR
-from harness.expect import Expect
+from harness.core.env import TOPOLOGY_DIR
 from harness.scenario import (
     Act,
     ActAnswer,
@@ -32,6 +31,7 @@ from harness.scenario import (
     Source,
     Topology,
 )
+from harness.scenario.expect import Expect
 
 # An example value for each optional field, by model.
 _EXAMPLES: dict[str, dict[str, Any]] = {

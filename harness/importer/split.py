@@ -5,7 +5,7 @@ CPython for a token held by an object), which made a 3 MB word of a listing take
 (issue 18).  The rules are shlex's: blanks are space, tab, CR and LF; '...' keeps
 everything; in "..." a backslash escapes only `"` and itself; outside quotes it escapes
 any character; the same ValueError messages for an open quote or a trailing backslash.
-tests/test_importer_bounds.py compares the two on random lines.
+tests/unit/test_importer_bounds.py compares the two on random lines.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from harness.core.validation import IPInterface, check_allowed
 from harness.importer import iproute, nettools
 from harness.importer.addresses import AddressMap, MappingError, plan
 from harness.importer.model import (
@@ -30,11 +31,16 @@ from harness.importer.model import (
     Unsupported,
 )
 from harness.importer.shell import read_listing
-from harness.importer.words import Command, Listing, TooMuch
-from harness.ipsyntax import IpSyntaxError, parse_addr, parse_neigh, parse_route, parse_rule
+from harness.importer.shell_words import Command, Listing, TooMuch
 from harness.scenario import Change, ScenarioError, Topology, validate
 from harness.scenario.iplines import check_spec_addresses
-from harness.vocabulary import IPInterface, check_allowed
+from harness.scenario.ipsyntax import (
+    IpSyntaxError,
+    parse_addr,
+    parse_neigh,
+    parse_route,
+    parse_rule,
+)
 
 ROOT_HOST = "host"  # what the machine's own namespace is called in the topology
 _SHOWS = {

@@ -6,12 +6,11 @@ and lists cases.  The package holds one subject per module: `ip` lines
 acts and cases (case), reading YAML as data (yamldoc), the bounds of what a
 scenario may ask for and what a case needs of the process (limits), and loading
 with its error messages (load).  What an expectation may say lives in
-harness/expect/.
+harness/scenario/expect/.
 """
 
 from __future__ import annotations
 
-from harness.expect import Expect
 from harness.scenario.case import (
     CHANGE_KINDS,
     Act,
@@ -23,6 +22,7 @@ from harness.scenario.case import (
     ScenarioFile,
     Source,
 )
+from harness.scenario.expect import Expect
 from harness.scenario.load import (
     ScenarioError,
     discover,

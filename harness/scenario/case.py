@@ -8,8 +8,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from harness.expect import Expect
-from harness.ipsyntax import (
+from harness.core.validation import (
+    NAME_MAX_CHARS,
+    FieldError,
+    Strict,
+    check_errno_name,
+    sysctl_interface,
+    sysctl_path,
+    sysctl_write_problem,
+    version_tuple,
+)
+from harness.scenario.expect import Expect
+from harness.scenario.iplines import check_spec_addresses, spec_devices
+from harness.scenario.ipsyntax import (
     IpSyntaxError,
     parse_addr,
     parse_link_set,
@@ -19,7 +30,6 @@ from harness.ipsyntax import (
     parse_rule,
     parse_verb,
 )
-from harness.scenario.iplines import check_spec_addresses, spec_devices
 from harness.scenario.limits import (
     MAX_ACTS,
     MAX_CASES,
@@ -32,16 +42,6 @@ from harness.scenario.limits import (
 )
 from harness.scenario.probe import Listener, Probe
 from harness.scenario.topology import Topology
-from harness.vocabulary import (
-    NAME_MAX_CHARS,
-    FieldError,
-    Strict,
-    check_errno_name,
-    sysctl_interface,
-    sysctl_path,
-    sysctl_write_problem,
-    version_tuple,
-)
 
 _CHANGE_PARSERS: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "route": (("add", "del", "replace"), parse_route),
@@ -243,7 +243,7 @@ class Case(Strict):
 
     id: str = Field(
         pattern=r"^[a-z0-9][a-z0-9-]*$",
-        max_length=NAME_MAX_CHARS,  # a file name in the run folder (harness.vocabulary)
+        max_length=NAME_MAX_CHARS,  # a file name in the run folder (harness.core.validation)
         description="unique in its file",
     )
     title: str = Field(description="what the case does, in one line")

@@ -1,4 +1,4 @@
-"""`ip` lines as scenario fields: parsed with harness/ipsyntax/, addresses checked.
+"""`ip` lines as scenario fields: parsed with harness/scenario/ipsyntax/, addresses checked.
 
 A route, nexthop object, rule or neighbour is written as `ip` would print it; the loader
 turns it into a spec and refuses any address outside the documentation ranges,
@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
-from harness.ipsyntax import (
+from harness.core.validation import AddressRole, check_allowed, check_allowed_network
+from harness.scenario.ipsyntax import (
     AddrSpec,
     IpSyntaxError,
     NeighSpec,
@@ -25,7 +26,6 @@ from harness.ipsyntax import (
     parse_route,
     parse_rule,
 )
-from harness.vocabulary import AddressRole, check_allowed, check_allowed_network
 
 _EXAMPLES = {
     "route": "default via 192.0.2.1",
@@ -35,7 +35,7 @@ _EXAMPLES = {
 }
 
 
-# What each address of a spec is, for the address policy (harness/vocabulary.py):
+# What each address of a spec is, for the address policy (harness/core/validation.py):
 # a neighbour's `dst` and an interface's `address` are a host's own addresses.
 _ROLES: dict[str, AddressRole] = {"via": "gateway", "src": "source", "dst": "destination"}
 

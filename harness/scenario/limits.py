@@ -1,35 +1,17 @@
-"""What a scenario may ask for, and what a case needs from the process.
+"""What a scenario may ask for: the bounds checked at load.
 
 The bounds below are checked at load, so that a file from the internet cannot
 make the harness work for hours, or hold more than a process can: each is
 refused with one line naming the field.  What a case needs of this machine
-(file descriptors, network namespaces) is checked before anything runs, so
-that a scenario too big for the machine's limits is refused with the numbers,
-instead of failing minutes into a run with "Too many open files".
+(file descriptors, network namespaces) is harness/scenario/footprint.py's.
 """
 
 from __future__ import annotations
 
-import resource
 from collections.abc import Iterable, Sized
-from itertools import islice
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from harness import timing
-from harness.scenario.probe import listener_keys
-from harness.vocabulary import sysctl_path
-
-if TYPE_CHECKING:
-    from harness.scenario.case import Case, Scenario
-    from harness.scenario.topology import Topology
-
-# Measured: a namespace costs 9 fds of this process (its ns fd, pyroute2's IPRoute
-# with its event loop, the plain netlink socket, the link monitor, the packet
-# capture and the neighbour-event socket); a listener, a probe and a tun/tap one each.
-FDS_PER_NAMESPACE = 9
-FDS_SPARE = 64  # the interpreter, pytest, xdist's channel, pcap files being written
-MAX_NET_NAMESPACES = Path("/proc/sys/user/max_net_namespaces")
+from harness.core import deadlines
+from harness.core.validation import sysctl_path
 
 # The size of a scenario.  The catalogue's largest (scenarios/, measured): 4 hosts,
 # 7 interfaces, 1 LAN, 3 listeners, 12 cases in a file, 3 acts in a case, 4 changes
@@ -37,12 +19,12 @@ MAX_NET_NAMESPACES = Path("/proc/sys/user/max_net_namespaces")
 # far above that, and low enough that a case within all of them holds fewer than
 # 1024 file descriptors (FD_SETSIZE, and the usual soft RLIMIT_NOFILE) on any
 # machine: 9 x 64 namespaces + 192 listeners + 32 probes + 128 tun/tap + 64 spare
-# = 992 (tests/test_loader_bounds.py checks the sum).
+# = 992 (tests/unit/test_loader_bounds.py checks the sum).
 MAX_NAMESPACES = 64  # hosts + LANs: each is a namespace with 9 fds of this process
 MAX_INTERFACES = 128  # in a topology: a tun/tap holds an fd, every link a build step
 MAX_LISTENERS = 192  # in a case, given or by default (each flow's port on each host)
 # A case's acts run one after the other, each up to its settle deadline (1.5 s, 8 s
-# with --kernel-timers) or a pending resolution's bound (timing.NEIGHBOUR_WAIT_MAX_S):
+# with --kernel-timers) or a pending resolution's bound (deadlines.NEIGHBOUR_WAIT_MAX_S):
 # 32 acts are minutes at worst, where an unbounded list made a 22 kB file run 2.8 h.
 MAX_ACTS = 32
 # Every case builds its namespaces anew (about 0.1 s for a few hosts) before its acts.
@@ -76,7 +58,7 @@ def at_most(value: object, limit: int, what: str, why: str) -> object:
 # Neighbour timers that decide how long a pending resolution holds an act: an
 # INCOMPLETE entry fails after mcast_solicit + app_solicit probes retrans_time
 # apart (neigh_timer_handler, neigh_max_probes: the count starts at ucast_solicit),
-# and a proxy answers after up to proxy_delay (pneigh_enqueue); harness/session.py
+# and a proxy answers after up to proxy_delay (pneigh_enqueue); harness/case/session.py
 # waits that long.  Other neighbour timers (base_reachable_time, delay_first_probe_time,
 # gc_stale_time, locktime, ucast_solicit, ...) hold no act: no frame waits on them.
 # Each row: the unit in seconds (a count: None) and the kernel's default.
@@ -103,7 +85,7 @@ def neighbour_wait_problem(
     settings: Iterable[tuple[str, str, int | str]],
 ) -> tuple[str, str] | None:
     """(field, problem) when neighbour sysctls of one host would let a pending resolution
-    hold an act longer than timing.NEIGHBOUR_WAIT_MAX_S, else None.
+    hold an act longer than deadlines.NEIGHBOUR_WAIT_MAX_S, else None.
 
     `settings` are (field, key, value) in the order they are applied (the topology's,
     then a case's changes); every value a key takes is considered, as each holds for a
@@ -133,7 +115,7 @@ def neighbour_wait_problem(
         wait = probes * _effective(row, default, "retrans") + _effective(
             row, default, "proxy_delay"
         )
-        if wait <= timing.NEIGHBOUR_WAIT_MAX_S:
+        if wait <= deadlines.NEIGHBOUR_WAIT_MAX_S:
             continue
         # Blame the setting furthest above the kernel's default.
         blamed = max(
@@ -143,7 +125,7 @@ def neighbour_wait_problem(
         return blamed[1], (
             f"sysctl {blamed[2]!r}: a pending neighbour resolution on {ifname} would hold an "
             f"act {wait:.0f} s ((mcast_solicit + app_solicit) x retrans_time + proxy_delay); "
-            f"a case waits at most {timing.NEIGHBOUR_WAIT_MAX_S:.0f} s for one"
+            f"a case waits at most {deadlines.NEIGHBOUR_WAIT_MAX_S:.0f} s for one"
         )
     return None
 
@@ -160,60 +142,3 @@ def _effective(
 def _default_of(key: str) -> float:
     """The kernel's default of a neighbour parameter, in seconds (or a count)."""
     return _WAIT_PARAMS[sysctl_path(key).rsplit("/", 1)[1]][1]
-
-
-def raise_fd_limit() -> int:
-    """Raise this process's soft limit on open files to its hard limit; the new limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
-
-def listener_count(topology: Topology, case: Case, stop_after: int | None = None) -> int:
-    """How many listeners the case opens (its own, or the run's defaults); counting stops
-    after `stop_after`."""
-    if case.listeners is not None:
-        return len(case.listeners)
-    probes = [act.probe for act in case.acts()]
-    return sum(1 for _ in islice(listener_keys(topology.hosts, probes), stop_after))
-
-
-def case_needs(scenario: Scenario, case: Case) -> tuple[int, int]:
-    """(file descriptors, network namespaces) the case holds at once."""
-    topology = scenario.topology
-    namespaces = len(topology.hosts) + len(topology.lans())
-    listeners = listener_count(topology, case)
-    devices = sum(
-        1
-        for host in topology.hosts.values()
-        for iface in host.interfaces.values()
-        if iface.resolved_kind in ("tun", "tap")
-    )
-    fds = FDS_PER_NAMESPACE * namespaces + listeners + len(case.acts()) + devices + FDS_SPARE
-    return fds, namespaces
-
-
-def over_limits(scenario: Scenario) -> list[str]:
-    """One sentence per case that would exceed this process's limits (after raising the
-    soft fd limit to the hard one)."""
-    fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    try:
-        ns_limit = int(MAX_NET_NAMESPACES.read_text())
-    except (OSError, ValueError):
-        ns_limit = 0  # unknown: not checked
-    problems = []
-    for n, case in enumerate(scenario.cases):
-        fds, namespaces = case_needs(scenario, case)
-        where = f"cases[{n}]({case.id})"  # as the loader names a case
-        if fds > fd_limit:
-            problems.append(
-                f"{where}: needs about {fds} open files at once and this process may "
-                f"have {fd_limit} (ulimit -Hn): split the topology or raise the limit"
-            )
-        if ns_limit and namespaces > ns_limit:
-            problems.append(
-                f"{where}: needs {namespaces} network namespaces and "
-                f"user.max_net_namespaces is {ns_limit}"
-            )
-    return problems

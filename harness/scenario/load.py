@@ -18,9 +18,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from harness.env import SCENARIO_DIR, TOPOLOGY_DIR
+from harness.core.env import SCENARIO_DIR, TOPOLOGY_DIR
+from harness.core.validation import NAME_MAX_CHARS, FieldError, check_name
 from harness.scenario.case import Case, Scenario, ScenarioFile
-from harness.scenario.limits import MAX_LISTENERS, listener_count, neighbour_wait_problem
+from harness.scenario.footprint import listener_count
+from harness.scenario.limits import MAX_LISTENERS, neighbour_wait_problem
 from harness.scenario.topology import Topology
 from harness.scenario.yamldoc import (
     DuplicateKey,
@@ -29,7 +31,6 @@ from harness.scenario.yamldoc import (
     field_key,
     text_problem,
 )
-from harness.vocabulary import NAME_MAX_CHARS, FieldError, check_name
 
 
 class ScenarioError(ValueError):

@@ -1,7 +1,7 @@
 """Probe and listener models: what a case's socket does, and who listens.
 
 A probe's socket options and send flags come from the table in
-harness/sockopts.py: each valued option is a field of the probe
+harness/scenario/sockopts.py: each valued option is a field of the probe
 (`bind_device: eth1`), each switch a name in `sockopts: [...]`.
 """
 
@@ -15,8 +15,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, create_model, field_validator, model_validator
 
-from harness.sockopts import OPTIONS, SEND_FLAGS, SWITCHES, VALUED, SocketOption, misspelled
-from harness.vocabulary import FieldError, IPAddress, Strict, check_allowed, needs_scope
+from harness.core.validation import FieldError, IPAddress, Strict, check_allowed, needs_scope
+from harness.scenario.sockopts import (
+    OPTIONS,
+    SEND_FLAGS,
+    SWITCHES,
+    VALUED,
+    SocketOption,
+    misspelled,
+)
 
 # The largest UDP payload the length fields allow (65535 - 8); what the kernel then
 # accepts is its answer (IPv4: 65507 at most, EMSGSIZE above).

@@ -1,7 +1,7 @@
 """Topology models: hosts, their interfaces, routes, rules, neighbours and sysctls.
 
 What kinds of interface exist and what each needs comes from the link-kind
-table (harness/linkkinds.py).
+table (harness/scenario/link_kinds.py).
 """
 
 from __future__ import annotations
@@ -13,17 +13,7 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from harness.linkkinds import LINK_KINDS
-from harness.scenario.iplines import Neigh, Nexthop, Route, Rule, spec_devices
-from harness.scenario.limits import (
-    MAX_INTERFACES,
-    MAX_LINES,
-    MAX_NAMESPACES,
-    at_most,
-    neighbour_wait_problem,
-    too_many,
-)
-from harness.vocabulary import (
+from harness.core.validation import (
     IFNAME_MAX,
     NAME_MAX_CHARS,
     FieldError,
@@ -36,8 +26,18 @@ from harness.vocabulary import (
     sysctl_path,
     sysctl_write_problem,
 )
+from harness.scenario.iplines import Neigh, Nexthop, Route, Rule, spec_devices
+from harness.scenario.limits import (
+    MAX_INTERFACES,
+    MAX_LINES,
+    MAX_NAMESPACES,
+    at_most,
+    neighbour_wait_problem,
+    too_many,
+)
+from harness.scenario.link_kinds import LINK_KINDS
 
-# The kinds other interfaces join with `master:` (their rows in harness/linkkinds.py).
+# The kinds other interfaces join with `master:` (their rows in harness/scenario/link_kinds.py).
 _MASTERS = ("bridge", "vrf")
 
 
@@ -53,7 +53,7 @@ class Interface(Strict):
 
     `lan: NAME` makes it a port on a LAN (a bridge in a namespace of its own),
     `link: HOST.IFNAME` one end of a veth pair; other kinds are named with `kind`
-    (see harness/linkkinds.py): macvlan/ipvlan (`parent`, `mode`), tun, tap,
+    (see harness/scenario/link_kinds.py): macvlan/ipvlan (`parent`, `mode`), tun, tap,
     dummy, vrf (`table`), bridge.
     """
 

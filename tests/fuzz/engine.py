@@ -29,7 +29,7 @@ from types import FrameType
 import pytest
 
 from harness.cli import main
-from harness.env import PROJECT_ROOT
+from harness.core.env import PROJECT_ROOT
 
 BUDGET = float(os.environ.get("HARNESS_FUZZ_BUDGET", "5"))
 SEED = int(os.environ.get("HARNESS_FUZZ_SEED", "18"))

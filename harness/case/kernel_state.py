@@ -1,0 +1,265 @@
+"""Kernel state: what the kernel holds and decides, read over netlink and /proc/sys.
+
+The kernel's own route lookup for a probe's flow (`ip route get`), the route
+tables and rules of a host (in `ip` words), its neighbour table, and the
+sysctls that decide routing and ARP.  The runner records these next to the
+frames, so a report can say why the kernel chose what it chose.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+from harness.core.evidence import HostTables, LinkAttrs, NeighbourEntry, RouteLookup
+from harness.core.validation import errno_name
+from harness.lab.builder import IPV4_CONF_DEFAULTS
+from harness.lab.network import Network
+from harness.scenario import Probe
+from harness.scenario.ipsyntax import METRICS as METRIC_NUMBERS
+from harness.scenario.ipsyntax import NUD_STATES, ROUTE_TYPES
+
+_STATE_NAMES = {v: k.upper() for k, v in NUD_STATES.items()}
+_TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
+RTM_F_LOOKUP_TABLE = 0x1000
+# Recorded with every case: the sysctls that decide the behaviours the articles discuss.
+WATCHED_CONF = (
+    "forwarding",
+    "rp_filter",
+    "accept_local",
+    "arp_announce",
+    "arp_ignore",
+    "arp_filter",
+    "proxy_arp",
+    "send_redirects",
+    "accept_redirects",
+)
+
+
+def route_get(net: Network, probe: Probe) -> RouteLookup:
+    """The kernel's own lookup for the probe's flow, as `ip route get` would ask it: with
+    the keys the probe's socket options give its own lookup (harness/scenario/sockopts.py)."""
+    ns = net.host(probe.host)
+    query: dict[str, Any] = {"dst": probe.address, "family": probe.family}
+    # iproute2 sets RTM_F_LOOKUP_TABLE; without it the kernel reports table main
+    # whatever table the lookup used (inet_rtm_getroute).
+    flags = RTM_F_LOOKUP_TABLE
+    if probe.scope_steers:
+        # udpv6_sendmsg: a link-local destination's sin6_scope_id is the flow's oif,
+        # before the bound device and the unicast/multicast interface options.
+        query["oif"] = ns.link_index(str(probe.scope))
+    for option, value in probe.options():
+        key = option.route_get
+        if key == "oif" and option.steers(probe.multicast):
+            query.setdefault("oif", ns.link_index(str(value)))  # the first device option wins
+        elif key is not None and key != "oif":
+            query[key] = value
+    if probe.iface is not None:
+        query.setdefault("oif", ns.link_index(probe.iface))
+    bind = probe.bind_address()
+    if bind and bind[0]:
+        query["src"] = bind[0]
+    asked = " ".join(
+        f"{k} {hex(v) if k == 'tos' else v}" for k, v in query.items() if k != "family"
+    )
+    try:
+        answer = ns.ipr.route("get", flags=flags, **query)[0]
+    except NetlinkError as exc:
+        return RouteLookup(query=asked, error=f"{errno_name(exc.code)}: {exc.args[1]}")
+    names = ns.interface_names()
+    oif = answer.get("RTA_OIF")
+    return RouteLookup(
+        query=asked,
+        type=_TYPE_NAMES.get(answer["type"], str(answer["type"])),
+        dev=names.get(oif, str(oif)) if oif else None,
+        gateway=answer.get("RTA_GATEWAY"),
+        src=answer.get("RTA_PREFSRC"),
+        table=answer.get("RTA_TABLE"),
+    )
+
+
+_SCOPE_NAMES = {0: "global", 200: "site", 253: "link", 254: "host"}
+_PROTO_NAMES = {2: "kernel", 3: "boot", 4: "static"}
+_TABLE_NAMES = {254: "main", 255: "local", 253: "default"}
+
+
+def _route_text(entry: Any, names: dict[int, str]) -> str:
+    """One route in `ip route` words and order."""
+    words = [] if entry["type"] == 1 else [_TYPE_NAMES.get(entry["type"], str(entry["type"]))]
+    dst = entry.get("RTA_DST")
+    words.append(f"{dst}/{entry['dst_len']}" if dst else "default")
+    if entry.get("RTA_GATEWAY") is not None:
+        words += ["via", str(entry.get("RTA_GATEWAY"))]
+    oif = entry.get("RTA_OIF")
+    if oif:
+        words += ["dev", names.get(oif, str(oif))]
+    table = entry.get("RTA_TABLE") or entry["table"]
+    if table != 254:
+        words += ["table", _TABLE_NAMES.get(table, str(table))]
+    if entry["proto"] in _PROTO_NAMES and entry["proto"] != 3:  # iproute2 omits boot too
+        words += ["proto", _PROTO_NAMES[entry["proto"]]]
+    if entry["scope"] != 0:
+        words += ["scope", _SCOPE_NAMES.get(entry["scope"], str(entry["scope"]))]
+    for key, attr in (("src", "RTA_PREFSRC"), ("metric", "RTA_PRIORITY")):
+        if entry.get(attr) is not None:
+            words += [key, str(entry.get(attr))]
+    if entry["tos"]:
+        words += ["tos", hex(entry["tos"])]
+    if entry.get("RTA_NH_ID") is not None:
+        words += ["nhid", str(entry.get("RTA_NH_ID"))]
+    metrics = entry.get("RTA_METRICS")
+    if metrics is not None:
+        locked = metrics.get_attr("RTAX_LOCK") or 0
+        for name, number in METRIC_NUMBERS.items():
+            value = metrics.get_attr(f"RTAX_{name.upper()}")
+            if value is not None:
+                words += (
+                    [name, "lock", str(value)] if locked & (1 << number) else [name, str(value)]
+                )
+    for hop in entry.get("RTA_MULTIPATH") or []:
+        words.append("nexthop")
+        if hop.get_attr("RTA_GATEWAY") is not None:
+            words += ["via", str(hop.get_attr("RTA_GATEWAY"))]
+        if hop["oif"]:
+            words += ["dev", names.get(hop["oif"], str(hop["oif"]))]
+        words += ["weight", str(hop["hops"] + 1)]
+    return " ".join(words)
+
+
+def _rule_text(entry: Any) -> str:
+    """One policy rule in `ip rule` words."""
+    words = [f"{entry.get('FRA_PRIORITY', 0)}:"]
+    src = entry.get("FRA_SRC")
+    words += ["from", f"{src}/{entry['src_len']}" if src else "all"]
+    if entry.get("FRA_DST"):
+        words += ["to", f"{entry.get('FRA_DST')}/{entry['dst_len']}"]
+    if entry["tos"]:
+        words += ["tos", hex(entry["tos"])]
+    for key, attr in (("fwmark", "FRA_FWMARK"), ("iif", "FRA_IIFNAME"), ("oif", "FRA_OIFNAME")):
+        if entry.get(attr) is not None:
+            value = entry.get(attr)
+            words += [key, hex(value) if key == "fwmark" else str(value)]
+    actions = {1: "lookup", 2: "goto", 3: "nop", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
+    action = actions.get(entry["action"], str(entry["action"]))
+    if action == "lookup":
+        table = entry.get("FRA_TABLE") or entry["table"]
+        words += ["lookup", _TABLE_NAMES.get(table, str(table))]
+    else:
+        words.append(action)
+    return " ".join(words)
+
+
+def kernel_tables(net: Network, hosts: list[str]) -> dict[str, HostTables]:
+    """For `hosts`: the routes (every table; the kernel's own local and link-local
+    entries left out) and the rules the kernel holds, in `ip` words.
+
+    Only for the hosts whose tables can differ from the topology (the prober and
+    those a change touched): parsing every host's dump cost about 30 ms a case.
+    """
+    tables: dict[str, HostTables] = {}
+    families = [socket.AF_INET, socket.AF_INET6] if net.ipv6 else [socket.AF_INET]
+    for host in hosts:
+        ns = net.host(host)
+        names = ns.interface_names()
+        routes, rules = [], []
+        for family in families:
+            for entry in ns.rtnl.routes(family):
+                table = entry.get("RTA_TABLE") or entry["table"]
+                dst = str(entry.get("RTA_DST") or "")
+                if table == 255 and entry["proto"] == 2:
+                    continue  # local/broadcast entries the kernel made for addresses
+                if family == socket.AF_INET6 and dst.startswith(("fe80:", "ff00:")):
+                    continue
+                routes.append(_route_text(entry, names))
+            rules += [_rule_text(entry) for entry in ns.rtnl.rules(family)]
+        tables[host] = HostTables(routes=routes, rules=rules)
+    return tables
+
+
+def state_name(state: int) -> str:
+    """NUD_* bits as `ip neigh` names them: REACHABLE, INCOMPLETE, STALE|..."""
+    return _STATE_NAMES.get(state) or "|".join(
+        n for bit, n in _STATE_NAMES.items() if bit and state & bit
+    )
+
+
+def neighbour_tables(net: Network) -> dict[str, list[NeighbourEntry]]:
+    """Every host's neighbour entries (ARP and ND), like `ip neigh show`."""
+    tables: dict[str, list[NeighbourEntry]] = {}
+    for host in net.topology.hosts:
+        ns = net.host(host)
+        names = ns.interface_names()
+        entries = []
+        for entry in ns.rtnl.neighbours():
+            entries.append(
+                NeighbourEntry(
+                    dst=entry.dst,
+                    state=state_name(entry.state),
+                    lladdr=entry.lladdr,
+                    dev=names.get(entry.ifindex, str(entry.ifindex)),
+                )
+            )
+        tables[host] = entries
+    return tables
+
+
+# ARPHRD_* of include/uapi/linux/if_arp.h, named as `ip link` names them.
+HARDWARE_TYPES = {1: "ether", 772: "loopback", 0xFFFE: "none"}
+# IFF_* of include/uapi/linux/if.h, in `ip link`'s order.
+LINK_FLAGS = (
+    ("LOOPBACK", 0x8),
+    ("BROADCAST", 0x2),
+    ("POINTOPOINT", 0x10),
+    ("MULTICAST", 0x1000),
+    ("NOARP", 0x80),
+    ("PROMISC", 0x100),
+    ("UP", 0x1),
+    ("LOWER_UP", 0x10000),
+)
+
+
+def link_states(net: Network) -> dict[str, dict[str, LinkAttrs]]:
+    """Every host's links as `ip link` shows them: type, address, flags, MTU, queue length."""
+    states: dict[str, dict[str, LinkAttrs]] = {}
+    for host in net.topology.hosts:
+        states[host] = {
+            link.name: LinkAttrs(
+                type=HARDWARE_TYPES.get(link.hardware_type, str(link.hardware_type)),
+                address=link.address,
+                flags=[name for name, bit in LINK_FLAGS if link.flags & bit],
+                mtu=link.mtu,
+                txqueuelen=link.txqueuelen,
+            )
+            for link in net.host(host).rtnl.links()
+        }
+    return states
+
+
+def watched_sysctls(net: Network, changed: set[str]) -> dict[str, dict[str, str]]:
+    """Per host: the sysctls the scenario names (in its hosts and `changed` by its
+    changes), and those that decide routing and ARP where they are not at the kernel's
+    default (the harness resets them to it; a record would otherwise repeat ~40 defaults
+    per host)."""
+    values: dict[str, dict[str, str]] = {}
+    for host_name, host in net.topology.hosts.items():
+        ns = net.host(host_name)
+        named = [*host.sysctls, *changed]
+        watched = ["net.ipv4.ip_forward"]
+        for dev in ["all", *sorted(ns.interface_names().values())]:
+            if dev != "lo":
+                watched += [f"net/ipv4/conf/{dev}/{k}" for k in WATCHED_CONF]
+        found = ns.read_sysctls(list(dict.fromkeys([*named, *watched])))
+        values[host_name] = {
+            key.replace("/", "."): value
+            for key, value in found.items()
+            if key in named or value != _default_of(key)
+        }
+    return values
+
+
+def _default_of(key: str) -> str:
+    """The kernel's built-in value of a watched key (harness/lab/builder.py resets to it)."""
+    name = key.replace(".", "/").rsplit("/", 1)[-1]
+    return str(IPV4_CONF_DEFAULTS.get(name, 0))
