@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.importer.model import ChangeDraft, Draft, Iface, Ignored, Unsupported
 from harness.scenario.ipsyntax.tokens import MAC
+from harness.scenario.link_kinds import IP_LINK_KINDS, TUNTAP_KINDS
 
 # iproute2's objects, in the order ip.c matches abbreviations against them.
 _IP_OBJECTS = (
@@ -32,7 +33,8 @@ _VERBS = {
     "rule": "add delete flush show list lst save restore",
     "neigh": "add change replace delete flush show list lst get",
 }
-_LINK_KINDS = {"veth", "bridge", "macvlan", "ipvlan", "vrf", "dummy"}
+# The kinds `ip link add ... type KIND` makes that the harness has a row for.
+_LINK_KINDS = IP_LINK_KINDS
 Handler = Callable[[Draft, str, list[str], int | None], None]
 Dispatch = Callable[[Draft, str, list[str]], None]
 
@@ -280,7 +282,7 @@ def tuntap(draft: Draft, ns: str, args: list[str], family: int | None) -> None:
     if verb == "delete":
         draft.delete(ns, name)
         return
-    if mode not in ("tun", "tap"):
+    if mode not in TUNTAP_KINDS:
         raise Unsupported("`ip tuntap add` needs `mode tun` or `mode tap`")
     draft.create(ns, name, Iface(mode, draft.line))
     draft.note(f"{name}: the harness holds the {mode} device's fd (so it has carrier) and reads it")

@@ -17,10 +17,12 @@ from typing import Any
 
 from harness.core.validation import IPInterface, check_ifname, sysctl_path, sysctl_row
 from harness.scenario.limits import MAX_NAMESPACES
+from harness.scenario.link_kinds import LINK_KINDS
 
 ROOT = ""  # the machine's own namespace
-_STAYS = {"bridge": "a bridge", "vrf": "a VRF", "loopback": "lo"}  # NETIF_F_NETNS_LOCAL
-STACKED = {"macvlan", "ipvlan"}
+# From the link-kind rows: what cannot change namespace, what stands on a `parent`.
+_STAYS = frozenset(k.name for k in LINK_KINDS.values() if k.netns_local)
+STACKED = frozenset(k.name for k in LINK_KINDS.values() if k.role == "stacked")
 _DEV_WORDS = {"dev", "oif", "iif"}
 
 
@@ -227,7 +229,8 @@ class Draft:
         if target == ns:
             return  # the kernel does nothing (dev_change_net_namespace)
         if iface.kind in _STAYS:
-            raise Unsupported(f"{_STAYS[iface.kind]} cannot change namespace (the kernel refuses)")
+            what = {"loopback": "lo", "vrf": "a VRF"}.get(iface.kind, f"a {iface.kind}")
+            raise Unsupported(f"{what} cannot change namespace (the kernel refuses)")
         if iface.kind in STACKED:
             raise Unsupported(f"a {iface.kind} moved away from its parent cannot be written")
         if name in self.host(target).interfaces:

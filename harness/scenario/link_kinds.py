@@ -9,7 +9,8 @@ how the lab makes a kind, and tries a feature, is harness/lab/link_makers.py,
 keyed by the row's name.  Nothing here touches a kernel.
 
 Adding a kind: one row here, its maker (and, when it is a new kernel feature, its
-try) in harness/lab/link_makers.py, its README line, and a use in tests/scenarios/.
+try) in harness/lab/link_makers.py, its README line, and a use in tests/scenarios/;
+`harness import` reads the kinds it translates from the rows (`made_with`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ class LinkKind:
     modes: tuple[str, ...] = ()  # allowed `mode:` values, the first is the default
     requires: tuple[str, ...] = ()  # Interface fields it cannot do without
     early_up: bool = False  # set up as soon as it exists (unless it gets a fixed MAC later)
+    # How a listing makes it (what `harness import` reads): `ip link add ... type NAME`,
+    # `ip tuntap add ... mode NAME`, or nothing (a LAN port, lo).
+    made_with: Literal["ip link add", "ip tuntap add"] | None = None
+    # NETIF_F_NETNS_LOCAL: the kernel refuses to move it to another namespace
+    # (dev_change_net_namespace() returns EINVAL), so `ip link set X netns N` fails.
+    netns_local: bool = False
 
 
 LINK_KINDS: dict[str, LinkKind] = {
@@ -69,6 +76,7 @@ LINK_KINDS: dict[str, LinkKind] = {
             wired=True,
             requires=("link",),
             early_up=True,
+            made_with="ip link add",
         ),
         LinkKind(
             "port",
@@ -91,6 +99,7 @@ LINK_KINDS: dict[str, LinkKind] = {
             wired=True,
             modes=("bridge", "private", "vepa", "passthru"),
             requires=("parent",),
+            made_with="ip link add",
         ),
         LinkKind(
             "ipvlan",
@@ -101,6 +110,7 @@ LINK_KINDS: dict[str, LinkKind] = {
             wired=True,
             modes=tuple(IPVLAN_MODES),
             requires=("parent",),
+            made_with="ip link add",
         ),
         LinkKind(
             "tun",
@@ -109,6 +119,7 @@ LINK_KINDS: dict[str, LinkKind] = {
             "tun",
             "local",
             config="CONFIG_TUN",
+            made_with="ip tuntap add",
         ),
         LinkKind(
             "tap",
@@ -117,6 +128,7 @@ LINK_KINDS: dict[str, LinkKind] = {
             "tun",
             "local",
             link_local=True,
+            made_with="ip tuntap add",
         ),
         LinkKind(
             "dummy",
@@ -124,6 +136,7 @@ LINK_KINDS: dict[str, LinkKind] = {
             "dummy",
             "local",
             config="CONFIG_DUMMY",
+            made_with="ip link add",
         ),
         LinkKind(
             "vrf",
@@ -133,6 +146,8 @@ LINK_KINDS: dict[str, LinkKind] = {
             config="CONFIG_NET_VRF",
             neigh_timers=False,
             requires=("table",),
+            made_with="ip link add",
+            netns_local=True,
         ),
         LinkKind(
             "bridge",
@@ -141,6 +156,8 @@ LINK_KINDS: dict[str, LinkKind] = {
             "local",
             config="CONFIG_BRIDGE",
             neigh_timers=False,
+            made_with="ip link add",
+            netns_local=True,
         ),
         LinkKind(
             "loopback",
@@ -148,9 +165,14 @@ LINK_KINDS: dict[str, LinkKind] = {
             None,
             "loopback",
             neigh_timers=False,
+            netns_local=True,
         ),
     )
 }
+
+# What `harness import` translates: the kinds a listing makes with `ip link add`.
+IP_LINK_KINDS = frozenset(k.name for k in LINK_KINDS.values() if k.made_with == "ip link add")
+TUNTAP_KINDS = frozenset(k.name for k in LINK_KINDS.values() if k.made_with == "ip tuntap add")
 
 # The kernel features, by name: the rows that name the config option of one.
 FEATURES: dict[str, LinkKind] = {k.name: k for k in LINK_KINDS.values() if k.config}
