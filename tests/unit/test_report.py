@@ -1,4 +1,6 @@
-"""The run report (HTML page and text view) from hand-made records (pure logic; no kernel)."""
+"""The run report (HTML page and text view) from hand-made records and a committed real run
+(pure logic; no kernel); one test drives the page in headless chromium (scripts/bootstrap dev
+installs it)."""
 
 from __future__ import annotations
 
@@ -33,11 +35,12 @@ from harness.outputs.report import (
 )
 from harness.outputs.report.style import CJK_CHARACTER, cjk_covered
 from harness.outputs.report.svg import receipt_text
-from harness.runs.store import read_results, write_results
+from harness.runs.store import read_results, read_run, write_results
 from harness.scenario import Act, Topology
 from harness.scenario.expect import Comparison, Expect
 
-SAMPLE_RUN = Path("/tmp/sample/results")
+# a real run of three scenarios on a real kernel, committed (tests/unit/test_fuzz.py mutates copies)
+REAL_RUN = Path(__file__).resolve().parents[1] / "fuzz" / "results.json"
 SENDER_MAC = "02:00:00:00:00:01"
 PEER_MAC = "02:00:00:00:00:02"
 UDP = "UDP 192.0.2.224:40000 > 192.0.2.193:9000 len 8 ttl 64"
@@ -372,19 +375,48 @@ def test_case_text_has_topology_and_the_differing_field() -> None:
     assert len(times) == len(ARP) + len(PACKETS) and times == sorted(times)
 
 
-@pytest.mark.skipif(not (SAMPLE_RUN / "results.json").is_file(), reason="no sample run")
-def test_report_on_the_sample_run(tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    shutil.copytree(SAMPLE_RUN, run)
+@pytest.fixture
+def sample_run(tmp_path: Path) -> Path:
+    """A run folder as a run leaves it: the committed real run's records (all pass, no
+    pcaps) with this file's failing, erroring and refuted cases added, their pcaps on disk
+    under the folder, all written back with the run's own writer."""
+    real = tmp_path / "real"
+    real.mkdir()
+    shutil.copy(REAL_RUN, real / "results.json")
+    run_info, records = read_run(real)
+    assert run_info is not None and len(records) == 14
+    made = [record("fail"), record("error", observed=None, comparison=[], message="Boom")]
+    made.append(named("refuted", "peer-refuted").model_copy(update={"refuted": "it does not"}))
+    made = [r.model_copy(update={"pcaps": [f"pcap/dontroute/{r.case}/eth0.pcap"]}) for r in made]
+    sample = tmp_path / "sample"
+    for rec in made:
+        pcap = sample / rec.pcaps[0]
+        pcap.parent.mkdir(parents=True)
+        pcap.write_bytes(b"")
+    write_results(sample, records + made, run_info)
+    return sample
+
+
+def test_report_on_the_sample_run(tmp_path: Path, sample_run: Path) -> None:
+    run = tmp_path / "moved"  # the folder, pcaps and all, moves as one (links are relative)
+    shutil.copytree(sample_run, run)
     records = read_results(run)
     text = write_report(run).read_text()
+    assert len(records) == 17 and len({r.scenario for r in records}) == 4
     assert text.count('<section class="case ') == len({r.key for r in records})
-    assert "http://" not in text and "https://" not in text
+    # the real run quotes Chinese articles: the page carries the CJK font, whose licence
+    # notice (a CSS comment) names its authors' sites; nothing outside comments links out
+    assert "SIL Open Font License" in text
+    outside_comments = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    assert "http://" not in outside_comments and "https://" not in outside_comments
     failing = [r for r in records if r.verdict == "fail"]
-    assert text.count('<section class="case fail"') == len(failing)
-    for rec in records:
-        for pcap in rec.pcaps:
-            assert f'href="{pcap}"' in text
+    assert len(failing) == 1 and text.count('<section class="case fail"') == len(failing)
+    assert '<section class="case error"' in text and '<section class="case refuted"' in text
+    pcaps = [pcap for rec in records for pcap in rec.pcaps]
+    assert len(pcaps) == 3
+    for pcap in pcaps:
+        assert f'href="{pcap}"' in text
+    assert "(missing)" not in text
 
 
 def test_several_probes_get_one_syscall_box_each() -> None:
@@ -513,7 +545,7 @@ def test_filter_bar_and_what_it_reads(tmp_path: Path) -> None:
     assert "fetch" not in script and "http" not in script
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium to run the page")
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium (bootstrap dev has it)")
 def test_filter_runs_in_a_browser(tmp_path: Path) -> None:
     """The page's own script, driven like a reader: untick pass, then search a word."""
     records = [record("pass"), record("fail"), named("refuted", "r")]
