@@ -31,9 +31,8 @@ from harness.core.deadlines import CASE_BUDGET_FLAG, CASE_BUDGET_S, seconds_abov
 from harness.core.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
 from harness.core.run_folder import refuse_links
 from harness.core.validation import version_tuple
-from harness.guests.fetch import KernelError
-from harness.guests.launch import find_kernel
 from harness.guests.matrix import HOST, Gateway, gateways, kernel_run, seen_kernel_run
+from harness.guests.sources import KernelError, find_kernel
 from harness.lab import requirements
 from harness.lab.neighbour_timers import MODE_VARIABLE
 from harness.outputs.console import RunConsole

@@ -198,9 +198,8 @@ def _repeat(args: argparse.Namespace) -> int:
 
 def _kernel_problem(label: str) -> str | None:
     """Why `--kernel label` cannot run (no such cached kernel or image), or None."""
-    from harness.guests.fetch import KernelError
-    from harness.guests.launch import find_kernel
     from harness.guests.matrix import HOST
+    from harness.guests.sources import KernelError, find_kernel
 
     if label == HOST:
         return None

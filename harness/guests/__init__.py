@@ -1,1 +1,1 @@
-"""Guest kernels: Debian kernels fetched into a cache, booted with virtme-ng as xdist workers."""
+"""Guest kernels: found or fetched by `sources/`, booted with virtme-ng as xdist workers."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.guests.fetch import KernelError, cache_dir, cached_kernels, fetch
+from harness.guests.sources import KernelError, fetch
+from harness.guests.sources.cache import cache_dir, cached_kernels
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:

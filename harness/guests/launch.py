@@ -33,7 +33,6 @@ import os
 import select
 import shlex
 import shutil
-import struct
 import subprocess
 import sys
 import threading
@@ -44,8 +43,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from harness.core import run_folder
-from harness.guests.fetch import KernelError, cache_dir, find_cached
 from harness.guests.keeper import VENV_BIN, Keeper
+from harness.guests.sources import Kernel, KernelError, find_kernel
+from harness.guests.sources.cache import cache_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MARKER = b"harness-guest-ready"
@@ -65,55 +65,6 @@ UNUSED_MODULES = (
 
 class BootError(Exception):
     """The guest did not start Python; the message says why and ends with the console's tail."""
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """A bootable image and its kernel release."""
-
-    image: Path
-    release: str
-
-
-def image_release(image: Path) -> str:
-    """The release a bzImage announces (`uname -r` in the guest), from its boot header."""
-    # x86 boot protocol: "HdrS" at 0x202; kernel_version (0x20E) points to a
-    # NUL-terminated string at its value + 0x200.
-    try:
-        with image.open("rb") as f:
-            head = f.read(0x8000)
-    except OSError as exc:
-        raise KernelError(f"cannot read the kernel image {image}: {exc.strerror}") from None
-    if len(head) < 0x210 or head[0x202:0x206] != b"HdrS":
-        raise KernelError(f"{image} is not an x86 bzImage (no boot header)")
-    (offset,) = struct.unpack_from("<H", head, 0x20E)
-    text = head[offset + 0x200 :].split(b"\0", 1)[0].decode("ascii", "replace")
-    if not text.split():
-        raise KernelError(f"{image} names no kernel release in its boot header")
-    return text.split()[0]
-
-
-def find_kernel(spec: str) -> Kernel:
-    """A kernel by path (an image with lib/modules/<release> above it) or cached release/series."""
-    path = Path(spec)
-    if "/" not in spec and not path.exists():
-        cached = find_cached(spec)
-        return Kernel(cached.image, cached.release)
-    if not path.is_file():
-        raise KernelError(f"no kernel image {spec}")
-    image = path.absolute()
-    release = image_release(image)
-    # virtme-ng looks for the modules from the image's directory upwards, in
-    # <dir>/lib/modules/<release> or <dir>/usr/lib/modules/<release>.
-    for parent in image.parents:
-        for base in ("lib", "usr/lib"):
-            if (parent / base / "modules" / release).is_dir():
-                return Kernel(image, release)
-    raise KernelError(
-        f"no modules for {release} beside {image}: put them in lib/modules/{release} "
-        "in the image's directory or one above it (as `make modules_install "
-        "INSTALL_MOD_PATH=DIR` does)"
-    )
 
 
 @dataclass

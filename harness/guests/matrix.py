@@ -19,8 +19,7 @@ from pathlib import Path
 
 from harness.case.record import KernelRun
 from harness.core.env import kernel_release
-from harness.guests.fetch import KernelError
-from harness.guests.launch import find_kernel
+from harness.guests.sources import KernelError, find_kernel
 
 HOST = "host"
 LAUNCHER = Path(sys.executable).parent / "harness-guest"

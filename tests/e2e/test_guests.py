@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.guests.fetch import cached_kernels
+from harness.guests.sources.cache import cached_kernels
 from harness.runs.store import read_results
 from tests.conftest import needs_root
 from tests.unit.test_guests import PROJECT

@@ -17,20 +17,18 @@ import pytest
 
 from harness.core.env import kernel_release
 from harness.guests import launch
-from harness.guests.fetch import (
+from harness.guests.matrix import seen_kernel_run
+from harness.guests.sources import Kernel, KernelError, find_kernel
+from harness.guests.sources.cache import METADATA, cached_kernels, find_cached
+from harness.guests.sources.debian import (
     KEYRING,
-    METADATA,
     Archive,
-    KernelError,
     apt_config,
-    cached_kernels,
     candidates,
-    find_cached,
     newest,
     sources_list,
     system_archive,
 )
-from harness.guests.matrix import seen_kernel_run
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -198,14 +196,14 @@ def _bzimage(path: Path, version: bytes) -> Path:
 def test_a_user_kernel_is_found_with_its_modules_above_it(tmp_path: Path) -> None:
     image = _bzimage(tmp_path / "bzImage", b"6.13.0-rc1+ (me@box) #1 SMP")
     with pytest.raises(KernelError, match=r"no modules for 6\.13\.0-rc1\+ beside"):
-        launch.find_kernel(str(image))
+        find_kernel(str(image))
     (tmp_path / "lib/modules/6.13.0-rc1+").mkdir(parents=True)
-    assert launch.find_kernel(str(image)) == launch.Kernel(image, "6.13.0-rc1+")
+    assert find_kernel(str(image)) == Kernel(image, "6.13.0-rc1+")
     (tmp_path / "notakernel").write_bytes(b"\0" * 4096)
     with pytest.raises(KernelError, match="is not an x86 bzImage"):
-        launch.find_kernel(str(tmp_path / "notakernel"))
+        find_kernel(str(tmp_path / "notakernel"))
     with pytest.raises(KernelError, match="no kernel image"):
-        launch.find_kernel(str(tmp_path / "missing"))
+        find_kernel(str(tmp_path / "missing"))
 
 
 def test_launcher_arguments_are_options_kernel_then_python_args() -> None:
@@ -224,7 +222,7 @@ def test_guest_script_prints_the_marker_before_it_becomes_python() -> None:
 
 
 def test_vng_command_disables_kvm_only_for_tcg() -> None:
-    kernel = launch.Kernel(Path("/k/boot/vmlinuz-6.1"), "6.1")
+    kernel = Kernel(Path("/k/boot/vmlinuz-6.1"), "6.1")
     options = launch.Options(rwdirs=[Path("/r")], append=["quiet"])
     tcg = launch.vng_command(kernel, "tcg", options, "true")
     assert "--disable-kvm" in tcg

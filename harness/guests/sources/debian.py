@@ -1,21 +1,10 @@
-"""Kernels to boot as guests: Debian's generic -amd64 images, fetched into a cache we own.
+"""Debian's generic -amd64 kernels, fetched into the cache (`cache.py`) with a private apt.
 
-Where the cache is, and why
----------------------------
-`$HARNESS_CACHE/kernels`, else `$XDG_CACHE_HOME/harness/kernels`, else
-`~/.cache/harness/kernels`.  It is persistent (a kernel is 50-100 MB to
-download), it is not inside the project (so a worktree or a fresh clone does not
-fetch again, and `git status` stays clean), and it is on the host's own file
-system, which virtme-ng shares read-only with the guest at the same path: the
-guest loads its modules from there.
-
-Layout: `<cache>/<release>/` is a `dpkg-deb -x` of the kernel's packages (`boot/vmlinuz-<release>`,
-`lib/modules/<release>` or, from trixie on, `usr/lib/modules/<release>`) with
-`modules.dep` made by depmod at fetch time, plus `harness-kernel.json` saying
-where it came from.  `<cache>/.apt/` is a private apt configuration (own sources
-list, lists, cache and empty status file, used through APT_CONFIG): the
-machine's own sources and installed packages are never touched (adding another
-release's suite to the system's sources once upgraded this machine's libc).
+`<cache>/.apt/` is a private apt configuration (own sources list, lists, cache
+and empty status file, used through APT_CONFIG): the machine's own sources and
+installed packages are never touched (adding another release's suite to the
+system's sources once upgraded this machine's libc).  A kernel is fetched with
+`apt-get download` and unpacked with `dpkg-deb -x`.
 
 Why Debian's generic images: they have 9p (virtme-ng shares the root over 9p
 where no virtiofsd is usable; the -cloud-amd64 images lack it) and every module
@@ -24,28 +13,34 @@ the scenarios load (veth, bridge, macvlan, ipvlan, dummy, vrf, tun).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from debian.deb822 import Deb822, Packages
 from debian.debian_support import Version
 
+from harness.guests.sources.base import Kernel, KernelError, Log, Source
+from harness.guests.sources.cache import (
+    METADATA,
+    CachedKernel,
+    cache_dir,
+    load_entry,
+    locked,
+    scratch_dir,
+    series_key,
+)
+
 # Releases the Debian archive still serves, oldest first (buster is gone).
 # Each is read with its -updates and -security suites, where it has them.
 RELEASES = ("bullseye", "bookworm", "trixie", "sid")
 SYSTEM_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
-METADATA = "harness-kernel.json"
 
 # linux-image-6.1.0-57-amd64 (bullseye, bookworm), linux-image-6.12.57+deb13-amd64
 # (trixie on).  Not -cloud-amd64 (no 9p), -rt-amd64, -dbg or -unsigned.
@@ -55,18 +50,6 @@ _IMAGE_PACKAGE = re.compile(
 
 
 _KERNEL_STANZA = re.compile(r"^Package: linux-image-.*?(?:\n\n|\Z)", re.MULTILINE | re.DOTALL)
-
-
-class KernelError(Exception):
-    """A kernel could not be found, fetched or unpacked; the message is one sentence."""
-
-
-def cache_dir() -> Path:
-    """Where fetched kernels live (see the module docstring)."""
-    if os.environ.get("HARNESS_CACHE"):
-        return Path(os.environ["HARNESS_CACHE"]).absolute() / "kernels"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg).absolute() / "harness" / "kernels"
 
 
 @dataclass(frozen=True)
@@ -204,91 +187,17 @@ def candidates(index: str, suite: str) -> list[Candidate]:
     return found
 
 
-def _series_key(series: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in series.split("."))
-
-
 def newest(series: str, offered: Iterable[Candidate]) -> Candidate:
     """The newest image of a series (`6.1`), or an exact release (`6.1.0-57-amd64`)."""
     offered = list(offered)
     matching = [c for c in offered if series in (c.series, c.release)]
     if not matching:
-        versions = sorted({c.series for c in offered}, key=_series_key)
+        versions = sorted({c.series for c in offered}, key=series_key)
         raise KernelError(
             f"Debian's archive has no generic amd64 kernel {series}: it offers "
             f"{', '.join(versions) or 'none'} (in {', '.join(RELEASES)})"
         )
     return max(matching, key=lambda c: Version(c.version))
-
-
-@dataclass(frozen=True)
-class CachedKernel:
-    """A kernel unpacked in the cache, ready for virtme-ng."""
-
-    release: str
-    root: Path  # the unpacked package: boot/, lib/ or usr/lib/
-    package: str = ""
-    version: str = ""
-    suite: str = ""
-
-    @property
-    def image(self) -> Path:
-        """The bootable bzImage."""
-        return self.root / "boot" / f"vmlinuz-{self.release}"
-
-    @property
-    def modules(self) -> Path:
-        """The modules tree of this release (virtme-ng looks for it beside the image)."""
-        for base in ("lib", "usr/lib"):
-            path = self.root / base / "modules" / self.release
-            if path.is_dir():
-                return path
-        return self.root / "lib" / "modules" / self.release
-
-    def size(self) -> int:
-        """Bytes on disk."""
-        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
-
-
-def cached_kernels(cache: Path | None = None) -> list[CachedKernel]:
-    """Every complete kernel in the cache, oldest series first."""
-    cache = cache or cache_dir()
-    found = []
-    for meta in cache.glob(f"*/{METADATA}"):
-        try:
-            fields = json.loads(meta.read_text())
-            kernel = CachedKernel(
-                release=fields["release"],
-                root=meta.parent,
-                package=fields.get("package", ""),
-                version=fields.get("version", ""),
-                suite=fields.get("suite", ""),
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # not ours, or damaged: ignored, and fetch makes it anew
-        if kernel.image.is_file():
-            found.append(kernel)
-    return sorted(found, key=lambda k: (_series_key(_series(k.release)), Version(k.version)))
-
-
-def _series(release: str) -> str:
-    return ".".join(release.split(".")[:2]).split("-")[0]
-
-
-def find_cached(name: str, cache: Path | None = None) -> CachedKernel:
-    """A cached kernel by release (`6.1.0-57-amd64`) or series (`6.1`: the newest cached)."""
-    kernels = cached_kernels(cache)
-    matching = [k for k in kernels if name in (k.release, _series(k.release))]
-    if not matching:
-        have = ", ".join(k.release for k in kernels) or "none"
-        raise KernelError(
-            f"no kernel {name} in the cache {cache or cache_dir()} (cached: {have}); "
-            f"fetch it with `harness kernels fetch {name}`"
-        )
-    return matching[-1]
-
-
-Log = Callable[[str], None]
 
 
 class PrivateApt:
@@ -360,21 +269,11 @@ class PrivateApt:
         return debs
 
 
-@contextlib.contextmanager
-def _scratch(cache: Path, prefix: str) -> Iterator[Path]:
-    """A directory beside the cache entries (so rename works), removed whatever happens."""
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=cache))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def fetch(versions: list[str], cache: Path | None = None, log: Log = print) -> list[CachedKernel]:
     """Download and unpack the newest generic amd64 kernel of each series, unless it is cached."""
     cache = cache or cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    with _locked(cache):
+    with locked(cache):
         apt = PrivateApt(cache, system_archive())
         log(f"reading Debian's package indices ({', '.join(RELEASES)}) from {apt.archive.main}")
         apt.update()
@@ -387,11 +286,11 @@ def _fetch_one(apt: PrivateApt, chosen: Candidate, cache: Path, log: Log) -> Cac
     target = cache / chosen.release
     if (target / METADATA).is_file():
         log(f"{chosen.release} is cached already: {target}")
-        return _load(target)
+        return load_entry(target)
     log(f"downloading {' '.join(chosen.parts)} ({chosen.suite})")
     # Everything is made under a temporary name and renamed into place only when
     # complete: an interrupted fetch leaves no entry that looks usable.
-    with _scratch(cache, ".fetch-") as scratch:
+    with scratch_dir(cache, ".fetch-") as scratch:
         unpacked = scratch / "root"
         for deb in apt.download(chosen, scratch):
             extracted = _run(["dpkg-deb", "-x", str(deb), str(unpacked)], LOCAL_TIMEOUT)
@@ -419,14 +318,7 @@ def _fetch_one(apt: PrivateApt, chosen: Candidate, cache: Path, log: Log) -> Cac
         (unpacked / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
         unpacked.rename(target)
     log(f"unpacked into {target}")
-    return _load(target)
-
-
-def _load(root: Path) -> CachedKernel:
-    fields = json.loads((root / METADATA).read_text())
-    return CachedKernel(
-        fields["release"], root, fields["package"], fields["version"], fields["suite"]
-    )
+    return load_entry(target)
 
 
 def _depmod(kernel: CachedKernel) -> None:
@@ -457,11 +349,8 @@ def _run(
         raise KernelError(f"{argv[0]} did not end within {timeout:.0f} s: {hung}") from None
 
 
-@contextlib.contextmanager
-def _locked(cache: Path) -> Iterator[None]:
-    """One fetch at a time per cache; whatever scratch a killed fetch left is removed first."""
-    with open(cache / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released by the kernel if we die
-        for scratch in cache.glob(".fetch-*"):
-            shutil.rmtree(scratch, ignore_errors=True)
-        yield
+def _fetch_kernels(labels: list[str], log: Log) -> list[Kernel]:
+    return [Kernel(k.image, k.release) for k in fetch(labels, log=log)]
+
+
+SOURCE = Source("debian", fetch=_fetch_kernels)
