@@ -36,12 +36,11 @@ from harness.guests.sources import KernelError, find_kernel
 from harness.lab import requirements
 from harness.lab.neighbour_timers import MODE_VARIABLE
 from harness.outputs.console import RunConsole
+from harness.outputs.formats import FORMATS
 from harness.outputs.headline import headline
-from harness.outputs.jsonlines import JsonLines
-from harness.outputs.junit import write_junit
 from harness.outputs.report import render_case_text, write_report
+from harness.outputs.sink import Sink
 from harness.outputs.summary import write_summary
-from harness.outputs.tap import Tap
 from harness.runs.compare import kernel_differences
 from harness.runs.stopping import hold_signals, raise_if_signalled, stop_on_signals
 from harness.runs.store import (
@@ -78,22 +77,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="which cases keep their pcaps in the run folder: findings (fail, error, refuted, "
         "changed; the default), all, or none",
     )
-    group.addoption(
-        "--json",
-        metavar="PATH",
-        help="write each case's record as a line of JSON as it finishes ('-': stdout)",
-    )
-    group.addoption(
-        "--tap",
-        metavar="PATH",
-        help="write TAP in the kernel selftests' style as cases finish ('-': stdout)",
-    )
-    group.addoption(
-        "--harness-junit",
-        metavar="PATH",
-        help="write JUnit XML: a suite per kernel, classname the scenario, refuted and "
-        "changed claims as passed tests that say so, failures naming the fields that differ",
-    )
+    for output in FORMATS:  # harness/outputs/formats.py: --json, --tap, --harness-junit
+        group.addoption(output.pytest_option, metavar="PATH", help=output.help)
     group.addoption(
         "--harness-console",
         action="store_true",
@@ -167,14 +152,15 @@ def _run_dir(config: pytest.Config) -> Path | None:
 
 def _check_arguments(config: pytest.Config) -> None:
     """Usage errors now, not INTERNALERROR: under xdist only the workers read -k (and all
-    fail to collect), and --json/--tap/--harness-junit are opened at the start or the end."""
+    fail to collect), and the outputs' paths (--json, --tap, ...) are opened at the start or
+    the end."""
     keyword = config.getoption("keyword", "")
     try:
         if keyword:
             Expression.compile(keyword)  # pytest's own parser of -k
     except SyntaxError as exc:
         raise pytest.UsageError(f"-k {keyword!r}: {exc}") from None
-    for option in ("--json", "--tap", "--harness-junit"):
+    for option in (output.pytest_option for output in FORMATS):
         path = Path(str(config.getoption(option, None) or "-"))
         if str(path) != "-" and (path.is_dir() or not path.parent.is_dir()):
             why = "a folder, not a file" if path.is_dir() else f"no folder {path.parent}"
@@ -202,7 +188,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if run_dir is not None:
         try:
             run = HarnessRun(config, run_dir)
-        except OSError as exc:  # --json or --tap opened for writing: a folder, no permission
+        except OSError as exc:  # an output (--json, --tap) opened: a folder, no permission
             raise pytest.UsageError(f"{exc.filename}: {exc.strerror}") from None
         config.pluginmanager.register(run, "harness-run")
         stop_on_signals()
@@ -349,10 +335,12 @@ class HarnessRun:
         self.clock = time.monotonic()
         self.ended: dict[str, tuple[float, float]] = {}  # kernel: its first and last case's end
         self.records: dict[tuple[str, str, str], CaseRecord] = {}
-        json_path = config.getoption("--json", None)
-        tap_path = config.getoption("--tap", None)
-        self.json = JsonLines(json_path) if json_path else None
-        self.tap = Tap(tap_path) if tap_path else None
+        # Every output format asked for (harness/outputs/formats.py), opened now.
+        self.sinks: list[Sink] = [
+            output.sink(path)
+            for output in FORMATS
+            if (path := config.getoption(output.pytest_option, None))
+        ]
         self.console = RunConsole() if config.getoption("--harness-console", False) else None
         self.gateways = config.stash.get(_GATEWAYS, [])
         self.each = config.getoption("dist", "no") == "each"  # every node runs every case
@@ -365,10 +353,8 @@ class HarnessRun:
         self.ended[record.kernel] = (self.ended.get(record.kernel, (now, now))[0], now)
         if not stored:
             write_record(self.run_dir, record)
-        if self.json is not None:
-            self.json.add(record)
-        if self.tap is not None:
-            self.tap.add(record)
+        for sink in self.sinks:
+            sink.add(record)
         if self.console is not None:
             self.console.finished(record)
 
@@ -418,18 +404,6 @@ class HarnessRun:
             for record in stopped_records(self.run_dir, list(self.records.values())):
                 self._keep(record)
         records = list(self.records.values())
-        if self.json is not None:
-            self.json.close()
-        if self.tap is not None:
-            self.tap.close(interrupted)
-        if not records:
-            if interrupted:
-                print("interrupted before any case ran: nothing to record", file=sys.stderr)
-            if self.config.getoption("--results-dir", None) is None and not any(
-                self.run_dir.iterdir()
-            ):
-                self.run_dir.rmdir()  # a run without scenario cases leaves no empty folder
-            return
         run = RunInfo(
             started=self.started,
             finished=_now(),
@@ -438,15 +412,22 @@ class HarnessRun:
             or [seen_kernel_run(k, self.ended[k]) for k in sorted(self.ended, key=version_tuple)],
             command=shlex.join(["pytest", *sys.argv[1:]]),
         )
+        for sink in self.sinks:
+            sink.close(run, records)
+        if not records:
+            if interrupted:
+                print("interrupted before any case ran: nothing to record", file=sys.stderr)
+            if self.config.getoption("--results-dir", None) is None and not any(
+                self.run_dir.iterdir()
+            ):
+                self.run_dir.rmdir()  # a run without scenario cases leaves no empty folder
+            return
         write_results(self.run_dir, records, run)
         # results.json holds every record now: the per-case copies kept for a run that
         # dies half-way would only double the folder's size.
         shutil.rmtree(self.run_dir / "records", ignore_errors=True)
         write_summary(self.run_dir, records, run)
         write_report(self.run_dir, records, run)
-        junit = self.config.getoption("--harness-junit", None)
-        if junit:
-            write_junit(junit, records, run)
         if self.console is not None:
             self.console.close(records, interrupted)
             differing = kernel_differences(records)

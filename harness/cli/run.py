@@ -15,6 +15,7 @@ from harness.cli.common import K_HELP, _needs_root, _selector, refuse
 from harness.core import deadlines, run_folder
 from harness.core.env import PROJECT_ROOT, is_root
 from harness.lab import requirements
+from harness.outputs.formats import FORMATS
 from harness.scenario import ScenarioError, discover, load_scenario
 from harness.scenario.footprint import over_limits, raise_fd_limit
 
@@ -99,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # a node id of its own (pytest names a case of an initial path outside the root
     # `::CASE`, without its file).
     rootdir = os.path.commonpath([str(PROJECT_ROOT), *(str(f.resolve()) for f in files)])
-    streams = [("--json", args.json), ("--tap", args.tap), ("--harness-junit", args.junit)]
+    streams = [(output.pytest_option, getattr(args, output.dest)) for output in FORMATS]
     to_stdout = any(str(value) == "-" for _, value in streams)
     argv = [
         *paths,
@@ -149,10 +150,11 @@ def _repeat(args: argparse.Namespace) -> int:
     if args.repeat > MAX_REPEATS:
         print(f"harness run: --repeat {args.repeat}: give at most {MAX_REPEATS}", file=sys.stderr)
         return 2
-    if args.json or args.tap or args.junit:
+    if any(getattr(args, output.dest) for output in FORMATS):
+        *most, last = [output.flag for output in FORMATS]
         print(
             "harness run: --repeat writes each repeat's own results; it takes no "
-            "--json, --tap or --junit",
+            f"{', '.join(most)} or {last}",
             file=sys.stderr,
         )
         return 2
@@ -240,18 +242,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="which cases keep their pcaps: findings (fail, error, refuted, changed; the "
         "default), all, or none",
     )
-    run.add_argument(
-        "--json", metavar="PATH", help="each case's record as a JSON line as it ends ('-': stdout)"
-    )
-    run.add_argument(
-        "--tap", metavar="PATH", help="TAP as the kernel selftests write it ('-': stdout)"
-    )
-    run.add_argument(
-        "--junit",
-        metavar="PATH",
-        help="JUnit XML for CI test views: refuted claims listed as such, failures naming "
-        "the fields that differ ('-': stdout)",
-    )
+    for output in FORMATS:  # harness/outputs/formats.py: --json, --tap, --junit
+        run.add_argument(output.flag, metavar="PATH", help=output.help)
     run.add_argument(
         "--kernel",
         action="append",

@@ -6,9 +6,10 @@ Written from the typed records (harness/case/record.py), as results.json holds t
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from harness.case.record import CaseRecord
+from harness.case.record import CaseRecord, RunInfo
 from harness.outputs.sink import open_output
 
 
@@ -23,8 +24,8 @@ class JsonLines:
         self.out.write(record.to_json() + "\n")
         self.out.flush()
 
-    def close(self, interrupted: bool = False) -> None:
+    def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
         """Close the file (not standard output); an interrupted run's lines are all there."""
-        del interrupted
+        del run, records
         if self.out is not sys.stdout:
             self.out.close()

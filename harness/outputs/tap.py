@@ -9,9 +9,10 @@ escape sequence.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from harness.case.record import CaseRecord
+from harness.case.record import CaseRecord, RunInfo
 from harness.core.display import one_line
 from harness.outputs.headline import headline
 from harness.outputs.sink import open_output
@@ -38,9 +39,10 @@ class Tap:
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
 
-    def close(self, interrupted: bool = False) -> None:
+    def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
         """The plan, and a bail-out line when the run was cut short."""
-        if interrupted:
+        del records
+        if run.interrupted:
             self.out.write("Bail out! the run was interrupted\n")
         self.out.write(f"1..{self.count}\n")
         self.out.flush()

@@ -38,7 +38,7 @@ def test_tap_is_what_a_tap_parser_reads(tmp_path: Path) -> None:
     tap = Tap(path)
     for rec in records():
         tap.add(rec)
-    tap.close()
+    tap.close(RUN, records())
     results = [line for line in Parser().parse_file(str(path)) if line.category == "test"]
     assert [(r.number, r.ok, r.skip) for r in results] == [
         (1, True, False),
@@ -57,7 +57,7 @@ def test_json_lines_are_the_records(tmp_path: Path) -> None:
     stream = JsonLines(path)
     for rec in records():
         stream.add(rec)
-    stream.close()
+    stream.close(RUN, records())
     lines = path.read_text().splitlines()
     assert [CaseRecord.model_validate(json.loads(line)) for line in lines] == records()
 

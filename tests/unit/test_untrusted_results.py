@@ -464,7 +464,7 @@ def test_tap_and_junit_escape_and_junit_stays_xml(tmp_path: Path) -> None:
     tap = Tap(tmp_path / "t.tap")
     for rec in records:
         tap.add(rec)
-    tap.close()
+    tap.close(RunInfo(started=STARTED), records)
     lines = (tmp_path / "t.tap").read_text().splitlines()
     assert not any(c in "\n".join(lines) for c in RAW)
     assert len(lines) == 1 + 5 + 3 + 1  # version, 5 points, 3 diagnostics (not pass, skip), plan
