@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 
-from tap.parser import Parser
+import pytest
+from _pytest.config.argparsing import Parser
+from tap.parser import Parser as TapParser
 
+from harness import pytest_plugin
 from harness.case.record import CaseRecord, RunInfo
+from harness.cli import build_parser
+from harness.cli import run as run_cli
+from harness.outputs import formats
+from harness.outputs.formats import Format
 from harness.outputs.jsonlines import JsonLines
 from harness.outputs.junit import write_junit
 from harness.outputs.tap import Tap
@@ -39,7 +47,7 @@ def test_tap_is_what_a_tap_parser_reads(tmp_path: Path) -> None:
     for rec in records():
         tap.add(rec)
     tap.close(RUN, records())
-    results = [line for line in Parser().parse_file(str(path)) if line.category == "test"]
+    results = [line for line in TapParser().parse_file(str(path)) if line.category == "test"]
     assert [(r.number, r.ok, r.skip) for r in results] == [
         (1, True, False),
         (2, True, False),
@@ -95,3 +103,43 @@ def test_junit_of_a_matrix_has_a_suite_per_kernel_and_the_kernel_in_each_name(
     assert set(suites) == {"harness on 6.1.0-test", "harness on 5.10.0-test"}
     names = {c.get("name") for c in suites["harness on 5.10.0-test"].iter("testcase")}
     assert "peer-fail [5.10.0-test]" in names and len(names) == 4
+
+
+class Lines:
+    """A made-up format: one line per case, a count at the end (the Sink protocol)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.keys: list[str] = []
+
+    def add(self, record: CaseRecord) -> None:
+        self.keys.append(record.key)
+
+    def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
+        self.path.write_text("\n".join([*self.keys, str(len(records))]) + "\n")
+
+
+def test_a_new_format_is_one_row(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """One row of FORMATS gives `harness run` its flag, pytest its option, and the run a
+    sink it opens, feeds as cases end and closes with the run (harness/outputs/formats.py)."""
+    row = Format("--lines", "one line per case ('-': stdout)", Lines)
+    monkeypatch.setattr(formats, "FORMATS", (*formats.FORMATS, row))
+    monkeypatch.setattr(run_cli, "FORMATS", formats.FORMATS)
+    monkeypatch.setattr(pytest_plugin, "FORMATS", formats.FORMATS)
+    args = build_parser().parse_args(["run", "--lines", "out.txt", "--junit", "j.xml"])
+    assert (args.lines, args.junit) == ("out.txt", "j.xml")
+    parser = Parser(_ispytest=True)  # what pytest hands pytest_addoption
+    pytest_plugin.pytest_addoption(parser)
+    options = parser.parse(["--lines", "l.txt", "--harness-junit", "j.xml", "--tap", "t"])
+    assert (options.lines, options.harness_junit, options.tap) == ("l.txt", "j.xml", "t")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--help"])
+    help_text = capsys.readouterr().out
+    assert "--lines PATH" in help_text and "one line per case" in help_text
+    sink = row.sink(tmp_path / "l.txt")
+    for rec in records():
+        sink.add(rec)
+    sink.close(RUN, records())
+    assert (tmp_path / "l.txt").read_text().splitlines() == [r.key for r in records()] + ["4"]
