@@ -237,6 +237,16 @@ def link_states(net: Network) -> dict[str, dict[str, LinkAttrs]]:
     return states
 
 
+def state_after_act(net: Network, record_links: bool) -> dict[str, Any]:
+    """The kernel state every act's facts hold once it has settled, by ActFacts field: the
+    one place a new kind of such evidence is read (its reader above, its type in
+    harness/core/evidence.py).  `record_links`: a case that names no link skips that read."""
+    return {
+        "neighbours": neighbour_tables(net),
+        "links": link_states(net) if record_links else {},
+    }
+
+
 def watched_sysctls(net: Network, changed: set[str]) -> dict[str, dict[str, str]]:
     """Per host: the sysctls the scenario names (in its hosts and `changed` by its
     changes), and those that decide routing and ARP where they are not at the kernel's

@@ -19,9 +19,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from harness.case.kernel_state import (
     kernel_tables,
-    link_states,
-    neighbour_tables,
     route_get,
+    state_after_act,
     state_name,
     watched_sysctls,
 )
@@ -190,8 +189,7 @@ class CaseSession:
                 update={
                     "settled": reason,
                     "settle_read": self._read,
-                    "neighbours": neighbour_tables(self.net),
-                    "links": link_states(self.net) if self.record_links else {},
+                    **state_after_act(self.net, self.record_links),
                 }
             )
         )

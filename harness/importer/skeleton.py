@@ -130,7 +130,11 @@ def _flow(value: Any) -> str:
 
 def _commented(model: type[BaseModel], indent: int, given: set[str]) -> list[str]:
     """One commented line per field of `model` not in `given`: example value and meaning."""
-    examples = _EXAMPLES.get(model.__name__, {})
+    # A field made from a row (a socket option, an expectation) carries its own example.
+    examples = {
+        name: field.examples[0] for name, field in model.model_fields.items() if field.examples
+    }
+    examples |= _EXAMPLES.get(model.__name__, {})
     lines = []
     for name, field in model.model_fields.items():
         if name in given or name not in examples:

@@ -262,6 +262,11 @@ class ProbeBase(Strict):
         return f"{self.host}: {action} {where}{extra}"
 
 
+def _examples(example: Any) -> list[Any] | None:
+    """A row's example as pydantic keeps one (`FieldInfo.examples`), read by `harness new`."""
+    return None if example is None else [example]
+
+
 if TYPE_CHECKING:  # option fields are read through the table (`options`, `option`)
     Probe = ProbeBase
 else:
@@ -271,7 +276,10 @@ else:
         __module__=__name__,
         __doc__=ProbeBase.__doc__,
         **{
-            o.field: (o.annotation | None, Field(default=None, description=o.description))
+            o.field: (
+                o.annotation | None,
+                Field(default=None, description=o.description, examples=_examples(o.example)),
+            )
             for o in VALUED.values()
         },
     )

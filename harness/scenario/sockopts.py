@@ -88,6 +88,7 @@ class SocketOption:
     shown_hex: bool = False
     interface: bool = False  # the value names an interface of the probing host
     protos: frozenset[str] = SOCKET_KINDS
+    example: Any = None  # a value for `harness new`'s skeleton (harness/importer/skeleton.py)
 
     @property
     def switch(self) -> bool:
@@ -153,6 +154,7 @@ OPTIONS: tuple[SocketOption, ...] = (
         encode=_ifname,
         route_get="oif",
         interface=True,
+        example="eth0",
     ),
     SocketOption(
         "unicast_if",
@@ -164,6 +166,7 @@ OPTIONS: tuple[SocketOption, ...] = (
         route_get="oif",
         route_get_for="unicast",
         interface=True,
+        example="eth0",
     ),
     SocketOption(
         "multicast_if",
@@ -177,6 +180,7 @@ OPTIONS: tuple[SocketOption, ...] = (
         route_get_for="multicast",
         interface=True,
         protos=frozenset({"udp"}),
+        example="eth0",
     ),
     SocketOption(
         "mark",
@@ -186,6 +190,7 @@ OPTIONS: tuple[SocketOption, ...] = (
         annotation=Annotated[int, Field(ge=0, le=0xFFFFFFFF)],
         route_get="mark",
         shown_hex=True,
+        example=7,
     ),
     SocketOption(
         "tos",
@@ -195,6 +200,7 @@ OPTIONS: tuple[SocketOption, ...] = (
         annotation=Annotated[int, Field(ge=0, le=255)],
         route_get="tos",
         shown_hex=True,
+        example=16,
     ),
     SocketOption(
         "ttl",
@@ -203,6 +209,7 @@ OPTIONS: tuple[SocketOption, ...] = (
         "IP_TTL (IPv4) or IPV6_UNICAST_HOPS (IPv6): the TTL / hop limit of unicast and "
         "broadcast packets (multicast packets use IP_MULTICAST_TTL, 1 by default)",
         annotation=Annotated[int, Field(ge=1, le=255)],
+        example=64,
     ),
     SocketOption(
         "multicast_ttl",
@@ -212,6 +219,7 @@ OPTIONS: tuple[SocketOption, ...] = (
         "multicast packets (1 by default)",
         annotation=Annotated[int, Field(ge=0, le=255)],
         protos=frozenset({"udp"}),
+        example=1,
     ),
     SocketOption(
         "mtu_discover",
@@ -222,6 +230,7 @@ OPTIONS: tuple[SocketOption, ...] = (
         "EMSGSIZE; `dont`: fragmented locally, DF clear)",
         annotation=Literal["dont", "want", "do", "probe", "interface", "omit"],
         encode=_pmtudisc,
+        example="do",
     ),
 )
 SWITCHES = {o.field: o for o in OPTIONS if o.switch}

@@ -42,13 +42,16 @@ def test_the_linux_constants_are_the_kernels() -> None:
 def test_the_importer_reads_its_link_kinds_from_the_rows() -> None:
     """`harness import` translates exactly the kinds that have a row, as a listing makes
     them: a new row with `made_with` is a kind the importer knows, with nothing else to
-    edit (issue 19)."""
+    edit (issue 19); the kinds of today are among them."""
     from harness.importer.iplink import _LINK_KINDS
     from harness.importer.model import _STAYS, STACKED
     from harness.scenario.link_kinds import LINK_KINDS, TUNTAP_KINDS
 
-    assert sorted(_LINK_KINDS) == ["bridge", "dummy", "ipvlan", "macvlan", "veth", "vrf"]
-    assert sorted(TUNTAP_KINDS) == ["tap", "tun"]
-    assert sorted(_STAYS) == ["bridge", "loopback", "vrf"]
-    assert sorted(STACKED) == ["ipvlan", "macvlan"]
-    assert {k for k, row in LINK_KINDS.items() if row.made_with is None} == {"port", "loopback"}
+    rows = LINK_KINDS.values()
+    assert {k.name for k in rows if k.made_with == "ip link add"} == _LINK_KINDS
+    assert {k.name for k in rows if k.made_with == "ip tuntap add"} == TUNTAP_KINDS
+    assert {k.name for k in rows if k.netns_local} == _STAYS
+    assert {k.name for k in rows if k.role == "stacked"} == STACKED
+    assert {"bridge", "dummy", "ipvlan", "macvlan", "veth", "vrf"} <= _LINK_KINDS
+    assert {"tap", "tun"} <= TUNTAP_KINDS
+    assert {"bridge", "loopback", "vrf"} <= _STAYS

@@ -115,7 +115,14 @@ else:
         __module__=__name__,
         __doc__=ExpectBase.__doc__,
         **{
-            name: (field.annotation | None, Field(default=None, description=field.description))
+            name: (
+                field.annotation | None,
+                Field(
+                    default=None,
+                    description=field.description,
+                    examples=None if field.example is None else [field.example],
+                ),
+            )
             for name, field in FIELDS.items()
         },
     )

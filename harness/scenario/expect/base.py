@@ -88,6 +88,7 @@ class ExpectField(Generic[T]):
     name: ClassVar[str]
     annotation: ClassVar[Any]  # the value's type, as the loader validates it
     description: ClassVar[str]
+    example: ClassVar[Any] = None  # a value for `harness new`'s skeleton
 
     def compare(self, wanted: T, ev: Evidence) -> list[Comparison]:
         """One row per thing the value says, against what was observed."""

@@ -7,7 +7,7 @@ seen) or, as an empty list or `not_seen`, that something does not happen.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from harness.core.evidence import ArpRecord, FrameRecord, PacketRecord, Receipt
 from harness.core.validation import IPAddress, same_ip
@@ -80,6 +80,7 @@ def packet_matches(pattern: PacketPattern, record: FrameRecord) -> bool:
 
 class Arp(ExpectField[dict[str, list[ArpPattern]]]):
     name = "arp"
+    example: ClassVar[Any] = {"a": ["who-has 192.0.2.2 tell 192.0.2.1"]}
     annotation = dict[str, list[ArpPattern]]
     description = "host -> exactly the ARP requests / neighbour solicitations it sends"
 
@@ -157,6 +158,7 @@ class Received(ExpectField[list[ReceiptPattern]]):
 
 class Src(ExpectField[IPAddress]):
     name = "src"
+    example: ClassVar[Any] = "192.0.2.1"
     annotation = IPAddress
     description = "source address of the probe's packet on the wire"
 
@@ -184,6 +186,7 @@ class Src(ExpectField[IPAddress]):
 
 class Egress(ExpectField[str]):
     name = "egress"
+    example: ClassVar[Any] = "eth0"
     annotation = str
     description = "the interface the probe's packet left its host by"
 
@@ -218,6 +221,7 @@ def _egress_names(ev: Evidence) -> list[str]:
 
 class Egresses(ExpectField[list[str]]):
     name = "egresses"
+    example: ClassVar[Any] = ["eth0"]
     annotation = list[str]
     description = "exactly the set of interfaces the probe's packets (every flow) left its host by"
 
@@ -251,6 +255,7 @@ class Egresses(ExpectField[list[str]]):
 
 class EgressOneOf(ExpectField[list[str]]):
     name = "egress_one_of"
+    example: ClassVar[Any] = ["eth0", "eth1"]
     annotation = list[str]
     description = (
         "every packet of the probe (every flow) left its host by one and the same "
@@ -287,6 +292,7 @@ class EgressOneOf(ExpectField[list[str]]):
 
 class Icmp(ExpectField[list[IcmpPattern]]):
     name = "icmp"
+    example: ClassVar[Any] = ["type 3 code 1 from 192.0.2.2"]
     annotation = list[IcmpPattern]
     description = "exactly the ICMP errors and redirects the probing host receives"
 
@@ -325,6 +331,7 @@ def _pattern_references(patterns: Sequence[PacketPattern]) -> Iterator[Reference
 
 class Seen(ExpectField[list[SeenPattern]]):
     name = "seen"
+    example: ClassVar[Any] = [{"host": "b", "ifname": "eth0", "direction": "in", "proto": "udp"}]
     annotation = list[SeenPattern]
     description = (
         "frames that must appear (every field given must match; `count`: exactly that many)"
@@ -374,6 +381,7 @@ class Seen(ExpectField[list[SeenPattern]]):
 
 class NotSeen(ExpectField[list[PacketPattern]]):
     name = "not_seen"
+    example: ClassVar[Any] = [{"host": "a", "proto": "arp"}]
     annotation = list[PacketPattern]
     description = "frames that must not appear"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator
 
@@ -39,6 +39,7 @@ class Errno(ExpectField[str]):
 
 class Route(ExpectField[RouteExpectation]):
     name = "route"
+    example: ClassVar[Any] = {"dev": "eth0", "type": "unicast", "src": "192.0.2.1"}
     annotation = RouteExpectation
     description = (
         "the kernel's `ip route get` for the probe's flow: type, dev, gateway, src, table, error"
@@ -80,6 +81,7 @@ def _neighbour_states(value: dict[str, dict[str, str]]) -> dict[str, dict[str, s
 
 class Neighbours(ExpectField[dict[str, dict[str, str]]]):
     name = "neighbours"
+    example: ClassVar[Any] = {"a": {"192.0.2.2": "REACHABLE"}}
     annotation = Annotated[dict[str, dict[str, str]], AfterValidator(_neighbour_states)]
     description = "host -> {IP: STATE} after the act (ABSENT: no entry at all)"
 
@@ -108,6 +110,7 @@ class Neighbours(ExpectField[dict[str, dict[str, str]]]):
 
 class Links(ExpectField[dict[str, dict[str, LinkExpectation]]]):
     name = "links"
+    example: ClassVar[Any] = {"a": {"eth0": {"flags": ["UP"], "mtu": 1500}}}
     annotation = dict[str, dict[str, LinkExpectation]]
     description = "host -> {interface: attributes} after the act, as `ip -d link` shows them"
 
