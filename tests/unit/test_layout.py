@@ -124,3 +124,27 @@ def test_no_import_cycle() -> None:
 
 def test_the_cycle_check_sees_a_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_the_readme_table_names_every_module() -> None:
+    """README's "How it works" names each module of a stage folder whose row lists modules
+    (a subfolder it names stands for its modules): a new module, a new output format or
+    kernel source among them, cannot leave the table stale."""
+    readme = (HARNESS.parent / "README.md").read_text()
+    start = readme.index("## How it works")
+    table = readme[start : readme.index("Where a new thing goes:", start)]
+    rows = {
+        line.split("`harness/")[1].split("/`")[0]: line
+        for line in table.splitlines()
+        if line.startswith("| ") and "`harness/" in line
+    }
+    unnamed = []
+    for path in sorted(HARNESS.rglob("*.py")):
+        rel = path.relative_to(HARNESS)
+        row = rows.get(rel.parts[0]) if len(rel.parts) > 1 else None
+        if row is None or path.name == "__init__.py" or ".py`" not in row:
+            continue  # top-level modules, and folders the table describes as a whole
+        named = f"`{path.name}`" in row or any(f"`{folder}/`" in row for folder in rel.parts[1:-1])
+        if not named:
+            unnamed.append(str(rel))
+    assert unnamed == [], f"README's 'How it works' does not name: {unnamed}"
