@@ -58,8 +58,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     if not run_dir.is_dir():
         return refuse("show", f"no run folder {run_dir}")
     records = read_results(run_dir)
-    found = [r for r in records if args.case in r.key]
-    found = [r for r in found if r.key == args.case] or found
+    # An exact SCENARIO/CASE, then an exact case id, win over the ids they are a part of
+    # (`peer` is a case of its own even where `peer-fail` exists).
+    found = (
+        [r for r in records if r.key == args.case]
+        or [r for r in records if r.case == args.case]
+        or [r for r in records if args.case in r.key]
+    )
     if len(found) != 1:
         names = [r.key for r in records]
         close = difflib.get_close_matches(args.case, names, n=5, cutoff=0.3)

@@ -501,3 +501,15 @@ def test_a_running_marker_never_names_a_file_to_read(tmp_path: Path) -> None:
     code, _, err = harness("report", str(tmp_path))
     refused(code, err, "peer-x")
     assert not (tmp_path / "report.html").exists()
+
+
+def test_show_takes_an_exact_case_id_over_the_ids_it_is_part_of(tmp_path: Path) -> None:
+    """`peer` exists, and is a part of `peer-fail`: before, 'several cases match' (issue 21)."""
+    exact = record("pass").model_copy(update={"case": "peer"})
+    write_results(tmp_path, [exact, record("fail")], RunInfo(started=STARTED))
+    for given in ("peer", "dontroute/peer"):
+        code, out, err = harness("show", given, "--run", str(tmp_path))
+        assert code == 0, err
+        assert out.splitlines()[0] == "PASS dontroute/peer: same-subnet peer"
+    code, _, err = harness("show", "pee", "--run", str(tmp_path))
+    refused(code, err, "several cases match", "dontroute/peer", "dontroute/peer-fail")
