@@ -173,7 +173,9 @@ def kernel_tables(net: Network, hosts: list[str]) -> dict[str, HostTables]:
                 if family == socket.AF_INET6 and dst.startswith(("fe80:", "ff00:")):
                     continue
                 routes.append(_route_text(entry, names))
-            rules += [_rule_text(entry) for entry in ns.rtnl.rules(family)]
+            # `ip -6 rule` lists IPv6 rules on their own; here both are in one list.
+            family_word = "-6 " if family == socket.AF_INET6 else ""
+            rules += [family_word + _rule_text(entry) for entry in ns.rtnl.rules(family)]
         tables[host] = HostTables(routes=routes, rules=rules)
     return tables
 
