@@ -23,6 +23,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from harness.core.display import one_line
+
 ALLOWED_NETWORKS = tuple(
     ipaddress.ip_network(n)
     for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "198.18.0.0/15", "2001:db8::/32")
@@ -90,7 +92,7 @@ def check_name(name: object, what: str = "name") -> str:
     """A name that is safe as one path component (see NAME_MAX_CHARS), else ValueError."""
     if not isinstance(name, str):
         raise ValueError(f"{what} {name!r} must be a string")
-    shown = printable(name)
+    shown = f"'{one_line(name)}'"  # a name from a file never moves the cursor
     if len(name) > NAME_MAX_CHARS:
         raise ValueError(
             f"{what} {shown[:NAME_MAX_CHARS]}... is {len(name)} characters; "
@@ -102,12 +104,6 @@ def check_name(name: object, what: str = "name") -> str:
             "letter or digit"
         )
     return name
-
-
-def printable(text: str) -> str:
-    """`text` quoted, with control characters, escapes and newlines shown as escapes
-    (repr does exactly that), so that a name from a file can never move the cursor."""
-    return repr(text)
 
 
 class FieldError(ValueError):

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import yaml
 
+from harness.core.display import one_line
 from harness.core.env import SCENARIO_DIR, TOPOLOGY_DIR
 from harness.core.validation import NAME_MAX_CHARS, check_name
 from harness.importer.skeleton import new_scenario_text
 from harness.importer.translate import ImportFailure, import_listing
 from harness.importer.writer import (
-    printable,
     report_lines,
     scenario_text,
     topology_text,
@@ -59,7 +59,7 @@ def _name_problem(name: str) -> str | None:
 
 
 def _fail(command: str, message: str) -> int:
-    print(f"harness {command}: {printable(message)}", file=sys.stderr)
+    print(f"harness {command}: {one_line(message)}", file=sys.stderr)
     return 2
 
 
@@ -118,10 +118,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         topology = topology_text(result, name, listing.name)
         scenario = scenario_text(result, name, listing.name)
     except ImportFailure as exc:
-        print(f"harness import: {printable(str(exc))}", file=sys.stderr)
+        print(f"harness import: {one_line(str(exc))}", file=sys.stderr)
         for entry in exc.entries:
-            said = printable(" ".join(entry.text.split())[:70])
-            print(f"  line {entry.line}: `{said}`: {printable(entry.reason)}", file=sys.stderr)
+            said = one_line(" ".join(entry.text.split())[:70])
+            print(f"  line {entry.line}: `{said}`: {one_line(entry.reason)}", file=sys.stderr)
         return 2
     except (yaml.YAMLError, ScenarioError) as exc:  # a translation that does not load back
         problem = " ".join(str(exc).split())

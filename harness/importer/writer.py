@@ -9,13 +9,13 @@ overwritten).
 from __future__ import annotations
 
 import os
-import re
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from harness.core.display import one_line
 from harness.importer.model import Entry
 from harness.importer.translate import ImportResult
 from harness.scenario import Topology, validate
@@ -27,20 +27,6 @@ _OUTCOMES = {
     "ignored": "Nothing to set up",
     "unsupported": "Not translated",
 }
-
-
-# What may not stand raw in a YAML comment or a terminal line: what YAML does not allow
-# (C0 but tab, DEL, C1, surrogates, U+FFFE/FFFF; PyYAML's ReaderError) and what ends a
-# line (CR, LF, NEL, U+2028/2029: the rest of a comment would be read as YAML).
-_UNPRINTABLE = re.compile(
-    "[^\t\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-)
-
-
-def printable(text: str) -> str:
-    """`text` with each character YAML or a terminal should not see raw written as an
-    escape (ESC -> \\x1b), so a listing's line can be quoted in a comment or a message."""
-    return _UNPRINTABLE.sub(lambda m: ascii(m.group(0))[1:-1], text)
 
 
 def _flow(value: Any) -> str:
@@ -56,7 +42,7 @@ def report_lines(result: ImportResult) -> list[str]:
         entries = [e for e in result.entries if e.outcome == outcome]
         if entries:
             out.append(f"{title}:")
-            out += [f"  {_where(e)}: `{_short(e.text)}`: {printable(e.reason)}" for e in entries]
+            out += [f"  {_where(e)}: `{_short(e.text)}`: {one_line(e.reason)}" for e in entries]
     return out
 
 
@@ -72,7 +58,7 @@ def _where(entry: Entry) -> str:
 
 
 def _short(text: str) -> str:
-    text = printable(" ".join(text.split()))
+    text = one_line(" ".join(text.split()))
     return text if len(text) <= 70 else text[:67] + "..."
 
 
@@ -122,12 +108,12 @@ def topology_text(result: ImportResult, name: str, source: str) -> str:
     for lan, ports in result.lans.items():
         comment.append(f"LAN {lan}: {', '.join(ports)} (NICs the listing uses but never makes)")
     comment += report_lines(result)
-    header = "".join(f"# {part}\n" for line in comment for part in _wrapped(printable(line)))
+    header = "".join(f"# {part}\n" for line in comment for part in _wrapped(one_line(line)))
     body = [
         "description: >",
-        f"  Imported from {printable(source)} by `harness import`; see the comment above.",
+        f"  Imported from {one_line(source)} by `harness import`; see the comment above.",
         "diagram: |",
-        *[f"  {printable(line)}" for line in _diagram(result.document).splitlines()],
+        *[f"  {one_line(line)}" for line in _diagram(result.document).splitlines()],
         "hosts:",
     ]
     for host, spec in result.document["hosts"].items():
@@ -162,7 +148,7 @@ def scenario_text(result: ImportResult, name: str, source: str) -> str:
     src = next((a for a in own if (":" in a) == (":" in dst)), None)
     changes = [f"{{host: {c.host}, {c.kind}: {_flow(getattr(c, c.kind))}}}" for c in result.changes]
     lines = [
-        f"# Skeleton written by `harness import` from {printable(source)}.  Fill in the claim, the",
+        f"# Skeleton written by `harness import` from {one_line(source)}.  Fill in the claim, the",
         "# article's section and at least one case: until a case is there, this file does",
         "# not load and `harness run` refuses it.  The topology is",
         f"# fixtures/topologies/{name}.yaml; its comment says how the listing was read.",
