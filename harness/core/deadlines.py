@@ -62,9 +62,10 @@ NETLINK_REPLY_DEADLINE_S = 2.0
 # so that no scenario (a hundred acts, each to its deadline) holds a worker for
 # long.  Measured: the catalogue's longest case takes 0.9 s (`harness bench`),
 # about 6 s with --kernel-timers (no case has more than 3 acts: at most 24 s by
-# KERNEL_TIMERS_DEADLINE_S); the largest topology this machine's fd limit lets
-# through (1,700 hosts, harness/scenario/limits.py) is built and run in 51 s.
-# Twice that leaves room for a slower or loaded machine.
+# KERNEL_TIMERS_DEADLINE_S).  The loader's bounds (harness/scenario/limits.py: 32
+# acts, 64 namespaces) still let a legitimate case run longer, most of all with
+# --kernel-timers (32 acts x 8 s); such a case ends as an `error` naming the flag
+# that lifts the budget, never as a verdict.
 CASE_BUDGET_S = 120.0
 CASE_BUDGET_FLAG = "--case-timeout"
 
@@ -137,8 +138,9 @@ class Readable(Generic[Source]):
     """Sources (sockets, or plain fds) to wait on until one has something to read.
 
     poll(2), not select(2): select's fd sets stop at FD_SETSIZE (1024), and a
-    case with a hundred namespaces holds fds numbered beyond that ("filedescriptor
-    out of range in select()").
+    process holding many fds (a hundred namespaces, before the loader bounded
+    them; a long-lived Python API user) gets fds numbered beyond that
+    ("filedescriptor out of range in select()").
     """
 
     def __init__(self, sources: Iterable[Source]) -> None:

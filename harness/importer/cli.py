@@ -12,7 +12,6 @@ import argparse
 import errno
 import os
 import re
-import stat
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import yaml
 
 from harness.core.display import one_line
 from harness.core.env import SCENARIO_DIR, TOPOLOGY_DIR
+from harness.core.files import UnreadableFile, read_bounded
 from harness.core.validation import NAME_MAX_CHARS, check_name
 from harness.importer.skeleton import new_scenario_text
 from harness.importer.translate import ImportFailure, import_listing
@@ -67,15 +67,10 @@ def _read_listing(path: Path) -> str:
     """The listing's text; OSError or ValueError (the message says why) for what is no
     regular file of a sane size.  Stat first and open without blocking: a FIFO would wait
     for a writer for ever, a device (/dev/zero) never end."""
-    if not stat.S_ISREG(path.stat().st_mode):
-        raise ValueError("not a regular file (a device, FIFO, socket or folder): not a listing")
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    with os.fdopen(fd, "rb") as stream:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the stat
-            raise ValueError("not a regular file (a device, FIFO, socket or folder): not a listing")
-        data = stream.read(MAX_LISTING_BYTES + 1)
-    if len(data) > MAX_LISTING_BYTES:
-        raise ValueError(f"larger than {MAX_LISTING_BYTES >> 20} MiB: not a listing")
+    try:
+        data = read_bounded(path, MAX_LISTING_BYTES)
+    except UnreadableFile as exc:
+        raise ValueError(f"{exc}: not a listing") from None
     return data.decode("utf-8", errors="replace")
 
 

@@ -8,13 +8,11 @@ is bounded, since a results folder may come from elsewhere.  The views of a run
 from __future__ import annotations
 
 import datetime
-import errno
 import json
 import os
 import re
 import secrets
 import shutil
-import stat
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -23,6 +21,7 @@ from pydantic_core import from_json
 from harness.case.record import CaseRecord, RecordError, RunInfo, record_error
 from harness.core import run_folder
 from harness.core.env import RESULTS_DIR
+from harness.core.files import UnreadableFile, read_bounded
 
 RUN_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 LATEST = "latest"
@@ -96,26 +95,12 @@ def read_stored(path: Path, limit: int) -> bytes | None:
     """The bytes of `path` if it is a regular file of at most `limit` bytes; None when
     there is no such file; RecordError for a symlink, a FIFO, a device or a larger file."""
     try:
-        # O_NOFOLLOW: a symlink in a downloaded folder could name any file of the host;
-        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer for ever.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        return read_bounded(path, limit, follow_links=False)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise RecordError(str(path), "", "a symbolic link, not a regular file") from None
-        raise RecordError(str(path), "", f"cannot read: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise RecordError(str(path), "", "not a regular file (a folder, device, FIFO or socket)")
-    with os.fdopen(fd, "rb") as stream:
-        try:
-            data = stream.read(limit + 1)
-        except OSError as exc:  # EISDIR cannot happen (S_ISREG); EIO can
-            raise RecordError(str(path), "", f"cannot read: {exc.strerror}") from None
-    if len(data) > limit:
-        raise RecordError(str(path), "", f"larger than {limit >> 20} MiB: not a file a run wrote")
-    return data
+    except UnreadableFile as exc:
+        suffix = ": not a file a run wrote" if str(exc).startswith("larger") else ""
+        raise RecordError(str(path), "", f"{exc}{suffix}") from None
 
 
 def _bounded_glob(run_dir: Path, pattern: str) -> list[Path]:

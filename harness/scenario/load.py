@@ -10,7 +10,6 @@ import errno
 import functools
 import os
 import re
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from harness.core.env import SCENARIO_DIR, TOPOLOGY_DIR
+from harness.core.files import UnreadableFile, read_bounded
 from harness.core.validation import NAME_MAX_CHARS, FieldError, check_name
 from harness.scenario.case import Case, Scenario, ScenarioFile
 from harness.scenario.footprint import listener_count
@@ -111,15 +111,11 @@ MAX_FILE_BYTES = 4 << 20
 def _read_text(path: Path) -> str:
     """The file's text; a ScenarioError for what is no readable UTF-8 file of a sane size."""
     try:
-        # stat first: opening a FIFO for reading waits for a writer, for ever.
-        if not stat.S_ISREG(path.stat().st_mode):
-            raise ScenarioError(path, "", "not a regular file (a device, FIFO or socket)")
-        with path.open("rb") as stream:
-            data = stream.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except FileNotFoundError as exc:
         raise ScenarioError(path, "", f"cannot read: {exc.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ScenarioError(path, "", f"larger than {MAX_FILE_BYTES >> 20} MiB: not a scenario")
+    except UnreadableFile as exc:
+        raise ScenarioError(path, "", f"{exc}: not a scenario") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -274,7 +274,7 @@ def test_import_of_no_regular_file_is_refused_without_reading_it(
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
-        f"harness import: {path}: not a regular file (a device, FIFO, socket or folder): "
+        f"harness import: {path}: not a regular file (a folder, device, FIFO or socket): "
         "not a listing"
     ]
 
