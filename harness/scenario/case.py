@@ -384,7 +384,8 @@ class ScenarioFile(Strict):
     claim: str = Field(description="the claim, in our own words")
     source: Source = Field(description="the article and its section")
     topology: str | Topology = Field(
-        description="a name from fixtures/topologies/, or a topology drawn inline"
+        description="a name from fixtures/topologies/, a path relative to this file "
+        "(`./mynet.yaml`), or a topology drawn inline"
     )
     cases: list[Case] = Field(min_length=1, description="the experiments, at least one")
 
@@ -405,6 +406,8 @@ class Scenario(BaseModel):
     source: Source
     topology: Topology
     cases: list[Case]
+    # The file the topology was read from; None when it is drawn inline in `path`.
+    topology_file: Path | None = None
 
     def case(self, case_id: str) -> Case:
         """The case called `case_id`."""

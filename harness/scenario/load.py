@@ -108,10 +108,10 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 MAX_FILE_BYTES = 4 << 20
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, follow_links: bool = True) -> str:
     """The file's text; a ScenarioError for what is no readable UTF-8 file of a sane size."""
     try:
-        data = read_bounded(path, MAX_FILE_BYTES)
+        data = read_bounded(path, MAX_FILE_BYTES, follow_links)
     except FileNotFoundError as exc:
         raise ScenarioError(path, "", f"cannot read: {exc.strerror}") from None
     except UnreadableFile as exc:
@@ -124,8 +124,8 @@ def _read_text(path: Path) -> str:
         ) from None
 
 
-def _read_yaml(path: Path) -> Any:
-    text = _read_text(path)
+def _read_yaml(path: Path, follow_links: bool = True) -> Any:
+    text = _read_text(path, follow_links)
     loader: UniqueKeyLoader | None = None
     try:
         loader = UniqueKeyLoader(text)
@@ -212,6 +212,69 @@ def validate(model: type[BaseModel], doc: Any, path: Path) -> Any:
 
 
 _TOPOLOGY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# A topology path is written by hand (`./mynet.yaml`, `topos/x.yaml`); PATH_MAX is 4096.
+MAX_TOPOLOGY_PATH = 1024
+NO_CASE_YET = "no case yet: fill in at least one case (see the commented example)"
+
+
+def _naming(value: str, directory: Path) -> str:
+    return (
+        f"topology {value!r}: a topology is named by its file name in {directory}, "
+        "without '.yaml' or a folder, or by a path to a .yaml file relative to the "
+        "scenario's folder (`./mynet.yaml`)"
+    )
+
+
+def is_topology_path(value: str) -> bool:
+    """`topology:` names a file by path (relative to the scenario) rather than by a name
+    of fixtures/topologies: it holds a `/` or ends in .yaml."""
+    return "/" in value or value.endswith((".yaml", ".yml"))
+
+
+def topology_file(scenario: Path, value: str, topology_dir: Path = TOPOLOGY_DIR) -> Path:
+    """The file `topology: PATH` of `scenario` names, symbolic links resolved: one inside
+    the scenario's folder (or below it) or inside `topology_dir`; FileNotFoundError, or
+    ValueError saying why it may not be read.
+
+    A scenario from elsewhere is data: followed anywhere, `../../etc/x.yaml` (or a
+    link to /etc in its folder) would have the harness, as root, read the host's YAML
+    and show parts of it in messages and records.  So the resolved file must lie in
+    the folder the scenario came in, never beside it (`../x.yaml` from a file saved
+    in /tmp would be /x.yaml), or among the clone's own topologies.
+    """
+    if len(value) > MAX_TOPOLOGY_PATH:
+        raise ValueError(f"a topology path is at most {MAX_TOPOLOGY_PATH} characters")
+    if value.startswith(("/", "~")):
+        raise ValueError(
+            f"{value!r}: a topology path is relative to the scenario file's folder "
+            "(`./mynet.yaml`, `topos/x.yaml`)"
+        )
+    if not value.endswith((".yaml", ".yml")):
+        raise ValueError(_naming(value, topology_dir))
+    folder = Path(os.path.abspath(scenario)).parent
+    # Where it leads is checked before whether it exists: a refusal must not tell a
+    # file of the host that exists from one that does not.
+    real = Path(os.path.realpath(folder / value))
+    roots = [Path(os.path.realpath(folder)), Path(os.path.realpath(topology_dir))]
+    if not any(real.is_relative_to(root) for root in roots):
+        raise ValueError(
+            f"{value!r} leads outside the scenario's folder {roots[0]} and {roots[1]}: "
+            "a topology path stays below the scenario's folder (a scenario reads no other "
+            "file of the host)"
+        )
+    if not os.path.lexists(real):
+        raise FileNotFoundError(f"no topology file {value!r} (in {folder})")
+    return real
+
+
+def _topology_in(path: Path, name: str, follow_links: bool = True) -> Topology:
+    """The topology file `path`, called `name` unless it names itself."""
+    doc = _read_yaml(path, follow_links)
+    if "cases" in doc and "hosts" not in doc:
+        raise ScenarioError(path, "cases", "this is a scenario, not a topology")
+    doc.setdefault("name", name)
+    topology: Topology = validate(Topology, doc, path)
+    return topology
 
 
 @functools.lru_cache(maxsize=64)
@@ -219,20 +282,12 @@ def load_topology(name: str, directory: Path = TOPOLOGY_DIR) -> Topology:
     """Load fixtures/topologies/NAME.yaml (cached: topologies are immutable models)."""
     if not _TOPOLOGY_NAME.fullmatch(name) or len(name) > NAME_MAX_CHARS:
         # A name is a file name in `directory`: `../x` would read YAML from anywhere.
-        raise ValueError(
-            f"topology {name!r}: a topology is named by its file name in {directory}, "
-            "without '.yaml' or a folder"
-        )
+        raise ValueError(_naming(name, directory))
     path = directory / f"{name}.yaml"
     if not path.exists():
         known = sorted(p.stem for p in directory.glob("*.yaml"))
         raise FileNotFoundError(f"no topology {name!r} in {directory} (known: {', '.join(known)})")
-    doc = _read_yaml(path)
-    if "cases" in doc and "hosts" not in doc:
-        raise ScenarioError(path, "cases", "this is a scenario, not a topology")
-    doc.setdefault("name", name)
-    topology: Topology = validate(Topology, doc, path)
-    return topology
+    return _topology_in(path, name)
 
 
 def load_scenario(path: Path | str, topology_dir: Path = TOPOLOGY_DIR) -> Scenario:
@@ -248,10 +303,20 @@ def load_scenario(path: Path | str, topology_dir: Path = TOPOLOGY_DIR) -> Scenar
         raise ScenarioError(
             path, "hosts", "this is a topology, not a scenario: a scenario names it in 'topology:'"
         )
+    if "cases" in doc and doc["cases"] in (None, []):
+        # A skeleton of `harness import` or `harness new` before its case is written.
+        raise ScenarioError(path, "cases", NO_CASE_YET)
     raw: ScenarioFile = validate(ScenarioFile, doc, path)
+    topology_path: Path | None = None
     if isinstance(raw.topology, str):
         try:
-            topology = load_topology(raw.topology, topology_dir)
+            if is_topology_path(raw.topology):
+                topology_path = topology_file(path, raw.topology, topology_dir)
+                # Resolved already: a link put in its place since is refused, not followed.
+                topology = _topology_in(topology_path, raw.topology, follow_links=False)
+            else:
+                topology_path = topology_dir / f"{raw.topology}.yaml"
+                topology = load_topology(raw.topology, topology_dir)
         except ScenarioError as exc:
             raise ScenarioError(
                 path, "topology", f"in {exc.path}: {exc.field}: {exc.problem}"
@@ -268,6 +333,7 @@ def load_scenario(path: Path | str, topology_dir: Path = TOPOLOGY_DIR) -> Scenar
         claim=raw.claim.strip(),
         source=raw.source,
         topology=topology,
+        topology_file=topology_path,
         cases=raw.cases,
     )
 

@@ -65,7 +65,7 @@ def test_good_file_loads_with_parsed_expectations(tmp_path: Path) -> None:
         ({**GOOD, "claim": None}, "claim", "valid string"),
         ({k: v for k, v in GOOD.items() if k != "source"}, "source", "Field required"),
         ({**GOOD, "topology": "no-such-net"}, "topology", "no topology 'no-such-net'"),
-        ({**GOOD, "cases": []}, "cases", "at least 1 item"),
+        ({**GOOD, "cases": []}, "cases", "no case yet: fill in at least one case"),
         (variant(id="Bad Id"), "cases[0](Bad Id).id", "should match pattern"),
         (
             variant(probe={"host": "sender", "dst": "10.1.2.3"}),
