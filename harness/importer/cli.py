@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from harness.core.display import one_line
-from harness.core.env import SCENARIO_DIR, TOPOLOGY_DIR
+from harness.core.env import PROJECT_ROOT, SCENARIO_DIR, TOPOLOGY_DIR
 from harness.core.files import UnreadableFile, read_bounded
 from harness.core.validation import NAME_MAX_CHARS, check_name
 from harness.importer.skeleton import new_scenario_text
@@ -63,15 +63,58 @@ def _fail(command: str, message: str) -> int:
     return 2
 
 
+STDIN = Path("-")  # `harness import -`: the listing comes on standard input
+
+
 def _read_listing(path: Path) -> str:
-    """The listing's text; OSError or ValueError (the message says why) for what is no
-    regular file of a sane size.  Stat first and open without blocking: a FIFO would wait
-    for a writer for ever, a device (/dev/zero) never end."""
+    """The listing's text (standard input for `-`); OSError or ValueError (the message
+    says why) for what is no regular file of a sane size.  Opened without blocking: a
+    FIFO would wait for a writer for ever, a device (/dev/zero) never end."""
+    if path == STDIN:
+        # A pipe ends when its writer closes it; `yes |` never would: at most the same
+        # bytes as a file, then refused.
+        data = sys.stdin.buffer.read(MAX_LISTING_BYTES + 1)
+        if len(data) > MAX_LISTING_BYTES:
+            raise ValueError(f"larger than {MAX_LISTING_BYTES >> 20} MiB: not a listing")
+        return data.decode("utf-8", errors="replace")
     try:
         data = read_bounded(path, MAX_LISTING_BYTES)
     except UnreadableFile as exc:
         raise ValueError(f"{exc}: not a listing") from None
     return data.decode("utf-8", errors="replace")
+
+
+def _source(listing: Path) -> str:
+    """The listing's name in the files written and in messages."""
+    return "standard input" if listing == STDIN else listing.name
+
+
+def _places(args: argparse.Namespace, name: str) -> tuple[Path, Path, str]:
+    """Where the topology and the skeleton go, and how the skeleton names the topology so
+    that it loads; ValueError saying why it cannot.
+
+    In the clone the topology goes to fixtures/topologies and is named by its name;
+    outside it (`--scenario ~/claims/x.yaml`) it goes next to the skeleton, which names
+    it by a path relative to itself (harness/scenario/load.py: topology_file).
+    """
+    scenario: Path = args.scenario or SCENARIO_DIR / "imported" / f"{name}.yaml"
+    folder = Path(os.path.realpath(scenario.parent))
+    if args.topology_dir is not None:
+        topology = args.topology_dir / f"{name}.yaml"
+    elif folder.is_relative_to(os.path.realpath(PROJECT_ROOT)):
+        topology = TOPOLOGY_DIR / f"{name}.yaml"
+    else:
+        topology = scenario.parent / f"{name}.topology.yaml"
+    real = Path(os.path.realpath(topology.parent)) / topology.name
+    if real.parent == Path(os.path.realpath(TOPOLOGY_DIR)):
+        return topology, scenario, name
+    if not real.is_relative_to(folder):
+        raise ValueError(
+            f"--topology-dir {args.topology_dir}: the skeleton {scenario} could not name a "
+            f"topology there (a topology path stays below the scenario's folder {folder}); "
+            "choose a --topology-dir below it, or leave it out"
+        )
+    return topology, scenario, "./" + os.path.relpath(real, folder)
 
 
 def _write(command: str, path: Path, text: str) -> str | None:
@@ -97,21 +140,23 @@ def cmd_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail("import", f"cannot read {listing}: {exc.strerror}")
     except ValueError as exc:
-        return _fail("import", f"{listing}: {exc}")
+        return _fail("import", f"{'standard input' if listing == STDIN else listing}: {exc}")
     name = args.name or _name_from(listing.stem)
     problem = _name_problem(name)
     if problem:
         return _fail("import", f"--name {name[:MAX_NAME]!r}: {problem}")
-    topology_path = args.topology_dir / f"{name}.yaml"
-    scenario_path = args.scenario or SCENARIO_DIR / "imported" / f"{name}.yaml"
+    try:
+        topology_path, scenario_path, reference = _places(args, name)
+    except ValueError as exc:
+        return _fail("import", str(exc))
     if not args.stdout:
         for path in (topology_path, scenario_path):
             if os.path.lexists(path):
                 return _fail("import", f"{path} exists already; choose another --name")
     try:
-        result = import_listing(text, listing.name)
-        topology = topology_text(result, name, listing.name)
-        scenario = scenario_text(result, name, listing.name)
+        result = import_listing(text, _source(listing))
+        topology = topology_text(result, name, _source(listing))
+        scenario = scenario_text(result, name, _source(listing), reference)
     except ImportFailure as exc:
         print(f"harness import: {one_line(str(exc))}", file=sys.stderr)
         for entry in exc.entries:
@@ -133,13 +178,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         if failed is not None:
             return _fail("import", f"{failed}; nothing written")
         print(f"wrote {topology_path} ({len(result.topology.hosts)} hosts)")
-        print(f"wrote {scenario_path} (a skeleton: fill in the claim and a case)")
-        if topology_path.parent.resolve() != TOPOLOGY_DIR.resolve():
-            print(
-                f"note: the scenario names topology {name!r}, which the loader looks for in "
-                f"{TOPOLOGY_DIR}"
-            )
-    print(f"{result.translated} commands translated from {listing}")
+        print(f"wrote {scenario_path} (a skeleton naming `topology: {reference}`: fill in a case)")
+    print(f"{result.translated} commands translated from {_source(listing)}")
     for line in report_lines(result):
         print(line)
     return 0
@@ -158,7 +198,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         path, name = SCENARIO_DIR / f"{target}.yaml", target
     if os.path.lexists(path):
         return _fail("new", f"{path} exists already; it is not overwritten")
-    text = new_scenario_text(name)
+    text = new_scenario_text(name, path)
     failed = _write("new", path, text)
     if failed is not None:
         return _fail("new", failed)
@@ -176,10 +216,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp = sub.add_parser(
         "import", help="a set-up listing (ip, ifconfig, route, sysctl) -> topology and skeleton"
     )
-    imp.add_argument("listing", type=Path, help="a file with the article's or script's commands")
+    imp.add_argument(
+        "listing", type=Path, help="a file with the article's or script's commands; - for stdin"
+    )
     imp.add_argument("--name", help="the topology's and scenario's name (default: the file's)")
     imp.add_argument(
-        "--topology-dir", type=Path, default=TOPOLOGY_DIR, help="where the topology goes"
+        "--topology-dir",
+        type=Path,
+        help="where the topology goes (default: fixtures/topologies/, or next to a --scenario "
+        "outside the clone; below the skeleton's folder, which names it by path)",
     )
     imp.add_argument(
         "--scenario", type=Path, help="the skeleton's path (default: scenarios/imported/NAME.yaml)"

@@ -11,7 +11,9 @@ claim's own cases.
 
 from __future__ import annotations
 
+import shlex
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -148,21 +150,30 @@ def _described(model: type[BaseModel], name: str) -> str:
     return model.model_fields[name].description or ""
 
 
-def new_scenario_text(name: str) -> str:
-    """The skeleton of scenario `name`."""
+def new_scenario_text(name: str, path: Path) -> str:
+    """The skeleton of scenario `name`, to be written at `path`."""
     known = ", ".join(sorted(p.stem for p in TOPOLOGY_DIR.glob("*.yaml")))
     lines = [
         f"# {name}: one claim, checked on the running kernel.  Written by `harness new`.",
         "# Every field of the format is here; the optional ones are commented out, each with",
         '# an example and what it means (README.md, "Scenarios", has the whole vocabulary).',
         "# Replace the TODOs and the EXAMPLE case with the claim's own; then",
-        f"# `harness list` shows it and `harness run scenarios/{name}.yaml` runs it.",
+        *textwrap.wrap(
+            f"`harness list {shlex.quote(str(path))}` shows it and "
+            f"`harness run {shlex.quote(str(path))}` runs it.",
+            86,
+            initial_indent="# ",
+            subsequent_indent="# ",
+            break_on_hyphens=False,
+            break_long_words=False,
+        ),
         "claim: >",
         "  TODO: the claim, in our own words: what the kernel does, and when.",
         "source:",
         f"  article: TODO                 # {_described(Source, 'article')}",
         f'  section: ""                   # {_described(Source, "section")}',
-        "# topology: lan-with-gateway     # a file of fixtures/topologies/, or inline as below",
+        "# topology: lan-with-gateway     # a file of fixtures/topologies/, a path relative to",
+        "#                                # this file (./mynet.yaml), or inline as below",
         *textwrap.wrap(
             f"known: {known}",
             86,

@@ -136,9 +136,17 @@ def topology_text(result: ImportResult, name: str, source: str) -> str:
     return text
 
 
-def scenario_text(result: ImportResult, name: str, source: str) -> str:
-    """A scenario skeleton naming the topology; its example case is commented out, so the
-    file does not load (and `harness run` refuses it) until a case is filled in."""
+def scenario_text(result: ImportResult, name: str, source: str, topology: str = "") -> str:
+    """A scenario skeleton naming the topology (`topology`: how the scenario names it, a
+    name of fixtures/topologies or a path relative to the skeleton; `name` by default);
+    its example case is commented out, so the file does not load (and `harness run`
+    refuses it) until a case is filled in."""
+    topology = topology or name
+    where = (
+        f"{topology} (relative to this file)"
+        if "/" in topology
+        else f"fixtures/topologies/{topology}.yaml"
+    )
     hosts = result.topology.hosts
     prober = next((h for h, spec in hosts.items() if _addresses(spec)), next(iter(hosts)))
     others = [a for h, spec in hosts.items() if h != prober for a in _addresses(spec)]
@@ -148,16 +156,21 @@ def scenario_text(result: ImportResult, name: str, source: str) -> str:
     src = next((a for a in own if (":" in a) == (":" in dst)), None)
     changes = [f"{{host: {c.host}, {c.kind}: {_flow(getattr(c, c.kind))}}}" for c in result.changes]
     lines = [
-        f"# Skeleton written by `harness import` from {one_line(source)}.  Fill in the claim, the",
-        "# article's section and at least one case: until a case is there, this file does",
-        "# not load and `harness run` refuses it.  The topology is",
-        f"# fixtures/topologies/{name}.yaml; its comment says how the listing was read.",
+        *[
+            f"# {part}"
+            for part in _wrapped(
+                f"Skeleton written by `harness import` from {one_line(source)}.  Fill in the "
+                "claim, the article's section and at least one case: until a case is there, "
+                "this file does not load and `harness run` refuses it.  The topology is "
+                f"{one_line(where)}; its comment says how the listing was read."
+            )
+        ],
         "claim: >",
         "  TODO: what the article claims, in our own words.",
         "source:",
         f"  article: {_flow(source)}",
         '  section: "TODO"',
-        f"topology: {name}",
+        f"topology: {_flow(topology)}",
         "cases:",
         "  # - id: first-case                  # unique in this file: lower-case, digits, -",
         "  #   title: what the case does, in one line",

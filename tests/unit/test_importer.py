@@ -365,7 +365,7 @@ def test_import_writes_a_topology_that_loads_and_a_skeleton_and_never_overwrites
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     listing = LISTINGS / "selftest-router.sh"
-    skeleton = tmp_path / "scenarios" / "router.yaml"
+    skeleton = tmp_path / "router-claim.yaml"  # the topology goes below its folder
     argv = ["import", str(listing), "--name", "router", "--topology-dir", str(tmp_path)]
     argv += ["--scenario", str(skeleton)]
     assert main(argv) == 0
@@ -377,7 +377,7 @@ def test_import_writes_a_topology_that_loads_and_a_skeleton_and_never_overwrites
     text = (tmp_path / "router.yaml").read_text()
     assert "#   172.16.1.0/24 -> 192.0.2.0/24 (first on line 34)" in text
     doc = yaml.safe_load(skeleton.read_text())
-    assert doc["topology"] == "router" and doc["source"]["article"] == "selftest-router.sh"
+    assert doc["topology"] == "./router.yaml" and doc["source"]["article"] == "selftest-router.sh"
     assert doc["cases"] is None  # the example case is commented out: to fill in
     assert main(argv) == 2
     assert "exists already" in capsys.readouterr().err
@@ -388,7 +388,7 @@ def test_import_refuses_a_listing_with_nothing_usable(
 ) -> None:
     listing = tmp_path / "l.txt"
     listing.write_text("uname -a\nfrobnicate eth0\n")
-    assert main(["import", str(listing), "--topology-dir", str(tmp_path), "--stdout"]) == 2
+    assert main(["import", str(listing), "--stdout"]) == 2
     err = capsys.readouterr().err
     assert "nothing in it sets up a network" in err
     assert "line 2: `frobnicate eth0`: `frobnicate` is not a set-up command" in err
@@ -409,7 +409,8 @@ def test_new_writes_a_skeleton_that_loads_names_every_field_and_is_never_overwri
     assert main(["new", str(path)]) == 2
     assert "exists already" in capsys.readouterr().err
     assert main(["new", "Bad Name"]) == 2
-    assert new_scenario_text("x").startswith("# x: one claim")
+    assert new_scenario_text("x", path).startswith("# x: one claim")
+    assert f"`harness run {path}` runs it" in " ".join(text.replace("# ", "").split())
 
 
 def test_a_machine_global_sysctl_is_one_unsupported_line_not_a_failed_import() -> None:

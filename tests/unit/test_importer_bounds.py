@@ -298,7 +298,7 @@ def test_control_characters_in_a_line_not_translated_are_escaped(
     assert "line 3: `frob \\x00\\x1b[31m\\x7f\\x01`: `frob` is not a set-up command" in out
     assert "`\\x9b\\ufffeend` is not a set-up command" in written
     assert set(load_topology("ctrl", tmp_path).hosts) == {"a"}
-    assert yaml.safe_load(skeleton.read_text())["topology"] == "ctrl"
+    assert yaml.safe_load(skeleton.read_text())["topology"] == "./ctrl.yaml"
 
 
 # --------------------------------------------------------------------------- writing
@@ -355,8 +355,7 @@ def test_import_writes_both_files_or_neither(
     # The topology stayed behind when the scenario could not be written.
     listing = tmp_path / "l.sh"
     listing.write_text(SET_UP)
-    (tmp_path / "file").write_text("")
-    scenario = tmp_path / "file" / "s.yaml"  # its folder is a file: cannot be written
+    scenario = tmp_path / ("s" * 300 + ".yaml")  # a name too long: cannot be written
     topologies = tmp_path / "topologies"
     argv = ["import", str(listing), "--topology-dir", str(topologies), "--scenario", str(scenario)]
     assert main(argv) == 2

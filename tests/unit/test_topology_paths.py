@@ -28,7 +28,7 @@ CASE = {
 
 def scenario(folder: Path, topology: str, cases: object = None) -> Path:
     path = folder / "claim.yaml"
-    doc = {"claim": "c", "source": {"article": "a"}, "topology": topology}
+    doc: dict[str, object] = {"claim": "c", "source": {"article": "a"}, "topology": topology}
     doc["cases"] = [CASE] if cases is None else cases
     path.write_text(yaml.safe_dump(doc))
     return path
