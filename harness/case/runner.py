@@ -7,6 +7,7 @@ only consumes what the previous ones produced.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 import traceback
@@ -16,6 +17,7 @@ from harness.case.record import CaseRecord, PcapPolicy
 from harness.case.session import CaseSession
 from harness.case.verdict import acting_expectations, judge
 from harness.core import deadlines
+from harness.core.display import one_line
 from harness.core.env import kernel_release
 from harness.core.evidence import Observation
 from harness.core.validation import errno_name
@@ -24,7 +26,7 @@ from harness.lab.capture import CaptureLimit
 from harness.lab.netlink_ip import TopologyError
 from harness.lab.netns import Lab
 from harness.scenario import Case, Scenario
-from harness.scenario.expect import Comparison
+from harness.scenario.load import setup_place
 
 # Verdicts whose evidence is kept by default: everything but a plain pass or a skip.
 FINDINGS = frozenset({"fail", "error", "refuted", "changed"})
@@ -84,7 +86,8 @@ def run_case(
     except Exception as exc:
         elapsed = round(time.perf_counter() - started, 4)
         if isinstance(exc, TopologyError) and exc.code:
-            return _refused_setup(record, exc).model_copy(update={"duration_s": elapsed})
+            refused = _refused_setup(record, scenario, exc)
+            return refused.model_copy(update={"duration_s": elapsed})
         if isinstance(exc, deadlines.BudgetExceeded | CaptureLimit):
             # A bound of the harness, not a defect of it: the reason, without a traceback.
             return record.model_copy(update={"message": str(exc), "duration_s": elapsed})
@@ -115,20 +118,23 @@ def run_case(
     return record
 
 
-def _refused_setup(record: CaseRecord, exc: TopologyError) -> CaseRecord:
-    """The kernel refused part of the set-up: that is its answer, judged like any other."""
-    refusal = Comparison(
-        field="setup",
-        label=f"set-up: {exc}",
-        expected="ok",
-        observed=errno_name(exc.code),
-        ok=False,
-    )
+def _refused_setup(record: CaseRecord, scenario: Scenario, exc: TopologyError) -> CaseRecord:
+    """The kernel refused part of the set-up: an `error` naming the line of the topology it
+    refused (`x.yaml:14 hosts.a.routes[0] 'default via ...': the kernel refused it: ...`),
+    never a verdict: the case never got to ask the kernel about the claim.  (A change
+    the claim says the kernel refuses is a verdict: `fails_with`, session.apply.)"""
+    why = f"{exc.why or os.strerror(exc.code)} ({errno_name(exc.code)})"
+    if exc.item:
+        place, written = setup_place(scenario, exc.item)
+        shown = f" '{one_line(written)}'" if written else ""
+        first = f"{place}{shown}: the kernel refused it: {why}"
+    else:  # a listener's set-up (a multicast join)
+        first = f"the kernel refused the case's set-up: {why}"
     return record.model_copy(
         update={
-            "verdict": "fail",
-            "message": f"the kernel refused the topology's set-up: {exc}",
-            "comparison": [refusal],
+            "verdict": "error",
+            "message": f"{first}\n{exc}\nthe case did not run: a set-up the kernel refuses "
+            "is no answer to the claim; fix the set-up",
         }
     )
 

@@ -9,10 +9,12 @@ is forked.  Each LAN is a Linux bridge in a namespace of its own (a
 from __future__ import annotations
 
 import array
+import contextlib
 import fcntl
 import functools
 import socket
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
@@ -204,10 +206,12 @@ def build(
         )
         for n, (port_host, ifname) in enumerate(ports):
             port = bridge_port_name(port_host, ifname, n)
-            _veth(switch, port, lab[port_host], ifname, master=bridge, state="up")
+            with _item("hosts", port_host, "interfaces", ifname):
+                _veth(switch, port, lab[port_host], ifname, master=bridge, state="up")
 
     for (host_a, if_a), (host_b, if_b) in topology.veth_pairs():
-        _veth(lab[host_a], if_a, lab[host_b], if_b)
+        with _item("hosts", host_a, "interfaces", if_a):
+            _veth(lab[host_a], if_a, lab[host_b], if_b)
 
     # Up at once: the carrier change then goes through linkwatch while the
     # rest is configured, instead of being waited for at the end.  Nothing is
@@ -219,11 +223,12 @@ def build(
             # Not with a fixed MAC: it is set later, and an IPv6 link-local
             # address is derived from the MAC the link has when it comes up.
             if iface.up and _kind(iface).early_up and not iface.mac:
-                ns.rtnl.set_link(ns.link_index(ifname), up=True)
+                with _item("hosts", host_name, "interfaces", ifname, "up"):
+                    ns.rtnl.set_link(ns.link_index(ifname), up=True)
                 raised.add((host_name, ifname))
 
     for host_name, host in topology.hosts.items():
-        _local_links(net, lab[host_name], host.interfaces)
+        _local_links(net, lab[host_name], host_name, host.interfaces)
 
     for host_name, host in topology.hosts.items():
         ns = lab[host_name]
@@ -231,11 +236,13 @@ def build(
         # made earlier, they were seen to sit in LOWERLAYERDOWN for about 1 s.
         for ifname, iface in host.interfaces.items():
             if _stacked(iface):
-                _create(net, ns, ifname, iface)
+                with _item("hosts", host_name, "interfaces", ifname):
+                    _create(net, ns, ifname, iface)
                 if iface.master is not None:
-                    ns.ipr.link(
-                        "set", index=ns.link_index(ifname), master=ns.link_index(iface.master)
-                    )
+                    with _item("hosts", host_name, "interfaces", ifname, "master"):
+                        ns.ipr.link(
+                            "set", index=ns.link_index(ifname), master=ns.link_index(iface.master)
+                        )
         for ifname, iface in host.interfaces.items():
             if _kind(iface).neigh_timers:
                 ns.write_sysctls({f"net/ipv4/neigh/{ifname}/{k}": v for k, v in timers.items()})
@@ -245,16 +252,22 @@ def build(
         # them) and after the harness's tuning, which they override.
         for key, setting in host.sysctls.items():
             # Whether a value fits is the kernel's to say (EINVAL for `yes` in a number):
-            # its answer, like a refused route, not a traceback.
-            guarded(ns, f"sysctl {key}={setting}", functools.partial(ns.write_sysctl, key, setting))
+            # a refusal of the set-up, named with its line, not a traceback.
+            with _item("hosts", host_name, "sysctls", key):
+                write = functools.partial(ns.write_sysctl, key, setting)
+                guarded(ns, f"sysctl {key}={setting}", write)
         for ifname, iface in host.interfaces.items():
             index = ns.link_index(ifname)
+            at = ("hosts", host_name, "interfaces", ifname)
             if iface.mtu is not None:
-                link_set(ns, "set", LinkSetSpec(dev=ifname, mtu=iface.mtu))
-            for address in iface.addresses:
-                addr(ns, "add", AddrSpec(address=address, dev=ifname))
+                with _item(*at, "mtu"):
+                    link_set(ns, "set", LinkSetSpec(dev=ifname, mtu=iface.mtu))
+            for n, address in enumerate(iface.addresses):
+                with _item(*at, "addresses", n):
+                    addr(ns, "add", AddrSpec(address=address, dev=ifname))
             if iface.up and _kind(iface).role != "loopback" and (host_name, ifname) not in raised:
-                ns.rtnl.set_link(index, up=True)
+                with _item(*at, "up"):
+                    ns.rtnl.set_link(index, up=True)
 
     for host_name, host in topology.hosts.items():
         wired = [n for n, i in host.interfaces.items() if _kind(i).wired]
@@ -273,15 +286,38 @@ def build(
 
     for host_name, host in topology.hosts.items():
         ns = lab[host_name]
-        for nexthop_spec in host.nexthops:
-            nexthop(ns, "add", nexthop_spec)
-        for route_spec in host.routes:
-            route(ns, "add", route_spec)
-        for rule_spec in host.rules:
-            rule(ns, "add", rule_spec)
-        for neigh_spec in host.neighbours:
-            neigh(ns, "add", neigh_spec)
+        for n, nexthop_spec in enumerate(host.nexthops):
+            with _item("hosts", host_name, "nexthops", n):
+                nexthop(ns, "add", nexthop_spec)
+        for n, route_spec in enumerate(host.routes):
+            with _item("hosts", host_name, "routes", n):
+                route(ns, "add", route_spec)
+        for n, rule_spec in enumerate(host.rules):
+            with _item("hosts", host_name, "rules", n):
+                rule(ns, "add", rule_spec)
+        for n, neigh_spec in enumerate(host.neighbours):
+            with _item("hosts", host_name, "neighbours", n):
+                neigh(ns, "add", neigh_spec)
     return net
+
+
+@contextlib.contextmanager
+def _item(*item: str | int) -> Iterator[None]:
+    """A refusal by the kernel inside is a refusal of this item of the topology
+    (`hosts`, `a`, `routes`, 0): the runner names its file and line, so a set-up the
+    kernel refuses reads as a wrong line of the topology, never as a verdict."""
+    try:
+        yield
+    except TopologyError as exc:
+        exc.item = exc.item or item
+        raise
+    except NetlinkError as exc:  # a request made without netlink_ip's guard
+        where = ".".join(str(part) for part in item)
+        error = TopologyError(
+            f"{where}: {exc.args[1]} (errno {exc.code})", exc.code, str(exc.args[1])
+        )
+        error.item = item
+        raise error from None
 
 
 def _software_checksums(ns: NetNS, ifnames: list[str]) -> list[str]:
@@ -315,18 +351,22 @@ def _stacked(iface: Interface) -> bool:
     return _kind(iface).role == "stacked"
 
 
-def _local_links(net: Network, ns: NetNS, interfaces: dict[str, Interface]) -> None:
+def _local_links(net: Network, ns: NetNS, host: str, interfaces: dict[str, Interface]) -> None:
     """Links that live inside one host and need no lower link: tun/tap, dummy, vrf, bridge;
     then fixed MACs of veth ends, and masters."""
     for ifname, iface in interfaces.items():
         kind = _kind(iface)
         if kind.role == "local":
-            _create(net, ns, ifname, iface)
+            with _item("hosts", host, "interfaces", ifname):
+                _create(net, ns, ifname, iface)
         elif iface.mac and kind.role == "pair":
-            ns.ipr.link("set", index=ns.link_index(ifname), address=iface.mac)
+            with _item("hosts", host, "interfaces", ifname, "mac"):
+                ns.ipr.link("set", index=ns.link_index(ifname), address=iface.mac)
     for ifname, iface in interfaces.items():
         if iface.master is not None and not _stacked(iface):
-            ns.ipr.link("set", index=ns.link_index(ifname), master=ns.link_index(iface.master))
+            with _item("hosts", host, "interfaces", ifname, "master"):
+                master = ns.link_index(iface.master)
+                ns.ipr.link("set", index=ns.link_index(ifname), master=master)
 
 
 def _create(net: Network, ns: NetNS, ifname: str, iface: Interface) -> None:
@@ -338,7 +378,9 @@ def _create(net: Network, ns: NetNS, ifname: str, iface: Interface) -> None:
         make(net, ns, ifname, iface)
     except NetlinkError as exc:
         raise TopologyError(
-            f"host {ns.name}: creating {kind.name} {ifname!r}: {exc.args[1]}"
+            f"host {ns.name}: creating {kind.name} {ifname!r}: {exc.args[1]}",
+            exc.code,
+            str(exc.args[1]),
         ) from None
 
 
@@ -349,5 +391,7 @@ def _veth(ns_a: NetNS, if_a: str, ns_b: NetNS, if_b: str, **attrs: Any) -> None:
         ns_a.add_link(if_a, "veth", peer={"ifname": if_b, "net_ns_fd": ns_b.fd}, **attrs)
     except NetlinkError as exc:
         raise TopologyError(
-            f"veth {ns_a.name}.{if_a} <-> {ns_b.name}.{if_b}: {exc.args[1]} (errno {exc.code})"
+            f"veth {ns_a.name}.{if_a} <-> {ns_b.name}.{if_b}: {exc.args[1]} (errno {exc.code})",
+            exc.code,
+            str(exc.args[1]),
         ) from None

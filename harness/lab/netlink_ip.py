@@ -51,9 +51,13 @@ RTA_KEYS = {
 class TopologyError(RuntimeError):
     """The kernel refused part of the topology; says which host, which command and why."""
 
-    def __init__(self, message: str, code: int = 0) -> None:
+    def __init__(self, message: str, code: int = 0, why: str = "") -> None:
         super().__init__(message)
         self.code = code  # the errno the kernel answered, when it answered one
+        self.why = why  # the kernel's own words (its extended ack, or the errno's text)
+        # Which item of the topology the kernel refused (`hosts`, `a`, `routes`, 0), when a
+        # topology's set-up did: the builder says (harness/lab/builder.py).
+        self.item: tuple[str | int, ...] = ()
 
 
 def guarded(ns: NetNS, what: str, call: Callable[[], Any]) -> None:
@@ -61,13 +65,17 @@ def guarded(ns: NetNS, what: str, call: Callable[[], Any]) -> None:
         call()
     except NetlinkError as exc:
         raise TopologyError(
-            f"host {ns.name}: `{what}` failed: {exc.args[1]} (errno {exc.code})", exc.code
+            f"host {ns.name}: `{what}` failed: {exc.args[1]} (errno {exc.code})",
+            exc.code,
+            str(exc.args[1]),
         ) from None
     except OSError as exc:  # sysctl writes
         # A key this kernel does not have is netns's FileNotFoundError, which names the
         # key and has no strerror (it said "failed: None").
         why = exc.strerror or str(exc)
-        raise TopologyError(f"host {ns.name}: `{what}` failed: {why}", exc.errno or 0) from None
+        raise TopologyError(
+            f"host {ns.name}: `{what}` failed: {why}", exc.errno or 0, why
+        ) from None
 
 
 def route(ns: NetNS, command: str, spec: RouteSpec) -> None:

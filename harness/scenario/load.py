@@ -29,6 +29,7 @@ from harness.scenario.yamldoc import (
     TooLarge,
     UniqueKeyLoader,
     field_key,
+    node_at,
     text_problem,
 )
 
@@ -336,6 +337,30 @@ def load_scenario(path: Path | str, topology_dir: Path = TOPOLOGY_DIR) -> Scenar
         topology_file=topology_path,
         cases=raw.cases,
     )
+
+
+def setup_place(scenario: Scenario, item: tuple[str | int, ...]) -> tuple[str, str]:
+    """Where an item of the scenario's topology (`hosts`, `a`, `routes`, 0) is written, as
+    `FILE:LINE hosts.a.routes[0]`, and its text as written there ('' for a mapping or
+    a field left to its default).  Read again from the file: only when a set-up fails."""
+    file = scenario.topology_file or scenario.path
+    where = item if scenario.topology_file else ("topology", *item)
+    field = ""
+    for part in where:
+        field += f"[{part}]" if isinstance(part, int) else field_key(part, field)
+    try:
+        shown = Path(os.path.abspath(file)).relative_to(Path.cwd())
+    except ValueError:
+        shown = file
+    try:
+        found = node_at(_read_text(file), where)
+    except ScenarioError:
+        found = None
+    if found is None:
+        return f"{shown} {field}", ""
+    node, line, itself = found
+    written = node.value if itself and isinstance(node, yaml.ScalarNode) else ""
+    return f"{shown}:{line} {field}", str(written)
 
 
 def _check_references(path: Path, topology: Topology, cases: list[Case]) -> None:

@@ -10,6 +10,7 @@ naming the file and the field.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -174,3 +175,40 @@ def text_problem(doc: Any, written: dict[tuple[type, object], str]) -> tuple[str
                 items.append((f"{where}[{n}]{named}", item))
         stack += reversed(items)
     return None
+
+
+def node_at(text: str, where: Sequence[str | int]) -> tuple[yaml.Node, int, bool] | None:
+    """The node of the YAML document `text` at `where` (mapping keys and list positions),
+    the line it is written on (a mapping entry's: its key's), and whether it is that
+    node itself (True) or the deepest one of the way there that the document has
+    (False: a field left to its default); None when `text` is no YAML.  Composed, not
+    constructed: only the node graph, each node once."""
+    loader = _SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in where:
+        child: tuple[yaml.Node, yaml.Node] | None = None
+        if isinstance(node, yaml.MappingNode):
+            child = next(
+                (
+                    (key, value)
+                    for key, value in node.value
+                    if isinstance(key, yaml.ScalarNode) and key.value == str(part)
+                ),
+                None,
+            )
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            child = (node.value[part], node.value[part])
+        if child is None:
+            return node, line, False
+        line, node = child[0].start_mark.line + 1, child[1]
+    return node, line, True

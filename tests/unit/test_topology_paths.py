@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from harness.scenario import ScenarioError, load_scenario
-from harness.scenario.load import NO_CASE_YET
+from harness.scenario.load import NO_CASE_YET, setup_place
 
 TOPOLOGY = {
     "hosts": {
@@ -127,3 +127,33 @@ def test_an_unfilled_skeleton_says_a_case_is_to_fill_in(tmp_path: Path, cases: o
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
     assert str(caught.value) == f"{path}: cases: {NO_CASE_YET}"
+
+
+def test_a_topology_item_is_placed_at_its_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a set-up the kernel refuses names (harness/case/runner.py)."""
+    topology(tmp_path / "topos" / "net.yaml")
+    monkeypatch.chdir(tmp_path)
+    loaded = load_scenario(scenario(tmp_path, "topos/net.yaml"))
+    lines = (tmp_path / "topos" / "net.yaml").read_text().splitlines()
+    address = next(n for n, line in enumerate(lines, 1) if "192.0.2.1/24" in line)
+    assert setup_place(loaded, ("hosts", "a", "interfaces", "eth0", "addresses", 0)) == (
+        f"topos/net.yaml:{address} hosts.a.interfaces.eth0.addresses[0]",
+        "192.0.2.1/24",
+    )
+    # A field left to its default: the line of the nearest part that is written.
+    eth0 = next(n for n, line in enumerate(lines, 1) if "eth0:" in line)
+    assert setup_place(loaded, ("hosts", "a", "interfaces", "eth0", "up")) == (
+        f"topos/net.yaml:{eth0} hosts.a.interfaces.eth0.up",
+        "",
+    )
+    inline = tmp_path / "inline" / "claim.yaml"
+    inline.parent.mkdir()
+    inline.write_text(
+        yaml.safe_dump({"claim": "c", "source": {"article": "a"}, "topology": TOPOLOGY})
+        + yaml.safe_dump({"cases": [CASE]})
+    )
+    place, written = setup_place(load_scenario(inline), ("hosts", "b", "interfaces"))
+    assert place.startswith("inline/claim.yaml:") and place.endswith(" topology.hosts.b.interfaces")
+    assert written == ""
