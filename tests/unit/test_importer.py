@@ -410,7 +410,7 @@ def test_new_writes_a_skeleton_that_loads_names_every_field_and_is_never_overwri
     assert "exists already" in capsys.readouterr().err
     assert main(["new", "Bad Name"]) == 2
     assert new_scenario_text("x", path).startswith("# x: one claim")
-    assert f"`harness run {path}` runs it" in " ".join(text.replace("# ", "").split())
+    assert f"#   harness run {path}" in text.splitlines()
 
 
 def test_a_machine_global_sysctl_is_one_unsupported_line_not_a_failed_import() -> None:
