@@ -450,7 +450,7 @@ def _state(
             info = link.get("linkinfo", {})
             data = info.get("info_data", {})
             kind = data.get("type") if info.get("info_kind") == "tun" else info.get("info_kind")
-            attrs = {"kind": kind or "device", "up": "UP" in link["flags"]}
+            attrs = {"kind": kind or "device", "state": "up" if "UP" in link["flags"] else "down"}
             attrs["mtu"] = link.get("mtu")
             if link.get("master"):
                 attrs["master"] = link["master"]
@@ -532,13 +532,15 @@ def _route_text(route: dict[str, Any]) -> str:
 
 def _line_finder(
     steps: list[Step], host: str, name_of: Callable[[str], str]
-) -> Callable[[list[str]], int | None]:
+) -> Callable[..., int | None]:
     """The last listing line run in `host` whose words hold all of `tokens`."""
     mine = [s for s in steps if name_of(s.ns) == host]
 
-    def find(tokens: list[str]) -> int | None:
-        for step in reversed(mine):
-            words = set(step.argv) | {w.split("=", 1)[0] for w in step.argv}
+    def find(tokens: list[str], first: bool = False) -> int | None:
+        for step in mine if first else reversed(mine):
+            # KEY=VALUE holds KEY; ADDR/LEN holds ADDR (a host route's dst, a local route).
+            words = {*step.argv, *(w.split("=", 1)[0] for w in step.argv)}
+            words |= {w.split("/", 1)[0] for w in step.argv if "=" not in w}
             if all(t in words for t in tokens):
                 return step.line
         return None
@@ -550,12 +552,25 @@ def _host_differences(
     host: str,
     ours: dict[str, dict[str, str]],
     theirs: dict[str, dict[str, str]],
-    line: Callable[[list[str]], int | None],
+    line: Callable[..., int | None],
     stage: int,
 ) -> list[Difference]:
     found = []
     for part in ours:
         mine, other = ours[part], theirs[part]
+        if part == "link":  # a link only one side has: one difference, all it is
+            for name in sorted(_names(mine) ^ _names(other)):
+                side = other if name in _names(other) else mine
+                said = ", ".join(
+                    f"{k.split(' ', 1)[1]} {v}" for k, v in side.items() if k.startswith(f"{name} ")
+                )
+                listing, topology = (
+                    (f"{name}: {said}", "") if side is other else ("", f"{name}: {said}")
+                )
+                found.append(Difference(host, "link", listing, topology, line([name], True), stage))
+            gone = _names(mine) ^ _names(other)
+            mine = {k: v for k, v in mine.items() if k.split(" ")[0] not in gone}
+            other = {k: v for k, v in other.items() if k.split(" ")[0] not in gone}
         for key in sorted(set(mine) | set(other)):
             if mine.get(key) == other.get(key):
                 continue
@@ -569,6 +584,10 @@ def _host_differences(
                 topology = f"{key}={mine[key]}" if key in mine else ""
             found.append(Difference(host, what, listing, topology, line(_tokens(part, key)), stage))
     return found
+
+
+def _names(links: dict[str, str]) -> set[str]:
+    return {key.split(" ")[0] for key in links}
 
 
 def _tokens(part: str, key: str) -> list[str]:
