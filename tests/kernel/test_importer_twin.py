@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,7 +58,7 @@ def _imported(listing: str) -> ImportResult:
     return result
 
 
-def _with_topology(result: ImportResult, document: dict[str, object]) -> ImportResult:
+def _with_topology(result: ImportResult, document: dict[str, Any]) -> ImportResult:
     return dataclasses.replace(result, topology=Topology.model_validate(document))
 
 
