@@ -21,6 +21,7 @@ from harness.core.display import one_line
 from harness.core.env import PROJECT_ROOT, SCENARIO_DIR, TOPOLOGY_DIR
 from harness.core.files import UnreadableFile, read_bounded
 from harness.core.validation import NAME_MAX_CHARS, check_name
+from harness.importer.proof import CannotProve, not_proven_header, prove
 from harness.importer.skeleton import new_scenario_text
 from harness.importer.translate import ImportFailure, import_listing
 from harness.importer.writer import (
@@ -166,6 +167,22 @@ def cmd_import(args: argparse.Namespace) -> int:
     except (yaml.YAMLError, ScenarioError) as exc:  # a translation that does not load back
         problem = " ".join(str(exc).split())
         return _fail("import", f"{listing}: the translation does not load ({problem})")
+    try:  # exit 0 only when iproute2's replay of the listing builds this topology
+        proof = prove(result)
+        unproven = [str(d) for d in proof.differences]
+    except CannotProve as exc:
+        proof, unproven = None, [str(exc)]
+    for problem in unproven:
+        print(f"harness import: not proven: {one_line(problem)}", file=sys.stderr)
+    if unproven and not args.unproven:
+        print(
+            "harness import: nothing written (--unproven writes it marked NOT PROVEN)",
+            file=sys.stderr,
+        )
+        return 1
+    if unproven:
+        topology = not_proven_header(unproven) + topology
+        scenario = not_proven_header(unproven) + scenario
     if args.stdout:
         print(f"# --- {topology_path}\n{topology}\n# --- {scenario_path}\n{scenario}", end="")
     else:
@@ -182,7 +199,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(f"{result.translated} commands translated from {_source(listing)}")
     for line in report_lines(result):
         print(line)
-    return 0
+    if proof is not None and not unproven:
+        print(
+            f"proven: iproute2's replay of the listing builds the same {proof.hosts} hosts "
+            f"({proof.replayed} commands replayed, {proof.seconds:.1f} s)"
+        )
+    return 1 if unproven else 0
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -230,6 +252,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--scenario", type=Path, help="the skeleton's path (default: scenarios/imported/NAME.yaml)"
     )
     imp.add_argument("--stdout", action="store_true", help="print both files instead of writing")
+    imp.add_argument(
+        "--unproven",
+        action="store_true",
+        help="write the files even when the import is not proven (marked NOT PROVEN; exit 1)",
+    )
     imp.set_defaults(func=cmd_import)
     new = sub.add_parser("new", help="a commented scenario skeleton for a claim, from scratch")
     new.add_argument("name", help="NAME (writes scenarios/NAME.yaml) or a path ending in .yaml")

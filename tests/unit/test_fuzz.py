@@ -118,6 +118,7 @@ def test_topology_mutants_load_or_are_refused_in_one_line(
     _report(Fuzzer("topologies", make, check), tmp_path)
 
 
+@pytest.mark.usefixtures("translation_only")  # the translation's bounds; the proof runs a kernel
 def test_listing_mutants_import_or_are_refused_in_one_line(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -33,6 +33,9 @@ from harness.scenario import (
 )
 from harness.scenario.expect import Expect
 
+# The translation and the files written; the proof is the kernel tests'.
+pytestmark = pytest.mark.usefixtures("translation_only")
+
 LISTINGS = Path(__file__).parents[1] / "listings"
 
 

@@ -30,6 +30,9 @@ from harness.importer.split import split_words
 from harness.scenario import load_topology
 from harness.scenario.limits import MAX_NAMESPACES
 
+# The translation and the files written; the proof is the kernel tests'.
+pytestmark = pytest.mark.usefixtures("translation_only")
+
 LISTINGS = Path(__file__).parents[1] / "listings"
 SET_UP = "ip netns add a\nip -n a link add e0 type dummy\n"
 

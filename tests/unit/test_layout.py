@@ -18,8 +18,8 @@ HARNESS = Path(__file__).resolve().parents[2] / "harness"
 STAGES: list[tuple[str, ...]] = [
     ("core",),  # shared: paths, deadlines, validation, safe text, run-folder writes, evidence
     ("scenario",),  # the language: loading, cases, probes, topologies, expectations, rows
-    ("importer",),  # reads a listing, writes YAML the scenario models validate
     ("lab",),  # the kernel: namespaces, netlink, the builder, capture, probes
+    ("importer",),  # reads a listing, writes YAML the scenario models validate, proves it
     ("case",),  # one case: session, observation, verdict, its record
     ("runs",),  # the run folder's store, stopped runs, repeats, comparison
     ("outputs",),  # summary.md, JSON lines, TAP, JUnit, the console, the report
