@@ -154,9 +154,9 @@ def _block_families(dump: DumpState, block: Block) -> list[int]:
 
 
 def _excluded(dst: str, dev: str | None, table: str) -> bool:
-    """Routes that differ between machines by nature: those of link-local addresses."""
-    del dev
-    if dst.startswith(("fe80:", "ff00::/8")):
+    """Routes that differ between machines by nature: those of link-local addresses, and
+    lo's `::1` (in the main table before Linux 5.x moved it to the local table only)."""
+    if dst.startswith(("fe80:", "ff00::/8")) or (dev == "lo" and dst == "::1"):
         return True
     return table == "local" and dst.startswith("ff")
 
@@ -208,6 +208,21 @@ def _host(dst: str) -> str:
     return dst
 
 
+def _said(key: tuple[Any, ...]) -> str:
+    """A route key as `ip route` would print it (table and metric always said)."""
+    table, kind, dst, via, dev, src, metric, hops = key
+    words = [] if kind == "unicast" else [kind]
+    words.append(dst)
+    for name, value in (("via", via), ("dev", dev), ("src", src)):
+        if value is not None:
+            words += [name, value]
+    words += ["table", table, "metric", metric]
+    for hop_via, hop_dev, weight in hops:
+        words += ["nexthop", *(["via", hop_via] if hop_via else []), "dev", str(hop_dev)]
+        words += ["weight", weight]
+    return " ".join(words)
+
+
 def _json_route_key(route: Mapping[str, Any], family: int) -> tuple[Any, ...]:
     hops = tuple(
         (h.get("gateway"), h.get("dev"), str(h.get("weight", 1))) for h in route.get("nexthops", [])
@@ -232,14 +247,14 @@ def _routes(dump: DumpState, reads: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
     for family, table in dict.fromkeys(_route_scopes(dump)):
         ours = {
-            _dump_route_key(r)
+            _said(_dump_route_key(r))
             for r in dump.routes
             if r.family == family
             and (table is None or _table(r.table) == _table(table))
             and not _excluded(r.dst, r.value("dev"), _table(r.table))
         }
         theirs = {
-            _json_route_key(r, family)
+            _said(_json_route_key(r, family))
             for r in reads.get(f"route{family}", [])
             if (table is None or _table(r.get("table")) == _table(table))
             and not _excluded(r["dst"], r.get("dev"), _table(r.get("table")))

@@ -399,9 +399,9 @@ def _address(
         else:
             addr.label = word  # the label is printed last (br0:1)
         i += 1
-    if addr.label is None and dev in flags and iface.version == 4:
-        flags.discard(dev)
-        addr.label = dev
+    flags.discard(dev)  # the label, when it is the link's name (the default)
+    if addr.label == dev:
+        addr.label = None
     addr.flags = frozenset(flags)
     state.addresses.append(addr)
 
@@ -449,7 +449,7 @@ def _route_line(state: DumpState, block: Block, number: int, line: str, previous
         raise _NotRead("a route cache entry (not set up)")
     if not _ROUTE_START.match(line.strip()):
         raise _NotRead("not read as `ip route` output")
-    table = block.table or "main"
+    table = block.table if block.table not in (None, "all") else "main"
     if "table" in words[:-1]:
         at = words.index("table")
         table = words[at + 1]
