@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from harness.importer.dumps import Addr, DumpState, Link, Neigh, Route, Rule
 from harness.importer.model import Entry
 from harness.importer.shell_words import Command
+from harness.scenario.link_kinds import IP_LINK_KINDS
 
 DEFAULT_RULES = {(0, "lookup local"), (32766, "lookup main"), (32767, "lookup default")}
 _LEARNT = {"dhcp": "DHCP", "ra": "a router advertisement", "redirect": "an ICMP redirect"}
@@ -87,6 +88,15 @@ class Setup:
 
     commands: list[Command] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
+    unmade: set[str] = field(default_factory=set)  # links of a kind the harness cannot make
+
+    def on_unmade(self, line: int, text: str, dev: str | None) -> bool:
+        """Whether `dev` is a link that is not made (then the line is reported as not set up:
+        never as a NIC of the same name)."""
+        if dev not in self.unmade:
+            return False
+        self.note(line, text, f"on {dev}, which is not made", "unsupported")
+        return True
 
     def add(self, line: int, text: str, words: list[str]) -> None:
         """One synthesized command, from dump line `line` (`text`, as pasted)."""
@@ -158,6 +168,11 @@ def _links(state: DumpState, setup: Setup) -> None:
             continue
         made.add(link.name)
         text = f"{link.name}: {kind}"
+        if kind not in IP_LINK_KINDS:
+            setup.unmade.add(link.name)
+            kinds = ", ".join(sorted(IP_LINK_KINDS))
+            setup.note(link.line, text, f"a {kind}: the harness makes {kinds}", "unsupported")
+            continue
         if kind == "veth":
             peer = link.at if link.at in state.links else None
             if peer is None:
@@ -208,6 +223,8 @@ def _links(state: DumpState, setup: Setup) -> None:
                 link.line, link.name, f"a {kind} link: its settings are not shown", "unsupported"
             )
     for link in sorted(state.links.values(), key=lambda k: k.line):
+        if link.name in setup.unmade:
+            continue
         if link.name == "lo" and link.up and link.mtu in (None, 65536):
             continue  # as in every harness namespace
         words = ["ip", "link", "set", "dev", link.name]
@@ -233,6 +250,8 @@ def _addresses(state: DumpState, setup: Setup) -> None:
         if key in seen:
             continue  # shown again by a later dump (`ip a` and `ip -br a`)
         seen.add(key)
+        if setup.on_unmade(addr.line, addr.text, addr.dev):
+            continue
         reason = _kernel_address(addr)
         if reason:
             setup.note(addr.line, addr.text, reason, "ignored")
@@ -387,6 +406,8 @@ def _routes(state: DumpState, setup: Setup) -> None:
         if reason:
             setup.note(route.line, route.text, reason, "ignored")
             continue
+        if setup.on_unmade(route.line, route.text, route.value("dev")):
+            continue
         words, left = route_words(route)
         proto = route.value("proto")
         if proto in _LEARNT:
@@ -437,6 +458,8 @@ def _neighbours(state: DumpState, setup: Setup) -> None:
         if (neigh.address, neigh.dev) in seen:
             continue
         seen.add((neigh.address, neigh.dev))
+        if setup.on_unmade(neigh.line, neigh.text, neigh.dev):
+            continue
         words = _neigh_words(neigh)
         if words is None:
             reason = f"learnt by the kernel ({neigh.state}): not set up"

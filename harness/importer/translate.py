@@ -137,7 +137,7 @@ def _translate(
         except Ignored as exc:
             draft.note(str(exc), "ignored")
         except Unsupported as exc:
-            if command in shown and "exists already" in str(exc):
+            if command in shown and "File exists" in str(exc):
                 # A dump shows what the commands before it set up.
                 draft.note("set up already by the listing's commands", "ignored")
             else:
