@@ -14,11 +14,12 @@ names them), or another link names it as `master` (taken as a bridge).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 
 from harness.importer.dumps import Addr, DumpState, Link, Neigh, Route, Rule
-from harness.importer.model import Entry
+from harness.importer.model import MAX_PER_HOST, Entry
 from harness.importer.shell_words import Command
 from harness.scenario.link_kinds import IP_LINK_KINDS
 
@@ -89,6 +90,7 @@ class Setup:
     commands: list[Command] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     unmade: set[str] = field(default_factory=set)  # links of a kind the harness cannot make
+    state: DumpState = field(default_factory=DumpState)  # what was read, within the bounds
 
     def on_unmade(self, line: int, text: str, dev: str | None) -> bool:
         """Whether `dev` is a link that is not made (then the line is reported as not set up:
@@ -119,6 +121,11 @@ def setup_commands(state: DumpState) -> Setup:
                 f"ip {block.kind} show",
                 f"shows state: its output ({lines}) is read as the state it shows",
             )
+    # A host holds at most MAX_PER_HOST of each (model.py); past it every further command
+    # costs the translation a comparison with each one before it, so a dump's excess is
+    # one report line, not 100,000 commands refused one by one.
+    state = bounded(state, setup)
+    setup.state = state
     _links(state, setup)
     _addresses(state, setup)
     _routes(state, setup)
@@ -126,6 +133,48 @@ def setup_commands(state: DumpState) -> Setup:
     _neighbours(state, setup)
     setup.entries += state.entries
     return setup
+
+
+def bounded(state: DumpState, setup: Setup) -> DumpState:
+    """The state with at most MAX_PER_HOST links, addresses, routes, rules, neighbours.
+
+    A host holds at most that many of each (model.py); past it every further command
+    costs the translation a comparison with each one before it, so a dump's excess is one
+    report line, not 100,000 commands refused one by one."""
+    links = list(state.links.values())
+    if len(links) > MAX_PER_HOST:
+        extra = links[MAX_PER_HOST]
+        setup.note(extra.line, extra.name, _TOO_MANY.format("links"), "unsupported")
+        state = dataclasses.replace(state, links={k.name: k for k in links[:MAX_PER_HOST]})
+    addresses, routes, rules, neighbours = (
+        state.addresses,
+        state.routes,
+        state.rules,
+        state.neighbours,
+    )
+    for what, items in (
+        ("addresses", addresses),
+        ("routes", routes),
+        ("rules", rules),
+        ("neighbours", neighbours),
+    ):
+        if len(items) > MAX_PER_HOST:
+            setup.note(
+                items[MAX_PER_HOST].line,
+                items[MAX_PER_HOST].text,
+                _TOO_MANY.format(what),
+                "unsupported",
+            )
+    return dataclasses.replace(
+        state,
+        addresses=addresses[:MAX_PER_HOST],
+        routes=routes[:MAX_PER_HOST],
+        rules=rules[:MAX_PER_HOST],
+        neighbours=neighbours[:MAX_PER_HOST],
+    )
+
+
+_TOO_MANY = f"more than {MAX_PER_HOST} {{}}: the rest of them is not set up"
 
 
 # --------------------------------------------------------------------------- links

@@ -20,7 +20,7 @@ from typing import Any
 from harness.importer.iplink import OBJECTS, command_of, resolve
 from harness.importer.model import Entry, Unsupported
 from harness.importer.shell import MAX_STEPS
-from harness.importer.shell_words import TooMuch, prompt, strip_sudo
+from harness.importer.shell_words import KNOWN_COMMANDS, TooMuch, prompt, strip_sudo
 from harness.importer.split import split_words
 
 # A dump of more lines than a listing may have commands is no Q&A answer (shell.py's bound).
@@ -234,23 +234,47 @@ def _shape(line: str) -> str | None:
     return None
 
 
+_FIRST_WORD = re.compile(r"^[$#>\s]*(?:sudo\s+(?:-\S+\s+)*)?([^\s;&|]+)")
+
+
+def _commandish(line: str) -> bool:
+    """Whether a line reads as a command (`$ip -n a rule`, `sudo tc ...`), prompt or not."""
+    try:
+        words = strip_sudo(split_words(line.lstrip("$#> ")))
+    except ValueError:
+        return False
+    return bool(words) and words[0] in KNOWN_COMMANDS
+
+
 def find_blocks(text: str) -> list[Block]:
     """The dumps of a listing, with their lines (command line included, when pasted).
     TooMuch when the dumps have more than MAX_DUMP_LINES lines."""
     blocks: list[Block] = []
     current: Block | None = None
+    foreign = False  # in the output of a command that shows no state of the machine's own
     lines = 0
     for number, raw in enumerate(text.splitlines(), start=1):
         stripped = raw.strip()
         command = prompt(stripped) if stripped else None
-        announced = show_command(command if command is not None else stripped) if stripped else None
+        said = command if command is not None else stripped
+        # Split into words only what starts like a command (a dump line never does).
+        first = _FIRST_WORD.match(said)
+        maybe = first is not None and first.group(1) in KNOWN_COMMANDS
+        announced = show_command(said) if maybe else None
         if announced is not None:
             announced.command, announced.first, announced.last = number, number + 1, number
-            current = announced
+            current, foreign = announced, False
             blocks.append(current)
             continue
-        if not stripped or command is not None:
-            current = None
+        if not stripped:
+            current, foreign = None, False
+            continue
+        if command is not None or (maybe and _commandish(stripped)):
+            # Another command's output (`ip -n NS route`, `ip route get`, `$ip rule`):
+            # not the machine's state, up to the next blank line or command.
+            current, foreign = None, True
+            continue
+        if foreign:
             continue
         shape = _shape(raw.rstrip())
         indented = raw.startswith((" ", "\t"))

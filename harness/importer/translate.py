@@ -422,6 +422,6 @@ def import_listing(text: str, source: str = "listing") -> ImportResult:
         entries=draft.entries,
         translated=len(set(draft.translated)),
         listing=listing,
-        dump=mapped(dumps, amap) if dumps.blocks else None,
+        dump=mapped(setup.state, amap) if dumps.blocks else None,
         synthesized=setup.commands,
     )

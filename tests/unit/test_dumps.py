@@ -177,3 +177,18 @@ def test_blocks_by_command_and_by_shape() -> None:
     ]
     state = read_dumps(text)
     assert [(r.family, r.table, r.dst) for r in state.routes] == [(6, "100", "2001:db8::/64")]
+
+
+def test_another_namespaces_state_is_not_the_machines() -> None:
+    """`ip netns exec a ip route show`, `$ip -n a rule` (no space), `ip route get`: their
+    output is not the machine's own state, whatever its shape (the seed listing's lines)."""
+    text = (
+        "root@ubuntu:~/# ip netns exec a ip route show\n"
+        "default via 10.0.0.1 dev ens33\n"
+        "$ip -n a rule\n"
+        "0:\tfrom all lookup local\n"
+        "32765:\tfrom all fwmark 0x3 lookup local\n"
+        "$ ip route get 10.1.1.2\n"
+        "10.1.1.2 via 10.1.2.1 dev veth3 src 10.1.2.2 uid 0\n"
+    )
+    assert find_blocks(text) == []
