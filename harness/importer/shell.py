@@ -432,10 +432,12 @@ class _Reader:
             )
 
 
-def read_listing(text: str) -> Listing:
+def read_listing(text: str, transcript: bool | None = None) -> Listing:
     """The listing's commands, in order, and every line that is not one (with why).
-    TooMuch, naming the line, when reading it would pass a bound (MAX_STEPS, ...)."""
-    transcript = is_transcript(logical_lines(text, True))
+    TooMuch, naming the line, when reading it would pass a bound (MAX_STEPS, ...).
+    `transcript`: its shape, when the caller knows it (None: read from the text)."""
+    if transcript is None:
+        transcript = is_transcript(logical_lines(text, True))
     reader = _Reader(transcript)
     reader.listing.transcript = transcript
     try:

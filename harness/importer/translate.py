@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,9 @@ from pydantic import ValidationError
 from harness.core.validation import IPInterface, check_allowed
 from harness.importer import iproute, nettools
 from harness.importer.addresses import AddressMap, MappingError, plan
+from harness.importer.dump_check import mapped
+from harness.importer.dump_setup import setup_commands
+from harness.importer.dumps import DumpState, read_dumps, without_dumps
 from harness.importer.model import (
     ROOT,
     Draft,
@@ -31,7 +34,7 @@ from harness.importer.model import (
     Unsupported,
 )
 from harness.importer.shell import read_listing
-from harness.importer.shell_words import Command, Listing, TooMuch
+from harness.importer.shell_words import Command, Listing, TooMuch, is_transcript, logical_lines
 from harness.scenario import Change, ScenarioError, Topology, validate
 from harness.scenario.iplines import check_spec_addresses
 from harness.scenario.ipsyntax import (
@@ -87,6 +90,10 @@ class ImportResult:
     entries: list[Entry]
     translated: int  # commands translated (fully or in part)
     listing: Listing
+    # What `ip ... show` output in the listing shows (addresses mapped; see dump_check.py),
+    # and the commands made from it (also in `listing.commands`, at the dump's lines).
+    dump: DumpState | None = None
+    synthesized: list[Command] = field(default_factory=list)
 
 
 def dispatch(draft: Draft, ns: str, words: list[str], redirect: str | None = None) -> None:
@@ -116,7 +123,11 @@ def dispatch(draft: Draft, ns: str, words: list[str], redirect: str | None = Non
         raise Unsupported(f"`{name}` is not a set-up command this importer knows")
 
 
-def _translate(listing: Listing) -> Draft:
+def _translate(
+    listing: Listing, shown: frozenset[Command] = frozenset(), said: list[Entry] | None = None
+) -> Draft:
+    """The draft of a listing's commands; `shown` are those made from its dumps, `said`
+    what the dump reader says of their lines."""
     draft = Draft()
     for command in listing.commands:
         draft.line, draft.text = command.line, command.text
@@ -126,12 +137,17 @@ def _translate(listing: Listing) -> Draft:
         except Ignored as exc:
             draft.note(str(exc), "ignored")
         except Unsupported as exc:
-            draft.note(str(exc), "unsupported")
+            if command in shown and "File exists" in str(exc):
+                # A dump shows what the commands before it set up.
+                draft.note("set up already by the listing's commands", "ignored")
+            else:
+                draft.note(str(exc), "unsupported")
     for skipped in listing.skipped:
         outcome = "ignored" if _SHELL_IGNORED.match(skipped.reason) else "unsupported"
         draft.entries.append(
             Entry(skipped.line, skipped.text, outcome, skipped.reason, skipped.last)
         )
+    draft.entries += said or []
     for (ns, key), links in draft.inherited.items():
         value, line = draft.hosts[ns].defaults[key]
         where = f" in {ns}" if ns != ROOT else ""
@@ -354,10 +370,20 @@ def import_listing(text: str, source: str = "listing") -> ImportResult:
     """Translate a listing (its text) into a topology; ImportFailure when nothing usable remains
     or reading it would pass one of the reader's bounds (harness/importer/shell.py)."""
     try:
-        listing = read_listing(text)
+        dumps = read_dumps(text)
+        # Its prompts say how the rest is read, also where the dumps' command lines were.
+        shape = is_transcript(logical_lines(text, True))
+        listing = read_listing(without_dumps(text, dumps), shape)
     except TooMuch as exc:
         raise ImportFailure(f"{source}: {exc}", []) from None
-    draft = _translate(listing)
+    setup = setup_commands(dumps)
+    if dumps.blocks:
+        # The dumps' commands stand where the first dump is (links, then addresses, ...).
+        at = min(b.command or b.first for b in dumps.blocks)
+        before = [c for c in listing.commands if c.line < at]
+        after = [c for c in listing.commands if c.line >= at]
+        listing.commands = [*before, *setup.commands, *after]
+    draft = _translate(listing, frozenset(setup.commands), setup.entries)
     names = _host_names(draft)
     try:
         amap = plan(_items(draft))
@@ -396,4 +422,6 @@ def import_listing(text: str, source: str = "listing") -> ImportResult:
         entries=draft.entries,
         translated=len(set(draft.translated)),
         listing=listing,
+        dump=mapped(setup.state, amap) if dumps.blocks else None,
+        synthesized=setup.commands,
     )
