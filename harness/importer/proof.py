@@ -151,6 +151,8 @@ def prove(result: ImportResult, stages: Sequence[Stage] | None = None) -> Proof:
             net = build(ours, result.topology)
         except TopologyError as exc:
             return Proof([Difference("topology", "build", "", str(exc))], 0, 0.0, 0)
+        except deadlines.WaitTimeout as exc:  # the build's bounded waits (links, DAD)
+            raise CannotProve(f"the harness could not build the topology here: {exc}") from None
         twins = _Twin(twin, result, [s for r in replays for s in r.steps], started)
         for number, (stage, replay) in enumerate(zip(stages, replays, strict=True)):
             for change in stage.changes:

@@ -21,7 +21,7 @@ from harness.lab.linux import IFF_LOWER_UP, IFF_UP
 from harness.lab.netlink_ip import APPLY, TopologyError, guarded
 from harness.lab.netns import Lab, NetNS
 from harness.lab.rtnl import new_addresses
-from harness.scenario import Change, Topology
+from harness.scenario import Change, Topology, bridge_port_name
 from harness.scenario.link_kinds import LINK_KINDS
 
 BRPORT_STATE_FORWARDING = 3
@@ -77,10 +77,17 @@ class Network:
             # The bridge device's own operstate is left out on purpose: it does not
             # gate forwarding between ports, and its carrier change is a non-urgent
             # linkwatch event the kernel batches for up to 1 s.
+            # A port whose host end the topology leaves down has no carrier, and the
+            # bridge keeps it disabled (br_port_carrier_check): nothing to wait for.
+            down = {
+                bridge_port_name(host, ifname, n)
+                for n, (host, ifname) in enumerate(topology.lans()[name])
+                if not topology.hosts[host].interfaces[ifname].up
+            }
             return all(
                 link.operstate == "UP" and link.brport_state == BRPORT_STATE_FORWARDING
                 for link in links
-                if link.brport_state is not None
+                if link.brport_state is not None and link.name not in down
             )
         states = {link.name: link.operstate for link in links}
         ipv6_ready: set[str] = set()

@@ -159,31 +159,10 @@ def test_a_captured_dump_imports_into_the_state_it_shows(host_untouched: None) -
     )
 
 
-# The builder waits for every LAN port to forward, also for a NIC the topology keeps
-# down (`up: false`), and gives up after READY_DEADLINE_S (harness/lab/builder.py, the
-# wait after the links are set up): a pasted NIC in state DOWN cannot be built yet.
-DOWN_NIC = pytest.mark.xfail(
-    strict=True, reason="the builder waits for a down NIC's LAN port to forward"
-)
-
-
-@pytest.mark.parametrize(
-    "listing",
-    [pytest.param(n, marks=DOWN_NIC) if n == "qa-ip-addr-route.txt" else n for n in DUMPS],
-)
+@pytest.mark.parametrize("listing", DUMPS)
 def test_an_imported_dump_builds_the_state_it_shows(host_untouched: None, listing: str) -> None:
     found = _built_differences((LISTINGS / listing).read_text(), listing)
     assert found == EXPECTED_DIFFERENCES[listing]
-
-
-def test_the_same_without_its_down_nic(host_untouched: None) -> None:
-    """qa-ip-addr-route.txt less eth2 (DOWN_NIC above): the rest is compared."""
-    listing = "qa-ip-addr-route.txt"
-    lines = (LISTINGS / listing).read_text().splitlines()
-    text = "\n".join(
-        line for line in lines if "eth2" not in line and "52:54:00:00:00:02" not in line
-    )
-    assert _built_differences(text, listing) == EXPECTED_DIFFERENCES[listing]
 
 
 # What a topology cannot say yet, each named by the comparison (nothing else may differ).
