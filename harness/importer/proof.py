@@ -48,6 +48,7 @@ from pyroute2.netlink.rtnl import (
 from harness.core import deadlines
 from harness.core.display import one_line
 from harness.core.validation import sysctl_path
+from harness.importer.dump_check import IP_READS, dump_differences
 from harness.importer.model import ROOT
 from harness.importer.replay import MAX_REPLAYED, NET_TOOLS, Replay, Step, plan
 from harness.importer.shell_words import Command
@@ -95,6 +96,8 @@ class Difference:
 
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line else ""
+        if self.what == "dump":  # the pasted state against the built namespace
+            return f"{where}{self.host}: {self.topology}"
         ours = f"`{self.topology}`" if self.topology else "nothing"
         theirs = f"`{self.listing}`" if self.listing else "nothing"
         return f"{where}{self.host}: {self.what}: the listing makes {theirs}, the topology {ours}"
@@ -168,8 +171,39 @@ def prove(result: ImportResult, stages: Sequence[Stage] | None = None) -> Proof:
             replayed += len(replay.steps)
             found = twins.compare(net, replay.steps, number)
             differences += found
+        if result.dump is not None:
+            differences += _dump_differences(result, ours)
     seconds = time.monotonic() - started
     return Proof(differences, replayed, seconds, len(result.topology.hosts), failed)
+
+
+def _dump_differences(result: ImportResult, ours: Lab) -> list[Difference]:
+    """A pasted `ip ... show` is also compared with the built namespace itself: the
+    replay of the commands made from a dump proves the topology, not the reading of it."""
+    assert result.dump is not None
+    host = result.host_names.get(ROOT)
+    if host is None:
+        return []
+    ns = ours[host]
+    end = time.monotonic() + SETTLE_S  # IPv6 address routes follow the address (addrconf)
+    while True:
+        reads = {key: _ip_reads(ns, args) for key, args in IP_READS.items()}
+        found = dump_differences(result.dump, reads)
+        if not found or time.monotonic() > end:
+            return [Difference(host, "dump", "", said) for said in found]
+
+
+def _ip_reads(ns: NetNS, args: tuple[str, ...]) -> Any:
+    out = subprocess.run(
+        ["nsenter", f"--net={ns.path}", "ip", "-j", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=STEP_TIMEOUT_S,
+        check=True,
+    ).stdout
+    return json.loads(out) if out.strip() else []
 
 
 def _check_can_prove(result: ImportResult, replays: list[Replay]) -> None:

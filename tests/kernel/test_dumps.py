@@ -20,6 +20,7 @@ import pytest
 from harness.importer import import_listing
 from harness.importer.dump_check import IP_READS, dump_differences
 from harness.importer.dumps import read_dumps
+from harness.importer.proof import prove
 from harness.lab.builder import build
 from harness.lab.netns import Lab, NetNS
 from harness.scenario import Topology
@@ -196,3 +197,15 @@ def test_the_comparison_sees_a_route_the_topology_lacks(host_untouched: None) ->
         "IPv4 route default via 198.51.100.1 dev eth1 table 100 metric 0:"
         " the dump shows it, the namespace lacks it"
     ]
+
+
+def test_the_proof_compares_a_pasted_dump_with_what_it_built(host_untouched: None) -> None:
+    """`harness import` refuses a dump whose state the topology does not build: the
+    replay of the commands made from it agrees, the dump itself does not (NetworkManager's
+    metric-100 prefix route)."""
+    listing = "qa-ip-addr-route.txt"
+    result = import_listing((LISTINGS / listing).read_text(), listing)
+    proof = prove(result)
+    said = [str(d) for d in proof.differences if d.what == "dump"]
+    assert any("metric 100: the dump shows it, the namespace lacks it" in s for s in said)
+    assert not proof.proven
