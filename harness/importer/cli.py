@@ -89,6 +89,13 @@ def _write(command: str, path: Path, text: str) -> str | None:
     return None
 
 
+def _scenario_path(given: Path | None, name: str, k: int, parts: int) -> Path:
+    """Where a part's skeleton goes: --scenario (PATH-K for part K of several) or the default."""
+    if given is None:
+        return SCENARIO_DIR / "imported" / f"{name}.yaml"
+    return given if parts == 1 else given.with_name(f"{given.stem}-{k}{given.suffix}")
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Translate a set-up listing into a topology and a scenario skeleton."""
     listing: Path = args.listing
@@ -102,16 +109,23 @@ def cmd_import(args: argparse.Namespace) -> int:
     problem = _name_problem(name)
     if problem:
         return _fail("import", f"--name {name[:MAX_NAME]!r}: {problem}")
-    topology_path = args.topology_dir / f"{name}.yaml"
-    scenario_path = args.scenario or SCENARIO_DIR / "imported" / f"{name}.yaml"
-    if not args.stdout:
-        for path in (topology_path, scenario_path):
-            if os.path.lexists(path):
-                return _fail("import", f"{path} exists already; choose another --name")
     try:
         result = import_listing(text, listing.name)
-        topology = topology_text(result, name, listing.name)
-        scenario = scenario_text(result, name, listing.name)
+        parts = result.every_part
+        # One topology and skeleton per part (an episode between tear-downs): NAME-1, NAME-2...
+        names = [name] if len(parts) == 1 else [f"{name}-{k}" for k in range(1, len(parts) + 1)]
+        problem = next((p for p in map(_name_problem, names) if p), None)
+        if problem:
+            return _fail("import", f"--name {names[-1][:MAX_NAME]!r}: {problem}")
+        files = [
+            (
+                args.topology_dir / f"{n}.yaml",
+                topology_text(part, n, listing.name),
+                _scenario_path(args.scenario, n, k, len(parts)),
+                scenario_text(part, n, listing.name),
+            )
+            for k, (n, part) in enumerate(zip(names, parts, strict=True), start=1)
+        ]
     except ImportFailure as exc:
         print(f"harness import: {one_line(str(exc))}", file=sys.stderr)
         for entry in exc.entries:
@@ -122,26 +136,38 @@ def cmd_import(args: argparse.Namespace) -> int:
         problem = " ".join(str(exc).split())
         return _fail("import", f"{listing}: the translation does not load ({problem})")
     if args.stdout:
-        print(f"# --- {topology_path}\n{topology}\n# --- {scenario_path}\n{scenario}", end="")
+        for topology_path, topology, scenario_path, scenario in files:
+            print(f"# --- {topology_path}\n{topology}\n# --- {scenario_path}\n{scenario}", end="")
     else:
-        # Both files or neither: the topology is removed when the scenario cannot be written.
-        failed = _write("import", topology_path, topology)
-        if failed is None:
-            failed = _write("import", scenario_path, scenario)
-            if failed is not None:
-                topology_path.unlink(missing_ok=True)
-        if failed is not None:
-            return _fail("import", f"{failed}; nothing written")
-        print(f"wrote {topology_path} ({len(result.topology.hosts)} hosts)")
-        print(f"wrote {scenario_path} (a skeleton: fill in the claim and a case)")
-        if topology_path.parent.resolve() != TOPOLOGY_DIR.resolve():
+        for topology_path, _, scenario_path, _ in files:
+            for path in (topology_path, scenario_path):
+                if os.path.lexists(path):
+                    return _fail("import", f"{path} exists already; choose another --name")
+        # All files or none: those written are removed when one cannot be written.
+        written: list[Path] = []
+        for topology_path, topology, scenario_path, scenario in files:
+            for path, content in ((topology_path, topology), (scenario_path, scenario)):
+                failed = _write("import", path, content)
+                if failed is not None:
+                    for done in written:
+                        done.unlink(missing_ok=True)
+                    return _fail("import", f"{failed}; nothing written")
+                written.append(path)
+        for (topology_path, _, scenario_path, _), part in zip(files, parts, strict=True):
+            of = f", part of the listing: {part.part}" if len(parts) > 1 else ""
+            print(f"wrote {topology_path} ({len(part.topology.hosts)} hosts{of})")
+            print(f"wrote {scenario_path} (a skeleton: fill in the claim and a case)")
+        if args.topology_dir.resolve() != TOPOLOGY_DIR.resolve():
             print(
-                f"note: the scenario names topology {name!r}, which the loader looks for in "
-                f"{TOPOLOGY_DIR}"
+                f"note: the scenario names topology {names[0]!r}, which the loader looks for "
+                f"in {TOPOLOGY_DIR}"
             )
-    print(f"{result.translated} commands translated from {listing}")
-    for line in report_lines(result):
-        print(line)
+    for part, n in zip(parts, names, strict=True):
+        if len(parts) > 1:
+            print(f"{n}: {one_line(part.part)}")
+        print(f"{part.translated} commands translated from {listing}")
+        for line in report_lines(part):
+            print(line)
     return 0
 
 
