@@ -119,7 +119,7 @@ def act_reason(words: Sequence[str]) -> str | None:
         return "sends traffic"
     if name == "ip":
         parts = _ip_words(words)
-        if parts is not None and parts[:2] in _LOOKUPS:
+        if parts is not None and parts[:2] in _LOOKUPS and "help" not in parts[2]:
             return f"looks the kernel's answer up (`ip {parts[0]} get`)"
         return None
     if "/" in name and base not in SETUP_PROGRAMS:
@@ -294,8 +294,7 @@ class _Splitter:
     def mark(self, mark: Mark) -> None:
         episode = self.episode()
         episode.lines.append(mark.line)
-        if mark.kind == "teardown":
-            episode.draft.entries.append(Entry(mark.line, mark.text, "ignored", mark.reason))
+        if mark.kind == "teardown":  # the reader reports the line itself
             self.end()
         else:
             self.act(Entry(mark.line, mark.text, "act", mark.reason))

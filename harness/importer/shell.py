@@ -445,7 +445,9 @@ class _Reader:
         words = strip_sudo(words)
         if not words:
             return
-        self.tested(number, text)
+        if self.tested(number, text) and problems:
+            return  # the act's own entry names the line
+        self.last = (number, tuple(words))
         if words[0] in ("readonly", "export", "local", "declare", "typeset"):
             words = [w for w in words[1:] if not w.startswith("-")]
             if not words or all(ASSIGNMENT.match(w) or w.isidentifier() for w in words):
