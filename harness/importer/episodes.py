@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,13 +68,14 @@ _SETUP_PROGRAMS = (
 )
 SETUP_PROGRAMS = frozenset(_SETUP_PROGRAMS.split())
 _LOOKUPS = {("route", "get"), ("neigh", "get")}
+_VERBS_READ = ("netns", "link", "route", "neigh", "tuntap")  # objects whose command matters
 # `ip OPTION VALUE`: the options that take a word (the rest are flags); iproute2 takes
 # any prefix of `-netns` for it (ip.c's matches()).
 _VALUED = ("-f", "-family", "-rc", "-rcvbuf", "-b", "-batch", "-l", "-loops")
 MAX_WRAPPERS = 8  # `ip netns exec A ip netns exec B ...` in each other, at most
 
 
-def _ip_words(words: Sequence[str]) -> tuple[str, str, list[str]] | None:
+def _ip_words(words: Sequence[str]) -> tuple[str, str, tuple[str, ...]] | None:
     """(object, command, the words after it) of an `ip` command, abbreviations resolved;
     None when it is no `ip` command this can read."""
     rest = list(words[1:])
@@ -87,30 +89,32 @@ def _ip_words(words: Sequence[str]) -> tuple[str, str, list[str]] | None:
     try:
         obj = resolve(rest[0], OBJECTS, "ip object")
         obj = "neigh" if obj in ("neighbor", "neighbour") else obj
-        verb = command_of(obj, rest[1:]) if obj in ("netns", "link", "route", "neigh") else ""
+        verb = command_of(obj, rest[1:]) if obj in _VERBS_READ else ""
     except (Unsupported, KeyError):
         return None
-    return obj, verb, rest[2:]
+    return obj, verb, tuple(rest[2:])
 
 
-def inner(words: Sequence[str]) -> list[str]:
-    """The command `ip netns exec NS ...` (and `sudo`-less wrappers) runs: the words
-    themselves when there is no wrapper."""
-    words = list(words)
+@functools.lru_cache(maxsize=4096)
+def _read(
+    words: tuple[str, ...],
+) -> tuple[tuple[str, ...], tuple[str, str, tuple[str, ...]] | None]:
+    """The command inside any `ip netns exec NS`, and its `ip` object and command (None
+    when it is no `ip` command): once per distinct command, as loops and functions
+    repeat theirs."""
+    parts = _ip_words(words) if words[:1] == ("ip",) else None
     for _ in range(MAX_WRAPPERS):
-        if words[:1] != ["ip"]:
-            break
-        parts = _ip_words(words)
         if parts is None or parts[:2] != ("netns", "exec") or len(parts[2]) < 2:
             break
-        words = parts[2][1:]
-    return words
+        words = tuple(parts[2][1:])
+        parts = _ip_words(words) if words[:1] == ("ip",) else None
+    return words, parts
 
 
 def act_reason(words: Sequence[str]) -> str | None:
     """Why the command is an act (it sends traffic, looks an answer up, runs the article's
     program), or None: it sets up, changes or shows."""
-    words = inner(words)
+    words, parts = _read(tuple(words))
     if not words:
         return None
     name = words[0]
@@ -118,7 +122,6 @@ def act_reason(words: Sequence[str]) -> str | None:
     if base in TRAFFIC:
         return "sends traffic"
     if name == "ip":
-        parts = _ip_words(words)
         if parts is not None and parts[:2] in _LOOKUPS and "help" not in parts[2]:
             return f"looks the kernel's answer up (`ip {parts[0]} get`)"
         return None
@@ -137,15 +140,13 @@ def tests_result(text: str) -> bool:
 def checked_by_setup(words: Sequence[str]) -> bool:
     """Whether a `$?` test after this command is a set-up script checking its own command
     (`ip link add ...; [ $? -eq 0 ] || exit`), not an act."""
-    words = inner(words)
+    words = _read(tuple(words))[0]
     return bool(words) and words[0] in SETUP_PROGRAMS and act_reason(words) is None
 
 
 def is_teardown(words: Sequence[str]) -> str | None:
     """The namespace `ip netns del NS` deletes ("*" for `ip -all netns del`), else None."""
-    if words[:1] != ["ip"]:
-        return None
-    parts = _ip_words(words)
+    words, parts = _read(tuple(words))
     if parts is None or parts[:2] != ("netns", "delete"):
         return None
     everything = any(w == "-all" or w == "-a" for w in words[1:3])
@@ -326,7 +327,7 @@ class _Splitter:
         if why is not None:
             self.act(Entry(command.line, command.text, "act", why))
             return
-        gone = is_teardown(inner(command.words))
+        gone = is_teardown(command.words)
         if gone is not None:
             self.netns_del(episode, command, gone)
             return
@@ -415,8 +416,7 @@ class _Splitter:
         """Refused: a function that made this episode's set-up, called again with other
         arguments after an act without a tear-down, builds again (no change can say that,
         and merging the calls would be a state no run of the listing has)."""
-        words = inner(command.words)
-        parts = _ip_words(words) if words[:1] == ["ip"] else None
+        parts = _read(command.words)[1]
         if parts is None or parts[:2] not in (("netns", "add"), ("link", "add")):
             return
         for call in command.calls:
@@ -467,6 +467,10 @@ def _made(listing: Listing, translate: Translator) -> dict[str, int]:
     """Every link name the listing makes, wherever (read once through a scratch draft)."""
     scratch = Draft()
     for command in listing.commands:
+        words, parts = _read(command.words)
+        makes = parts is not None and parts[0] in ("link", "tuntap") and parts[1] == "add"
+        if not makes and words[:1] != ("brctl",):
+            continue  # only these make links (the rest would double the import's time)
         scratch.line, scratch.text = command.line, command.text
         with contextlib.suppress(Ignored, Unsupported):
             translate(scratch, command)

@@ -297,6 +297,7 @@ class Draft:
             if name in self.hosts[ns].interfaces:
                 self.delete(ns, name)
         del self.hosts[ns]
+        self.changes = [c for c in self.changes if c.ns != ns]
 
     def _forget_routes(self, ns: str, name: str) -> None:
         host = self.hosts[ns]

@@ -49,6 +49,9 @@ from harness.scenario.ipsyntax import (
 )
 
 ROOT_HOST = "host"  # what the machine's own namespace is called in the topology
+# Parts (episodes that differ) one import writes, a topology and a skeleton each: a selftest
+# runs a few set-ups (arp_ndisc_evict_nocarrier.sh: six); past this, files by the hundred.
+MAX_PARTS = 16
 _SHOWS = {
     "ping": "sends traffic (a case's probe, not set-up)",
     "ping6": "sends traffic (a case's probe, not set-up)",
@@ -395,6 +398,12 @@ def import_listing(text: str, source: str = "listing") -> ImportResult:
             continue
         seen[key] = part
         parts.append(part)
+        if len(parts) > MAX_PARTS:
+            raise ImportFailure(
+                f"{source}: more than {MAX_PARTS} parts (episodes between tear-downs that "
+                f"differ, the last from {part.part}): import a piece of the listing",
+                [],
+            )
         part.entries += left
         left = []
     if not parts:

@@ -17,6 +17,7 @@ import yaml
 from harness.cli import main
 from harness.importer import ImportFailure, import_listing
 from harness.importer.episodes import act_reason
+from harness.importer.translate import MAX_PARTS
 from harness.importer.writer import scenario_text
 from harness.scenario import Change
 
@@ -240,3 +241,14 @@ def test_several_parts_are_written_as_name_1_name_2(
 )
 def test_what_an_act_is(words: str, act: bool) -> None:
     assert (act_reason(words.split()) is not None) == act
+
+
+def test_more_parts_than_an_import_writes_are_refused() -> None:
+    episode = (
+        "ip netns add a\nip -n a link add d{n} type dummy\nping -c1 10.0.0.1\nip netns del a\n"
+    )
+    text = "".join(episode.format(n=n) for n in range(MAX_PARTS + 1))
+    with pytest.raises(ImportFailure, match=f"more than {MAX_PARTS} parts"):
+        import_listing(text, "l.sh")
+    three = "".join(episode.format(n=n) for n in range(3))
+    assert len(import_listing(three, "l.sh").every_part) == 3
