@@ -4,9 +4,10 @@
 listing's addresses onto the documentation ranges and writes a topology and a
 scenario skeleton; `harness new NAME` writes a commented scenario from
 scratch.  One subject per module: shell words (words, split) and a listing's structure
-(shell), the network being built (model), `ip` (iplink, iproute), net-tools and
-sysctl (nettools), pasted `ip ... show` output (dumps, dump_setup, dump_check),
-addresses (addresses), the whole translation (translate), the
+(shell), its time order: episodes, set-up, acts and steps (episodes), the network
+being built (model), `ip` (iplink, iproute), net-tools and sysctl (nettools), pasted
+`ip ... show` output (dumps, dump_setup, dump_check), addresses (addresses), the whole
+translation (translate), the proof against iproute2 (replay, proof), the
 files written (writer, skeleton) and the command line (cli).
 """
 

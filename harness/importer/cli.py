@@ -21,7 +21,7 @@ from harness.core.display import one_line
 from harness.core.env import PROJECT_ROOT, SCENARIO_DIR, TOPOLOGY_DIR
 from harness.core.files import UnreadableFile, read_bounded
 from harness.core.validation import NAME_MAX_CHARS, check_name
-from harness.importer.proof import CannotProve, not_proven_header, prove
+from harness.importer.proof import CannotProve, Proof, not_proven_header, prove
 from harness.importer.skeleton import new_scenario_text
 from harness.importer.translate import ImportFailure, import_listing
 from harness.importer.writer import (
@@ -90,7 +90,7 @@ def _source(listing: Path) -> str:
     return "standard input" if listing == STDIN else listing.name
 
 
-def _places(args: argparse.Namespace, name: str) -> tuple[Path, Path, str]:
+def _places(args: argparse.Namespace, name: str, scenario: Path) -> tuple[Path, Path, str]:
     """Where the topology and the skeleton go, and how the skeleton names the topology so
     that it loads; ValueError saying why it cannot.
 
@@ -98,7 +98,6 @@ def _places(args: argparse.Namespace, name: str) -> tuple[Path, Path, str]:
     outside it (`--scenario ~/claims/x.yaml`) it goes next to the skeleton, which names
     it by a path relative to itself (harness/scenario/load.py: topology_file).
     """
-    scenario: Path = args.scenario or SCENARIO_DIR / "imported" / f"{name}.yaml"
     folder = Path(os.path.realpath(scenario.parent))
     if args.topology_dir is not None:
         topology = args.topology_dir / f"{name}.yaml"
@@ -133,31 +132,51 @@ def _write(command: str, path: Path, text: str) -> str | None:
     return None
 
 
+def _scenario_path(given: Path | None, name: str, k: int, parts: int) -> Path:
+    """Where a part's skeleton goes: --scenario (PATH-K for part K of several) or the default."""
+    if given is None:
+        return SCENARIO_DIR / "imported" / f"{name}.yaml"
+    return given if parts == 1 else given.with_name(f"{given.stem}-{k}{given.suffix}")
+
+
 def cmd_import(args: argparse.Namespace) -> int:
-    """Translate a set-up listing into a topology and a scenario skeleton."""
+    """Translate a set-up listing into a topology and a scenario skeleton per part, prove
+    each against iproute2's replay of the listing, and write them (exit 0) or say what
+    differs (exit 1)."""
     listing: Path = args.listing
     try:
         text = _read_listing(listing)
     except OSError as exc:
         return _fail("import", f"cannot read {listing}: {exc.strerror}")
     except ValueError as exc:
-        return _fail("import", f"{'standard input' if listing == STDIN else listing}: {exc}")
+        return _fail("import", f"{_source(listing) if listing == STDIN else listing}: {exc}")
     name = args.name or _name_from(listing.stem)
     problem = _name_problem(name)
     if problem:
         return _fail("import", f"--name {name[:MAX_NAME]!r}: {problem}")
+    source = _source(listing)
     try:
-        topology_path, scenario_path, reference = _places(args, name)
-    except ValueError as exc:
-        return _fail("import", str(exc))
-    if not args.stdout:
-        for path in (topology_path, scenario_path):
-            if os.path.lexists(path):
-                return _fail("import", f"{path} exists already; choose another --name")
-    try:
-        result = import_listing(text, _source(listing))
-        topology = topology_text(result, name, _source(listing))
-        scenario = scenario_text(result, name, _source(listing), reference)
+        result = import_listing(text, source)
+        parts = result.every_part
+        # One topology and skeleton per part (an episode between tear-downs): NAME-1, NAME-2...
+        names = [name] if len(parts) == 1 else [f"{name}-{k}" for k in range(1, len(parts) + 1)]
+        problem = next((p for p in map(_name_problem, names) if p), None)
+        if problem:
+            return _fail("import", f"--name {names[-1][:MAX_NAME]!r}: {problem}")
+        files: list[tuple[Path, str, Path, str]] = []
+        references: list[str] = []  # how each skeleton names its topology
+        for k, (n, part) in enumerate(zip(names, parts, strict=True), start=1):
+            scenario_path = _scenario_path(args.scenario, n, k, len(parts))
+            topology_path, _, reference = _places(args, n, scenario_path)
+            references.append(reference)
+            files.append(
+                (
+                    topology_path,
+                    topology_text(part, n, source),
+                    scenario_path,
+                    scenario_text(part, n, source, reference),
+                )
+            )
     except ImportFailure as exc:
         print(f"harness import: {one_line(str(exc))}", file=sys.stderr)
         for entry in exc.entries:
@@ -167,44 +186,77 @@ def cmd_import(args: argparse.Namespace) -> int:
     except (yaml.YAMLError, ScenarioError) as exc:  # a translation that does not load back
         problem = " ".join(str(exc).split())
         return _fail("import", f"{listing}: the translation does not load ({problem})")
-    try:  # exit 0 only when iproute2's replay of the listing builds this topology
-        proof = prove(result)
-        unproven = [str(d) for d in proof.differences]
-    except CannotProve as exc:
-        proof, unproven = None, [str(exc)]
-    for problem in unproven:
-        print(f"harness import: not proven: {one_line(problem)}", file=sys.stderr)
-    if unproven and not args.unproven:
+    except ValueError as exc:  # where the files would go (_places)
+        return _fail("import", str(exc))
+    if not args.stdout:
+        for topology_path, _, scenario_path, _ in files:
+            for path in (topology_path, scenario_path):
+                if os.path.lexists(path):
+                    return _fail("import", f"{path} exists already; choose another --name")
+    # Exit 0 only when iproute2's replay of the listing builds every part's topology.
+    proofs: list[Proof | None] = []
+    unproven: list[list[str]] = []
+    for n, part in zip(names, parts, strict=True):
+        try:
+            proof: Proof | None = prove(part)
+            found = [str(d) for d in proof.differences] if proof is not None else []
+        except CannotProve as exc:
+            proof, found = None, [str(exc)]
+        proofs.append(proof)
+        unproven.append(found)
+        for problem in found:
+            of = f"{n}: " if len(parts) > 1 else ""
+            print(f"harness import: not proven: {of}{one_line(problem)}", file=sys.stderr)
+    refused = any(unproven)
+    if refused and not args.unproven:
         print(
             "harness import: nothing written (--unproven writes it marked NOT PROVEN)",
             file=sys.stderr,
         )
         return 1
-    if unproven:
-        topology = not_proven_header(unproven) + topology
-        scenario = not_proven_header(unproven) + scenario
-    if args.stdout:
-        print(f"# --- {topology_path}\n{topology}\n# --- {scenario_path}\n{scenario}", end="")
-    else:
-        # Both files or neither: the topology is removed when the scenario cannot be written.
-        failed = _write("import", topology_path, topology)
-        if failed is None:
-            failed = _write("import", scenario_path, scenario)
-            if failed is not None:
-                topology_path.unlink(missing_ok=True)
-        if failed is not None:
-            return _fail("import", f"{failed}; nothing written")
-        print(f"wrote {topology_path} ({len(result.topology.hosts)} hosts)")
-        print(f"wrote {scenario_path} (a skeleton naming `topology: {reference}`: fill in a case)")
-    print(f"{result.translated} commands translated from {_source(listing)}")
-    for line in report_lines(result):
-        print(line)
-    if proof is not None and not unproven:
-        print(
-            f"proven: iproute2's replay of the listing builds the same {proof.hosts} hosts "
-            f"({proof.replayed} commands replayed, {proof.seconds:.1f} s)"
+    files = [
+        (
+            tp,
+            not_proven_header(found) + t if found else t,
+            sp,
+            not_proven_header(found) + s if found else s,
         )
-    return 1 if unproven else 0
+        for (tp, t, sp, s), found in zip(files, unproven, strict=True)
+    ]
+    if args.stdout:
+        for topology_path, topology, scenario_path, scenario in files:
+            print(f"# --- {topology_path}\n{topology}\n# --- {scenario_path}\n{scenario}", end="")
+    else:
+        # All files or none: those written are removed when one cannot be written.
+        written: list[Path] = []
+        for topology_path, topology, scenario_path, scenario in files:
+            for path, content in ((topology_path, topology), (scenario_path, scenario)):
+                failed = _write("import", path, content)
+                if failed is not None:
+                    for done in written:
+                        done.unlink(missing_ok=True)
+                    return _fail("import", f"{failed}; nothing written")
+                written.append(path)
+        for (topology_path, _, scenario_path, _), part, reference in zip(
+            files, parts, references, strict=True
+        ):
+            of = f", part of the listing: {part.part}" if len(parts) > 1 else ""
+            print(f"wrote {topology_path} ({len(part.topology.hosts)} hosts{of})")
+            print(
+                f"wrote {scenario_path} (a skeleton naming `topology: {reference}`: fill in a case)"
+            )
+    for part, n, proof, found in zip(parts, names, proofs, unproven, strict=True):
+        if len(parts) > 1:
+            print(f"{n}: {one_line(part.part)}")
+        print(f"{part.translated} commands translated from {source}")
+        for line in report_lines(part):
+            print(line)
+        if proof is not None and not found:
+            print(
+                f"proven: iproute2's replay of the listing builds the same {proof.hosts} hosts "
+                f"({proof.replayed} commands replayed, {proof.seconds:.1f} s)"
+            )
+    return 1 if refused else 0
 
 
 def cmd_new(args: argparse.Namespace) -> int:

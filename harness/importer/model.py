@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.core.validation import IPInterface, check_ifname, sysctl_path, sysctl_row
+from harness.importer.shell_words import Command
 from harness.scenario.limits import MAX_NAMESPACES
 from harness.scenario.link_kinds import LINK_KINDS
 
@@ -102,6 +103,17 @@ class Entry:
 
 
 @dataclass
+class StepDraft:
+    """What the listing does after an act, up to its next act: the commands it changes the
+    network with (as translated) and those changes, then the acts that follow them."""
+
+    commands: list[Command] = field(default_factory=list)  # translated
+    changes: list[ChangeDraft] = field(default_factory=list)
+    acts: list[Entry] = field(default_factory=list)  # outcome "act"
+    seen: list[Command] = field(default_factory=list)  # every command of it, translated or not
+
+
+@dataclass
 class Host:
     """One namespace of the listing."""
 
@@ -132,6 +144,9 @@ class Draft:
     inherited: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     line: int = 0  # the command being translated
     text: str = ""
+    # Every link name the listing makes somewhere (in any episode, namespace or function),
+    # with the line: such a link is never taken for a NIC of the machine.
+    made: dict[str, int] = field(default_factory=dict)
 
     def note(self, reason: str, outcome: str = "note") -> None:
         """Say something about the current command in the report."""
@@ -168,6 +183,11 @@ class Draft:
         if name not in host.interfaces:
             _check_name(name)
             where = f"namespace {ns!r}" if ns != ROOT else "the machine's own namespace"
+            if name in self.made:
+                raise Unsupported(
+                    f"{name} is a link the listing makes (line {self.made[name]}), but not in "
+                    f"{where} at this point (iproute2: Cannot find device)"
+                )
             self.note(
                 f"{name} in {where} is not created by the listing: taken as a NIC of "
                 "that machine, a port on a LAN"
@@ -187,6 +207,7 @@ class Draft:
         self.check_free(ns, name)
         host = self.host(ns)
         host.interfaces[name] = iface
+        self.made.setdefault(name, self.line)
         self._arrived(ns, name)
 
     def _arrived(self, ns: str, name: str) -> None:
@@ -268,6 +289,16 @@ class Draft:
             self._forget_routes(peer_ns, peer_name)
         for other in host.interfaces.values():
             other.master = None if other.master == name else other.master
+
+    def delete_namespace(self, ns: str) -> None:
+        """`ip netns del NS`: its links go, and a veth's other end with them."""
+        if ns == ROOT or ns not in self.hosts:
+            raise Unsupported(f"there is no namespace {ns!r} to delete")
+        for name in [n for n in self.hosts[ns].interfaces if n != "lo"]:
+            if name in self.hosts[ns].interfaces:
+                self.delete(ns, name)
+        del self.hosts[ns]
+        self.changes = [c for c in self.changes if c.ns != ns]
 
     def _forget_routes(self, ns: str, name: str) -> None:
         host = self.hosts[ns]

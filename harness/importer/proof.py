@@ -135,8 +135,12 @@ def not_proven_header(problems: list[str]) -> str:
 
 
 def stages_of(result: ImportResult) -> list[Stage]:
-    """Today's imports are one stage: every command, and every change."""
-    return [Stage(result.listing.commands, result.changes)]
+    """The set-up (every command before the first act, translated or not, against the
+    topology and its changes), then each step (its commands against its changes)."""
+    return [
+        Stage(result.setup_seen, result.changes),
+        *(Stage(step.seen, step.changes) for step in result.steps),
+    ]
 
 
 def prove(result: ImportResult, stages: Sequence[Stage] | None = None) -> Proof:

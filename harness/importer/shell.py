@@ -23,13 +23,15 @@ import re
 from collections import ChainMap
 from dataclasses import dataclass, field
 
-from harness.importer import blocks
+from harness.importer import blocks, episodes
 from harness.importer.blocks import Segment
 from harness.importer.shell_words import (
     ASSIGNMENT,
     Budget,
+    Call,
     Command,
     Listing,
+    Mark,
     Skipped,
     TooMuch,
     Unknown,
@@ -120,6 +122,22 @@ class _Reader:
     level: int = 0  # blocks and calls being run inside each other (see MAX_DEPTH)
     at: int = 0  # the line being read, for a refusal
     budget: Budget = field(default_factory=Budget)  # what expansions added (words.py)
+    stack: list[Call] = field(default_factory=list)  # the function calls being read
+    last: tuple[int, tuple[str, ...]] = (0, ())  # the last command read: a `$?` tests it
+
+    def mark(self, line: int, text: str, kind: str, reason: str) -> None:
+        """An act or a tear-down at this point of the listing's time order."""
+        index = len(self.listing.commands)
+        self.listing.marks.append(Mark(index, line, text, kind, reason))
+
+    def tested(self, number: int, text: str) -> bool:
+        """A test of `$?` at this point: an act unless it checks a set-up command."""
+        line, words = self.last
+        if not episodes.tests_result(text) or episodes.checked_by_setup(words):
+            return False
+        what = f"the result of line {line}" if line else "a result"
+        self.mark(number, text, "act", f"checks {what} (`$?`)")
+        return True
 
     def step(self) -> None:
         self.steps += 1
@@ -138,14 +156,24 @@ class _Reader:
     def skip(self, line: int, text: str, reason: str) -> None:
         self.step()
         where = f" (for {', '.join(self.loops)})" if self.loops else ""
-        self.listing.skipped.append(Skipped(line, text, reason + where))
+        self.listing.skipped.append(Skipped(line, text, reason + where, at=self.position()))
+
+    def position(self) -> tuple[int, int]:
+        """Where the listing is in its time order: commands and marks read so far."""
+        return len(self.listing.commands), len(self.listing.marks)
 
     def flush_output(self) -> None:
         if self.output:
             first, last = self.output[0][0], self.output[-1][0]
             text = self.output[0][1].strip()[:60]
             self.listing.skipped.append(
-                Skipped(first, text, "not a command (text, or a command's output)", last)
+                Skipped(
+                    first,
+                    text,
+                    "not a command (text, or a command's output)",
+                    last,
+                    self.position(),
+                )
             )
             self.output = []
 
@@ -224,12 +252,25 @@ class _Reader:
             self.block = (blocks.first_word(text), number, [(number, text, operator)], closing)
             return
         if operator == "|":
-            self.skip(number, text, "feeds a pipe")
+            self.piped(number, text)
             return
         if operator == "&":
             self.skip(number, text, "runs in the background")
             return
         self.simple(number, text)
+
+    def piped(self, number: int, text: str) -> None:
+        """A command whose output feeds a pipe: not read, but an act when it is one."""
+        expanded, problems = expand(text, self.variables, self.budget)
+        try:
+            words = tuple(strip_sudo(split_words(expanded)))
+        except ValueError:
+            words = ()
+        why = episodes.act_reason(words) if words and not problems else None
+        if why is not None:
+            self.mark(number, text, "act", f"{why}; its output feeds a pipe")
+        self.last = (number, words)
+        self.skip(number, text, "feeds a pipe")
 
     def defined(self, function: _Function) -> None:
         self.functions[function.name] = function
@@ -243,7 +284,9 @@ class _Reader:
     ) -> None:
         """Read a function's body with its arguments as $1, $2, ..."""
         if function.teardown:
-            self.skip(number, text, f"calls the listing's tear-down function {function.name}()")
+            reason = f"calls the listing's tear-down function {function.name}()"
+            self.skip(number, text, reason)  # before the mark: the episode it ends owns it
+            self.mark(number, text, "teardown", reason)
             return
         if self.calls > 8:
             self.skip(number, text, f"calls {function.name}() recursively: not followed")
@@ -262,10 +305,13 @@ class _Reader:
         self.calls += 1
         self.at = number
         self.enter(f"the call of {function.name}() is")
+        span = (body[0][0], body[-1][0]) if body else (function.line, function.line)
+        self.stack.append(Call(function.name, number, tuple(args), span))
         try:
             for line, body_text, operator in body:
                 self.segment(line, body_text, operator)
         finally:
+            self.stack.pop()
             self.calls -= 1
             self.level -= 1
             for key, value in saved.items():
@@ -339,8 +385,7 @@ class _Reader:
                 break
             value, empty = blocks.test(condition, self.variables, self.budget)
             if value is None:
-                reason = f"in the `if` of line {start}, whose condition is no plain test"
-                self.skip_all(body, f"{reason}: not followed")
+                self.unfollowed_if(start, line, condition, body)
                 return
             for name in empty:
                 self.skip(line, condition, f"shell: ${name} is not set: taken as empty")
@@ -352,6 +397,25 @@ class _Reader:
                 self.run(branch)
             else:
                 self.skip_all(branch, f"in a branch not taken of the `if` of line {start}")
+
+    def unfollowed_if(self, start: int, line: int, condition: str, body: list[Segment]) -> None:
+        """An `if` whose condition is no plain test: its branches are not followed; a
+        condition that checks `$?` or runs an act is an act itself."""
+        reason = f"in the `if` of line {start}, whose condition is no plain test"
+        if self.tested(line, condition):
+            reason = f"in the `if` of line {start}, which checks `$?` (an act)"
+        else:
+            expanded, problems = expand(condition, self.variables, self.budget)
+            try:
+                words = [w for w in split_words(expanded) if w != "!"]
+            except ValueError:
+                words = []
+            why = episodes.act_reason(strip_sudo(words)) if words and not problems else None
+            if why is not None:
+                self.mark(line, condition, "act", why)
+                reason = f"in the `if` of line {start}, whose condition is an act ({why})"
+            self.last = (line, tuple(words))
+        self.skip_all(body, f"{reason}: not followed")
 
     def run_case(self, start: int, body: list[Segment]) -> None:
         """`case WORD in PATTERN) ...;; esac`: the first branch whose pattern matches."""
@@ -381,6 +445,9 @@ class _Reader:
         words = strip_sudo(words)
         if not words:
             return
+        if self.tested(number, text) and problems:
+            return  # the act's own entry names the line
+        self.last = (number, tuple(words))
         if words[0] in ("readonly", "export", "local", "declare", "typeset"):
             words = [w for w in words[1:] if not w.startswith("-")]
             if not words or all(ASSIGNMENT.match(w) or w.isidentifier() for w in words):
@@ -405,8 +472,19 @@ class _Reader:
             self.setup_ns(number, text, words[1:])
         elif name in _NO_NETWORK and not (name == "echo" and redirect):
             self.skip(number, text, f"shell: {_NO_NETWORK[name]}")
+            if name in ("cleanup_ns", "cleanup_all_ns"):
+                self.mark(number, text, "teardown", f"tears namespaces down ({name}, lib.sh)")
         else:
-            self.listing.commands.append(Command(number, text, tuple(words), redirect))
+            self.command(Command(number, text, tuple(words), redirect))
+
+    def command(self, command: Command) -> None:
+        """A simple command for the translation, with the calls it is read in."""
+        if self.stack:
+            command = Command(
+                command.line, command.text, command.words, command.redirect, tuple(self.stack)
+            )
+        self.listing.commands.append(command)
+        self.last = (command.line, command.words)
 
     def assign(self, number: int, word: str, problems: list[str]) -> None:
         match = ASSIGNMENT.match(word)
@@ -426,10 +504,8 @@ class _Reader:
         for name in names:
             value = name.lower()
             self.variables[name] = value
-            self.listing.commands.append(Command(number, text, ("ip", "netns", "add", value)))
-            self.listing.commands.append(
-                Command(number, text, ("ip", "-n", value, "link", "set", "lo", "up"))
-            )
+            self.command(Command(number, text, ("ip", "netns", "add", value)))
+            self.command(Command(number, text, ("ip", "-n", value, "link", "set", "lo", "up")))
 
 
 def read_listing(text: str, transcript: bool | None = None) -> Listing:

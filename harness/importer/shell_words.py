@@ -37,6 +37,16 @@ ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*(?:\[[^\]]*\])?)=(.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
+class Call:
+    """A call of one of the listing's functions: its name, arguments and where it is."""
+
+    name: str
+    line: int  # of the call
+    args: tuple[str, ...]
+    body: tuple[int, int]  # the first and last line of the function's body
+
+
+@dataclass(frozen=True)
 class Command:
     """One simple command of the listing, as the words a shell would pass to it."""
 
@@ -44,6 +54,20 @@ class Command:
     text: str  # as written, for messages
     words: tuple[str, ...]
     redirect: str | None = None  # `> FILE` (echo 1 > /proc/sys/...)
+    calls: tuple[Call, ...] = ()  # the function calls it is read in, outermost first
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A point in the listing's time order that is no command of `commands`: an act the
+    reader does not pass on (a check of `$?`, a lookup whose output feeds a pipe) or a
+    tear-down (a call of the listing's clean-up function, lib.sh's cleanup_ns)."""
+
+    index: int  # it comes just before commands[index]
+    line: int
+    text: str
+    kind: str  # "act" or "teardown"
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -54,6 +78,7 @@ class Skipped:
     text: str
     reason: str
     last: int = 0  # the last line of a range (command output), else 0
+    at: tuple[int, int] = (0, 0)  # in time order: after this many commands and marks
 
 
 @dataclass
@@ -63,6 +88,7 @@ class Listing:
     commands: list[Command] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     transcript: bool = False
+    marks: list[Mark] = field(default_factory=list)  # in listing order
 
 
 class TooMuch(ValueError):

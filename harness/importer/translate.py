@@ -1,15 +1,20 @@
 """A listing -> a validated topology, the changes it cannot say, and a report of every line.
 
-Commands are translated one by one into a draft (harness/importer/model.py)
-with the listing's own addresses; then the addresses are mapped onto the
-documentation ranges (harness/importer/addresses.py), every route, rule,
-neighbour and address is checked with the scenario loader's own parsers, and
-the whole is validated as a `Topology`.  A line that does not survive a step
-is reported with its line number and why, never dropped silently.
+The listing is read in its time order (harness/importer/episodes.py): each
+episode (up to a tear-down) is one part; its set-up (what comes before its first
+act) becomes the topology, and what it changes after acting becomes the
+skeleton's steps.  Commands are translated one by one into a draft
+(harness/importer/model.py) with the listing's own addresses; then the
+addresses are mapped onto the documentation ranges
+(harness/importer/addresses.py), every route, rule, neighbour and address is
+checked with the scenario loader's own parsers, and the whole is validated as a
+`Topology`.  A line that does not survive a step is reported with its line
+number and why, never dropped silently.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Iterator
@@ -20,21 +25,31 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.core.validation import IPInterface, check_allowed
-from harness.importer import iproute, nettools
+from harness.importer import episodes, iproute, nettools
 from harness.importer.addresses import AddressMap, MappingError, plan
 from harness.importer.dump_check import mapped
 from harness.importer.dump_setup import setup_commands
 from harness.importer.dumps import DumpState, read_dumps, without_dumps
 from harness.importer.model import (
     ROOT,
+    ChangeDraft,
     Draft,
     Entry,
     Iface,
     Ignored,
+    StepDraft,
     Unsupported,
 )
 from harness.importer.shell import read_listing
-from harness.importer.shell_words import Command, Listing, TooMuch, is_transcript, logical_lines
+from harness.importer.shell_words import (
+    Call,
+    Command,
+    Listing,
+    Skipped,
+    TooMuch,
+    is_transcript,
+    logical_lines,
+)
 from harness.scenario import Change, ScenarioError, Topology, validate
 from harness.scenario.iplines import check_spec_addresses
 from harness.scenario.ipsyntax import (
@@ -46,6 +61,9 @@ from harness.scenario.ipsyntax import (
 )
 
 ROOT_HOST = "host"  # what the machine's own namespace is called in the topology
+# Parts (episodes that differ) one import writes, a topology and a skeleton each: a selftest
+# runs a few set-ups (arp_ndisc_evict_nocarrier.sh: six); past this, files by the hundred.
+MAX_PARTS = 16
 _SHOWS = {
     "ping": "sends traffic (a case's probe, not set-up)",
     "ping6": "sends traffic (a case's probe, not set-up)",
@@ -65,6 +83,7 @@ _SHOWS = {
 _SHELL_IGNORED = re.compile(
     r"not a command|in a branch not taken|shell:|calls the listing's|in the tear-down function"
     r"|in \S+\(\), which takes arguments and is never called"
+    r"|in the `if` of line \d+, (which checks `\$\?`|whose condition is an act)"
 )
 
 
@@ -78,22 +97,46 @@ class ImportFailure(ValueError):
 
 
 @dataclass
+class Step:
+    """One entry of the skeleton's `steps`: what the listing changed after an act (its
+    commands, as translated, and the same as a case's changes), then the acts that follow
+    (the step's probe, for the reader to write)."""
+
+    commands: list[Command]
+    changes: list[Change]
+    acts: list[Entry]
+    seen: list[Command] = field(default_factory=list)  # translated or not: what the proof replays
+
+
+@dataclass
 class ImportResult:
-    """What a listing translates to."""
+    """What a listing (one part of it, when it has several) translates to."""
 
     topology: Topology
     document: dict[str, Any]  # the topology as written (hosts ...)
-    changes: list[Change]  # what a topology cannot say, for a case's `change:`
+    changes: list[Change]  # what a topology cannot say, applied after the set-up, before acts
     address_map: AddressMap
     host_names: dict[str, str]  # listing namespace (ROOT: the machine's own) -> host
     lans: dict[str, list[str]]  # LAN -> HOST.IF ports made for NICs the listing never created
     entries: list[Entry]
     translated: int  # commands translated (fully or in part)
     listing: Listing
+    setup: list[Command] = field(default_factory=list)  # translated, before the first act
+    steps: list[Step] = field(default_factory=list)  # after it, in order
+    # Every command of the set-up and of each step, translated or not: what the proof
+    # replays (harness/importer/proof.py), so a line the importer misread still counts.
+    setup_seen: list[Command] = field(default_factory=list)
+    part: str = ""  # which lines and calls of the listing, when it has several parts
+    parts: list[ImportResult] = field(default_factory=list)  # the further parts, in order
     # What `ip ... show` output in the listing shows (addresses mapped; see dump_check.py),
     # and the commands made from it (also in `listing.commands`, at the dump's lines).
     dump: DumpState | None = None
     synthesized: list[Command] = field(default_factory=list)
+
+    @property
+    def every_part(self) -> list[ImportResult]:
+        """This part and the further ones, in listing order."""
+        return [self, *self.parts]
 
 
 def dispatch(draft: Draft, ns: str, words: list[str], redirect: str | None = None) -> None:
@@ -123,31 +166,28 @@ def dispatch(draft: Draft, ns: str, words: list[str], redirect: str | None = Non
         raise Unsupported(f"`{name}` is not a set-up command this importer knows")
 
 
-def _translate(
-    listing: Listing, shown: frozenset[Command] = frozenset(), said: list[Entry] | None = None
-) -> Draft:
-    """The draft of a listing's commands; `shown` are those made from its dumps, `said`
-    what the dump reader says of their lines."""
-    draft = Draft()
-    for command in listing.commands:
-        draft.line, draft.text = command.line, command.text
+def _translator(shown: frozenset[Command]) -> episodes.Translator:
+    """`_one`, except that a command made from a dump that finds its object made already
+    is no failure: a dump shows what the commands before it set up."""
+
+    def translate(draft: Draft, command: Command) -> None:
         try:
             _one(draft, command)
-            draft.translated.append(command.line)
-        except Ignored as exc:
-            draft.note(str(exc), "ignored")
         except Unsupported as exc:
             if command in shown and "File exists" in str(exc):
-                # A dump shows what the commands before it set up.
-                draft.note("set up already by the listing's commands", "ignored")
-            else:
-                draft.note(str(exc), "unsupported")
-    for skipped in listing.skipped:
+                raise Ignored("set up already by the listing's commands") from None
+            raise
+
+    return translate
+
+
+def _report(draft: Draft, skipped_lines: list[Skipped]) -> None:
+    """The draft's entries, with the lines the reader skipped and the notes on the whole."""
+    for skipped in skipped_lines:
         outcome = "ignored" if _SHELL_IGNORED.match(skipped.reason) else "unsupported"
         draft.entries.append(
             Entry(skipped.line, skipped.text, outcome, skipped.reason, skipped.last)
         )
-    draft.entries += said or []
     for (ns, key), links in draft.inherited.items():
         value, line = draft.hosts[ns].defaults[key]
         where = f" in {ns}" if ns != ROOT else ""
@@ -164,7 +204,6 @@ def _translate(
         draft.entries.append(Entry(down[0][1], f"ip netns add {down[0][0]}", "note", reason))
     unique = {(e.line, e.text, e.outcome, e.reason): e for e in draft.entries}
     draft.entries = _compact(sorted(unique.values(), key=lambda e: e.line))
-    return draft
 
 
 def _compact(entries: list[Entry]) -> list[Entry]:
@@ -223,8 +262,8 @@ def _sanitised(ns: str) -> str:
     return name if name[:1].isalpha() else f"ns-{name}" if name else "ns"
 
 
-def _items(draft: Draft) -> Iterator[tuple[IPInterface, int]]:
-    """Every address the draft uses, with its prefix length, for the address plan."""
+def _items(draft: Draft, steps: list[StepDraft]) -> Iterator[tuple[IPInterface, int]]:
+    """Every address the draft and its steps use, with its prefix length, for the plan."""
     for host in draft.hosts.values():
         for iface in host.interfaces.values():
             for address in iface.addresses:
@@ -235,7 +274,7 @@ def _items(draft: Draft) -> Iterator[tuple[IPInterface, int]]:
         specs += [(parse_rule(" ".join(r.words)), r.line) for r in host.rules]
         specs += [(parse_neigh(" ".join(n.words)), n.line) for n in host.neighbours]
         yield from _spec_items(specs)
-    for change in draft.changes:
+    for change in [*draft.changes, *(c for step in steps for c in step.changes)]:
         parser = {
             "route": parse_route,
             "rule": parse_rule,
@@ -367,26 +406,114 @@ def _usable(document: dict[str, Any]) -> bool:
 
 
 def import_listing(text: str, source: str = "listing") -> ImportResult:
-    """Translate a listing (its text) into a topology; ImportFailure when nothing usable remains
-    or reading it would pass one of the reader's bounds (harness/importer/shell.py)."""
+    """Translate a listing (its text) into a topology and a skeleton's steps, one part per
+    episode that differs (harness/importer/episodes.py); ImportFailure when nothing usable
+    remains, when the listing's shape cannot be split without merging, or when reading it
+    would pass one of the reader's bounds (harness/importer/shell.py)."""
     try:
         dumps = read_dumps(text)
         # Its prompts say how the rest is read, also where the dumps' command lines were.
         shape = is_transcript(logical_lines(text, True))
         listing = read_listing(without_dumps(text, dumps), shape)
+        setup = setup_commands(dumps)
+        if dumps.blocks:
+            _insert(listing, setup.commands, min(b.command or b.first for b in dumps.blocks))
+        found = episodes.split(listing, _translator(frozenset(setup.commands)))
     except TooMuch as exc:
         raise ImportFailure(f"{source}: {exc}", []) from None
-    setup = setup_commands(dumps)
-    if dumps.blocks:
-        # The dumps' commands stand where the first dump is (links, then addresses, ...).
-        at = min(b.command or b.first for b in dumps.blocks)
-        before = [c for c in listing.commands if c.line < at]
-        after = [c for c in listing.commands if c.line >= at]
-        listing.commands = [*before, *setup.commands, *after]
-    draft = _translate(listing, frozenset(setup.commands), setup.entries)
+    except episodes.Refused as exc:
+        raise ImportFailure(f"{source}: {exc}: refused", []) from None
+    parts: list[ImportResult] = []
+    said = list(setup.entries)  # what the dump reader says of the dumps' lines
+    seen: dict[str, ImportResult] = {}
+    left: list[Entry] = []  # what episodes with nothing to set up report, for a neighbour
+    for episode in found:
+        shows = bool(setup.commands) and any(c in setup.commands for c in episode.seen)
+        if shows:
+            episode.draft.entries += said
+            said = []
+        _report(episode.draft, episode.skipped)
+        try:
+            part = _part(episode, listing, source)
+            if shows:
+                part.dump = mapped(setup.state, part.address_map)
+                part.synthesized = setup.commands
+        except _Empty:
+            left += episode.draft.entries
+            continue
+        key = _same(part)
+        if key in seen:  # an identical episode shares the part of the first
+            seen[key].part += f"; {part.part}"
+            continue
+        seen[key] = part
+        parts.append(part)
+        if len(parts) > MAX_PARTS:
+            raise ImportFailure(
+                f"{source}: more than {MAX_PARTS} parts (episodes between tear-downs that "
+                f"differ, the last from {part.part}): import a piece of the listing",
+                [],
+            )
+        part.entries += left
+        left = []
+    if not parts:
+        raise ImportFailure(
+            f"{source}: nothing in it sets up a network this importer can write", left
+        )
+    parts[-1].entries += left
+    for part in parts:
+        part.entries = _compact(sorted(part.entries, key=lambda e: e.line))
+    first = parts[0]
+    if len(parts) == 1:
+        first.part = ""
+    first.parts = parts[1:]
+    return first
+
+
+def _insert(listing: Listing, made: list[Command], line: int) -> None:
+    """The commands made from the dumps, where the first dump stands (links, then
+    addresses, ...); the time-order marks and skipped lines after it move along."""
+    at = next((i for i, c in enumerate(listing.commands) if c.line >= line), len(listing.commands))
+    listing.commands[at:at] = made
+    listing.marks = [
+        dataclasses.replace(m, index=m.index + len(made)) if m.index >= at else m
+        for m in listing.marks
+    ]
+    listing.skipped = [
+        dataclasses.replace(s, at=(s.at[0] + len(made), s.at[1])) if s.at[0] >= at else s
+        for s in listing.skipped
+    ]
+
+
+class _Empty(Exception):
+    """An episode with nothing a topology can say (a clean-up's leftovers)."""
+
+
+def _same(part: ImportResult) -> str:
+    """What two parts must share to be one: the topology, the changes and the steps."""
+    steps = [([str(c) for c in s.changes], [a.text for a in s.acts]) for s in part.steps]
+    return repr((part.document, [str(c) for c in part.changes], steps))
+
+
+def _description(episode: episodes.Episode) -> str:
+    """Which lines of the listing, and which calls with arguments, make this part."""
+    calls: list[Call] = []
+    for command in episode.setup:
+        calls += [c for c in command.calls if c.args and c not in calls]
+    lines = f"lines {min(episode.lines)}-{max(episode.lines)}" if episode.lines else ""
+    said = ", ".join(f"{c.name} {' '.join(c.args)} (line {c.line})" for c in calls)
+    return f"{lines}: {said}" if said else lines
+
+
+def _part(episode: episodes.Episode, listing: Listing, source: str) -> ImportResult:
+    """One episode as an ImportResult; _Empty when it sets up nothing."""
+    draft = episode.draft
+    if not episode.setup:
+        raise _Empty
+    if episode.steps:  # the set-up is the state at the first act
+        draft = _at_first_act(episode)
     names = _host_names(draft)
     try:
-        amap = plan(_items(draft))
+        amap = plan(_items(draft, episode.steps))
     except MappingError as exc:
         raise ImportFailure(f"{source}: {exc}", draft.entries) from None
     lans = _lans(draft, names, amap)
@@ -394,16 +521,14 @@ def import_listing(text: str, source: str = "listing") -> ImportResult:
     document: dict[str, Any] = {
         "hosts": {names[ns]: _host_doc(draft, ns, ctx) for ns in draft.hosts}
     }
-    changes: list[Change] = []
-    for change in draft.changes:
-        said = " ".join(amap.words(change.words))
-        fields = {"host": names[change.ns], change.kind: said}
-        _checked(draft, change.line, str(fields), lambda f=fields: changes.append(Change(**f)))
+    changes = _changes(draft, draft.changes, names, amap)
+    steps = [
+        Step(step.commands, _changes(draft, step.changes, names, amap), step.acts, step.seen)
+        for step in episode.steps
+    ]
     draft.entries.sort(key=lambda e: e.line)
     if not document["hosts"] or not _usable(document):
-        raise ImportFailure(
-            f"{source}: nothing in it sets up a network this importer can write", draft.entries
-        )
+        raise _Empty
     try:
         topology: Topology = validate(Topology, document, Path(source))
     except ScenarioError as exc:
@@ -422,6 +547,39 @@ def import_listing(text: str, source: str = "listing") -> ImportResult:
         entries=draft.entries,
         translated=len(set(draft.translated)),
         listing=listing,
-        dump=mapped(setup.state, amap) if dumps.blocks else None,
-        synthesized=setup.commands,
+        setup=episode.setup,
+        setup_seen=episode.seen,
+        steps=steps,
+        part=_description(episode),
     )
+
+
+def _at_first_act(episode: episodes.Episode) -> Draft:
+    """The episode's draft as it was at its first act (the steps changed it since)."""
+    draft = episode.draft
+    assert episode.before is not None
+    return Draft(
+        hosts=episode.before,
+        changes=draft.changes[: episode.set_up_changes],
+        entries=draft.entries,
+        translated=draft.translated,
+        inherited=draft.inherited,
+    )
+
+
+def _changes(
+    draft: Draft, drafts: list[ChangeDraft], names: dict[str, str], amap: AddressMap
+) -> list[Change]:
+    """Changes as a case says them, addresses mapped; one that does not load is reported."""
+    out: list[Change] = []
+    for change in drafts:
+        if change.kind == "sysctl":
+            key, value = change.words
+            fields: dict[str, Any] = {
+                "host": names[change.ns],
+                "sysctl": {key: int(value) if re.fullmatch(r"-?\d+", value) else value},
+            }
+        else:
+            fields = {"host": names[change.ns], change.kind: " ".join(amap.words(change.words))}
+        _checked(draft, change.line, str(fields), lambda f=fields: out.append(Change(**f)))
+    return out

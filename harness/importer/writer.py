@@ -18,12 +18,13 @@ import yaml
 from harness.core.display import one_line
 from harness.importer.model import Entry
 from harness.importer.translate import ImportResult
-from harness.scenario import Topology, validate
+from harness.scenario import Change, Topology, validate
 
 _OUTCOMES = {
     "note": "Notes",
     "partly": "Translated in part",
     "change": "Written as changes (a topology only adds; see the scenario skeleton)",
+    "act": "Acts (traffic and checks: the set-up ends at the first; see the skeleton's steps)",
     "ignored": "Nothing to set up",
     "unsupported": "Not translated",
 }
@@ -100,6 +101,16 @@ def topology_text(result: ImportResult, name: str, source: str) -> str:
         "Addresses are mapped onto the documentation ranges, block by block, host part kept:",
         *[f"  {line}" for line in result.address_map.lines()],
     ]
+    if result.part:
+        comment.append(
+            f"This is one part of the listing, an episode between its tear-downs: {result.part}."
+        )
+    if result.steps:
+        first = result.steps[0].acts[0].line if result.steps[0].acts else 0
+        comment.append(
+            f"The set-up is what the listing does before its first act (line {first}); "
+            f"what it changes after acting is the skeleton's {len(result.steps)} steps."
+        )
     renamed = {ns: host for ns, host in result.host_names.items() if ns and ns != host}
     if renamed:
         comment.append(
@@ -154,7 +165,7 @@ def scenario_text(result: ImportResult, name: str, source: str, topology: str = 
     dst = others[0] if others else own[0] if own else "192.0.2.1"
     receiver = result.topology.owner_of(dst) or prober
     src = next((a for a in own if (":" in a) == (":" in dst)), None)
-    changes = [f"{{host: {c.host}, {c.kind}: {_flow(getattr(c, c.kind))}}}" for c in result.changes]
+    changes = [_change(c) for c in result.changes]
     lines = [
         *[
             f"# {part}"
@@ -175,6 +186,8 @@ def scenario_text(result: ImportResult, name: str, source: str, topology: str = 
         "  # - id: first-case                  # unique in this file: lower-case, digits, -",
         "  #   title: what the case does, in one line",
     ]
+    if result.steps:
+        return "\n".join([*lines, *_steps(result, changes, prober, dst)]) + "\n"
     if changes:
         lines.append("  #   change:                         # what the listing did that a topology")
         lines.append(
@@ -190,6 +203,32 @@ def scenario_text(result: ImportResult, name: str, source: str, topology: str = 
         "  #     # arp, src, egress, icmp, route, seen, not_seen, neighbours, links: see README",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _change(change: Change) -> str:
+    return f"{{host: {change.host}, {change.kind}: {_flow(getattr(change, change.kind))}}}"
+
+
+def _steps(result: ImportResult, changes: list[str], prober: str, dst: str) -> list[str]:
+    """The listing's acts in order, as the case's steps: each the changes the listing made
+    since the act before, then a probe to write where the listing acted."""
+    lines = ["  #   steps:                          # what the listing does after its set-up"]
+    for number, step in enumerate(result.steps, start=1):
+        said = [_change(c) for c in step.changes]
+        if number == 1:
+            said = changes + said  # what the topology cannot say comes first
+        lines.append(
+            f"  #     - change: {'[]' if not said else ''}".rstrip() + f"  # step {number}"
+        )
+        lines += [f"  #         - {c}" for c in said]
+        acts = "; ".join(f"line {a.line} `{_short(a.text)}`" for a in step.acts)
+        lines.append(
+            f"  #       probe: {{host: {prober}, dst: {_flow(dst)}}}   # TODO: as {acts}"
+            if acts
+            else f"  #       probe: {{host: {prober}, dst: {_flow(dst)}}}   # TODO"
+        )
+        lines.append("  #       expect: {errno: ok}          # TODO: what the claim says of it")
+    return lines
 
 
 def _addresses(host: Any) -> list[str]:

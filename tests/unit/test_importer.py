@@ -218,7 +218,7 @@ def test_the_seeds_commands_are_translated_or_named() -> None:
         "`Route` is not a command; commands are case-sensitive (`route`?)",
     )
     assert said[11][0] == "unsupported"
-    assert said[12] == ("unsupported", "`./udpsend2` is not a set-up command this importer knows")
+    assert said[12] == ("act", "runs the article's own program: the probe of step 1")
     result = import_listing(
         "ifconfig eth0 192.168.1.3 netmask 255.255.255.0 up\n"
         "route add -host 119.75.217.56 gw 192.168.1.5\n"
