@@ -30,7 +30,7 @@ _V4_LARGE = ipaddress.IPv4Network("198.18.0.0/15")
 _V6 = ipaddress.IPv6Network("2001:db8::/32")
 _UNIT = {4: 24, 6: 48}  # blocks of this length or longer are mapped with the block around them
 _LARGEST: dict[int, Network] = {4: _V4_LARGE, 6: _V6}
-_NETMASK_WORDS = {"netmask", "genmask", "mask"}
+NETMASK_WORDS = {"netmask", "genmask", "mask"}
 _ADDRESS_WORD = re.compile(r"([0-9A-Fa-f:.]+)(/\d+)?")
 # Distinct blocks a listing may need mapped.  Placing one checks it against every block
 # placed before, so the work grows with the square of this; the kernel's net selftests use
@@ -113,7 +113,7 @@ class AddressMap:
     def words(self, words: Sequence[str]) -> list[str]:
         """Each word mapped, except the value of a `netmask` (a mask is not an address)."""
         return [
-            w if i and words[i - 1].lower() in _NETMASK_WORDS else self.word(w)
+            w if i and words[i - 1].lower() in NETMASK_WORDS else self.word(w)
             for i, w in enumerate(words)
         ]
 

@@ -175,6 +175,8 @@ def prove(result: ImportResult, stages: Sequence[Stage] | None = None) -> Proof:
             replayed += len(replay.steps)
             found = twins.compare(net, replay.steps, number)
             differences += found
+            if found:
+                break  # the later stages start from a state that differs already
         if result.dump is not None:
             differences += _dump_differences(result, ours)
     seconds = time.monotonic() - started

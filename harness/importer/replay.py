@@ -26,11 +26,12 @@ own net.* (harness.core.validation.sysctl_path).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from harness.core.validation import sysctl_path
-from harness.importer.addresses import AddressMap
+from harness.core.validation import check_allowed, sysctl_path
+from harness.importer.addresses import NETMASK_WORDS, AddressMap, leave_alone
 from harness.importer.iplink import OBJECTS
 from harness.importer.model import ROOT
 from harness.importer.shell_words import Command, strip_sudo
@@ -194,7 +195,9 @@ def _run(command: Command, ns: str, words: list[str], amap: AddressMap, depth: i
     if name == "sysctl":
         return _sysctl(command, ns, words[1:])
     if name in NET_TOOLS:
-        return [Step(command.line, command.text, ns, tuple(amap.words(words)))]
+        mapped = amap.words(words)
+        _documentation_only(mapped)
+        return [Step(command.line, command.text, ns, tuple(mapped))]
     return []  # sends, captures, shows, or a program of the listing's: not run
 
 
@@ -251,7 +254,30 @@ def _ip(command: Command, ns: str, args: list[str], amap: AddressMap, depth: int
     mapped = amap.words(argv)
     for i in at:
         mapped[i] = argv[i]  # a namespace name is never an address
+    _documentation_only(mapped, at)
     return [Step(command.line, command.text, ns, tuple(mapped), tuple(at))]
+
+
+def _documentation_only(words: Sequence[str], names: Sequence[int] = ()) -> None:
+    """Refused when a word is an address the import did not map onto the documentation
+    ranges (a line it misread gave it none): the twin uses no other addresses either."""
+    for i, word in enumerate(words):
+        if i in names or (i and words[i - 1].lower() in NETMASK_WORDS):
+            continue  # a namespace's name; a mask, which is no address (never mapped)
+        text = word.split("/", 1)[0].split("%", 1)[0]
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            continue
+        if leave_alone(address):
+            continue
+        try:
+            check_allowed(address)
+        except ValueError:
+            raise Refused(
+                f"{word} is outside the documentation ranges and the import mapped no "
+                "address for it (a line it did not read?)"
+            ) from None
 
 
 def _sysctl(command: Command, ns: str, args: list[str]) -> list[Step]:

@@ -92,6 +92,9 @@ def test_sysctls_are_written_with_sysctl_and_echo_becomes_sysctl() -> None:
         ("sysctl -w net.core.rmem_max=1", "global to the machine"),
         ("echo 1 > /proc/sys/kernel/sysrq", "only net.* keys"),
         ("echo 1 > /proc/sys/net/../kernel/sysrq", "not a sysctl name"),
+        # An address the import never read (so never mapped) would reach the twin as is.
+        ("ip -n b addr add 172.16.0.2/24 dev v1", "outside the documentation ranges"),
+        ("route add -net 172.16.1.0 netmask 255.255.255.0 gw 10.1.0.9", "outside the doc"),
     ],
 )
 def test_what_could_reach_outside_the_twin_is_refused(line: str, why: str) -> None:
@@ -99,3 +102,13 @@ def test_what_could_reach_outside_the_twin_is_refused(line: str, why: str) -> No
     replay = plan(read_listing(NET + line + "\n").commands, result.address_map)
     assert [(n, w) for n, _, w in replay.refused if why in w] == [(5, replay.refused[0][2])]
     assert all(step.line != 5 for step in replay.steps)
+
+
+def test_mapped_addresses_masks_and_special_ones_are_replayed() -> None:
+    lines = "ip -n b addr add 10.1.0.2/24 dev v1\nip -n a route add 224.0.0.0/4 dev v0\n"
+    lines += "ifconfig v0 10.1.0.3 netmask 255.255.255.0\nip -6 -n a addr add fe80::1/64 dev v0\n"
+    result = import_listing(NET + lines, "l.sh")
+    replay = plan(read_listing(NET + lines).commands, result.address_map)
+    assert replay.refused == []
+    assert all("10.1.0.2/24" not in s.argv for s in replay.steps)  # mapped
+    assert any("255.255.255.0" in s.argv for s in replay.steps)  # a mask: kept
