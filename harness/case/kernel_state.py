@@ -18,8 +18,15 @@ from harness.core.validation import errno_name
 from harness.lab.builder import IPV4_CONF_DEFAULTS
 from harness.lab.network import Network
 from harness.scenario import Probe
+from harness.scenario.ipsyntax import (
+    FR_ACTIONS,
+    NUD_STATES,
+    PROTOCOLS,
+    ROUTE_TYPES,
+    dscp_name,
+    protocol_name,
+)
 from harness.scenario.ipsyntax import METRICS as METRIC_NUMBERS
-from harness.scenario.ipsyntax import NUD_STATES, ROUTE_TYPES
 
 _STATE_NAMES = {v: k.upper() for k, v in NUD_STATES.items()}
 _TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
@@ -128,26 +135,85 @@ def _route_text(entry: Any, names: dict[int, str]) -> str:
     return " ".join(words)
 
 
+_RULE_ACTIONS = {v: k for k, v in FR_ACTIONS.items()}
+_RULE_PROTOCOLS = {v: k for k, v in PROTOCOLS.items()}
+FIB_RULE_INVERT = 0x2
+HOST_LENGTHS = {socket.AF_INET: 32, socket.AF_INET6: 128}
+
+
+def _ports(entry: Any, key: str) -> list[str]:
+    """`sport`/`dport` as print_rule prints them: a range `N-M`, a port `N`, a port
+    under a mask other than 0xffff in hex `0xN/0xM`."""
+    ports = entry.get(f"FRA_{key.upper()}_RANGE")
+    if ports is None:
+        return []
+    start, end = (int(p) for p in str(ports).split(":"))
+    if start != end:
+        return [key, f"{start}-{end}"]
+    mask = entry.get(f"FRA_{key.upper()}_MASK")
+    return [key, str(start) if mask in (None, 0xFFFF) else f"{hex(start)}/{hex(mask)}"]
+
+
 def _rule_text(entry: Any) -> str:
-    """One policy rule in `ip rule` words."""
+    """One policy rule in `ip rule` words and order (iproute2 ip/iprule.c print_rule)."""
     words = [f"{entry.get('FRA_PRIORITY', 0)}:"]
-    src = entry.get("FRA_SRC")
-    words += ["from", f"{src}/{entry['src_len']}" if src else "all"]
-    if entry.get("FRA_DST"):
-        words += ["to", f"{entry.get('FRA_DST')}/{entry['dst_len']}"]
+    if entry["flags"] & FIB_RULE_INVERT:
+        words.append("not")
+    host = HOST_LENGTHS.get(entry["family"])
+    for key, attr, length in (("from", "FRA_SRC", "src_len"), ("to", "FRA_DST", "dst_len")):
+        address = entry.get(attr)
+        if address:
+            words += [key, address if entry[length] == host else f"{address}/{entry[length]}"]
+        elif key == "from":
+            words += ["from", "all"]
     if entry["tos"]:
         words += ["tos", hex(entry["tos"])]
-    for key, attr in (("fwmark", "FRA_FWMARK"), ("iif", "FRA_IIFNAME"), ("oif", "FRA_OIFNAME")):
+    mark, mask = entry.get("FRA_FWMARK"), entry.get("FRA_FWMASK")
+    if mark is not None or mask is not None:
+        shown = hex(mark or 0)
+        words += ["fwmark", shown if mask in (None, 0xFFFFFFFF) else f"{shown}/{hex(mask)}"]
+    for key, attr in (("iif", "FRA_IIFNAME"), ("oif", "FRA_OIFNAME")):
         if entry.get(attr) is not None:
-            value = entry.get(attr)
-            words += [key, hex(value) if key == "fwmark" else str(value)]
-    actions = {1: "lookup", 2: "goto", 3: "nop", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
-    action = actions.get(entry["action"], str(entry["action"]))
-    if action == "lookup":
-        table = entry.get("FRA_TABLE") or entry["table"]
+            words += [key, str(entry.get(attr))]
+    if entry.get("FRA_L3MDEV"):
+        words += ["lookup", "[l3mdev-table]"]
+    uids = entry.get("FRA_UID_RANGE")
+    if uids is not None:
+        words += ["uidrange", str(uids).replace(":", "-")]
+    if entry.get("FRA_IP_PROTO") is not None:
+        words += ["ipproto", protocol_name(entry.get("FRA_IP_PROTO"))]
+    words += _ports(entry, "sport") + _ports(entry, "dport")
+    if entry.get("FRA_TUN_ID") is not None:
+        words += ["tun_id", str(entry.get("FRA_TUN_ID"))]
+    action = _RULE_ACTIONS.get(entry["action"], str(entry["action"]))
+    table = entry.get("FRA_TABLE") or entry["table"]
+    if table:
         words += ["lookup", _TABLE_NAMES.get(table, str(table))]
-    else:
+        length = entry.get("FRA_SUPPRESS_PREFIXLEN")
+        if length is not None and length != 0xFFFFFFFF:  # -1: not set
+            words += ["suppress_prefixlength", str(length)]
+        group = entry.get("FRA_SUPPRESS_IFGROUP")
+        if group is not None and group != 0xFFFFFFFF:
+            words += ["suppress_ifgroup", "default" if group == 0 else str(group)]
+    flow = entry.get("FRA_FLOW")
+    if flow is not None:
+        source, destination = flow >> 16, flow & 0xFFFF
+        words += ["realms", f"{source}/{destination}" if source else str(destination)]
+    if action == "goto":
+        goto = entry.get("FRA_GOTO")
+        words += ["goto", "none" if goto is None else str(goto)]
+    elif action != "lookup":
         words.append(action)
+    protocol = entry.get("FRA_PROTOCOL")
+    if protocol and protocol != PROTOCOLS["kernel"]:
+        words += ["proto", _RULE_PROTOCOLS.get(protocol, str(protocol))]
+    dscp = entry.get("FRA_DSCP")
+    if dscp is not None:
+        mask = entry.get("FRA_DSCP_MASK")
+        words += ["dscp", dscp_name(dscp) if mask in (None, 0x3F) else f"{hex(dscp)}/{hex(mask)}"]
+    label, mask = entry.get("FRA_FLOWLABEL"), entry.get("FRA_FLOWLABEL_MASK")
+    if label is not None and mask is not None:
+        words += ["flowlabel", hex(label) if mask == 0xFFFFF else f"{hex(label)}/{hex(mask)}"]
     return " ".join(words)
 
 
