@@ -68,11 +68,29 @@ def route_get(net: Network, probe: Probe) -> RouteLookup:
     bind = probe.bind_address()
     if bind and bind[0]:
         query["src"] = bind[0]
-    asked = " ".join(
-        f"{k} {hex(v) if k == 'tos' else v}" for k, v in query.items() if k != "family"
+    # The keys fib rules select on beyond the addresses (udp_sendmsg, tcp_v4_connect,
+    # ping_v4_sendmsg fill flowi4_proto, the ports and sk_uid; ip6 the same).
+    if probe.uid is not None:
+        query["uid"] = probe.uid
+    query["ipproto"] = {
+        "udp": socket.IPPROTO_UDP,
+        "tcp": socket.IPPROTO_TCP,
+        "raw": socket.IPPROTO_UDP,
+    }.get(
+        probe.proto,
+        socket.IPPROTO_ICMPV6 if probe.family == socket.AF_INET6 else socket.IPPROTO_ICMP,
     )
+    if bind and bind[1] and probe.proto in ("udp", "tcp"):
+        query["sport"] = bind[1]
+    elif probe.proto == "raw" and probe.sport is not None:
+        query["sport"] = probe.sport
+    if probe.proto in ("udp", "tcp", "raw"):
+        query["dport"] = probe.port
+    asked = " ".join(f"{k} {_shown(k, v)}" for k, v in query.items() if k != "family")
     try:
-        answer = ns.ipr.route("get", flags=flags, **query)[0]
+        answer = ns.rtnl.route_get(
+            probe.family, flags, {k: v for k, v in query.items() if k != "family"}
+        )
     except NetlinkError as exc:
         return RouteLookup(query=asked, error=f"{errno_name(exc.code)}: {exc.args[1]}")
     names = ns.interface_names()
@@ -85,6 +103,15 @@ def route_get(net: Network, probe: Probe) -> RouteLookup:
         src=answer.get("RTA_PREFSRC"),
         table=answer.get("RTA_TABLE"),
     )
+
+
+def _shown(key: str, value: Any) -> str:
+    """A lookup key as `ip route get` takes it."""
+    if key == "tos":
+        return hex(value)
+    if key == "ipproto":
+        return protocol_name(value)
+    return str(value)
 
 
 _SCOPE_NAMES = {0: "global", 200: "site", 253: "link", 254: "host"}

@@ -409,6 +409,43 @@ class Rtnl:
         """Every route of every table (`ip route show table all`), as pyroute2 `rtmsg`s."""
         return self._decoded(RTM_GETROUTE, family)
 
+    def route_get(self, family: int, flags: int, fields: dict[str, Any]) -> Any:
+        """`ip route get`: the kernel's answer (an rtmsg) for one flow, asked as iproute2
+        asks (iproute.c iproute_get): the addresses at full length, tos in the header, and
+        the flow's mark, uid, protocol and ports as attributes; NetlinkError if it has none.
+        `fields`: dst, src, oif, mark, uid, ipproto, sport, dport, tos (pyroute2 0.9's own
+        `route("get")` sends no uid, protocol or ports, which rules can select on)."""
+        msg = rtmsg_nh()
+        msg["family"] = family
+        msg["flags"] = flags
+        msg["tos"] = fields.get("tos", 0)
+        bits = 128 if family == socket.AF_INET6 else 32
+        msg["dst_len"] = bits
+        msg["src_len"] = bits if "src" in fields else 0
+        msg["attrs"] = [
+            (attr, fields[key])
+            for key, attr in (
+                ("dst", "RTA_DST"),
+                ("src", "RTA_SRC"),
+                ("oif", "RTA_OIF"),
+                ("mark", "RTA_MARK"),
+                ("uid", "RTA_UID"),
+                ("ipproto", "RTA_IP_PROTO"),
+                ("sport", "RTA_SPORT"),
+                ("dport", "RTA_DPORT"),
+            )
+            if key in fields
+        ]
+        msg.encode()
+        body = bytes(msg.data[NLMSG_HDR.size :])
+        answers: list[Any] = []
+        for _kind, _flags, data, offset in self._replies(
+            self._send(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_ACK, body)
+        ):
+            (length,) = struct.unpack_from("=I", data, offset)
+            answers += self._marshal.parse(data[offset : offset + length])
+        return answers[0]
+
     def rules(self, family: int) -> list[Any]:
         """Every policy rule (`ip rule show`), as pyroute2 `fibmsg`s."""
         return self._decoded(RTM_GETRULE, family)
