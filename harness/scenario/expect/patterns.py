@@ -226,4 +226,5 @@ NEIGH_STATE_NAMES = (
     "NOARP",
     "PERMANENT",
     "ABSENT",
+    "PRESENT",
 )

@@ -83,16 +83,18 @@ class Neighbours(ExpectField[dict[str, dict[str, str]]]):
     name = "neighbours"
     example: ClassVar[Any] = {"a": {"192.0.2.2": "REACHABLE"}}
     annotation = Annotated[dict[str, dict[str, str]], AfterValidator(_neighbour_states)]
-    description = "host -> {IP: STATE} after the act (ABSENT: no entry at all)"
+    description = (
+        "host -> {IP: STATE} after the act (ABSENT: no entry at all; PRESENT: an entry in "
+        "any state, as `ip neigh get` finds one)"
+    )
 
     def compare(self, wanted: dict[str, dict[str, str]], ev: Evidence) -> list[Comparison]:
         rows = []
         for host, entries in wanted.items():
             for address, state in entries.items():
                 seen = ev.obs.neighbour_state(ev.act, host, address)
-                rows.append(
-                    self.row(f"neighbour {address} on {host}", state, seen, seen == state, ev.act)
-                )
+                ok = seen != "ABSENT" if state == "PRESENT" else seen == state
+                rows.append(self.row(f"neighbour {address} on {host}", state, seen, ok, ev.act))
         return rows
 
     def claims_absence(self, wanted: dict[str, dict[str, str]]) -> bool:
@@ -103,7 +105,11 @@ class Neighbours(ExpectField[dict[str, dict[str, str]]]):
 
     def text(self, wanted: dict[str, dict[str, str]]) -> str:
         return "; ".join(
-            f"{host} holds " + ", ".join(f"{ip} {state}" for ip, state in entries.items())
+            f"{host} holds "
+            + ", ".join(
+                f"an entry for {ip}" if state == "PRESENT" else f"{ip} {state}"
+                for ip, state in entries.items()
+            )
             for host, entries in wanted.items()
         )
 
