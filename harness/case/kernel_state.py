@@ -18,6 +18,7 @@ from harness.core.validation import errno_name
 from harness.lab.builder import IPV4_CONF_DEFAULTS
 from harness.lab.network import Network
 from harness.scenario import Probe
+from harness.scenario.expect.patterns import link_flag_names
 from harness.scenario.ipsyntax import (
     FR_ACTIONS,
     NUD_STATES,
@@ -302,17 +303,6 @@ def neighbour_tables(net: Network) -> dict[str, list[NeighbourEntry]]:
 
 # ARPHRD_* of include/uapi/linux/if_arp.h, named as `ip link` names them.
 HARDWARE_TYPES = {1: "ether", 772: "loopback", 0xFFFE: "none"}
-# IFF_* of include/uapi/linux/if.h, in `ip link`'s order.
-LINK_FLAGS = (
-    ("LOOPBACK", 0x8),
-    ("BROADCAST", 0x2),
-    ("POINTOPOINT", 0x10),
-    ("MULTICAST", 0x1000),
-    ("NOARP", 0x80),
-    ("PROMISC", 0x100),
-    ("UP", 0x1),
-    ("LOWER_UP", 0x10000),
-)
 
 
 def link_states(net: Network) -> dict[str, dict[str, LinkAttrs]]:
@@ -323,7 +313,7 @@ def link_states(net: Network) -> dict[str, dict[str, LinkAttrs]]:
             link.name: LinkAttrs(
                 type=HARDWARE_TYPES.get(link.hardware_type, str(link.hardware_type)),
                 address=link.address,
-                flags=[name for name, bit in LINK_FLAGS if link.flags & bit],
+                flags=link_flag_names(link.flags),
                 mtu=link.mtu,
                 txqueuelen=link.txqueuelen,
             )
