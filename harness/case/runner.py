@@ -157,7 +157,7 @@ def _execute(scenario: Scenario, case: Case) -> tuple[Observation, list[str], Ca
         session = CaseSession.start(
             lab,
             scenario.topology,
-            [a.probe for a in acts],
+            [a.probe for a in acts if a.probe is not None],
             case.listeners,
             timers=neighbour_timers.for_case(scenario.topology, case),
         )
@@ -170,7 +170,7 @@ def _execute(scenario: Scenario, case: Case) -> tuple[Observation, list[str], Ca
         for act, expectation in zip(acts, expectations, strict=True):
             for change in act.change:
                 session.apply(change)  # a refusal is an answer: the verdict judges it
-            name = act.probe.socket
+            name = act.probe.socket if act.probe is not None else None
             session.act(act.probe, named.get(name) if name else None)
             if name and name not in named:
                 named[name] = session.sockets[-1]

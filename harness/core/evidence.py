@@ -33,10 +33,13 @@ def who_has(target: object, sender: object | None = None) -> str:
 # ---------------------------------------------------------------- the syscall and the sockets
 
 
+NO_PROBE = "no probe"  # the outcome of an act that only changed and observed
+
+
 class ProbeOutcome(Fact):
     """What the kernel answered to the probe's syscalls."""
 
-    errno: str  # "ok" or an errno name
+    errno: str  # "ok", an errno name, or NO_PROBE
     message: str
     time: float  # wall clock just before the first syscall, on the capture clock
     local: str = ""  # the socket's local address afterwards, where the kernel chose one

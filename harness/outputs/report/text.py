@@ -27,7 +27,10 @@ def source_of(rec: CaseRecord) -> str:
 
 def probe_line(rec: CaseRecord) -> str:
     """Each act's probe in one line, like the command an article would run."""
-    return "; ".join(act.probe.describe() for act in rec.acts)
+    return "; ".join(
+        act.probe.describe() if act.probe else "(no probe: the act only changes)"
+        for act in rec.acts
+    )
 
 
 def outcome_line(rec: CaseRecord) -> str:

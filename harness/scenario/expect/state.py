@@ -81,6 +81,7 @@ def _neighbour_states(value: dict[str, dict[str, str]]) -> dict[str, dict[str, s
 
 class Neighbours(ExpectField[dict[str, dict[str, str]]]):
     name = "neighbours"
+    needs_probe = False
     example: ClassVar[Any] = {"a": {"192.0.2.2": "REACHABLE"}}
     annotation = Annotated[dict[str, dict[str, str]], AfterValidator(_neighbour_states)]
     description = (
@@ -116,6 +117,7 @@ class Neighbours(ExpectField[dict[str, dict[str, str]]]):
 
 class Links(ExpectField[dict[str, dict[str, LinkExpectation]]]):
     name = "links"
+    needs_probe = False
     example: ClassVar[Any] = {"a": {"eth0": {"flags": ["UP"], "mtu": 1500}}}
     annotation = dict[str, dict[str, LinkExpectation]]
     description = "host -> {interface: attributes} after the act, as `ip -d link` shows them"
