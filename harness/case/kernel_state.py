@@ -32,6 +32,25 @@ from harness.scenario.ipsyntax import METRICS as METRIC_NUMBERS
 _STATE_NAMES = {v: k.upper() for k, v in NUD_STATES.items()}
 _TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
 RTM_F_LOOKUP_TABLE = 0x1000
+RTM_F_CLONED = 0x200
+USER_HZ = 100  # rta_expires is in clock_t (jiffies_to_clock_t); iproute2 divides by it
+# RTCF_* of include/uapi/linux/in_route.h, named as iproute2 prints them after `cache`.
+RTCF_NAMES = (
+    ("local", 0x80000000),
+    ("reject", 0x40000000),
+    ("mc", 0x20000000),
+    ("brd", 0x10000000),
+    ("dst-nat", 0x08000000),
+    ("src-nat", 0x00800000),
+    ("masq", 0x00400000),
+    ("dst-direct", 0x00020000),
+    ("src-direct", 0x04000000),
+    ("redirected", 0x00040000),
+    ("redirect", 0x01000000),
+    ("fastroute", 0x00200000),
+    ("notify", 0x00010000),
+    ("proxy", 0x00080000),
+)
 # Recorded with every case: the sysctls that decide the behaviours the articles discuss.
 WATCHED_CONF = (
     "forwarding",
@@ -96,7 +115,20 @@ def route_get(net: Network, probe: Probe) -> RouteLookup:
         return RouteLookup(query=asked, error=f"{errno_name(exc.code)}: {exc.args[1]}")
     names = ns.interface_names()
     oif = answer.get("RTA_OIF")
+    cache = answer.get("RTA_CACHEINFO")
+    expires = cache["rta_expires"] if cache is not None else 0
+    metrics = answer.get("RTA_METRICS")
+    cloned = bool(answer["flags"] & RTM_F_CLONED)
+    # IPv4 only: iproute2 prints the RTCF_* bits of an IPv4 answer (print_cache_flags);
+    # every IPv4 answer is a clone (rt_fill_info), an IPv6 one only from an exception.
+    ipv4 = probe.family == socket.AF_INET
+    cache_flags = [n for n, bit in RTCF_NAMES if answer["flags"] & bit] if ipv4 else []
     return RouteLookup(
+        cloned=cloned,
+        exception=(bool(expires) or "redirected" in cache_flags) if ipv4 else cloned,
+        cache_flags=cache_flags,
+        expires=expires // USER_HZ if expires else None,
+        mtu=metrics.get_attr("RTAX_MTU") if metrics is not None else None,
         query=asked,
         type=_TYPE_NAMES.get(answer["type"], str(answer["type"])),
         dev=names.get(oif, str(oif)) if oif else None,

@@ -226,6 +226,26 @@ class RouteExpectation(Strict):
     src: IPAddress | None = Field(default=None, description="the preferred source address")
     table: int | None = Field(default=None, description="the table the lookup used")
     error: str | None = Field(default=None, description="the lookup fails with this errno name")
+    exception: bool | None = Field(
+        default=None,
+        description="the answer comes from a route exception (`ip route get` shows `cache` "
+        "with an expiry, `<redirected>` or an IPv6 cached entry): one a PMTU error or a "
+        "redirect made",
+    )
+    redirected: bool | None = Field(
+        default=None,
+        description="IPv4: the exception is a redirect's (`cache <redirected>`); the kernel "
+        "flags no IPv6 answer so (write `exception` and `gateway` for IPv6)",
+    )
+    expires: bool | None = Field(
+        default=None, description="the exception has an expiry (`expires Nsec`)"
+    )
+    mtu: int | None = Field(
+        default=None,
+        ge=68,
+        le=0xFFFFFFFF,
+        description="the MTU the answer carries (a PMTU exception's, or the route's `mtu` metric)",
+    )
 
     @field_validator("error")
     @classmethod
@@ -236,7 +256,8 @@ class RouteExpectation(Strict):
     def _says_something(self) -> RouteExpectation:
         if not self.model_dump(exclude_none=True):
             raise ValueError(
-                "a route expectation names at least one of type, dev, gateway, src, table, error"
+                "a route expectation names at least one of type, dev, gateway, src, table, "
+                "error, exception, redirected, expires, mtu"
             )
         return self
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator
 
-from harness.core.evidence import LinkAttrs
+from harness.core.evidence import LinkAttrs, RouteLookup
 from harness.core.validation import check_errno_name, same_ip
 from harness.scenario.expect.base import Comparison, Evidence, ExpectField, Reference
 from harness.scenario.expect.patterns import NEIGH_STATE_NAMES, LinkExpectation, RouteExpectation
@@ -42,7 +42,8 @@ class Route(ExpectField[RouteExpectation]):
     example: ClassVar[Any] = {"dev": "eth0", "type": "unicast", "src": "192.0.2.1"}
     annotation = RouteExpectation
     description = (
-        "the kernel's `ip route get` for the probe's flow: type, dev, gateway, src, table, error"
+        "the kernel's `ip route get` for the probe's flow: type, dev, gateway, src, table, "
+        "error; its exception state: exception, redirected, expires, mtu"
     )
 
     def compare(self, wanted: RouteExpectation, ev: Evidence) -> list[Comparison]:
@@ -50,8 +51,10 @@ class Route(ExpectField[RouteExpectation]):
         rows = []
         for name, value in wanted.model_dump(exclude_none=True).items():
             found: object = None
-            if lookup is not None:
-                found = lookup.error_name if name == "error" else getattr(lookup, name)
+            if lookup is not None and lookup.error is not None and name != "error":
+                found = None  # a failed lookup has no answer to compare
+            elif lookup is not None:
+                found = lookup.error_name if name == "error" else _answered(lookup, name)
             ok = found is not None and (
                 same_ip(value, found) if name in ("gateway", "src") else str(value) == str(found)
             )
@@ -68,6 +71,15 @@ class Route(ExpectField[RouteExpectation]):
     def text(self, wanted: RouteExpectation) -> str:
         words = " ".join(f"{k} {v}" for k, v in wanted.model_dump(exclude_none=True).items())
         return f"route lookup: {words}"
+
+
+def _answered(lookup: RouteLookup, name: str) -> object:
+    """A field of the lookup's answer as the expectation compares it."""
+    if name == "redirected":
+        return "redirected" in lookup.cache_flags
+    if name == "expires":
+        return lookup.expires is not None
+    return getattr(lookup, name)
 
 
 def _neighbour_states(value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
