@@ -18,7 +18,9 @@ which made pyroute2 a third of a case's time.  So:
   rules, neighbours) still goes through IPRoute, whose request filters know it;
   except what pyroute2 0.9 has no message or attribute for: nexthop objects
   (RTM_NEWNEXTHOP, `nhmsg` below) and a route's RTA_NH_ID (`rtmsg_nh`), both
-  encoded with pyroute2's own nlmsg machinery and sent here.
+  encoded with pyroute2's own nlmsg machinery and sent here; so are rules (the
+  selectors after FRA_DPORT_RANGE, `fibmsg_all`) and `ip route get` (RTA_UID,
+  RTA_IP_PROTO and the ports, which rules select on).
 """
 
 from __future__ import annotations
