@@ -18,12 +18,39 @@ from harness.core.validation import errno_name
 from harness.lab.builder import IPV4_CONF_DEFAULTS
 from harness.lab.network import Network
 from harness.scenario import Probe
+from harness.scenario.expect.patterns import link_flag_names
+from harness.scenario.ipsyntax import (
+    FR_ACTIONS,
+    NUD_STATES,
+    PROTOCOLS,
+    ROUTE_TYPES,
+    dscp_name,
+    protocol_name,
+)
 from harness.scenario.ipsyntax import METRICS as METRIC_NUMBERS
-from harness.scenario.ipsyntax import NUD_STATES, ROUTE_TYPES
 
 _STATE_NAMES = {v: k.upper() for k, v in NUD_STATES.items()}
 _TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
 RTM_F_LOOKUP_TABLE = 0x1000
+RTM_F_CLONED = 0x200
+USER_HZ = 100  # rta_expires is in clock_t (jiffies_to_clock_t); iproute2 divides by it
+# RTCF_* of include/uapi/linux/in_route.h, named as iproute2 prints them after `cache`.
+RTCF_NAMES = (
+    ("local", 0x80000000),
+    ("reject", 0x40000000),
+    ("mc", 0x20000000),
+    ("brd", 0x10000000),
+    ("dst-nat", 0x08000000),
+    ("src-nat", 0x00800000),
+    ("masq", 0x00400000),
+    ("dst-direct", 0x00020000),
+    ("src-direct", 0x04000000),
+    ("redirected", 0x00040000),
+    ("redirect", 0x01000000),
+    ("fastroute", 0x00200000),
+    ("notify", 0x00010000),
+    ("proxy", 0x00080000),
+)
 # Recorded with every case: the sysctls that decide the behaviours the articles discuss.
 WATCHED_CONF = (
     "forwarding",
@@ -61,16 +88,47 @@ def route_get(net: Network, probe: Probe) -> RouteLookup:
     bind = probe.bind_address()
     if bind and bind[0]:
         query["src"] = bind[0]
-    asked = " ".join(
-        f"{k} {hex(v) if k == 'tos' else v}" for k, v in query.items() if k != "family"
+    # The keys fib rules select on beyond the addresses (udp_sendmsg, tcp_v4_connect,
+    # ping_v4_sendmsg fill flowi4_proto, the ports and sk_uid; ip6 the same).
+    if probe.uid is not None:
+        query["uid"] = probe.uid
+    query["ipproto"] = {
+        "udp": socket.IPPROTO_UDP,
+        "tcp": socket.IPPROTO_TCP,
+        "raw": socket.IPPROTO_UDP,
+    }.get(
+        probe.proto,
+        socket.IPPROTO_ICMPV6 if probe.family == socket.AF_INET6 else socket.IPPROTO_ICMP,
     )
+    if bind and bind[1] and probe.proto in ("udp", "tcp"):
+        query["sport"] = bind[1]
+    elif probe.proto == "raw" and probe.sport is not None:
+        query["sport"] = probe.sport
+    if probe.proto in ("udp", "tcp", "raw"):
+        query["dport"] = probe.port
+    asked = " ".join(f"{k} {_shown(k, v)}" for k, v in query.items() if k != "family")
     try:
-        answer = ns.ipr.route("get", flags=flags, **query)[0]
+        answer = ns.rtnl.route_get(
+            probe.family, flags, {k: v for k, v in query.items() if k != "family"}
+        )
     except NetlinkError as exc:
         return RouteLookup(query=asked, error=f"{errno_name(exc.code)}: {exc.args[1]}")
     names = ns.interface_names()
     oif = answer.get("RTA_OIF")
+    cache = answer.get("RTA_CACHEINFO")
+    expires = cache["rta_expires"] if cache is not None else 0
+    metrics = answer.get("RTA_METRICS")
+    cloned = bool(answer["flags"] & RTM_F_CLONED)
+    # IPv4 only: iproute2 prints the RTCF_* bits of an IPv4 answer (print_cache_flags);
+    # every IPv4 answer is a clone (rt_fill_info), an IPv6 one only from an exception.
+    ipv4 = probe.family == socket.AF_INET
+    cache_flags = [n for n, bit in RTCF_NAMES if answer["flags"] & bit] if ipv4 else []
     return RouteLookup(
+        cloned=cloned,
+        exception=(bool(expires) or "redirected" in cache_flags) if ipv4 else cloned,
+        cache_flags=cache_flags,
+        expires=expires // USER_HZ if expires else None,
+        mtu=metrics.get_attr("RTAX_MTU") if metrics is not None else None,
         query=asked,
         type=_TYPE_NAMES.get(answer["type"], str(answer["type"])),
         dev=names.get(oif, str(oif)) if oif else None,
@@ -78,6 +136,15 @@ def route_get(net: Network, probe: Probe) -> RouteLookup:
         src=answer.get("RTA_PREFSRC"),
         table=answer.get("RTA_TABLE"),
     )
+
+
+def _shown(key: str, value: Any) -> str:
+    """A lookup key as `ip route get` takes it."""
+    if key == "tos":
+        return hex(value)
+    if key == "ipproto":
+        return protocol_name(value)
+    return str(value)
 
 
 _SCOPE_NAMES = {0: "global", 200: "site", 253: "link", 254: "host"}
@@ -128,26 +195,85 @@ def _route_text(entry: Any, names: dict[int, str]) -> str:
     return " ".join(words)
 
 
+_RULE_ACTIONS = {v: k for k, v in FR_ACTIONS.items()}
+_RULE_PROTOCOLS = {v: k for k, v in PROTOCOLS.items()}
+FIB_RULE_INVERT = 0x2
+HOST_LENGTHS = {socket.AF_INET: 32, socket.AF_INET6: 128}
+
+
+def _ports(entry: Any, key: str) -> list[str]:
+    """`sport`/`dport` as print_rule prints them: a range `N-M`, a port `N`, a port
+    under a mask other than 0xffff in hex `0xN/0xM`."""
+    ports = entry.get(f"FRA_{key.upper()}_RANGE")
+    if ports is None:
+        return []
+    start, end = (int(p) for p in str(ports).split(":"))
+    if start != end:
+        return [key, f"{start}-{end}"]
+    mask = entry.get(f"FRA_{key.upper()}_MASK")
+    return [key, str(start) if mask in (None, 0xFFFF) else f"{hex(start)}/{hex(mask)}"]
+
+
 def _rule_text(entry: Any) -> str:
-    """One policy rule in `ip rule` words."""
+    """One policy rule in `ip rule` words and order (iproute2 ip/iprule.c print_rule)."""
     words = [f"{entry.get('FRA_PRIORITY', 0)}:"]
-    src = entry.get("FRA_SRC")
-    words += ["from", f"{src}/{entry['src_len']}" if src else "all"]
-    if entry.get("FRA_DST"):
-        words += ["to", f"{entry.get('FRA_DST')}/{entry['dst_len']}"]
+    if entry["flags"] & FIB_RULE_INVERT:
+        words.append("not")
+    host = HOST_LENGTHS.get(entry["family"])
+    for key, attr, length in (("from", "FRA_SRC", "src_len"), ("to", "FRA_DST", "dst_len")):
+        address = entry.get(attr)
+        if address:
+            words += [key, address if entry[length] == host else f"{address}/{entry[length]}"]
+        elif key == "from":
+            words += ["from", "all"]
     if entry["tos"]:
         words += ["tos", hex(entry["tos"])]
-    for key, attr in (("fwmark", "FRA_FWMARK"), ("iif", "FRA_IIFNAME"), ("oif", "FRA_OIFNAME")):
+    mark, mask = entry.get("FRA_FWMARK"), entry.get("FRA_FWMASK")
+    if mark is not None or mask is not None:
+        shown = hex(mark or 0)
+        words += ["fwmark", shown if mask in (None, 0xFFFFFFFF) else f"{shown}/{hex(mask)}"]
+    for key, attr in (("iif", "FRA_IIFNAME"), ("oif", "FRA_OIFNAME")):
         if entry.get(attr) is not None:
-            value = entry.get(attr)
-            words += [key, hex(value) if key == "fwmark" else str(value)]
-    actions = {1: "lookup", 2: "goto", 3: "nop", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
-    action = actions.get(entry["action"], str(entry["action"]))
-    if action == "lookup":
-        table = entry.get("FRA_TABLE") or entry["table"]
+            words += [key, str(entry.get(attr))]
+    if entry.get("FRA_L3MDEV"):
+        words += ["lookup", "[l3mdev-table]"]
+    uids = entry.get("FRA_UID_RANGE")
+    if uids is not None:
+        words += ["uidrange", str(uids).replace(":", "-")]
+    if entry.get("FRA_IP_PROTO") is not None:
+        words += ["ipproto", protocol_name(entry.get("FRA_IP_PROTO"))]
+    words += _ports(entry, "sport") + _ports(entry, "dport")
+    if entry.get("FRA_TUN_ID") is not None:
+        words += ["tun_id", str(entry.get("FRA_TUN_ID"))]
+    action = _RULE_ACTIONS.get(entry["action"], str(entry["action"]))
+    table = entry.get("FRA_TABLE") or entry["table"]
+    if table:
         words += ["lookup", _TABLE_NAMES.get(table, str(table))]
-    else:
+        length = entry.get("FRA_SUPPRESS_PREFIXLEN")
+        if length is not None and length != 0xFFFFFFFF:  # -1: not set
+            words += ["suppress_prefixlength", str(length)]
+        group = entry.get("FRA_SUPPRESS_IFGROUP")
+        if group is not None and group != 0xFFFFFFFF:
+            words += ["suppress_ifgroup", "default" if group == 0 else str(group)]
+    flow = entry.get("FRA_FLOW")
+    if flow is not None:
+        source, destination = flow >> 16, flow & 0xFFFF
+        words += ["realms", f"{source}/{destination}" if source else str(destination)]
+    if action == "goto":
+        goto = entry.get("FRA_GOTO")
+        words += ["goto", "none" if goto is None else str(goto)]
+    elif action != "lookup":
         words.append(action)
+    protocol = entry.get("FRA_PROTOCOL")
+    if protocol and protocol != PROTOCOLS["kernel"]:
+        words += ["proto", _RULE_PROTOCOLS.get(protocol, str(protocol))]
+    dscp = entry.get("FRA_DSCP")
+    if dscp is not None:
+        mask = entry.get("FRA_DSCP_MASK")
+        words += ["dscp", dscp_name(dscp) if mask in (None, 0x3F) else f"{hex(dscp)}/{hex(mask)}"]
+    label, mask = entry.get("FRA_FLOWLABEL"), entry.get("FRA_FLOWLABEL_MASK")
+    if label is not None and mask is not None:
+        words += ["flowlabel", hex(label) if mask == 0xFFFFF else f"{hex(label)}/{hex(mask)}"]
     return " ".join(words)
 
 
@@ -209,17 +335,6 @@ def neighbour_tables(net: Network) -> dict[str, list[NeighbourEntry]]:
 
 # ARPHRD_* of include/uapi/linux/if_arp.h, named as `ip link` names them.
 HARDWARE_TYPES = {1: "ether", 772: "loopback", 0xFFFE: "none"}
-# IFF_* of include/uapi/linux/if.h, in `ip link`'s order.
-LINK_FLAGS = (
-    ("LOOPBACK", 0x8),
-    ("BROADCAST", 0x2),
-    ("POINTOPOINT", 0x10),
-    ("MULTICAST", 0x1000),
-    ("NOARP", 0x80),
-    ("PROMISC", 0x100),
-    ("UP", 0x1),
-    ("LOWER_UP", 0x10000),
-)
 
 
 def link_states(net: Network) -> dict[str, dict[str, LinkAttrs]]:
@@ -230,7 +345,7 @@ def link_states(net: Network) -> dict[str, dict[str, LinkAttrs]]:
             link.name: LinkAttrs(
                 type=HARDWARE_TYPES.get(link.hardware_type, str(link.hardware_type)),
                 address=link.address,
-                flags=[name for name, bit in LINK_FLAGS if link.flags & bit],
+                flags=link_flag_names(link.flags),
                 mtu=link.mtu,
                 txqueuelen=link.txqueuelen,
             )

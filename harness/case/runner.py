@@ -139,12 +139,20 @@ def _refused_setup(record: CaseRecord, scenario: Scenario, exc: TopologyError) -
     )
 
 
-def _names_links(case: Case) -> bool:
-    """Some expectation of the case (claim, refuted or changed side) names `links`."""
+def _names_links(scenario: Scenario, case: Case) -> bool:
+    """Some expectation of the case (claim, refuted or changed side) names `links`, or the
+    case sets an MTU (in its topology or by `ip link set IF mtu N`): a record then holds
+    every link's MTU after each act, for `harness show` and the report."""
     expectations = [e for a in case.acts() for e in (a.expect, a.kernel_does) if e is not None]
     if case.changed_in is not None:
         expectations += [o.expect for o in case.changed_in.side if o.expect is not None]
-    return any(e.value("links") is not None for e in expectations)
+    if any(e.value("links") is not None for e in expectations):
+        return True
+    hosts = scenario.topology.hosts.values()
+    if any(iface.mtu is not None for host in hosts for iface in host.interfaces.values()):
+        return True
+    changes = [c for a in case.acts() for c in a.change if c.kind == "link"]
+    return any(getattr(c.parsed()[1], "mtu", None) is not None for c in changes)
 
 
 def _execute(scenario: Scenario, case: Case) -> tuple[Observation, list[str], CaseSession]:
@@ -155,12 +163,12 @@ def _execute(scenario: Scenario, case: Case) -> tuple[Observation, list[str], Ca
         session = CaseSession.start(
             lab,
             scenario.topology,
-            [a.probe for a in acts],
+            [a.probe for a in acts if a.probe is not None],
             case.listeners,
             timers=neighbour_timers.for_case(scenario.topology, case),
         )
-        # The links after each act are read only where an expectation looks at them.
-        session.record_links = _names_links(case)
+        # The links after each act are read only where an expectation or an MTU needs them.
+        session.record_links = _names_links(scenario, case)
         # Each act ends by what this kernel is expected to do (a refuted claim's
         # `kernel_does`, or the side of a version change this kernel is on).
         expectations = acting_expectations(case, kernel_release())
@@ -168,7 +176,7 @@ def _execute(scenario: Scenario, case: Case) -> tuple[Observation, list[str], Ca
         for act, expectation in zip(acts, expectations, strict=True):
             for change in act.change:
                 session.apply(change)  # a refusal is an answer: the verdict judges it
-            name = act.probe.socket
+            name = act.probe.socket if act.probe is not None else None
             session.act(act.probe, named.get(name) if name else None)
             if name and name not in named:
                 named[name] = session.sockets[-1]

@@ -27,6 +27,7 @@ from harness.case.kernel_state import (
 from harness.case.observe import frame_records
 from harness.core import deadlines
 from harness.core.evidence import (
+    NO_PROBE,
     ActFacts,
     ChangeOutcome,
     HostTables,
@@ -59,9 +60,9 @@ PROXY_DELAY_MAX_S = 0.8
 class _Act:
     """The act under way: what is known of it before it has settled."""
 
-    probe: Probe
+    probe: Probe | None  # None: the act only changed and observes
     outcome: ProbeOutcome
-    route: RouteLookup
+    route: RouteLookup | None
     tables: dict[str, HostTables]
     changes: list[ChangeOutcome]
     window: int  # index of the first frame captured after the probe acted
@@ -135,10 +136,11 @@ class CaseSession:
         self._changes.append(outcome)
         return outcome
 
-    def act(self, probe: Probe, sock: socket.socket | None = None) -> ProbeOutcome:
+    def act(self, probe: Probe | None, sock: socket.socket | None = None) -> ProbeOutcome:
         """Do the probe's one action, with the kernel's route lookup and tables just before;
         on `sock` when given (a socket of an earlier act, its options changed), else on a
-        socket opened with the probe's options."""
+        socket opened with the probe's options.  Without a probe the act only observes
+        what its changes did: the tables of the hosts they touched, then the settling."""
         if self._current is not None:
             self.settle()
         if self._links_changed:
@@ -151,6 +153,13 @@ class CaseSession:
         self.listeners.poll()
         self.listeners.current_act = index
         self._windows.append(len(self.capture.frames))
+        if probe is None:
+            tables = kernel_tables(self.net, sorted(self._touched))
+            outcome = ProbeOutcome(errno=NO_PROBE, message="the act only changes", time=time.time())
+            self._current = _Act(None, outcome, None, tables, self._changes, self._windows[-1])
+            self._changes = []
+            self.sockets.append(None)
+            return outcome
         route = route_get(self.net, probe)
         tables = kernel_tables(self.net, sorted({probe.host, *self._touched}))
         payload = payload_for(f"{self.label} {index}", probe.payload_size)
@@ -309,15 +318,20 @@ class CaseSession:
             if pending:
                 deadline = max(deadline, start + self._resolution_bound(pending))
             if not pending:
-                if current.outcome.errno != "ok" and len(capture.frames) == current.window:
+                probe = current.probe
+                if (
+                    probe is not None
+                    and current.outcome.errno != "ok"
+                    and len(capture.frames) == current.window
+                ):
                     return "the syscall failed and nothing was sent"
                 if expect is not None and expect.settled_by(
                     Evidence(
                         self.observation(),
                         index,
-                        current.probe.host,
-                        str(current.probe.dst),
-                        current.probe.proto,
+                        probe.host if probe else "",
+                        str(probe.dst) if probe else "",
+                        probe.proto if probe else "udp",
                     )
                 ):
                     return "everything the claim expects to happen was seen"

@@ -29,6 +29,8 @@ VERDICT_ORDER: tuple[Verdict, ...] = ("fail", "error", "changed", "refuted", "sk
 def evidence(obs: Observation, act: Act, index: int) -> Evidence:
     """What act number `index` is judged by."""
     probe = act.probe
+    if probe is None:  # an act that only changed: its fields name their hosts themselves
+        return Evidence(obs, index, "", "", "udp")
     return Evidence(obs, index, probe.host, str(probe.dst), probe.proto)
 
 

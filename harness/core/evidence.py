@@ -33,10 +33,13 @@ def who_has(target: object, sender: object | None = None) -> str:
 # ---------------------------------------------------------------- the syscall and the sockets
 
 
+NO_PROBE = "no probe"  # the outcome of an act that only changed and observed
+
+
 class ProbeOutcome(Fact):
     """What the kernel answered to the probe's syscalls."""
 
-    errno: str  # "ok" or an errno name
+    errno: str  # "ok", an errno name, or NO_PROBE
     message: str
     time: float  # wall clock just before the first syscall, on the capture clock
     local: str = ""  # the socket's local address afterwards, where the kernel chose one
@@ -160,6 +163,17 @@ class RouteLookup(Fact):
     src: str | None = None
     table: int | None = None
     error: str | None = None  # "ENETUNREACH: Network is unreachable"
+    # The route's exception state, as `ip route get` prints it after `cache`: the
+    # answer is a cloned entry (RTM_F_CLONED: every IPv4 answer; an IPv6 RTF_CACHE
+    # exception), its IPv4 cache flags (`redirected`, ...), the seconds until the
+    # exception expires, and the MTU in its metrics (a PMTU exception's).
+    cloned: bool = False
+    # An IPv4 next-hop exception (a PMTU or a redirect, each with an expiry) or an IPv6
+    # RTF_CACHE entry answered the lookup.
+    exception: bool = False
+    cache_flags: list[str] = []
+    expires: int | None = None
+    mtu: int | None = None
 
     @property
     def error_name(self) -> str | None:
@@ -171,7 +185,14 @@ class RouteLookup(Fact):
         if self.error:
             return self.error
         fields = ("type", "dev", "gateway", "src", "table")
-        return " ".join(f"{k} {getattr(self, k)}" for k in fields if getattr(self, k) is not None)
+        words = [f"{k} {getattr(self, k)}" for k in fields if getattr(self, k) is not None]
+        if self.cache_flags:
+            words.append(f"cache <{','.join(self.cache_flags)}>")
+        if self.expires is not None:
+            words.append(f"expires {self.expires}sec")
+        if self.mtu is not None:
+            words.append(f"mtu {self.mtu}")
+        return " ".join(words)
 
 
 class HostTables(Fact):

@@ -7,6 +7,8 @@ the other hosts record every datagram or connection that reaches a socket.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import errno
 import ipaddress
 import math
@@ -15,6 +17,7 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Iterator
 
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
@@ -58,6 +61,31 @@ def _sockaddr(ns: NetNS, probe: Probe, port: int) -> tuple[str, int] | tuple[str
     return (probe.address, port, 0, scope)
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC.setfsuid.argtypes = [ctypes.c_uint]
+NO_UID = 0xFFFFFFFF  # setfsuid(-1) changes nothing and answers the current fsuid
+
+
+@contextlib.contextmanager
+def fsuid(uid: int | None) -> Iterator[None]:
+    """Run the block with this thread's fsuid set to `uid` (None: unchanged).
+
+    A socket's owner (sk->sk_uid, which `ip rule ... uidrange` and RTA_UID match) is the
+    socket inode's owner, the creating task's fsuid (net/socket.c sock_alloc, then
+    sock_init_data_uid); the fsuid is per thread (setfsuid(2) is a raw system call, not
+    one glibc makes every thread share), so nothing else of the harness runs under it."""
+    if uid is None:
+        yield
+        return
+    before = _LIBC.setfsuid(uid)
+    try:
+        if _LIBC.setfsuid(NO_UID) != uid:  # setfsuid reports no errors: read it back
+            raise OSError(errno.EPERM, f"setfsuid({uid}) did not take")
+        yield
+    finally:
+        _LIBC.setfsuid(before)
+
+
 def open_sender(net: Network, probe: Probe) -> socket.socket:
     """The probe's socket in its host, with every socket option the probe names set
     (harness/scenario/sockopts.py), bound where the probe says."""
@@ -75,7 +103,8 @@ def open_sender(net: Network, probe: Probe) -> socket.socket:
             socket.IPPROTO_ICMPV6 if family == socket.AF_INET6 else socket.IPPROTO_ICMP,
         ),
     }[probe.proto]
-    sock = net.lab.socket(probe.host, family, kind, proto)
+    with fsuid(probe.uid):
+        sock = net.lab.socket(probe.host, family, kind, proto)
     for option, value in probe.options():
         option.apply(sock, value, ns.link_index)
     if probe.proto == "tcp":
@@ -201,7 +230,7 @@ def _raw_frame(ns: NetNS, sock: socket.socket, probe: Probe, payload: bytes) -> 
     frame = (
         Ether(src=mac, dst=probe.eth_dst)
         / layer3(src=str(src), dst=probe.address)
-        / UDP(sport=40000, dport=probe.port)
+        / UDP(sport=probe.sport or 40000, dport=probe.port)
         / payload
     )
     started = time.time()

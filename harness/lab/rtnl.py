@@ -18,7 +18,9 @@ which made pyroute2 a third of a case's time.  So:
   rules, neighbours) still goes through IPRoute, whose request filters know it;
   except what pyroute2 0.9 has no message or attribute for: nexthop objects
   (RTM_NEWNEXTHOP, `nhmsg` below) and a route's RTA_NH_ID (`rtmsg_nh`), both
-  encoded with pyroute2's own nlmsg machinery and sent here.
+  encoded with pyroute2's own nlmsg machinery and sent here; so are rules (the
+  selectors after FRA_DPORT_RANGE, `fibmsg_all`) and `ip route get` (RTA_UID,
+  RTA_IP_PROTO and the ports, which rules select on).
 """
 
 from __future__ import annotations
@@ -77,7 +79,22 @@ _RULE_ATTRIBUTES = {
     "priority": "FRA_PRIORITY",
     "fwmark": "FRA_FWMARK",
     "fwmask": "FRA_FWMASK",
+    "l3mdev": "FRA_L3MDEV",
+    "ipproto": "FRA_IP_PROTO",
+    "tun_id": "FRA_TUN_ID",
+    "suppress_prefixlength": "FRA_SUPPRESS_PREFIXLEN",
+    "suppress_ifgroup": "FRA_SUPPRESS_IFGROUP",
+    "realms": "FRA_FLOW",
+    "protocol": "FRA_PROTOCOL",
+    "sport_mask": "FRA_SPORT_MASK",
+    "dport_mask": "FRA_DPORT_MASK",
+    "dscp": "FRA_DSCP",
+    "dscp_mask": "FRA_DSCP_MASK",
+    "flowlabel": "FRA_FLOWLABEL",
+    "flowlabel_mask": "FRA_FLOWLABEL_MASK",
 }
+# Ranges: struct fib_rule_uid_range / fib_rule_port_range, which pyroute2 writes "start:end".
+_RULE_RANGES = {"uidrange": "FRA_UID_RANGE", "sport": "FRA_SPORT_RANGE", "dport": "FRA_DPORT_RANGE"}
 
 NLMSG_HDR = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
 IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
@@ -127,6 +144,26 @@ class rtmsg_nh(rtmsg_base, nlmsg):  # type: ignore[misc]  # pyroute2 is untyped
         ("RTA_DPORT", "be16"),
         ("RTA_NH_ID", "uint32"),
     )
+
+
+class fibmsg_all(nlmsg):  # type: ignore[misc]  # pyroute2 is untyped
+    """pyroute2's rule message with the attributes after FRA_DPORT_RANGE (linux/fib_rules.h):
+    DSCP (6.13), flow label (6.15), port and DSCP masks (6.15).  A sibling of `fibmsg`,
+    for the reason `rtmsg_nh` is one."""
+
+    prefix = "FRA_"
+    fields = fibmsg.fields
+    nla_map = (
+        *fibmsg.nla_map,
+        (25, "FRA_DSCP", "uint8"),
+        (26, "FRA_FLOWLABEL", "be32"),
+        (27, "FRA_FLOWLABEL_MASK", "be32"),
+        (28, "FRA_SPORT_MASK", "uint16"),
+        (29, "FRA_DPORT_MASK", "uint16"),
+        (30, "FRA_DSCP_MASK", "uint8"),
+    )
+    uid_range = fibmsg.uid_range
+    port_range = fibmsg.port_range
 
 
 class nhmsg(nlmsg):  # type: ignore[misc]  # pyroute2 is untyped
@@ -260,7 +297,12 @@ class Rtnl:
         self._sequence = itertools.count(1)
         self._marshal = MarshalRtnl()
         # Route dumps decoded with RTA_NH_ID known (a route on a nexthop object).
-        self._marshal.msg_map = {**self._marshal.msg_map, RTM_NEWROUTE: rtmsg_nh}
+        # Rule dumps decoded with the selectors newer than pyroute2 0.9 (DSCP, flow label, masks).
+        self._marshal.msg_map = {
+            **self._marshal.msg_map,
+            RTM_NEWROUTE: rtmsg_nh,
+            RTM_NEWRULE: fibmsg_all,
+        }
 
     def _send(self, kind: int, flags: int, body: bytes) -> int:
         sequence = next(self._sequence)
@@ -369,6 +411,43 @@ class Rtnl:
         """Every route of every table (`ip route show table all`), as pyroute2 `rtmsg`s."""
         return self._decoded(RTM_GETROUTE, family)
 
+    def route_get(self, family: int, flags: int, fields: dict[str, Any]) -> Any:
+        """`ip route get`: the kernel's answer (an rtmsg) for one flow, asked as iproute2
+        asks (iproute.c iproute_get): the addresses at full length, tos in the header, and
+        the flow's mark, uid, protocol and ports as attributes; NetlinkError if it has none.
+        `fields`: dst, src, oif, mark, uid, ipproto, sport, dport, tos (pyroute2 0.9's own
+        `route("get")` sends no uid, protocol or ports, which rules can select on)."""
+        msg = rtmsg_nh()
+        msg["family"] = family
+        msg["flags"] = flags
+        msg["tos"] = fields.get("tos", 0)
+        bits = 128 if family == socket.AF_INET6 else 32
+        msg["dst_len"] = bits
+        msg["src_len"] = bits if "src" in fields else 0
+        msg["attrs"] = [
+            (attr, fields[key])
+            for key, attr in (
+                ("dst", "RTA_DST"),
+                ("src", "RTA_SRC"),
+                ("oif", "RTA_OIF"),
+                ("mark", "RTA_MARK"),
+                ("uid", "RTA_UID"),
+                ("ipproto", "RTA_IP_PROTO"),
+                ("sport", "RTA_SPORT"),
+                ("dport", "RTA_DPORT"),
+            )
+            if key in fields
+        ]
+        msg.encode()
+        body = bytes(msg.data[NLMSG_HDR.size :])
+        answers: list[Any] = []
+        for _kind, _flags, data, offset in self._replies(
+            self._send(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_ACK, body)
+        ):
+            (length,) = struct.unpack_from("=I", data, offset)
+            answers += self._marshal.parse(data[offset : offset + length])
+        return answers[0]
+
     def rules(self, family: int) -> list[Any]:
         """Every policy rule (`ip rule show`), as pyroute2 `fibmsg`s."""
         return self._decoded(RTM_GETRULE, family)
@@ -415,13 +494,18 @@ class Rtnl:
         in the header, a larger one in FRA_TABLE; and no priority unless one is given, so
         that the kernel picks it as it does for iproute2 (pyroute2's IPRoute would add
         priority 32000 to a rule that names none)."""
-        msg = fibmsg()
+        msg = fibmsg_all()
         for name in _RULE_HEADER:
             msg[name] = fields.get(name, 0)
         table = fields.get("table")
         msg["table"] = table if table is not None and table < 256 else RT_TABLE_UNSPEC
         attrs: list[tuple[str, Any]] = [
             (attr, fields[name]) for name, attr in _RULE_ATTRIBUTES.items() if name in fields
+        ]
+        attrs += [
+            (attr, "{}:{}".format(*fields[name]))
+            for name, attr in _RULE_RANGES.items()
+            if name in fields
         ]
         if table is not None and table >= 256:
             attrs.append(("FRA_TABLE", table))

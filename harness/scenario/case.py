@@ -152,14 +152,18 @@ class Change(Strict):
 
 
 class Act(Strict):
-    """Changes, then one probe, then what the claim expects of it.
+    """Changes, then one probe (or none), then what the claim expects of it.
 
     When the case is `refuted`, `kernel_does` says what this kernel does instead,
-    so that a refuted claim is still a precise check of the kernel.
+    so that a refuted claim is still a precise check of the kernel.  An act without
+    a probe only changes and observes: its expectations are about the kernel's state
+    and the frames on the wire (neighbours, links, arp, seen, not_seen).
     """
 
     change: list[Change] = Field(default=[], description="changes before the probe")
-    probe: Probe = Field(description="what the socket does")
+    probe: Probe | None = Field(
+        default=None, description="what the socket does; none: the act only changes and observes"
+    )
     expect: Expect = Field(description="what the claim says happens")
     kernel_does: Expect | None = Field(
         default=None, description="a refuted claim: what this kernel does instead"
@@ -169,6 +173,26 @@ class Act(Strict):
     @classmethod
     def _few_changes(cls, value: Any) -> Any:
         return at_most(value, MAX_CHANGES, "changes", "an act is a few commands, then a probe")
+
+    @model_validator(mode="after")
+    def _probe_or_change(self) -> Act:
+        if self.probe is None:
+            check_without_probe(self.change, self.expect, self.kernel_does)
+        return self
+
+
+def check_without_probe(change: list[Change], expect: Expect, kernel_does: Expect | None) -> None:
+    """An act without a probe changes something, and expects nothing of a probe."""
+    if not change:
+        raise ValueError("an act without a probe needs a 'change' (it only changes and observes)")
+    for where, expectation in (("expect", expect), ("kernel_does", kernel_does)):
+        names = expectation.about_the_probe() if expectation is not None else []
+        if names:
+            raise FieldError(
+                (where, names[0]),
+                "is about a probe, and this act has none (without one: neighbours, links, "
+                "arp, seen, not_seen)",
+            )
 
 
 class ActAnswer(Strict):
@@ -300,10 +324,12 @@ class Case(Strict):
         )
         if self.steps is not None and inline:
             raise ValueError("give either 'steps' or 'change'/'probe'/'expect', not both")
-        if self.steps is None and (self.probe is None or self.expect is None):
-            raise ValueError("a case needs 'probe' and 'expect' (or 'steps')")
+        if self.steps is None and self.expect is None:
+            raise ValueError("a case needs 'expect' and a 'probe' or a 'change' (or 'steps')")
         if self.steps is not None and not self.steps:
             raise ValueError("'steps' is empty")
+        if self.steps is None and self.probe is None and self.expect is not None:
+            check_without_probe(self.change, self.expect, self.kernel_does)
         _check_sockets(self.acts())
         with_kernel = [a.kernel_does is not None for a in self.acts()]
         if self.refuted and not all(with_kernel):
@@ -333,7 +359,7 @@ class Case(Strict):
         """The acts of the case, in order."""
         if self.steps is not None:
             return list(self.steps)
-        assert self.probe is not None and self.expect is not None
+        assert self.expect is not None
         return [
             Act(
                 change=self.change,
@@ -349,8 +375,8 @@ def _check_sockets(acts: list[Act]) -> None:
     family, and no second bind."""
     opened: dict[str, tuple[int, Probe]] = {}
     for n, act in enumerate(acts, start=1):
-        name = act.probe.socket
-        if name is None:
+        name = act.probe.socket if act.probe is not None else None
+        if name is None or act.probe is None:
             continue
         if name not in opened:
             opened[name] = (n, act.probe)

@@ -39,7 +39,7 @@ def listener_count(topology: Topology, case: Case, stop_after: int | None = None
     after `stop_after`."""
     if case.listeners is not None:
         return len(case.listeners)
-    probes = [act.probe for act in case.acts()]
+    probes = [act.probe for act in case.acts() if act.probe is not None]
     return sum(1 for _ in islice(listener_keys(topology.hosts, probes), stop_after))
 
 

@@ -409,13 +409,15 @@ def _check_references(path: Path, topology: Topology, cases: list[Case]) -> None
                     if new_name:
                         renamed.setdefault(change.host, set()).add(new_name)
             probe = act.probe
-            host(f"{at}.probe.host", probe.host)
-            for field, ifname in probe.interfaces():
-                interface(f"{at}.probe.{field}", probe.host, ifname)
+            if probe is not None:
+                host(f"{at}.probe.host", probe.host)
+                for field, ifname in probe.interfaces():
+                    interface(f"{at}.probe.{field}", probe.host, ifname)
             for key, said in (("expect", act.expect), ("kernel_does", act.kernel_does)):
                 if said is None:
                     continue
-                for field, ref in said.references(probe.host):
+                # Without a probe the fields given name their hosts themselves.
+                for field, ref in said.references(probe.host if probe else ""):
                     place = f"{at}.{key}.{field}{ref.where}"
                     host(place, ref.host, ref.lan_allowed)
                     interface(place, ref.host, ref.ifname)

@@ -66,6 +66,23 @@ class ProbeBase(Strict):
         default=[], description=f"flags of the send call: {', '.join(SEND_FLAGS)}"
     )
     bind: str | None = Field(default=None, description="bind() first: ADDR, ADDR:PORT or :PORT")
+    sport: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="the source port: bind() to it first (with bind's address, if any); "
+        "raw: the frame's UDP source port (else 40000)",
+        examples=[5000],
+    )
+    uid: int | None = Field(
+        default=None,
+        ge=0,
+        le=0xFFFFFFFE,
+        description="the socket's owner, which `ip rule ... uidrange` selects on: the "
+        "kernel takes it when the socket is created (sk_uid, from the creating thread's "
+        "fsuid), so the socket is created under this fsuid (setfsuid)",
+        examples=[1000],
+    )
     connect: bool = Field(
         default=False, description="UDP: connect() and send() instead of sendto()"
     )
@@ -145,6 +162,14 @@ class ProbeBase(Strict):
                 raise ValueError("a raw probe needs 'iface' and 'eth_dst'")
         elif self.iface or self.eth_dst or self.src:
             raise ValueError("'iface', 'eth_dst' and 'src' belong to raw probes only")
+        if self.sport is not None and self.bind is not None and parse_bind(self.bind)[1]:
+            raise FieldError(("sport",), "the port is given twice: in 'bind' and in 'sport'")
+        if self.uid is not None and self.proto == "raw":
+            raise ValueError("'uid' is a socket's owner; a raw probe's frame has none")
+        if self.uid is not None and self.socket is not None:
+            raise ValueError(
+                "'uid' is taken when a socket is created; a named socket is created once"
+            )
         if self.connect and self.proto != "udp":
             raise ValueError("'connect' is for UDP probes (TCP always connects)")
         if self.flows > 1 and (self.proto != "udp" or self.connect):
@@ -226,8 +251,11 @@ class ProbeBase(Strict):
         return list(range(self.port, self.port + self.flows))
 
     def bind_address(self) -> tuple[str, int] | None:
-        """(address, port) to bind before acting, if any."""
-        return parse_bind(self.bind) if self.bind else None
+        """(address, port) to bind before acting, if any: `bind`, and `sport` as the port."""
+        address, port = parse_bind(self.bind) if self.bind else ("", 0)
+        if self.sport is not None and self.proto != "raw":
+            port = self.sport
+        return (address, port) if self.bind or port else None
 
     def interfaces(self) -> Iterator[tuple[str, str]]:
         """(field, interface name) of each interface of its host the probe names."""
@@ -246,6 +274,10 @@ class ProbeBase(Strict):
         opts += [o.show(v, self.family) for o, v in self.options() if not o.switch]
         if self.bind:
             opts.append(f"bind {self.bind}")
+        if self.sport is not None:
+            opts.append(f"sport {self.sport}")
+        if self.uid is not None:
+            opts.append(f"uid {self.uid}")
         if self.socket:
             opts.append(f"socket {self.socket}")
         if self.payload_size != 64:

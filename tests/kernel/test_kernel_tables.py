@@ -53,8 +53,8 @@ def test_rules_say_their_family(tmp_path: Path) -> None:
     assert record.verdict == "pass", record.message
     assert record.observed is not None
     rules = record.observed.acts[0].tables["a"].rules
-    assert "32765: from 192.0.2.1/32 lookup 100" in rules
-    assert "-6 32765: from 2001:db8::1/128 lookup 101" in rules
+    assert "32765: from 192.0.2.1 lookup 100" in rules
+    assert "-6 32765: from 2001:db8::1 lookup 101" in rules
     assert "-6 0: from all lookup local" in rules and "0: from all lookup local" in rules
     shown = render_case_text(record)
-    assert "-6 32765: from 2001:db8::1/128 lookup 101" in shown
+    assert "-6 32765: from 2001:db8::1 lookup 101" in shown

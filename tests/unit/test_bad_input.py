@@ -144,7 +144,7 @@ BAD_FILES: dict[str, tuple[bytes, str, str]] = {
     "unknown-field": (dump({**GOOD, "claims": "x"}), "claims", "Extra inputs"),
     "unknown-probe-field": (with_probe(sockopt=["SO_DONTROUTE"]), f"{PROBE}.sockopt", "Extra"),
     "missing-claim": (dump({k: v for k, v in GOOD.items() if k != "claim"}), "claim", "required"),
-    "missing-expect": (with_case(expect=None), "cases[0](one)", "a case needs 'probe' and"),
+    "missing-expect": (with_case(expect=None), "cases[0](one)", "a case needs 'expect' and"),
     "address-outside": (
         with_interface(addresses=["10.0.0.1/24"]),
         f"{IF_A}.addresses",

@@ -47,6 +47,7 @@ def _hosts_table(rec: CaseRecord) -> str:
         interfaces = "<br>".join(
             f"{escape(ifname)} → {escape(iface.medium)}: "
             f"{escape(', '.join(str(a) for a in iface.addresses) or '-')}"
+            + (f" mtu {iface.mtu}" if iface.mtu is not None else "")
             for ifname, iface in host.interfaces.items()
         )
         routes = "<br>".join(escape(r) for r in host.routes) or "-"

@@ -197,7 +197,7 @@ def sequence_svg(rec: CaseRecord, max_arrows: int = MAX_ARROWS) -> str:
     trace = obs.trace() if obs else []
     drawn = arrows(trace, rec.topology)
     shown, left_out = drawn[:max_arrows], max(0, len(drawn) - max_arrows)
-    prober = rec.acts[0].probe.host if rec.acts else ""
+    prober = next((a.probe.host for a in rec.acts if a.probe is not None), "")
     lines = lifelines(trace, rec.topology, prober)
     if not lines:
         return '<p class="muted">(no namespace to draw)</p>'
@@ -207,7 +207,8 @@ def sequence_svg(rec: CaseRecord, max_arrows: int = MAX_ARROWS) -> str:
     outcomes = [a.outcome for a in obs.acts] if obs else []
     syscalls = []
     for n, outcome in enumerate(outcomes):
-        what = rec.acts[n].probe.describe().partition(": ")[2] if n < len(rec.acts) else "probe"
+        probe = rec.acts[n].probe if n < len(rec.acts) else None
+        what = probe.describe().partition(": ")[2] if probe else "no probe"
         answer = f"{outcome.errno} ({outcome.message})" if outcome.message else outcome.errno
         syscalls.append((f"{what} -> " if len(outcomes) == 1 else f"probe {n + 1} -> ") + answer)
     receipts = receipt_rows(rec)

@@ -27,7 +27,10 @@ def source_of(rec: CaseRecord) -> str:
 
 def probe_line(rec: CaseRecord) -> str:
     """Each act's probe in one line, like the command an article would run."""
-    return "; ".join(act.probe.describe() for act in rec.acts)
+    return "; ".join(
+        act.probe.describe() if act.probe else "(no probe: the act only changes)"
+        for act in rec.acts
+    )
 
 
 def outcome_line(rec: CaseRecord) -> str:
@@ -90,7 +93,8 @@ def _topology_lines(topology: Topology) -> list[str]:
         for n, (name, iface) in enumerate(host.interfaces.items()):
             addrs = ", ".join(str(a) for a in iface.addresses) or "-"
             label = host_name if n == 0 else pad
-            lines.append(f"  {label:<{width}}  {name:<6} {iface.medium:<16} {addrs}")
+            mtu = f"  mtu {iface.mtu}" if iface.mtu is not None else ""
+            lines.append(f"  {label:<{width}}  {name:<6} {iface.medium:<16} {addrs}{mtu}")
         for route in host.routes:
             lines.append(f"  {pad}  route  {route}")
         for key, value in host.sysctls.items():
@@ -170,6 +174,10 @@ def render_case_text(rec: CaseRecord) -> str:
                 ):
                     rules = "; ".join(held.rules)
                     lines.append(one_line(f"  before probe {n}, {host} rules: {rules}"))
+        for n, act in enumerate(obs.acts, 1):
+            for host, links in act.links.items():
+                mtus = ", ".join(f"{name} {attrs.mtu}" for name, attrs in links.items())
+                lines.append(one_line(f"  after probe {n}, {host} link MTUs: {mtus}"))
     if rec.article_comparison:
         lines += [
             "what the article claims:",

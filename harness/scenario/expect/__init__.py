@@ -89,6 +89,10 @@ class ExpectBase(Strict):
             return False
         return all(field.happened(value, ev) for field, value in given)
 
+    def about_the_probe(self) -> list[str]:
+        """The fields given that need a probe (its answer, packets or route)."""
+        return [field.name for field, _ in self.given() if field.needs_probe]
+
     def references(self, prober: str) -> Iterator[tuple[str, Reference]]:
         """(field name, reference) of each host or interface this expectation names."""
         for field, value in self.given():

@@ -89,6 +89,10 @@ class ExpectField(Generic[T]):
     annotation: ClassVar[Any]  # the value's type, as the loader validates it
     description: ClassVar[str]
     example: ClassVar[Any] = None  # a value for `harness new`'s skeleton
+    # The field is about the probe (its answer, its packets, its route): an act without
+    # a probe cannot have it.  Fields about the kernel's state and the frames on the
+    # wire say False.
+    needs_probe: ClassVar[bool] = True
 
     def compare(self, wanted: T, ev: Evidence) -> list[Comparison]:
         """One row per thing the value says, against what was observed."""

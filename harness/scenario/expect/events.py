@@ -80,6 +80,7 @@ def packet_matches(pattern: PacketPattern, record: FrameRecord) -> bool:
 
 class Arp(ExpectField[dict[str, list[ArpPattern]]]):
     name = "arp"
+    needs_probe = False
     example: ClassVar[Any] = {"a": ["who-has 192.0.2.2 tell 192.0.2.1"]}
     annotation = dict[str, list[ArpPattern]]
     description = "host -> exactly the ARP requests / neighbour solicitations it sends"
@@ -331,6 +332,7 @@ def _pattern_references(patterns: Sequence[PacketPattern]) -> Iterator[Reference
 
 class Seen(ExpectField[list[SeenPattern]]):
     name = "seen"
+    needs_probe = False
     example: ClassVar[Any] = [{"host": "b", "ifname": "eth0", "direction": "in", "proto": "udp"}]
     annotation = list[SeenPattern]
     description = (
@@ -381,6 +383,7 @@ class Seen(ExpectField[list[SeenPattern]]):
 
 class NotSeen(ExpectField[list[PacketPattern]]):
     name = "not_seen"
+    needs_probe = False
     example: ClassVar[Any] = [{"host": "a", "proto": "arp"}]
     annotation = list[PacketPattern]
     description = "frames that must not appear"

@@ -139,16 +139,37 @@ class SeenPattern(PacketPattern):
     )
 
 
-LINK_FLAG_NAMES = (
-    "LOOPBACK",
-    "BROADCAST",
-    "POINTOPOINT",
-    "MULTICAST",
-    "NOARP",
-    "PROMISC",
-    "UP",
-    "LOWER_UP",
+# IFF_* of include/uapi/linux/if.h, named and ordered as `ip link` prints them
+# (iproute2 ip/ipaddress.c print_link_flags); IFF_RUNNING is not printed itself but as
+# NO-CARRIER, first, when a link is UP without it.
+IFF_UP, IFF_RUNNING = 0x1, 0x40
+LINK_FLAGS = (
+    ("LOOPBACK", 0x8),
+    ("BROADCAST", 0x2),
+    ("POINTOPOINT", 0x10),
+    ("MULTICAST", 0x1000),
+    ("NOARP", 0x80),
+    ("ALLMULTI", 0x200),
+    ("PROMISC", 0x100),
+    ("MASTER", 0x400),
+    ("SLAVE", 0x800),
+    ("DEBUG", 0x4),
+    ("DYNAMIC", 0x8000),
+    ("AUTOMEDIA", 0x4000),
+    ("PORTSEL", 0x2000),
+    ("NOTRAILERS", 0x20),
+    ("UP", IFF_UP),
+    ("LOWER_UP", 0x10000),
+    ("DORMANT", 0x20000),
+    ("ECHO", 0x40000),
 )
+LINK_FLAG_NAMES = ("NO-CARRIER", *(name for name, _ in LINK_FLAGS))
+
+
+def link_flag_names(flags: int) -> list[str]:
+    """A link's ifi_flags as `ip link` prints them, in its order."""
+    carrier = ["NO-CARRIER"] if flags & IFF_UP and not flags & IFF_RUNNING else []
+    return carrier + [name for name, bit in LINK_FLAGS if flags & bit]
 
 
 class LinkExpectation(Strict):
@@ -166,9 +187,13 @@ class LinkExpectation(Strict):
     locally_administered: bool | None = Field(
         default=None, description="the address has the locally administered bit (02) set"
     )
-    flags: list[str] | None = Field(default=None, description="IFF_ flags that must be set")
+    flags: list[str] | None = Field(
+        default=None,
+        description="flags that must be set, as `ip link` prints them (UP, LOWER_UP, "
+        "NO-CARRIER, DORMANT, NOARP, ...)",
+    )
     without_flags: list[str] | None = Field(
-        default=None, description="IFF_ flags that must not be set"
+        default=None, description="flags, as `ip link` prints them, that must not be set"
     )
     mtu: int | None = Field(default=None, description="the link's MTU")
     txqueuelen: int | None = Field(default=None, description="the transmit queue length")
@@ -201,6 +226,26 @@ class RouteExpectation(Strict):
     src: IPAddress | None = Field(default=None, description="the preferred source address")
     table: int | None = Field(default=None, description="the table the lookup used")
     error: str | None = Field(default=None, description="the lookup fails with this errno name")
+    exception: bool | None = Field(
+        default=None,
+        description="the answer comes from a route exception (`ip route get` shows `cache` "
+        "with an expiry, `<redirected>` or an IPv6 cached entry): one a PMTU error or a "
+        "redirect made",
+    )
+    redirected: bool | None = Field(
+        default=None,
+        description="IPv4: the exception is a redirect's (`cache <redirected>`); the kernel "
+        "flags no IPv6 answer so (write `exception` and `gateway` for IPv6)",
+    )
+    expires: bool | None = Field(
+        default=None, description="the exception has an expiry (`expires Nsec`)"
+    )
+    mtu: int | None = Field(
+        default=None,
+        ge=68,
+        le=0xFFFFFFFF,
+        description="the MTU the answer carries (a PMTU exception's, or the route's `mtu` metric)",
+    )
 
     @field_validator("error")
     @classmethod
@@ -211,7 +256,8 @@ class RouteExpectation(Strict):
     def _says_something(self) -> RouteExpectation:
         if not self.model_dump(exclude_none=True):
             raise ValueError(
-                "a route expectation names at least one of type, dev, gateway, src, table, error"
+                "a route expectation names at least one of type, dev, gateway, src, table, "
+                "error, exception, redirected, expires, mtu"
             )
         return self
 
@@ -226,4 +272,5 @@ NEIGH_STATE_NAMES = (
     "NOARP",
     "PERMANENT",
     "ABSENT",
+    "PRESENT",
 )

@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator
 
-from harness.core.evidence import LinkAttrs
+from harness.core.evidence import LinkAttrs, RouteLookup
 from harness.core.validation import check_errno_name, same_ip
 from harness.scenario.expect.base import Comparison, Evidence, ExpectField, Reference
 from harness.scenario.expect.patterns import NEIGH_STATE_NAMES, LinkExpectation, RouteExpectation
@@ -42,7 +42,8 @@ class Route(ExpectField[RouteExpectation]):
     example: ClassVar[Any] = {"dev": "eth0", "type": "unicast", "src": "192.0.2.1"}
     annotation = RouteExpectation
     description = (
-        "the kernel's `ip route get` for the probe's flow: type, dev, gateway, src, table, error"
+        "the kernel's `ip route get` for the probe's flow: type, dev, gateway, src, table, "
+        "error; its exception state: exception, redirected, expires, mtu"
     )
 
     def compare(self, wanted: RouteExpectation, ev: Evidence) -> list[Comparison]:
@@ -50,8 +51,10 @@ class Route(ExpectField[RouteExpectation]):
         rows = []
         for name, value in wanted.model_dump(exclude_none=True).items():
             found: object = None
-            if lookup is not None:
-                found = lookup.error_name if name == "error" else getattr(lookup, name)
+            if lookup is not None and lookup.error is not None and name != "error":
+                found = None  # a failed lookup has no answer to compare
+            elif lookup is not None:
+                found = lookup.error_name if name == "error" else _answered(lookup, name)
             ok = found is not None and (
                 same_ip(value, found) if name in ("gateway", "src") else str(value) == str(found)
             )
@@ -70,6 +73,15 @@ class Route(ExpectField[RouteExpectation]):
         return f"route lookup: {words}"
 
 
+def _answered(lookup: RouteLookup, name: str) -> object:
+    """A field of the lookup's answer as the expectation compares it."""
+    if name == "redirected":
+        return "redirected" in lookup.cache_flags
+    if name == "expires":
+        return lookup.expires is not None
+    return getattr(lookup, name)
+
+
 def _neighbour_states(value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     for entries in value.values():
         for address, state in entries.items():
@@ -81,18 +93,21 @@ def _neighbour_states(value: dict[str, dict[str, str]]) -> dict[str, dict[str, s
 
 class Neighbours(ExpectField[dict[str, dict[str, str]]]):
     name = "neighbours"
+    needs_probe = False
     example: ClassVar[Any] = {"a": {"192.0.2.2": "REACHABLE"}}
     annotation = Annotated[dict[str, dict[str, str]], AfterValidator(_neighbour_states)]
-    description = "host -> {IP: STATE} after the act (ABSENT: no entry at all)"
+    description = (
+        "host -> {IP: STATE} after the act (ABSENT: no entry at all; PRESENT: an entry in "
+        "any state, as `ip neigh get` finds one)"
+    )
 
     def compare(self, wanted: dict[str, dict[str, str]], ev: Evidence) -> list[Comparison]:
         rows = []
         for host, entries in wanted.items():
             for address, state in entries.items():
                 seen = ev.obs.neighbour_state(ev.act, host, address)
-                rows.append(
-                    self.row(f"neighbour {address} on {host}", state, seen, seen == state, ev.act)
-                )
+                ok = seen != "ABSENT" if state == "PRESENT" else seen == state
+                rows.append(self.row(f"neighbour {address} on {host}", state, seen, ok, ev.act))
         return rows
 
     def claims_absence(self, wanted: dict[str, dict[str, str]]) -> bool:
@@ -103,13 +118,18 @@ class Neighbours(ExpectField[dict[str, dict[str, str]]]):
 
     def text(self, wanted: dict[str, dict[str, str]]) -> str:
         return "; ".join(
-            f"{host} holds " + ", ".join(f"{ip} {state}" for ip, state in entries.items())
+            f"{host} holds "
+            + ", ".join(
+                f"an entry for {ip}" if state == "PRESENT" else f"{ip} {state}"
+                for ip, state in entries.items()
+            )
             for host, entries in wanted.items()
         )
 
 
 class Links(ExpectField[dict[str, dict[str, LinkExpectation]]]):
     name = "links"
+    needs_probe = False
     example: ClassVar[Any] = {"a": {"eth0": {"flags": ["UP"], "mtu": 1500}}}
     annotation = dict[str, dict[str, LinkExpectation]]
     description = "host -> {interface: attributes} after the act, as `ip -d link` shows them"

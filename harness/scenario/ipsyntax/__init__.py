@@ -33,7 +33,14 @@ from harness.scenario.ipsyntax.route import (
     parse_route,
     parse_route_command,
 )
-from harness.scenario.ipsyntax.rule import FR_ACTIONS, RuleSpec, parse_rule
+from harness.scenario.ipsyntax.rule import (
+    FR_ACTIONS,
+    PortRange,
+    RuleSpec,
+    dscp_name,
+    parse_rule,
+    protocol_name,
+)
 from harness.scenario.ipsyntax.tokens import IpSyntaxError, parse_verb
 
 RouteSyntaxError = IpSyntaxError
@@ -52,10 +59,12 @@ __all__ = [
     "NeighSpec",
     "NextHop",
     "NexthopSpec",
+    "PortRange",
     "RouteCommand",
     "RouteSpec",
     "RouteSyntaxError",
     "RuleSpec",
+    "dscp_name",
     "parse_addr",
     "parse_link_set",
     "parse_neigh",
@@ -65,4 +74,5 @@ __all__ = [
     "parse_route_command",
     "parse_rule",
     "parse_verb",
+    "protocol_name",
 ]
