@@ -251,6 +251,13 @@ def build(
             index = ns.link_index(ifname)
             if iface.mtu is not None:
                 link_set(ns, "set", LinkSetSpec(dev=ifname, mtu=iface.mtu))
+            if iface.txqueuelen is not None:  # IFLA_TXQLEN, as `ip link set IF txqueuelen N`
+                qlen = iface.txqueuelen
+                guarded(
+                    ns,
+                    f"ip link set {ifname} txqueuelen {qlen}",
+                    functools.partial(ns.ipr.link, "set", index=index, txqlen=qlen),
+                )
             for address in iface.addresses:
                 addr(ns, "add", AddrSpec(address=address, dev=ifname))
             if iface.up and _kind(iface).role != "loopback" and (host_name, ifname) not in raised:
