@@ -409,7 +409,7 @@ def _route_flush(draft: Draft, ns: str, args: list[str], family: int | None) -> 
     if not words:
         raise Unsupported('"ip route flush" requires arguments.')
     table: int | None = 254
-    dev = proto = None
+    dev = proto = metric = None
     while words:
         word = words.pop(0)
         value = words.pop(0) if words else ""
@@ -423,8 +423,12 @@ def _route_flush(draft: Draft, ns: str, args: list[str], family: int | None) -> 
             dev = value
         elif word == "proto":
             proto = None if value == "all" else value
+        elif word == "metric":
+            metric = _number(value, "metric")
         else:
-            raise Unsupported(f"`{word}` in a route flush (the importer reads table, dev, proto)")
+            raise Unsupported(
+                f"`{word}` in a route flush (the importer reads table, dev, proto, metric)"
+            )
     if dev is not None:
         draft.iface(ns, dev)
     families = {family} if family else ({4} if table is not None else {4, 6})
@@ -438,6 +442,7 @@ def _route_flush(draft: Draft, ns: str, args: list[str], family: int | None) -> 
             (6 if spec.family == socket.AF_INET6 else 4) in families
             and table in (None, _key(spec)[2])
             and proto in (None, spec.proto or "boot")
+            and metric in (None, spec.metric or (1024 if spec.family == socket.AF_INET6 else 0))
             and (dev is None or (not spec.nexthops and _dev_of(host, spec) == dev))
         ):
             gone.append(route)
@@ -446,12 +451,21 @@ def _route_flush(draft: Draft, ns: str, args: list[str], family: int | None) -> 
     if gone:
         draft.note(f"removes the routes of lines {', '.join(str(r.line) for r in gone)}")
     if table == 254 and proto in (None, "kernel"):
-        for words in _kernel_routes(host, families, dev):
+        v6_metric = metric in (None, 256)  # IPv6 prefix routes have metric 256, IPv4 0
+        kept = {4} if metric in (None, 0) else set()
+        for words in _kernel_routes(host, families & (kept | ({6} if v6_metric else set())), dev):
             draft.changes.append(ChangeDraft(ns, "route", ["del", *words], draft.line))
             draft.note(
                 f"removes the kernel's route {words[0]} (of an address): written as a change",
                 "change",
             )
+
+
+def _number(value: str, what: str) -> int:
+    try:
+        return int(value, 0)
+    except ValueError:
+        raise Unsupported(f"{what} value {value!r} is invalid") from None
 
 
 def _table_id(value: str) -> int:

@@ -23,7 +23,7 @@ namespace: lo is up before the listing runs; with IPv6, duplicate address
 detection is off (the harness adds IPv6 addresses without DAD); and the fd of
 each tun/tap device is held open, as the harness holds it (so the device has
 carrier).  Link-local IPv6 addresses (made from random MACs) and their local
-routes are not compared; MTUs, labels and broadcast addresses are not either
+routes are not compared; labels and broadcast addresses are not either
 (a topology has no field for them, see the import report).
 """
 
@@ -45,7 +45,7 @@ import pytest
 
 from harness.core.validation import sysctl_path
 from harness.importer import ImportResult, import_listing
-from harness.importer.iplink import OBJECTS, resolve
+from harness.importer.ipwords import ip_object, ip_verb, split_options
 from harness.importer.shell_words import Command
 from harness.lab.builder import build
 from harness.lab.kernel_features import missing
@@ -62,10 +62,12 @@ EXPECTED_REPORT: dict[str, set[tuple[int, str]]] = {
     "seed-so-dontroute.txt": {(33, "unsupported")},  # the article's ./udpsend2
     "seed-tun-tap-source.txt": set(),
     "seed-route-commands.txt": set(),
-    "selftest-router.sh": {(54, "partly")},  # mtu
+    "selftest-router.sh": set(),
     "selftest-redirect.sh": set(),
     "article-root-namespace.txt": set(),
     "selftest-dummy-vrf.sh": set(),
+    "selftest-words.sh": set(),
+    "selftest-multipath.sh": set(),
 }
 CONFIGURING = {"ip", "ifconfig", "route", "sysctl", "brctl"}  # the tools the twin runs
 SETTLE_DEADLINE_S = 5.0  # routes of IPv6 addresses and carriers follow a moment after the commands
@@ -91,24 +93,23 @@ def _twin_commands(command: Command, result: ImportResult, lab: Lab) -> Iterator
         yield ["nsenter", f"--net={_twin(lab, result, ns).path}", "sh", "-c", script]
         return
     while words and words[0] == "ip":
-        options, rest = [], words[1:]
-        while rest and rest[0].startswith("-"):
-            option = rest.pop(0)
-            if option in ("-n", "-netns", "--netns"):
-                ns = rest.pop(0)
-            elif option in ("-f", "-family"):
-                options += [option, rest.pop(0)]
+        # The options as iproute2 reads them (ipwords: `-n`, `-net`, `--netns` ...).
+        given, rest = split_options(words[1:])
+        options = []
+        for name, value in given:
+            if name == "-netns":
+                ns = str(value)
             else:
-                options.append(option)
-        if rest and resolve(rest[0], OBJECTS, "object") == "netns":
-            verb = rest[1] if len(rest) > 1 else ""
+                options += [name] if value is None else [name, value]
+        if rest and ip_object(rest[0]) == "netns":
+            verb = ip_verb("netns", rest[1:])
             if verb == "exec":
                 ns, words = rest[2], rest[3:]
                 continue
-            assert verb in ("add", "set", "del", "delete"), command.text
+            assert verb in ("add", "set", "delete"), command.text
             return  # the twin namespaces are the test's own
         words = ["ip", *options, *rest]
-        if rest and resolve(rest[0], OBJECTS, "object") == "link":
+        if rest and ip_object(rest[0]) == "link":
             words = [
                 _twin(lab, result, w).path if i and words[i - 1] == "netns" else w
                 for i, w in enumerate(words)
@@ -203,6 +204,8 @@ def state(lab: Lab, result: ImportResult) -> dict[str, Any]:
                 "mode": data.get("mode") if kind in ("macvlan", "ipvlan") else None,
                 "table": data.get("table") if kind == "vrf" else None,
                 "mac": link.get("address") if iface is not None and iface.mac else None,
+                "mtu": link["mtu"],
+                "txqlen": link.get("txqlen"),
             }
         addresses = sorted(
             (a["ifname"], f"{i['local']}/{i['prefixlen']}", bool(i.get("secondary")))
