@@ -69,10 +69,20 @@ def table(text: str) -> Table:
 
 def lookup(word: str, entries: Table) -> Word | None:
     """The first entry `word` is, as iproute2 tries them; None when none is."""
-    for entry in entries:
-        if entry.fits(word):
-            return entry
-    return None
+    key = (id(entries), word)
+    if key in _SEEN:
+        return _SEEN[key]
+    found = next((entry for entry in entries if entry.fits(word)), None)
+    if len(_SEEN) >= _SEEN_MAX:  # a listing's words are few; a fuzzed one's are not
+        _SEEN.clear()
+    _SEEN[key] = found
+    return found
+
+
+# Every table is a module constant (its id stays), and a listing repeats its words: each
+# (table, word) is looked up once (a listing of 50,000 commands looked each up 40 times).
+_SEEN: dict[tuple[int, str], Word | None] = {}
+_SEEN_MAX = 4096
 
 
 # --------------------------------------------------------------------------- options

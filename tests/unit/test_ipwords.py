@@ -50,7 +50,9 @@ from harness.importer.ipwords import (
         (["-"], ("-loops", "x")),  # "-" is a prefix of -loops, the first option
     ],
 )
-def test_global_options_resolve_as_ip_c_tries_them(written: list[str], meant: tuple) -> None:
+def test_global_options_resolve_as_ip_c_tries_them(
+    written: list[str], meant: tuple[str, str | None]
+) -> None:
     args = [*written, "x"] if written == ["-"] else written
     options, rest = split_options([*args, "route"])
     assert options == [meant]
