@@ -50,6 +50,9 @@ from harness.scenario.ipsyntax.route import NextHop
 _ROUTE_VALUED = {"via", "dev", "scope", "src", "table", "metric", "proto", "tos", "nhid"}
 _ROUTE_METRICS = ("mtu", "advmss", "hoplimit")  # `NAME [lock] N`
 # Global options that change only how `ip` prints or talks to the kernel (ipwords.GLOBAL_OPTIONS).
+# Next hops of one route the importer joins by append/prepend: each join reparses the route,
+# so a listing appending to one prefix in a loop would grow with the square of this.
+MAX_HOPS = 32
 _HARMLESS = {"-loops", "-force", "-rcvbuf", "-echo", "-all"}
 
 
@@ -367,7 +370,15 @@ def _merged(same: list[IpLine], spec: Any, words: list[str]) -> list[str]:
             f"{same[0].line} that the kernel keeps apart (only gateway routes join as "
             "multipath): the harness adds routes with `add`, which refuses it"
         )
-    hops = [*_hops(old), *_hops(spec)]
+    hops = _hops(old)
+    for hop in _hops(spec):
+        if any((h.via, h.dev) == (hop.via, hop.dev) for h in hops):  # rt6_duplicate_nexthop
+            raise Unsupported(
+                f"{hop.via} is a next hop of line {same[0].line} already (File exists)"
+            )
+        hops.append(hop)
+    if len(hops) > MAX_HOPS:
+        raise Unsupported(f"more than {MAX_HOPS} next hops in one route: not a set-up listing")
     merged = dataclasses.replace(old, via=None, dev=None, onlink=False, nexthops=tuple(hops))
     return str(merged).split()
 

@@ -28,6 +28,7 @@ values follow it (which are never read as keywords).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -97,6 +98,7 @@ GLOBAL_OPTIONS = table(
 _COLORS = ("", "always", "auto", "never")
 
 
+@functools.lru_cache(maxsize=1024)  # a listing repeats its options on every line
 def _option(written: str) -> Word | None:
     name = written[1:] if written.startswith("--") else written
     for entry in GLOBAL_OPTIONS:

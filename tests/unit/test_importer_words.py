@@ -83,6 +83,7 @@ def test_append_and_prepend_join_ipv6_gateways_and_refuse_a_second_ipv4_route() 
         "ip -n a route append 198.18.0.0/24 via 198.51.100.2\n"
         "ip -n a -6 route append 2001:db8:8::/64 dev e0\n"
         "ip -n a -6 route append 2001:db8:8::/64 dev e2\n"
+        "ip -n a -6 route append 2001:db8:9::/64 via 2001:db8:2::2\n"
     )
     assert [str(r) for r in result.topology.hosts["a"].routes] == [
         "2001:db8:9::/64 nexthop via 2001:db8:1::2 nexthop via 2001:db8:2::2 "
@@ -93,6 +94,7 @@ def test_append_and_prepend_join_ipv6_gateways_and_refuse_a_second_ipv4_route() 
     found = outcomes_of(result)
     assert found[15][0] == "unsupported" and "second IPv4 route" in found[15][1]
     assert found[17][0] == "unsupported" and "only gateway routes join" in found[17][1]
+    assert found[18][0] == "unsupported" and "already (File exists)" in found[18][1]
 
 
 def test_flushes_remove_what_the_draft_holds_and_name_kernel_state() -> None:
