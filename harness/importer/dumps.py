@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.importer.iplink import OBJECTS, command_of, resolve
-from harness.importer.model import Entry, Unsupported
+from harness.importer.ipwords import IpWordError, ip_object, ip_verb, split_options
+from harness.importer.model import Entry
 from harness.importer.shell import MAX_STEPS
 from harness.importer.shell_words import KNOWN_COMMANDS, TooMuch, prompt, strip_sudo
 from harness.importer.split import split_words
@@ -182,28 +182,28 @@ def show_command(text: str) -> Block | None:
         return None
     if words[:1] != ["ip"]:
         return None
-    words = words[1:]
+    # iproute2's own matching (harness/importer/ipwords.py): `ip l s` is `link set`, not a
+    # show, and `ip -net a ...` names another namespace.
     family: int | None = None
     brief = False
-    while words and words[0].startswith("-"):
-        option = words.pop(0)
-        if option in ("-4", "-6"):
-            family = int(option[1])
-        elif option in ("-br", "-brief"):
-            brief = True
-        elif option in ("-f", "-family") and words:
-            family = {"inet": 4, "inet6": 6}.get(words.pop(0))
-        elif option in ("-n", "-netns", "--netns", "-c", "-color"):
-            return None  # another namespace's state: not the machine's own
-    if not words:
-        return None
     try:
-        obj = resolve(words[0], OBJECTS, "object")
-        kind = _OBJECT_KIND.get(obj)
-        verbs = "neigh" if kind == "neighbour" else obj
-        if kind is None or command_of(verbs, words[1:]) not in ("show", "list", "lst"):
+        options, words = split_options(words[1:])
+        for option, value in options:
+            if option in ("-4", "-6"):
+                family = int(option[1])
+            elif option == "-brief":
+                brief = True
+            elif option == "-family":
+                family = {"inet": 4, "inet6": 6}.get(value or "")
+            elif option in ("-netns", "-batch", "-all"):
+                return None  # another namespace's state (or not one dump): not the machine's
+        if not words:
             return None
-    except Unsupported:
+        obj = ip_object(words[0])
+        kind = _OBJECT_KIND.get(obj)
+        if kind is None or ip_verb(obj, words[1:]) not in ("show", "list", "lst"):
+            return None
+    except IpWordError:
         return None
     block = Block(kind, 0, 0, family=family, brief=brief)
     rest = words[2:]
@@ -311,6 +311,8 @@ def read_dumps(text: str) -> DumpState:
     state = DumpState()
     lines = text.splitlines()
     for block in find_blocks(text):
+        if block.last < block.first:
+            continue  # a show command with no output pasted: a command, read as such
         state.blocks.append(block)
         reader = _READERS["brief" if block.brief else block.kind]
         previous: Any = None

@@ -35,7 +35,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.importer.iplink import OBJECTS, command_of, resolve
+from harness.importer import ipwords
+from harness.importer.iplink import command_of
 from harness.importer.model import (
     ROOT,
     ChangeDraft,
@@ -69,28 +70,20 @@ _SETUP_PROGRAMS = (
 SETUP_PROGRAMS = frozenset(_SETUP_PROGRAMS.split())
 _LOOKUPS = {("route", "get"), ("neigh", "get")}
 _VERBS_READ = ("netns", "link", "route", "neigh", "tuntap")  # objects whose command matters
-# `ip OPTION VALUE`: the options that take a word (the rest are flags); iproute2 takes
-# any prefix of `-netns` for it (ip.c's matches()).
-_VALUED = ("-f", "-family", "-rc", "-rcvbuf", "-b", "-batch", "-l", "-loops")
 MAX_WRAPPERS = 8  # `ip netns exec A ip netns exec B ...` in each other, at most
 
 
 def _ip_words(words: Sequence[str]) -> tuple[str, str, tuple[str, ...]] | None:
     """(object, command, the words after it) of an `ip` command, abbreviations resolved;
     None when it is no `ip` command this can read."""
-    rest = list(words[1:])
-    while rest and rest[0].startswith("-"):
-        option = rest.pop(0)
-        netns = option == "--netns" or (len(option) > 1 and "-netns".startswith(option))
-        if (netns or option in _VALUED) and rest:
-            rest.pop(0)
-    if not rest:
-        return None
-    try:
-        obj = resolve(rest[0], OBJECTS, "ip object")
-        obj = "neigh" if obj in ("neighbor", "neighbour") else obj
+    try:  # iproute2's own matching (harness/importer/ipwords.py)
+        rest = ipwords.split_options(words[1:])[1]
+        if not rest:
+            return None
+        obj = ipwords.ip_object(rest[0])
+        obj = "neigh" if obj == "neighbor" else obj
         verb = command_of(obj, rest[1:]) if obj in _VERBS_READ else ""
-    except (Unsupported, KeyError):
+    except (ipwords.IpWordError, Unsupported, KeyError):
         return None
     return obj, verb, tuple(rest[2:])
 

@@ -1,8 +1,8 @@
 """`ip netns`, `ip link` and `ip tuntap` (iproute2) -> the draft's hosts and links.
 
-Objects and verbs may be abbreviated as iproute2 allows (`ip a a`, `ip li set`,
-`ip -n ns r add`): the first entry of iproute2's own table that the word
-begins with is meant (matches() in iproute2's utils.c, tried in ip.c's order).
+Objects, commands and keywords may be abbreviated as iproute2 allows (`ip a a`,
+`ip li s`, `ip -n ns r add`, `ip link set x txql 10`): harness/importer/ipwords.py
+holds iproute2's own tables, in the order iproute2 tries them.
 """
 
 from __future__ import annotations
@@ -10,46 +10,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from harness.importer import ipwords
 from harness.importer.model import ChangeDraft, Draft, Iface, Ignored, Unsupported
 from harness.scenario.ipsyntax.tokens import MAC
 from harness.scenario.link_kinds import IP_LINK_KINDS, TUNTAP_KINDS
 
-# iproute2's objects, in the order ip.c matches abbreviations against them.
-_IP_OBJECTS = (
-    "address addrlabel maddress route rule neighbor neighbour ntable ntbl link l2tp fou ila "
-    "macsec tunnel tunl tuntap tap token tcpmetrics tcp_metrics monitor xfrm mroute mrule "
-    "netns netconf vrf sr nexthop mptcp ioam stats"
-)
-OBJECTS = tuple(_IP_OBJECTS.split())
 SHOW = ("show", "list", "lst", "get", "showdump", "save")
-# Each object's commands, in the order iproute2 matches abbreviations against them.
-_VERBS = {
-    "netns": "add delete exec set list show identify pids monitor list-id attach",
-    "link": "add delete set change show list lst",
-    "tuntap": "add delete show list lst",
-    "address": "add change replace delete show list lst flush save restore showdump",
-    "route": "add change replace prepend append test delete list show lst flush get save "
-    "restore showdump",
-    "rule": "add delete flush show list lst save restore",
-    "neigh": "add change replace delete flush show list lst get",
-}
 # The kinds `ip link add ... type KIND` makes that the harness has a row for.
 _LINK_KINDS = IP_LINK_KINDS
 Handler = Callable[[Draft, str, list[str], int | None], None]
 Dispatch = Callable[[Draft, str, list[str]], None]
 
 
-def resolve(word: str, names: list[str] | tuple[str, ...], what: str) -> str:
-    """The first of `names` that `word` abbreviates, as iproute2's matches() does."""
-    for name in names:
-        if word and name.startswith(word):
-            return name
-    raise Unsupported(f"`{word}` is not an {what} this importer knows")
-
-
-def command_of(obj: str, args: list[str], default: str = "show") -> str:
-    """The command of `ip OBJ`, abbreviations resolved (none given: `default`)."""
-    return resolve(args[0], _VERBS[obj].split(), f"ip {obj} command") if args else default
+def command_of(obj: str, args: list[str], default: str = "") -> str:
+    """The command of `ip OBJ`, abbreviations resolved as iproute2 does (none given: the
+    object's default, or `default`)."""
+    obj = {"neigh": "neighbor"}.get(obj, obj)
+    if not args and default:
+        return default
+    try:
+        return ipwords.ip_verb(obj, args)
+    except ipwords.IpWordError as exc:
+        raise Unsupported(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- netns
@@ -68,7 +50,7 @@ def netns(draft: Draft, ns: str, args: list[str], dispatch: Dispatch) -> None:
         raise Ignored("a tear-down: left out")
     elif verb == "set":
         raise Ignored("assigns a namespace id; nothing a scenario sees")
-    elif verb in ("list", "show", "identify", "pids", "monitor", "list-id"):
+    elif verb in ("list", "show", "identify", "pids", "monitor", "list-id", "help"):
         raise Ignored("shows state")
     else:
         raise Unsupported(f"`ip netns {' '.join(args)}`")
@@ -81,21 +63,38 @@ def link(draft: Draft, ns: str, args: list[str], family: int | None) -> None:
     """`ip link add|set|del|show`."""
     del family
     verb = command_of("link", args)
+    words = ipwords.keywords("link", args[1:])
     if verb == "add":
-        _link_add(draft, ns, args[1:])
-    elif verb in ("set", "change"):
-        _link_set(draft, ns, args[1:])
+        _link_add(draft, ns, words)
+    elif verb == "set":
+        _link_set(draft, ns, words)
     elif verb == "delete":
-        rest = [w for w in args[1:] if w != "dev"]
+        rest = [w for w in words if w != "dev"]
         if not rest:
             raise Unsupported("`ip link del` without a device")
         draft.delete(ns, rest[0])
-    else:
+    elif verb in ("show", "xstats", "afstats", "help"):
         raise Ignored("shows state")
+    else:
+        raise Unsupported(f"`ip link {verb}`")
 
 
-_UNSAID = {"mtu", "txqueuelen", "qlen", "txqlen", "numtxqueues", "numrxqueues", "group", "alias"}
+# Words of ipwords.KEYWORDS["link"] (written in full there) a topology has no field for.
+_UNSAID = {"numtxqueues", "numrxqueues", "group", "alias"}
 _UNSAID_SET = _UNSAID | {"promisc", "multicast", "allmulticast", "type"}
+MTU_MAX = 65535  # the topology's bound (Interface.mtu); the kernel's is each kind's max_mtu
+
+
+def sized(word: str, value: str) -> int:
+    """`mtu N` or `txqueuelen N` (iplink_parse: get_integer, base 0)."""
+    try:
+        number = int(value, 0)
+    except ValueError:
+        raise Unsupported(f'Invalid "{word}" value {value!r}') from None
+    top = MTU_MAX if word == "mtu" else 0xFFFFFFFF
+    if not (1 if word == "mtu" else 0) <= number <= top:
+        raise Unsupported(f"{word} {value}: the harness takes {word} up to {top}")
+    return number
 
 
 def _link_options(words: list[str], draft: Draft) -> dict[str, Any]:
@@ -111,6 +110,8 @@ def _link_options(words: list[str], draft: Draft) -> dict[str, Any]:
             options["type"] = words.pop(0) if words else ""
             options["args"] = list(words)
             words.clear()
+        elif word in ("mtu", "txqueuelen") and words:
+            options[word] = sized(word, words.pop(0))
         elif word in _UNSAID and words:
             options.setdefault("unsaid", []).append(f"{word} {words.pop(0)}")
         elif "name" not in options:
@@ -136,15 +137,17 @@ def _link_add(draft: Draft, ns: str, words: list[str]) -> None:
         raise Unsupported("a link without a name")
     here = options.get("netns", ns)
     iface = Iface(kind, draft.line, up=bool(options.get("up")), mac=_mac(options.get("address")))
+    iface.mtu, iface.txqueuelen = options.get("mtu"), options.get("txqueuelen")
     if kind == "veth":
-        if not args or args[0] != "peer":
+        if not args or args[0] != "peer":  # link_veth.c: strcmp
             raise Unsupported("a veth without `peer NAME` (the kernel would name the peer)")
-        peer = _link_options(args[1:], draft)
+        peer = _link_options(ipwords.keywords("link", args[1:]), draft)
         if not peer.get("name") or "type" in peer:
             raise Unsupported("a veth peer needs a name")
         there = peer.get("netns", ns)  # the peer is born where the command runs
         draft.host(here), draft.host(there)
         other = Iface("veth", draft.line, up=bool(peer.get("up")), mac=_mac(peer.get("address")))
+        other.mtu, other.txqueuelen = peer.get("mtu"), peer.get("txqueuelen")
         iface.peer, other.peer = (there, peer["name"]), (here, name)
         if here == there and name == peer["name"]:
             raise Unsupported("both ends have the same name")
@@ -198,6 +201,7 @@ def _kind_arg(args: list[str], key: str, kind: str) -> str | None:
 def _link_set(draft: Draft, ns: str, words: list[str]) -> None:
     words = list(words)
     settings: dict[str, str] = {}
+    sizes: dict[str, int] = {}
     unsaid: list[str] = []
     dev: str | None = None
     while words:
@@ -212,6 +216,8 @@ def _link_set(draft: Draft, ns: str, words: list[str]) -> None:
                 dev = value
             else:
                 settings["master" if word == "vrf" else word] = value
+        elif word in ("mtu", "txqueuelen") and words:
+            sizes[word] = sized(word, words.pop(0))
         elif word in _UNSAID_SET and words:
             left = [word, *words] if word == "type" else [word, words.pop(0)]
             words = [] if word == "type" else words
@@ -245,6 +251,8 @@ def _link_set(draft: Draft, ns: str, words: list[str]) -> None:
         iface.master = master
     if "state" in settings:
         iface.up = settings["state"] == "up"
+    iface.mtu = sizes.get("mtu", iface.mtu)
+    iface.txqueuelen = sizes.get("txqueuelen", iface.txqueuelen)
     if settings.get("arp") == "off":
         draft.changes.append(ChangeDraft(ns, "link", ["set", dev, "arp", "off"], draft.line))
         draft.note("`arp off`: a topology has no such field; written as a change", "change")
@@ -275,7 +283,7 @@ def tuntap(draft: Draft, ns: str, args: list[str], family: int | None) -> None:
             name = word
         else:
             raise Unsupported(f"unknown word {word!r}")
-    if verb in ("show", "list", "lst"):
+    if verb in ("show", "help"):
         raise Ignored("shows state")
     if name is None:
         raise Unsupported("`ip tuntap` without a device name")

@@ -69,6 +69,8 @@ class Iface:
     table: int | None = None
     master: str | None = None
     mac: str | None = None
+    mtu: int | None = None
+    txqueuelen: int | None = None
     up: bool = False
     addresses: list[Address] = field(default_factory=list)
 
@@ -120,6 +122,7 @@ class Host:
     line: int
     root: bool = False  # the machine's own namespace (its lo is up)
     interfaces: dict[str, Iface] = field(default_factory=dict)
+    nexthops: list[IpLine] = field(default_factory=list)  # `ip nexthop` objects
     routes: list[IpLine] = field(default_factory=list)
     rules: list[IpLine] = field(default_factory=list)
     neighbours: list[IpLine] = field(default_factory=list)
@@ -236,7 +239,7 @@ class Draft:
         for iface in host.interfaces.values():
             iface.parent = new if iface.parent == old else iface.parent
             iface.master = new if iface.master == old else iface.master
-        for item in (*host.routes, *host.rules, *host.neighbours):
+        for item in (*host.nexthops, *host.routes, *host.rules, *host.neighbours):
             item.words = _renamed_words(item.words, old, new)
         for change in self.changes:
             if change.ns == ns:
@@ -302,9 +305,11 @@ class Draft:
 
     def _forget_routes(self, ns: str, name: str) -> None:
         host = self.hosts[ns]
-        for kind in ("routes", "neighbours"):
+        ids: set[str] = set()  # nexthop objects that go, and the routes using them (nexthop.c)
+        for kind in ("nexthops", "routes", "neighbours"):
             items: list[IpLine] = getattr(host, kind)
-            gone = [i for i in items if _names_dev(i.words, name)]
+            gone = [i for i in items if _names_dev(i.words, name) or _uses(i.words, ids)]
+            ids |= {i.words[i.words.index("id") + 1] for i in gone if kind == "nexthops"}
             for item in gone:
                 self.note(f"the {kind[:-1]} of line {item.line} goes with {name}")
             setattr(host, kind, [i for i in items if i not in gone])
@@ -338,6 +343,10 @@ def _check_name(name: str) -> None:
 
 def _names_dev(words: list[str], name: str) -> bool:
     return any(w == name and i and words[i - 1] in _DEV_WORDS for i, w in enumerate(words))
+
+
+def _uses(words: list[str], ids: set[str]) -> bool:
+    return any(w in ids and i and words[i - 1] == "nhid" for i, w in enumerate(words))
 
 
 def _renamed_words(words: list[str], old: str, new: str, link: bool = False) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from harness.importer.iplink import sized
 from harness.importer.iproute import ip_route
 from harness.importer.model import Address, Draft, Iface, Ignored, Unsupported, room
 
@@ -63,7 +64,9 @@ def ifconfig(draft: Draft, ns: str, words: list[str]) -> None:
         elif word == "inet6" and len(rest) >= 2 and rest[0] in ("add", "del"):
             _inet6(draft, iface, rest[0], rest[1])
             rest = rest[2:]
-        elif word in ("mtu", "txqueuelen", "metric") and rest:
+        elif word in ("mtu", "txqueuelen") and rest:  # SIOCSIFMTU, SIOCSIFTXQLEN
+            setattr(iface, word, sized(word, rest.pop(0)))
+        elif word == "metric" and rest:
             draft.note(f"`{word} {rest.pop(0)}` left out: a topology has no {word}", "partly")
         elif word in ("arp", "-arp", "promisc", "-promisc", "multicast", "allmulti", "-allmulti"):
             draft.note(f"`{word}` left out", "partly")

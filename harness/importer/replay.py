@@ -31,58 +31,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from harness.core.validation import check_allowed, sysctl_path
+from harness.importer import ipwords
 from harness.importer.addresses import NETMASK_WORDS, AddressMap, leave_alone
-from harness.importer.iplink import OBJECTS
 from harness.importer.model import ROOT
 from harness.importer.shell_words import Command, strip_sudo
 
-# ip/ip.c main(), in its order: (name, takes a value, matched exactly).  A word is the
-# first option it is a prefix of ("--x" counts as "-x"); "-color" also takes "=WHEN".
-IP_OPTIONS: tuple[tuple[str, bool, bool], ...] = (
-    ("-loops", True, False),
-    ("-family", True, False),
-    ("-4", False, True),
-    ("-6", False, True),
-    ("-0", False, True),
-    ("-M", False, True),
-    ("-B", False, True),
-    ("-human", False, False),
-    ("-human-readable", False, False),
-    ("-iec", False, False),
-    ("-stats", False, False),
-    ("-statistics", False, False),
-    ("-details", False, False),
-    ("-resolve", False, False),
-    ("-oneline", False, False),
-    ("-timestamp", False, False),
-    ("-tshort", False, False),
-    ("-Version", False, False),
-    ("-force", False, False),
-    ("-batch", True, False),
-    ("-brief", False, False),
-    ("-json", False, False),
-    ("-pretty", False, False),
-    ("-rcvbuf", True, False),
-    ("-color", False, False),
-    ("-help", False, False),
-    ("-netns", True, False),
-    ("-Numeric", False, False),
-    ("-all", False, False),
-    ("-echo", False, True),
-)
-# ip/ipnetns.c do_netns(), in its order.
-_NETNS_VERBS: tuple[str, ...] = (
-    "add",
-    "delete",
-    "exec",
-    "set",
-    "list",
-    "show",
-    "identify",
-    "pids",
-    "monitor",
-)
-_NETNS_VERBS += ("list-id", "attach")
 # Words that load a BPF program from a file (ip link ... xdp obj FILE, route encap bpf).
 _BPF_WORDS = frozenset(("xdp", "xdpgeneric", "xdpdrv", "xdpoffload", "obj", "object", "pinned"))
 # sysctl (procps) short options a replay keeps: write, quiet, ignore unknown keys, and the
@@ -127,13 +80,10 @@ class Replay:
 
 
 def ip_option(word: str) -> tuple[str, bool] | None:
-    """The `ip` option `word` stands for and whether it takes a value, as ip.c matches it."""
-    opt = word[1:] if word.startswith("--") else word
-    head = opt.split("=", 1)[0]
-    for name, valued, exact in IP_OPTIONS:
-        if (opt == name) if exact else name.startswith(head if name == "-color" else opt):
-            return name, valued
-    return None
+    """The `ip` option `word` stands for and whether it takes a value, as ip.c matches it
+    (the importer's own table, harness/importer/ipwords.py)."""
+    entry = ipwords.option(word)
+    return None if entry is None else (entry.meaning, bool(entry.values))
 
 
 def _namespace(name: str) -> str:
@@ -143,10 +93,6 @@ def _namespace(name: str) -> str:
     if name.isdigit():
         raise Refused(f"namespace {name!r} would be read as a process id")
     return name
-
-
-def _resolve(word: str, names: Sequence[str]) -> str | None:
-    return next((name for name in names if word and name.startswith(word)), None)
 
 
 def plan(commands: Iterable[Command], amap: AddressMap) -> Replay:
@@ -184,8 +130,11 @@ def _command(command: Command, amap: AddressMap) -> list[Step]:
 
 def _exec_target(words: list[str]) -> str | None:
     """NS of `ip netns exec NS ...` written plainly (no options), else None."""
-    plain = len(words) > 4 and _resolve(words[1], OBJECTS) == "netns"
-    return words[3] if plain and _resolve(words[2], _NETNS_VERBS) == "exec" else None
+    try:
+        plain = len(words) > 4 and ipwords.ip_object(words[1]) == "netns"
+        return words[3] if plain and ipwords.ip_verb("netns", words[2:]) == "exec" else None
+    except ipwords.IpWordError:
+        return None
 
 
 def _run(command: Command, ns: str, words: list[str], amap: AddressMap, depth: int) -> list[Step]:
@@ -223,9 +172,12 @@ def _ip(command: Command, ns: str, args: list[str], amap: AddressMap, depth: int
         kept += [word] if value is None else [word, value]
     if not args:
         return []
-    obj = _resolve(args[0], OBJECTS)
+    try:
+        obj = ipwords.ip_object(args[0])
+        verb = ipwords.ip_verb(obj, args[1:]) if obj in ipwords.VERBS else ""
+    except ipwords.IpWordError:
+        return []  # iproute2 refuses it before acting: nothing to replay
     if obj == "netns":
-        verb = _resolve(args[1], _NETNS_VERBS) if len(args) > 1 else "list"
         if every:
             raise Refused("`ip -all netns` acts on every namespace of the machine")
         if verb == "exec" and len(args) > 2:

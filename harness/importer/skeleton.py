@@ -48,6 +48,7 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
         "mac": "02:00:00:00:00:01",
         "addresses": ["198.51.100.1/24", "2001:db8::1/64"],
         "mtu": 1400,
+        "txqueuelen": 1000,
         "up": False,
     },
     "Host": {

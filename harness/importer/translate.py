@@ -56,6 +56,7 @@ from harness.scenario.ipsyntax import (
     IpSyntaxError,
     parse_addr,
     parse_neigh,
+    parse_nexthop,
     parse_route,
     parse_rule,
 )
@@ -271,6 +272,10 @@ def _items(draft: Draft, steps: list[StepDraft]) -> Iterator[tuple[IPInterface, 
         specs: list[tuple[Any, int]] = [
             (parse_route(" ".join(r.words)), r.line) for r in host.routes
         ]
+        specs += [
+            (hop, r.line) for r, s in zip(host.routes, specs, strict=True) for hop in s[0].nexthops
+        ]
+        specs += [(parse_nexthop(" ".join(n.words)), n.line) for n in host.nexthops]
         specs += [(parse_rule(" ".join(r.words)), r.line) for r in host.rules]
         specs += [(parse_neigh(" ".join(n.words)), n.line) for n in host.neighbours]
         yield from _spec_items(specs)
@@ -353,7 +358,7 @@ def _interface_doc(
         doc["link"] = f"{names[iface.peer[0]]}.{iface.peer[1]}"
     elif iface.kind != "loopback":
         doc["kind"] = iface.kind
-    for key in ("parent", "mode", "table", "master", "mac"):
+    for key in ("parent", "mode", "table", "master", "mac", "mtu", "txqueuelen"):
         if getattr(iface, key) is not None:
             doc[key] = getattr(iface, key)
     addresses = []
@@ -379,6 +384,7 @@ def _host_doc(draft: Draft, ns: str, ctx: dict[str, Any]) -> dict[str, Any]:
     if interfaces:
         doc["interfaces"] = interfaces
     for key, items, parser in (
+        ("nexthops", host.nexthops, parse_nexthop),
         ("routes", host.routes, parse_route),
         ("rules", host.rules, parse_rule),
         ("neighbours", host.neighbours, parse_neigh),

@@ -132,7 +132,7 @@ def topology_text(result: ImportResult, name: str, source: str) -> str:
         if "interfaces" in spec:
             body.append("    interfaces:")
             body += [f"      {n}: {_flow(i)}" for n, i in spec["interfaces"].items()]
-        for key in ("routes", "rules", "neighbours"):
+        for key in ("nexthops", "routes", "rules", "neighbours"):
             if key in spec:
                 body.append(f"    {key}:")
                 body += [f"      - {_flow(line)}" for line in spec[key]]

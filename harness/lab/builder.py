@@ -262,6 +262,14 @@ def build(
             if iface.mtu is not None:
                 with _item(*at, "mtu"):
                     link_set(ns, "set", LinkSetSpec(dev=ifname, mtu=iface.mtu))
+            if iface.txqueuelen is not None:  # IFLA_TXQLEN, as `ip link set IF txqueuelen N`
+                qlen = iface.txqueuelen
+                with _item(*at, "txqueuelen"):
+                    guarded(
+                        ns,
+                        f"ip link set {ifname} txqueuelen {qlen}",
+                        functools.partial(ns.ipr.link, "set", index=index, txqlen=qlen),
+                    )
             for n, address in enumerate(iface.addresses):
                 with _item(*at, "addresses", n):
                     addr(ns, "add", AddrSpec(address=address, dev=ifname))

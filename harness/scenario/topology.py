@@ -71,6 +71,12 @@ class Interface(Strict):
     mtu: int | None = Field(
         default=None, ge=1, le=65535, description="the link's MTU (`ip link set IF mtu N`)"
     )
+    txqueuelen: int | None = Field(
+        default=None,
+        ge=0,
+        le=0xFFFFFFFF,
+        description="the link's transmit queue length (`ip link set IF txqueuelen N`)",
+    )
     up: bool = Field(default=True, description="set the link up")
 
     @field_validator("addresses")

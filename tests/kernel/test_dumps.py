@@ -152,12 +152,7 @@ def test_a_captured_dump_imports_into_the_state_it_shows(host_untouched: None) -
     assert host["interfaces"]["eth0"]["link"] == "host.eth1"
     assert host["interfaces"]["br0"]["kind"] == "bridge"
     assert host["neighbours"] == ["192.0.2.5 lladdr 02:00:00:00:00:05 dev eth0 nud permanent"]
-    # MTU: the importer leaves it out until `ip link set ... mtu` is translated (issue 20,
-    # item 3); the comparison says so, and nothing else.
-    assert _built_differences(text, "captured") in (
-        [],
-        ["link eth0: mtu 1400 in the dump, 1500 here"],
-    )
+    assert _built_differences(text, "captured") == []
 
 
 @pytest.mark.parametrize("listing", DUMPS)
@@ -172,7 +167,6 @@ EXPECTED_DIFFERENCES: dict[str, list[str]] = {
     "qa-policy-routing.txt": [],
     "qa-ipv6.txt": [],
     "qa-ip-addr-route.txt": [
-        "link eth1: mtu 9000 in the dump, 1500 here",
         # NetworkManager's `noprefixroute` address comes with its own prefix route (metric
         # 100); a topology's address makes the kernel's (no metric).
         "IPv4 route 192.0.2.0/24 dev eth0 src 192.0.2.20 table main metric 100:"

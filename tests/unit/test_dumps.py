@@ -192,3 +192,16 @@ def test_another_namespaces_state_is_not_the_machines() -> None:
         "10.1.1.2 via 10.1.2.1 dev veth3 src 10.1.2.2 uid 0\n"
     )
     assert find_blocks(text) == []
+
+
+def test_a_show_command_without_output_stays_a_command_and_ip_l_s_is_link_set() -> None:
+    """A script's `ip route show` (nothing pasted after it) is reported as showing state,
+    never blanked unsaid; `ip -ne a l s dev e0 up` is iproute2's `link set`, no dump."""
+    text = "ip netns add a\nip -n a link add v0 type veth peer name v1\nip route show\n"
+    text += "ip -ne a l s dev v0 up\nip -n a addr add 192.0.2.1/24 dev v0\n"
+    result = import_listing(text, "l.sh")
+    assert result.dump is None
+    assert [(e.line, e.outcome, e.reason) for e in result.entries if e.line == 3] == [
+        (3, "ignored", "shows state")
+    ]
+    assert result.topology.hosts["a"].interfaces["v0"].up

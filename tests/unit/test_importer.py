@@ -374,9 +374,10 @@ def test_import_writes_a_topology_that_loads_and_a_skeleton_and_never_overwrites
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert f"wrote {tmp_path / 'router.yaml'} (3 hosts)" in out
-    assert "line 54: `ip -n $ns2 link set veth2 mtu 1400`: `mtu 1400` left out" in out
+    assert "line 54" not in out  # `ip -n $ns2 link set veth2 mtu 1400` is translated
     topology = load_topology("router", tmp_path)
     assert set(topology.hosts) == {"ns1", "ns2", "rtr"}
+    assert topology.hosts["ns2"].interfaces["veth2"].mtu == 1400
     text = (tmp_path / "router.yaml").read_text()
     assert "#   172.16.1.0/24 -> 192.0.2.0/24 (first on line 34)" in text
     doc = yaml.safe_load(skeleton.read_text())
