@@ -221,6 +221,18 @@ def _check_can_prove(result: ImportResult, replays: list[Replay]) -> None:
             f"line {line} (`{' '.join(text.split())[:60]}`) is not replayed: {why}{more}; "
             "the import cannot be proven"
         )
+    # A line the importer could not read (a variable it cannot know, a program it does not
+    # translate) may change what the listing builds, and the replay cannot run what the
+    # reader could not expand: the two sides would agree by both lacking it.
+    unread = [e for e in result.entries if e.outcome == "unsupported"]
+    if unread:
+        first = unread[0]
+        more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
+        raise CannotProve(
+            f"line {first.line} (`{' '.join(first.text.split())[:60]}`) was not translated "
+            f"({first.reason}){more}: what it does cannot be proven; the import cannot be "
+            "proven"
+        )
     capabilities = effective_capabilities()
     if not all(capabilities >> cap & 1 for cap in (CAP_NET_ADMIN, CAP_SYS_ADMIN)):
         raise CannotProve(

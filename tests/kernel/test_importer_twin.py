@@ -121,6 +121,10 @@ def test_a_line_the_importer_leaves_out_is_a_difference(host_untouched: None) ->
     """An `ip` line the importer does not translate but iproute2 applies is found."""
     result = import_listing(NET_A + "ip -n a addr add 192.0.2.9/24 dev v0 noprefixroute\n", "x")
     assert any(e.line == 7 and e.outcome == "unsupported" for e in result.entries)
+    with pytest.raises(CannotProve, match=r"line 7 .* was not translated"):
+        prove(result)
+    # Were the importer to say nothing of the line, the replay still finds what it builds.
+    result.entries = [e for e in result.entries if e.line != 7]
     local = (
         "local 192.0.2.9 dev v0 flags [] prefsrc 192.0.2.1 protocol kernel scope host table local"
     )
@@ -149,3 +153,14 @@ def test_what_could_reach_outside_the_twin_is_refused_and_never_run(
     with pytest.raises(CannotProve, match=r"line 7 .* is not replayed: .*cannot be proven") as exc:
         prove(result)
     assert why in str(exc.value)
+
+
+def test_a_line_neither_side_can_read_is_no_proof(host_untouched: None) -> None:
+    """broadcast_pmtu.sh's shape: a route replaced with words read from `ip route show`
+    output.  The reader cannot expand them, so neither the topology nor the replay has
+    the new route, and they agree: that agreement proves nothing, and is refused."""
+    text = NET_A + 'read -r -a ENTRY <<< "$(ip -n a route show table local type broadcast)"\n'
+    text += 'ip -n a route del "${ENTRY[@]}"\nip -n a route add "${ENTRY[@]}" mtu 1500\n'
+    result = import_listing(text, "broadcast.sh")
+    with pytest.raises(CannotProve, match=r"line 7 .* was not translated .*\(and 1 more\)"):
+        prove(result)
