@@ -177,6 +177,11 @@ def _translator(shown: frozenset[Command]) -> episodes.Translator:
         except Unsupported as exc:
             if command in shown and "File exists" in str(exc):
                 raise Ignored("set up already by the listing's commands") from None
+            if shown and "File exists" in str(exc):
+                # The dumps' commands stand where the first dump is: a command between two
+                # dumps finds what the later dump shows made already (as iproute2 would
+                # refuse it, it changes nothing).
+                raise Ignored(f"set up already from the pasted output ({exc})") from None
             raise
 
     return translate

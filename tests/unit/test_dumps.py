@@ -205,3 +205,21 @@ def test_a_show_command_without_output_stays_a_command_and_ip_l_s_is_link_set() 
         (3, "ignored", "shows state")
     ]
     assert result.topology.hosts["a"].interfaces["v0"].up
+
+
+def test_a_command_between_two_dumps_is_not_read_twice() -> None:
+    """A Q&A answer: `ip addr show`, then the `ip route add ... src` it explains, then `ip
+    route` showing that route: the route is set up once (the dumps' commands stand where
+    the first dump is, so the command finds it made, as iproute2 would: File exists)."""
+    text = "$ ip addr show eth0\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n"
+    text += "    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff\n"
+    text += "    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0\n"
+    text += "    inet 10.0.0.6/24 scope global secondary eth0\n"
+    text += "$ sudo ip route add 172.16.5.0/24 via 10.0.0.1 dev eth0 src 10.0.0.6\n"
+    text += "$ ip route\n10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.5\n"
+    text += "172.16.5.0/24 via 10.0.0.1 dev eth0 src 10.0.0.6\n"
+    result = import_listing(text, "qa.txt")
+    assert [e.outcome for e in result.entries if e.line == 6] == ["ignored"]
+    assert result.document["hosts"]["host"]["routes"] == [
+        "198.51.100.0/24 via 192.0.2.1 dev eth0 src 192.0.2.6"
+    ]
