@@ -12,9 +12,10 @@ condition, arithmetic) is not followed, and every line of it is listed.
 from __future__ import annotations
 
 import fnmatch
+import operator as op
 import re
 from collections import ChainMap
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 
 from harness.importer.shell_words import Budget, expand
 from harness.importer.split import split_words
@@ -104,6 +105,18 @@ def case_branches(body: list[Segment]) -> tuple[str, list[tuple[list[str], list[
     return word, branches
 
 
+# test(1)'s integer comparisons; a word that is no integer is an error there: not plain.
+_NUMERIC: dict[str, Callable[[int, int], bool]] = {
+    "-eq": op.eq,
+    "-ne": op.ne,
+    "-lt": op.lt,
+    "-le": op.le,
+    "-gt": op.gt,
+    "-ge": op.ge,
+}
+_INTEGER = re.compile(r"[-+]?\d{1,18}")
+
+
 def test(
     condition: str, variables: MutableMapping[str, str], budget: Budget | None = None
 ) -> tuple[bool | None, list[str]]:
@@ -131,6 +144,10 @@ def test(
         return None, empty
     if len(words) == 3 and words[1] in _TESTS:
         value = (words[0] == words[2]) != (words[1] == "!=")
+    elif (
+        len(words) == 3 and words[1] in _NUMERIC and all(_INTEGER.fullmatch(w) for w in words[::2])
+    ):
+        value = _NUMERIC[words[1]](int(words[0]), int(words[2]))
     elif len(words) == 2 and words[0] in ("-n", "-z"):
         value = bool(words[1]) == (words[0] == "-n")
     elif len(words) == 1:

@@ -112,3 +112,14 @@ def test_mapped_addresses_masks_and_special_ones_are_replayed() -> None:
     assert replay.refused == []
     assert all("10.1.0.2/24" not in s.argv for s in replay.steps)  # mapped
     assert any("255.255.255.0" in s.argv for s in replay.steps)  # a mask: kept
+
+
+def test_a_root_check_and_integer_tests_are_followed_as_test_1_does() -> None:
+    """Selftests start with `if [ "$(id -u)" -ne 0 ]; then echo SKIP; exit $ksft_skip; fi`:
+    an import is proven as root, so the branch is not taken, and nothing is left unread."""
+    text = 'if [ "$(id -u)" -ne 0 ]; then\n\techo "SKIP: Need root"\n\texit 4\nfi\n'
+    text += "N=3\nif [ $N -gt 2 ]; then\n" + NET + "fi\n"
+    result = import_listing(text, "l.sh")
+    assert [e for e in result.entries if e.outcome == "unsupported"] == []
+    assert "a" in result.topology.hosts
+    assert all(step.line != 2 for step in plan(result.listing.commands, result.address_map).steps)
