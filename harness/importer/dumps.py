@@ -12,6 +12,8 @@ harness/importer/dump_setup.py's business.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -176,6 +178,13 @@ class DumpState:
 
 def show_command(text: str) -> Block | None:
     """The dump a command line announces (`ip -6 r show table 100`, `sudo ip a`), else None."""
+    found = _announced(text)
+    return None if found is None else dataclasses.replace(found)  # the caller fills it in
+
+
+# A listing repeats its lines (loops, functions pasted out): each distinct one read once.
+@functools.lru_cache(maxsize=4096)
+def _announced(text: str) -> Block | None:
     try:
         words = strip_sudo(split_words(text))
     except ValueError:
@@ -237,6 +246,7 @@ def _shape(line: str) -> str | None:
 _FIRST_WORD = re.compile(r"^[$#>\s]*(?:sudo\s+(?:-\S+\s+)*)?([^\s;&|]+)")
 
 
+@functools.lru_cache(maxsize=4096)
 def _commandish(line: str) -> bool:
     """Whether a line reads as a command (`$ip -n a rule`, `sudo tc ...`), prompt or not."""
     try:
