@@ -1,8 +1,13 @@
 """pytest plugin: every case of every scenario file is a test item.
 
-Collection, selection (-k), parallelism (-n, pytest-xdist), JUnit XML and
-reporting are pytest's own; this plugin turns YAML cases into items and runs
-them through `harness.case.runner`.  Each case's record travels with its test
+Collection, selection (-k, --lf, --sw), parallelism (-n, pytest-xdist), JUnit
+XML and reporting are pytest's own; this plugin turns YAML cases into items and
+runs them through `harness.case.runner`.  A refuted or changed claim is a test
+that passes (the kernel did what the case records; the exit status is as for
+a pass) with an outcome of its own in pytest's words: REFUTED or CHANGED in
+`-v`, R or C in the progress line, "2 refuted, 1 changed" in the closing line
+(pytest_report_teststatus).  pytest's --junitxml file gets the harness's test
+case of each case (harness/outputs/junit.py, `graft`).  Each case's record travels with its test
 report (an attribute pytest and xdist carry from worker to controller), so the
 controller alone keeps the records: it stores each as it arrives
 (records/KERNEL/SCENARIO/CASE.json), gives a case whose worker crashed an
@@ -37,8 +42,8 @@ from harness.lab import requirements
 from harness.lab.neighbour_timers import MODE_VARIABLE
 from harness.outputs.console import RunConsole
 from harness.outputs.formats import FORMATS
-from harness.outputs.headline import headline
-from harness.outputs.report import render_case_text, write_report
+from harness.outputs.junit import NODE_PROPERTY, graft, shown
+from harness.outputs.report import write_report
 from harness.outputs.sink import Sink
 from harness.outputs.summary import write_summary
 from harness.runs.compare import kernel_differences
@@ -55,6 +60,9 @@ from harness.scenario.footprint import over_limits, raise_fd_limit
 _RUN_DIR = pytest.StashKey[Path]()
 _GATEWAYS = pytest.StashKey[list[Gateway]]()  # a kernel matrix's kernels
 RECORD_ATTRIBUTE = "harness_record"  # the record (JSON) a case's call report carries
+VERDICT_ATTRIBUTE = "harness_verdict"  # and its verdict, for pytest_report_teststatus
+# A claim the kernel answers otherwise, in pytest's words: category, letter, word (-v).
+FINDING_WORDS = {"refuted": ("R", "REFUTED"), "changed": ("C", "CHANGED")}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -219,7 +227,13 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     in a folder is when it has a top-level `cases:` key, wherever it lives."""
     named = file_path.suffix in (".yaml", ".yml") and parent.session.isinitpath(file_path)
     if named or is_scenario_file(file_path):
-        return ScenarioFile.from_parent(parent, path=file_path)
+        # A file outside the rootdir: pytest would name it by its path below the initial
+        # path given (the file itself: "", its cases `::CASE`); its real path instead,
+        # which --lf, -k and a CI's JUnit view can use.
+        root = parent.config.rootpath
+        outside = not file_path.is_relative_to(root)
+        nodeid = str(file_path.absolute()) if outside else None
+        return ScenarioFile.from_parent(parent, path=file_path, nodeid=nodeid)
     return None
 
 
@@ -243,7 +257,7 @@ class CaseFailed(Exception):
     after a first line naming the fields that differ (what CI test views show first)."""
 
     def __init__(self, record: CaseRecord) -> None:
-        super().__init__(f"{headline(record)}\n{render_case_text(record)}")
+        super().__init__(shown(record))
         self.record = record
 
 
@@ -285,18 +299,12 @@ class CaseItem(pytest.Item):
             # never receive it.  Then the marker goes: the case has its record.
             write_record(run_dir, record)
             marker.unlink(missing_ok=True)
-        errnos = [a.outcome.errno for a in record.observed.acts] if record.observed else []
-        self.user_properties += [
-            ("kernel", record.kernel),
-            ("verdict", record.verdict),
-            ("errno", ", ".join(errnos)),
-            ("article", record.article),
-        ]
         if record.verdict == "skip":
             pytest.skip(record.message)
         # A refuted or changed claim is a finding, and the kernel did exactly what the
-        # case records: the test passes, and says so (properties, summary, --harness-junit)
-        # rather than hiding among skips as an xfail would in CI test views.
+        # case records: the test passes, with an outcome of its own (REFUTED, CHANGED:
+        # pytest_report_teststatus), rather than hiding among skips as an xfail would in
+        # CI test views, or failing the run.
         if record.verdict in ("fail", "error"):
             raise CaseFailed(record)
 
@@ -318,7 +326,26 @@ def pytest_runtest_makereport(
     record = getattr(item, "record", None)
     if call.when == "call" and isinstance(record, CaseRecord):
         setattr(report, RECORD_ATTRIBUTE, record.to_json())
+        setattr(report, VERDICT_ATTRIBUTE, record.verdict)
+        # pytest's --junitxml writes it as a property of the item's test case: the mark
+        # HarnessRun's `graft` replaces that test case by (harness/outputs/junit.py).
+        if (NODE_PROPERTY, item.nodeid) not in item.user_properties:
+            item.user_properties.append((NODE_PROPERTY, item.nodeid))
+            report.user_properties = list(item.user_properties)
     return report
+
+
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    """A refuted or changed claim in pytest's words: its own category (counted in the
+    closing line), letter and word; the report's outcome stays `passed` (exit status)."""
+    del config
+    verdict = getattr(report, VERDICT_ATTRIBUTE, None)
+    if report.when == "call" and report.passed and verdict in FINDING_WORDS:
+        letter, word = FINDING_WORDS[verdict]
+        return verdict, letter, (word, {"yellow": True})
+    return None
 
 
 def _now() -> str:
@@ -335,6 +362,7 @@ class HarnessRun:
         self.clock = time.monotonic()
         self.ended: dict[str, tuple[float, float]] = {}  # kernel: its first and last case's end
         self.records: dict[tuple[str, str, str], CaseRecord] = {}
+        self.by_node: dict[str, list[CaseRecord]] = {}  # for pytest's --junitxml (graft)
         # Every output format asked for (harness/outputs/formats.py), opened now.
         self.sinks: list[Sink] = [
             output.sink(path)
@@ -375,7 +403,9 @@ class HarnessRun:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         carried = getattr(report, RECORD_ATTRIBUTE, None)
         if isinstance(carried, str):
-            self._keep(CaseRecord.from_json(carried, f"the report of {report.nodeid}"), stored=True)
+            record = CaseRecord.from_json(carried, f"the report of {report.nodeid}")
+            self.by_node.setdefault(report.nodeid, []).append(record)
+            self._keep(record, stored=True)
         elif report.failed and report.when not in ("setup", "call", "teardown"):
             # xdist's report for a case whose worker died while running it.
             node = getattr(report, "node", None)
@@ -414,6 +444,11 @@ class HarnessRun:
         )
         for sink in self.sinks:
             sink.close(run, records)
+        xmlpath = self.config.getoption("xmlpath", None)  # pytest's --junitxml, written now
+        if xmlpath and self.by_node:
+            junitxml = Path(os.path.expandvars(xmlpath)).expanduser()
+            if junitxml.is_file():
+                graft(junitxml, self.by_node)
         if not records:
             if interrupted:
                 print("interrupted before any case ran: nothing to record", file=sys.stderr)

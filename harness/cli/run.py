@@ -107,6 +107,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         "--rootdir",
         rootdir,
         *DATA_ONLY,
+        # No .pytest_cache: its folder would be the rootdir above (the clone, a downloaded
+        # folder, `/`), and a run writes nothing outside its run folder.  Plain pytest
+        # keeps its cache (--lf, --sw).
         "-p",
         "no:cacheprovider",
         "--pcaps",

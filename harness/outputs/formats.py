@@ -51,8 +51,8 @@ FORMATS = (
     Format(
         "--junit",
         "write JUnit XML at the end: a suite per kernel, classname the scenario, refuted and "
-        "changed claims as passed tests that say so, failures naming the fields that differ "
-        "('-': stdout)",
+        "changed claims as passed tests named so (REFUTED, CHANGED) with the kernel's answer "
+        "in their output, a failure's body the `show` view ('-': stdout)",
         JUnit,
         option="--harness-junit",
     ),

@@ -31,6 +31,7 @@ from harness.outputs.summary import write_summary
 from harness.outputs.tap import Tap
 from harness.runs.store import RESULTS_MAX_BYTES, write_record, write_results
 from tests.conftest import needs_root
+from tests.junit_schema import schema_errors
 from tests.unit.test_report import record
 
 PROJECT = Path(__file__).parents[2]
@@ -473,6 +474,7 @@ def test_tap_and_junit_escape_and_junit_stays_xml(tmp_path: Path) -> None:
     raw = (tmp_path / "j.xml").read_text()
     assert not any(c in raw for c in RAW)
     root = ET.fromstring(raw)  # well-formed XML 1.0
+    assert schema_errors(tmp_path / "j.xml") == []  # and what CI servers read
     names = [case.get("name") for case in root.iter("testcase")]
     assert "peer\\x1b[2J\\nx-fail" in names
     failure = next(root.iter("failure"))
