@@ -1,4 +1,4 @@
-"""Command line: `harness run | list | bench | show | report | compare | clean | doctor`,
+"""Command line: `harness run | list | bench | peer | show | report | compare | clean | doctor`,
 `harness kernels fetch|list`, `harness import | new`.
 
 `run` is pytest with this project's plugin (so -k, -n and JUnit XML behave as
@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from harness.case.record import RecordError
-from harness.cli import bench, catalogue, doctor, run, runs
+from harness.cli import bench, catalogue, doctor, peer, run, runs
 from harness.core.display import one_line
 from harness.core.env import kernel_release
 from harness.core.run_folder import RunFolderError
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    for verbs in (run, catalogue, bench, runs, doctor):
+    for verbs in (run, catalogue, bench, peer, runs, doctor):
         verbs.register(sub)
     register_kernels(sub)  # `harness kernels fetch|list` (harness/guests/cli.py)
     register_importer(sub)  # `harness import` and `harness new` (harness/importer/cli.py)

@@ -1,0 +1,93 @@
+"""`harness peer`: reading a selftest's check lines, and the side file that maps them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.cli.peer import ScriptCheck, agree, load_peer_file, parse_checks
+
+# What the net selftests print (icmp_redirect.sh's log_section and log_test; fib_rule_tests.sh
+# indents its lines and, in older versions, heads a section `TEST SECTION: ...`).
+OUTPUT = """\
+
+###########################################################################
+Legacy routing
+###########################################################################
+
+TEST: IPv4: redirect exception                                      [ OK ]
+Error: Basic connectivity is broken
+TEST: IPv6: redirect exception                                      [FAIL]
+TEST SECTION: IPv4 fib rule
+    TEST: rule4 check: oif redirect to table                          [ OK ]
+    TEST: rule4 check: tos 0x20 no redirect to table                  [XFAIL]
+TEST: a check                                                       [SKIP]
+TEST: IPv4 [ OK ] inside the text                                   [ OK ]
+not a TEST: line at all  [ OK ]
+Tests passed:  3
+"""
+
+
+def test_check_lines_are_read_under_their_section() -> None:
+    timed = [(float(n), line) for n, line in enumerate(OUTPUT.splitlines())]
+    checks = list(parse_checks(timed, ["Legacy routing", "IPv4 fib rule"]))
+    assert [(c.section, c.text, c.verdict) for c in checks] == [
+        ("Legacy routing", "IPv4: redirect exception", "OK"),
+        ("Legacy routing", "IPv6: redirect exception", "FAIL"),
+        ("IPv4 fib rule", "rule4 check: oif redirect to table", "OK"),
+        ("IPv4 fib rule", "rule4 check: tos 0x20 no redirect to table", "XFAIL"),
+        ("IPv4 fib rule", "a check", "SKIP"),
+        ("IPv4 fib rule", "IPv4 [ OK ] inside the text", "OK"),
+    ]
+    # seconds since the previous check line (line numbers stand for seconds here)
+    assert checks[0] == ScriptCheck("Legacy routing", "IPv4: redirect exception", "OK", 5.0)
+    assert checks[1].seconds == 2.0
+
+
+def test_unknown_headings_leave_the_section_as_it_was() -> None:
+    lines = [(0.0, "Legacy routing"), (1.0, "TEST: x  [ OK ]")]
+    assert [c.section for c in parse_checks(lines, [])] == [""]
+
+
+@pytest.mark.parametrize(
+    ("script", "scenario", "same"),
+    [
+        ("OK", "pass", True),
+        ("OK", "fail", False),
+        ("FAIL", "fail", True),
+        ("FAIL", "refuted", True),
+        ("XFAIL", "changed", True),
+        ("FAIL", "pass", False),
+        ("FAIL", "skip", False),
+        (None, "skip", True),
+        (None, "pass", False),
+        ("SKIP", "skip", True),
+        ("OK", "error", False),
+    ],
+)
+def test_verdicts_agree(script: str | None, scenario: str, same: bool) -> None:
+    assert agree(script, scenario) is same  # type: ignore[arg-type]
+
+
+def test_a_bad_side_file_is_one_line(tmp_path: Path) -> None:
+    side = tmp_path / "x.sh.peer.yaml"
+    side.write_text("script: x.sh\nchecks: [{test: t, case: '../etc/passwd'}]\n")
+    with pytest.raises(ValueError, match=r"x.sh.peer.yaml: checks.0.case: String should match"):
+        load_peer_file(side)
+    side.write_text("script: x.sh\nchecks: [{test: t, case: a/b, extra: 1}]\n")
+    with pytest.raises(ValueError, match=r"checks\.0\.extra: Extra inputs are not permitted"):
+        load_peer_file(side)
+
+
+def test_the_catalogue_side_file_names_existing_cases() -> None:
+    from harness.cli.peer import CATALOGUE
+    from harness.scenario import load_scenario
+
+    for side_path in sorted(CATALOGUE.glob("*.peer.yaml")):
+        side = load_peer_file(side_path)
+        assert side.checks
+        for check in side.checks:
+            name, case_id = check.case.split("/")
+            load_scenario(side_path.parent / f"{name}.yaml").case(case_id)
+            assert check.section in side.sections
