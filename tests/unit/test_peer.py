@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli.peer import ScriptCheck, agree, load_peer_file, parse_checks
+from harness.cli.peer import (
+    CheckCase,
+    PeerFile,
+    ScriptCheck,
+    ScriptRun,
+    _report,
+    agree,
+    load_peer_file,
+    parse_checks,
+)
 
 # What the net selftests print (icmp_redirect.sh's log_section and log_test; fib_rule_tests.sh
 # indents its lines and, in older versions, heads a section `TEST SECTION: ...`).
@@ -91,3 +100,28 @@ def test_the_catalogue_side_file_names_existing_cases() -> None:
             name, case_id = check.case.split("/")
             load_scenario(side_path.parent / f"{name}.yaml").case(case_id)
             assert check.section in side.sections
+
+
+def test_a_case_that_skips_here_is_neither_agreement_nor_difference(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A VRF check on a kernel without VRF: the case skips, the script (which does not
+    notice) says FAIL; neither is the kernel's answer, so the run is not a difference."""
+    side = PeerFile(
+        script="s.sh",
+        checks=[
+            CheckCase(test="plain", case="a/plain"),
+            CheckCase(test="in a vrf", case="a/vrf"),
+        ],
+    )
+    ran = ScriptRun(
+        [ScriptCheck("", "plain", "OK", 0.5), ScriptCheck("", "in a vrf", "FAIL", 0.5)],
+        1.0,
+        1,
+        [],
+    )
+    status = _report(side, ran, {"a/plain": ("pass", 0.1), "a/vrf": ("skip", 0.0)}, 0.1)
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "1 of 2 mapped checks agree, 0 differ, 1 not compared" in out
+    assert "(not compared: the case skips here)" in out and "differs" not in out
