@@ -30,7 +30,7 @@ def autocomplete(parser: argparse.ArgumentParser) -> None:
     if "_ARGCOMPLETE" not in os.environ:
         return
     try:
-        import argcomplete
+        import argcomplete  # type: ignore[import-not-found, unused-ignore]  # optional
     except ImportError:
         # Removed since the shell's script was made: no answer, and no run of the
         # command line the shell is still typing (the shell falls back to file names).
@@ -41,7 +41,7 @@ def autocomplete(parser: argparse.ArgumentParser) -> None:
 def cmd_completion(args: argparse.Namespace) -> int:
     """Print the script that makes SHELL complete `harness` (argcomplete's)."""
     try:
-        import argcomplete
+        import argcomplete  # type: ignore[import-not-found, unused-ignore]  # optional
     except ImportError:
         print(NO_ARGCOMPLETE, file=sys.stderr)
         return 1

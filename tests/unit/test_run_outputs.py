@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.case.record import CaseRecord
 from harness.case.verdict import judge
@@ -22,6 +23,7 @@ from harness.scenario import ChangedIn, load_scenario
 from harness.scenario.expect import Comparison
 from tests.unit.test_report import page, record
 
+REPOSITORY = Path(__file__).resolve().parents[2]  # the checkout: .github/ is not packaged
 ROWS = [Comparison(field="errno", label="errno", expected="ok", observed="EPERM", ok=False)]
 
 
@@ -111,3 +113,15 @@ def test_a_failure_says_why_in_its_message() -> None:
         f"{r.label}: expected {r.expected}, observed {r.observed}" in judgement.message
         for r in differing
     )
+
+
+def test_the_example_workflow_publishes_the_junit_report_it_writes() -> None:
+    workflow = yaml.safe_load((REPOSITORY / ".github" / "workflows" / "harness.yml").read_text())
+    steps = workflow["jobs"]["test"]["steps"]
+    run = next(s for s in steps if "--junit" in s.get("run", ""))
+    written = run["run"].split("--junit ", 1)[1].split()[0]
+    # written inside the container's results/, the folder mounted from the runner's
+    assert written.startswith("results/") and "$PWD/results:/opt/harness/results" in run["run"]
+    report = next(s for s in steps if "junit-report" in s.get("uses", ""))
+    assert report["with"]["report_paths"] == written and report["if"] == "always()"
+    assert workflow["jobs"]["test"]["permissions"]["checks"] == "write"
