@@ -130,7 +130,7 @@ class RunConsole:
             for n, verdict in enumerate(v for v in VERDICTS if mine[v]):
                 text.append(", " if n else "")
                 text.append(f"{mine[verdict]} {verdict}", style=STYLES[verdict])
-            self.console.print(text)
+            self._print(text)
         if interrupted:
             self.console.print(
                 Text("interrupted: the cases not reached are not counted", style="bold yellow")
@@ -153,8 +153,8 @@ class RunConsole:
         return text
 
     def _print(self, text: Text) -> None:
-        """A verdict line: wrapped by no one outside a terminal (soft wrap: rich neither
-        wraps nor crops a line longer than its width)."""
+        """A verdict or count line: wrapped by no one outside a terminal (soft wrap: rich
+        neither wraps nor crops a line longer than its width)."""
         self.console.print(text, soft_wrap=not self.terminal)
 
     def progress(self) -> str:

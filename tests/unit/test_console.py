@@ -84,6 +84,17 @@ def test_in_a_log_no_line_is_cut_and_every_finding_is_printed_as_it_ends() -> No
     assert lines[-1] == "3 cases on 6.1.0-test: 1 pass, 1 refuted, 1 fail"
 
 
+def test_in_a_log_the_counts_of_a_long_kernel_name_stay_on_one_line() -> None:
+    out = io.StringIO()
+    view = RunConsole(Console(file=out, width=80, force_terminal=False, color_system=None))
+    kernel = "6.18.44-" + "long-release-name-" * 4 + "amd64"
+    records = [record(v, kernel=kernel) for v in ("pass", "fail", "error", "skip")]
+    view.close(records, interrupted=False)
+    assert out.getvalue().splitlines()[-1] == (
+        f"4 cases on {kernel}: 1 pass, 1 fail, 1 error, 1 skip"
+    )
+
+
 class _Lines(io.StringIO):
     """A log that says when a progress line has been written to it."""
 
