@@ -440,7 +440,7 @@ class HarnessRun:
             interrupted=interrupted,
             kernels=[kernel_run(g, self.ended.get(g.release)) for g in self.gateways]
             or [seen_kernel_run(k, self.ended[k]) for k in sorted(self.ended, key=version_tuple)],
-            command=shlex.join(["pytest", *sys.argv[1:]]),
+            command=invoked_command(sys.argv, self.config.invocation_params.args),
         )
         for sink in self.sinks:
             sink.close(run, records)
@@ -495,6 +495,18 @@ class HarnessRun:
         tr.write_line(f"results: {self.run_dir / 'results.json'}")
         tr.write_line(f"report:  {self.run_dir / 'report.html'}")
         tr.write_line(f"summary: {self.run_dir / 'summary.md'}")
+
+
+def invoked_command(argv: list[str], pytest_args: tuple[str, ...] | list[str]) -> str:
+    """The command that reruns this run, shell-quoted, as it was typed: the program and its
+    arguments (`harness run ...`, `pytest ...`; `python -m X` stays so), not the arguments
+    `harness run` hands pytest; pytest's arguments when there is no command line."""
+    if not argv or not argv[0]:
+        return shlex.join(["pytest", *pytest_args])
+    head = [argv[0]]
+    if Path(argv[0]).name == "__main__.py":  # python -m pytest, python -m harness
+        head = [sys.executable, "-m", Path(argv[0]).parent.name]
+    return shlex.join([*head, *argv[1:]])
 
 
 def _crash_record(report: pytest.TestReport, kernel: str) -> CaseRecord | None:

@@ -72,6 +72,16 @@ def passed(rows: list[Comparison]) -> bool:
     return all(row.ok for row in rows)
 
 
+def _differs(rows: list[Comparison]) -> str:
+    """`the kernel does not do what the claim says: errno: expected ok, observed EPERM; ...`"""
+    fields = "; ".join(
+        f"{row.label}: expected {row.expected}, observed {row.observed}"
+        for row in rows
+        if not row.ok
+    )
+    return f"the kernel does not do what the claim says: {fields}"
+
+
 @dataclass(frozen=True)
 class Judgement:
     """A case's verdict, why, and the rows it rests on."""
@@ -123,7 +133,10 @@ def judge(case: Case, obs: Observation, release: str = "") -> Judgement:
         )
         return Judgement("fail", message, kernel_rows, claim_rows)
     if not case.refuted:
-        return Judgement("pass" if passed(claim_rows) else "fail", "", claim_rows, [])
+        if passed(claim_rows):
+            return Judgement("pass", "", claim_rows, [])
+        # Every non-pass says why in its message (results/README.md): here, the fields.
+        return Judgement("fail", _differs(claim_rows), claim_rows, [])
     kernel_rows = [
         row
         for i, act in enumerate(acts)

@@ -1,5 +1,6 @@
+# PYTHON_ARGCOMPLETE_OK (argcomplete's global completion looks for this mark)
 """Command line: `harness run | list | bench | peer | show | report | compare | clean | doctor`,
-`harness kernels fetch|list`, `harness import | new`.
+`harness kernels fetch|list`, `harness import | new`, `harness completion | man`.
 
 `run` is pytest with this project's plugin (so -k, -n and JUnit XML behave as
 pytest users expect); `list` reads the catalogue; `bench` times cases one after
@@ -15,7 +16,7 @@ import sys
 from typing import Any
 
 from harness.case.record import RecordError
-from harness.cli import bench, catalogue, doctor, peer, run, runs
+from harness.cli import bench, catalogue, doctor, peer, run, runs, shell
 from harness.core.display import one_line
 from harness.core.env import kernel_release
 from harness.core.run_folder import RunFolderError
@@ -63,13 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
         verbs.register(sub)
     register_kernels(sub)  # `harness kernels fetch|list` (harness/guests/cli.py)
     register_importer(sub)  # `harness import` and `harness new` (harness/importer/cli.py)
+    shell.register(sub)  # `harness completion` and `harness man`, derived from this parser
+    parser.set_defaults(root_parser=parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `harness` console script and `python -m harness`."""
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `harness list | head` ends quietly
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    shell.autocomplete(parser)  # the shell asking for completions: answered, and exit
+    args = parser.parse_args(argv)
     try:
         return int(args.func(args))
     except (ScenarioError, RecordError, RunFolderError, FileNotFoundError, ValueError) as exc:

@@ -75,7 +75,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"{what} {args.case!r} in {run_dir}; "
             f"{'candidates' if found else 'closest'}: {', '.join(listing) or '(none)'}",
         )
-    print(render_case_text(found[0]))
+    print(render_case_text(found[0], run_dir))
     return 0
 
 

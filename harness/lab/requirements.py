@@ -138,20 +138,49 @@ def effective_capabilities() -> int:
     return 0
 
 
+def init_bounding_set() -> int | None:
+    """The CapBnd mask of this PID namespace's init, which a container engine's capability
+    set limits like ours (None: not readable, as under hidepid)."""
+    try:
+        status = Path("/proc/1/status").read_text()
+    except OSError:
+        return None
+    masks = [int(x.split()[1], 16) for x in status.splitlines() if x.startswith("CapBnd:")]
+    return masks[0] if masks else None
+
+
 def _lacking(capability: str | None, capabilities: int) -> str:
     if capability is None or capabilities >> CAPABILITY_BITS[capability] & 1:
         return ""
     return f"no {capability}"
 
 
-def advice(need: str, code: int, *, container: bool, capabilities: int) -> str:
-    """The one sentence that says what to do when `need`'s attempt failed with errno `code`."""
+def advice(
+    need: str,
+    code: int,
+    *,
+    container: bool,
+    capabilities: int,
+    init_capabilities: int | None = None,
+) -> str:
+    """The one sentence that says what to do when `need`'s attempt failed with errno `code`.
+
+    `init_capabilities`: the bounding set of the container's init (None: unknown).  A
+    capability the container's init has and this process lacks was dropped by whoever
+    started the process (setpriv, capsh, a service's bounding set), not by the container
+    engine: then, as on a host, the sentence speaks of this process, not of the container.
+    """
     row = NEEDS[need]
     name = errno_name(code)
-    why = _lacking(row.capability, capabilities) or (
+    lacking = _lacking(row.capability, capabilities)
+    why = lacking or (
         f"{name} although it has {row.capability}: a seccomp or LSM profile"
         if row.capability
         else name
+    )
+    dropped_here = bool(lacking) and (
+        not container
+        or (init_capabilities is not None and not _lacking(row.capability, init_capabilities))
     )
     fix = PRIVILEGED if container else "run it as root with all capabilities"
     if need == "tun":
@@ -167,9 +196,17 @@ def advice(need: str, code: int, *, container: bool, capabilities: int) -> str:
     if need == "sysctls" and code in (errno.EROFS, errno.EACCES):
         what = "read-only" if code == errno.EROFS else f"not writable ({name})"
         return f"/proc/sys is {what} in a new namespace: {fix}"
+    if code in (errno.EPERM, errno.EACCES) and dropped_here:
+        return (
+            f"this root process {row.refused} ({why}: dropped by what started it, such as "
+            "setpriv, capsh or a service's capability bounding set): start it with all of "
+            "root's capabilities"
+        )
     if code in (errno.EPERM, errno.EACCES):
-        where = "root in this container" if container else "this root process"
-        return f"{where} {row.refused} ({why}): {fix}"
+        if container:
+            return f"root in this container {row.refused} ({why}): {fix}"
+        # Outside a container, with the capability: a profile the process runs under.
+        return f"this root process {row.refused} ({why}): run it outside that profile"
     if need == "namespaces" and code == errno.ENOSPC:
         return "the limit of network namespaces is reached (ENOSPC): raise user.max_net_namespaces"
     if need == "namespaces" and code == errno.EINVAL:
@@ -248,7 +285,13 @@ def answers() -> dict[str, int]:
 def _finding(need: Need, code: int | None, container: bool, capabilities: int) -> Finding:
     if not code:
         return Finding(need, None, tried=code is not None)
-    sentence = advice(need.name, code, container=container, capabilities=capabilities)
+    sentence = advice(
+        need.name,
+        code,
+        container=container,
+        capabilities=capabilities,
+        init_capabilities=init_bounding_set() if container else None,
+    )
     return Finding(need, Problem(need, f"{need.tried}: {errno_name(code)}", sentence))
 
 

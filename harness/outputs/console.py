@@ -1,13 +1,18 @@
-"""What `harness run` shows in a terminal: a live progress line, then the findings.
+"""What `harness run` shows: a live progress line, then the findings.
 
 On a terminal: one status line, redrawn in place, with the count of each
 verdict so far, the case running now and an estimate of the time left; colour.
-Elsewhere (CI logs, a pipe): no redrawing and no colour.  A failure or error is
-printed as it happens; at the end, every case that is not a plain pass, grouped
-by verdict with failures first, then the counts per kernel.  Every verdict line
-fits the terminal's width (80 columns when there is none): ids and titles are
-cut at a word, never wrapped mid-word; the closing paths of the run's files are
-printed whole, to be copied.  Built on rich (colour, terminal detection,
+A failure or error is printed as it happens; every verdict line fits the
+terminal's width (at most 120 columns): ids and titles are cut at a word, never
+wrapped mid-word.
+Elsewhere (CI logs, a pipe): no redrawing, no colour, and no line is ever cut
+or wrapped (a log is read with grep and copied from): every case that is not a
+plain pass is printed whole as it ends, and a progress line (cases done of all,
+verdicts so far, seconds elapsed) every PROGRESS_EVERY_S seconds, so that a
+log that stops moving shows where.
+Both: at the end, every case that is not a plain pass, grouped by verdict with
+failures first, then the counts per kernel; the closing paths of the run's files
+are printed whole, to be copied.  Built on rich (colour, terminal detection,
 live display).  Ids, kernels and reasons come from scenario files: each is one
 line with its control characters escaped (display.one_line), so that no escape
 sequence from a file reaches the terminal.
@@ -15,6 +20,7 @@ sequence from a file reaches the terminal.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 
@@ -38,6 +44,7 @@ STYLES = {
     "skip": "dim",
 }
 DEFAULT_WIDTH = 80
+PROGRESS_EVERY_S = 5.0  # outside a terminal: how often the progress line is printed
 
 
 def fit(text: str, width: int) -> str:
@@ -52,8 +59,11 @@ def fit(text: str, width: int) -> str:
 class RunConsole:
     """The live view of one run (see the module docstring)."""
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(
+        self, console: Console | None = None, progress_every_s: float = PROGRESS_EVERY_S
+    ) -> None:
         self.console = console or Console(highlight=False, soft_wrap=False)
+        self.terminal = self.console.is_terminal
         self.width = min(self.console.width or DEFAULT_WIDTH, 120)
         self.counts: Counter[str] = Counter()
         self.total = 0
@@ -61,11 +71,19 @@ class RunConsole:
         self.kernels: set[str] = set()  # a run on one kernel does not name it on every line
         self.started = time.monotonic()
         self.live: Live | None = None
-        if self.console.is_terminal:
+        self.lock = threading.Lock()  # the counts, read by the progress thread
+        self.stop = threading.Event()
+        self.ticker: threading.Thread | None = None
+        if self.terminal:
             self.live = Live(
                 self._status(), console=self.console, refresh_per_second=4, transient=True
             )
             self.live.start()
+        else:
+            self.ticker = threading.Thread(
+                target=self._tick, args=(progress_every_s,), name="progress", daemon=True
+            )
+            self.ticker.start()
 
     def expect(self, total: int) -> None:
         """How many case runs the run will make (known once collection is done)."""
@@ -78,11 +96,14 @@ class RunConsole:
         self._refresh()
 
     def finished(self, record: CaseRecord) -> None:
-        """A case has ended; a failure or error is printed at once (the rest at the end)."""
-        self.counts[record.verdict] += 1
+        """A case has ended; printed at once when it is a failure or error (on a terminal),
+        or anything but a plain pass (elsewhere); the rest at the end."""
+        with self.lock:
+            self.counts[record.verdict] += 1
         self.kernels.add(record.kernel)
-        if record.verdict in ("fail", "error"):
-            self.console.print(self._line(record))
+        shown = ("fail", "error") if self.terminal else tuple(v for v in VERDICTS if v != "pass")
+        if record.verdict in shown:
+            self._print(self._line(record))
         self._refresh()
 
     def close(self, records: list[CaseRecord], interrupted: bool) -> None:
@@ -90,6 +111,10 @@ class RunConsole:
         if self.live is not None:
             self.live.stop()
             self.live = None
+        if self.ticker is not None:
+            self.stop.set()
+            self.ticker.join(timeout=PROGRESS_EVERY_S)
+            self.ticker = None
         self.kernels |= {r.kernel for r in records}
         findings = sorted(
             (r for r in records if r.verdict != "pass"),
@@ -98,14 +123,14 @@ class RunConsole:
         if findings:
             self.console.print(Text(f"{len(findings)} not a plain pass:", style="bold"))
             for record in findings:
-                self.console.print(self._line(record))
+                self._print(self._line(record))
         for kernel in sorted({r.kernel for r in records}, key=version_tuple):
             mine = Counter(r.verdict for r in records if r.kernel == kernel)
             text = Text(f"{sum(mine.values())} cases on {one_line(kernel)}: ")
             for n, verdict in enumerate(v for v in VERDICTS if mine[v]):
                 text.append(", " if n else "")
                 text.append(f"{mine[verdict]} {verdict}", style=STYLES[verdict])
-            self.console.print(text)
+            self._print(text)
         if interrupted:
             self.console.print(
                 Text("interrupted: the cases not reached are not counted", style="bold yellow")
@@ -114,14 +139,38 @@ class RunConsole:
     # ------------------------------------------------------------------ internals
 
     def _line(self, record: CaseRecord) -> Text:
-        """`VERDICT  scenario/case [kernel]`, then the reason on its own line, both fitted."""
+        """`VERDICT  scenario/case [kernel]`, then the reason on its own line; both fitted
+        to a terminal, whole elsewhere."""
         label = f"{record.verdict.upper():<7} "
         kernel = f" [{record.kernel}]" if len(self.kernels) > 1 else ""
-        where = fit(one_line(f"{record.key}{kernel}"), self.width - len(label))
+        where = one_line(f"{record.key}{kernel}")
+        reason = f"        {headline(record)}"
+        if self.terminal:
+            where, reason = fit(where, self.width - len(label)), fit(reason, self.width)
         text = Text(label, style=STYLES[record.verdict])
         text.append(where)
-        text.append("\n" + fit(f"        {headline(record)}", self.width), style="dim")
+        text.append("\n" + reason, style="dim")
         return text
+
+    def _print(self, text: Text) -> None:
+        """A verdict or count line: wrapped by no one outside a terminal (soft wrap: rich
+        neither wraps nor crops a line longer than its width)."""
+        self.console.print(text, soft_wrap=not self.terminal)
+
+    def progress(self) -> str:
+        """`progress: 12/40 cases, 2 fail, 1 refuted; 35 s elapsed` (the line printed
+        every PROGRESS_EVERY_S seconds outside a terminal)."""
+        with self.lock:
+            counts = [f"{self.counts[v]} {v}" for v in VERDICTS if self.counts[v]]
+            done = sum(self.counts.values())
+        elapsed = time.monotonic() - self.started
+        shown = f", {', '.join(counts)}" if counts else ""
+        return f"progress: {done}/{self.total or '?'} cases{shown}; {elapsed:.0f} s elapsed"
+
+    def _tick(self, every_s: float) -> None:
+        # Bounded wait on the stop event, not a sleep: close() ends it at once.
+        while not self.stop.wait(every_s):
+            self.console.print(self.progress(), soft_wrap=True, markup=False)
 
     def _status(self) -> Text:
         done = sum(self.counts.values())

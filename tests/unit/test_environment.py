@@ -27,6 +27,12 @@ ALL_CAPABILITIES = (1 << 41) - 1
 SCENARIO = SCENARIO_DIR / "dontroute/so-dontroute-experiment-table.yaml"
 # What the sentence says to do here: this suite runs on hosts and in containers.
 FIX = PRIVILEGED if in_container() else "run it as root with all capabilities"
+# ... and for a capability setpriv took away here: the container's own init (if any) still
+# has it, so the container is not the cause, on a host or in a privileged container.
+DROPPED = (
+    "dropped by what started it, such as setpriv, capsh or a service's capability bounding "
+    "set): start it with all of root's capabilities"
+)
 
 
 def _without(capability: int) -> int:
@@ -52,8 +58,15 @@ def _without(capability: int) -> int:
             errno.EPERM,
             False,
             _without(21),
-            "this root process may not create network namespaces (no CAP_SYS_ADMIN): "
-            "run it as root with all capabilities",
+            "this root process may not create network namespaces (no CAP_SYS_ADMIN: " + DROPPED,
+        ),
+        (
+            "namespaces",
+            errno.EPERM,
+            False,
+            ALL_CAPABILITIES,
+            "this root process may not create network namespaces (EPERM although it has "
+            "CAP_SYS_ADMIN: a seccomp or LSM profile): run it outside that profile",
         ),
         (
             "namespaces",
@@ -135,6 +148,26 @@ def test_each_answer_has_its_sentence(
     need: str, code: int, container: bool, capabilities: int, sentence: str
 ) -> None:
     assert advice(need, code, container=container, capabilities=capabilities) == sentence
+
+
+@pytest.mark.parametrize(
+    ("init", "begins", "ends"),
+    [
+        # The container's init lacks it too: the container engine took it away.
+        (_without(21), "root in this container may not", PRIVILEGED),
+        # Unknown (/proc/1 hidden): the container is the likelier cause.
+        (None, "root in this container may not", PRIVILEGED),
+        # The container's init has it: whoever started this process dropped it.
+        (ALL_CAPABILITIES, "this root process may not", "all of root's capabilities"),
+    ],
+)
+def test_a_capability_dropped_below_the_containers_is_not_the_containers(
+    init: int | None, begins: str, ends: str
+) -> None:
+    sentence = advice(
+        "namespaces", errno.EPERM, container=True, capabilities=_without(21), init_capabilities=init
+    )
+    assert sentence.startswith(begins) and sentence.endswith(ends), sentence
 
 
 def test_every_sentence_is_one_sentence_that_says_what_to_do() -> None:

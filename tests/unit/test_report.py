@@ -475,7 +475,7 @@ def test_refuted_claim_is_shown_as_a_finding(tmp_path: Path) -> None:
     assert "kernel does: sender asks who-has 192.0.2.193" in case_text
     assert "what the kernel does instead</b>: sender asks who-has 192.0.2.193" in text
     assert "what the article claims (refuted)" in text
-    claims = case_text.index("what the article claims:")
+    claims = case_text.index("what the article claims (refuted):")
     assert case_text.index("received by", claims) < case_text.index("what this kernel does", claims)
 
 

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from harness.case.record import CaseRecord
 from harness.outputs.report.svg import escape, sequence_svg, topology_svg
 from harness.outputs.report.text import (
+    comparison_headings,
     kernel_does_line,
     outcome_line,
     probe_line,
@@ -152,13 +153,9 @@ def _answer(group: list[CaseRecord], page: Page) -> str:
         '<dl class="facts">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
     )
     if rec.article_comparison:
-        out.append(
-            "<h4>what the article claims (refuted)</h4>" + _comparison_table(rec.article_comparison)
-        )
-        out.append(
-            "<h4>what this kernel does (recorded in the case)</h4>"
-            + _comparison_table(rec.comparison)
-        )
+        claimed, does = comparison_headings(rec)
+        out.append(f"<h4>{escape(claimed)}</h4>" + _comparison_table(rec.article_comparison))
+        out.append(f"<h4>{escape(does)}</h4>" + _comparison_table(rec.comparison))
     else:
         out.append("<h4>expected vs observed</h4>" + _comparison_table(rec.comparison))
     fig_cls = "figure failing" if failing else "figure"

@@ -143,7 +143,8 @@ def _filter_bar(cases: list[CaseView]) -> str:
     )
 
 
-# Shows the filter bar, then on every change hides each case (and everything
+# Shows the filter bar (its height kept in --bar, by which a link's target stops below
+# it), then on every change hides each case (and everything
 # tagged with it: its summary row, its list entry) that has none of the ticked
 # verdicts or lacks a searched word, and each scenario with no case left.
 FILTER_SCRIPT = """
@@ -180,7 +181,16 @@ FILTER_SCRIPT = """
   }
   bar.addEventListener("input", apply);
   bar.hidden = false;
+  function height() {
+    document.documentElement.style.setProperty("--bar", bar.offsetHeight + "px");
+  }
+  if (window.ResizeObserver) new ResizeObserver(height).observe(bar);
+  height();
   apply();
+  if (location.hash) {  /* the page opened at a case: it stops below the bar, shown now */
+    var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if (target) target.scrollIntoView();
+  }
 })();
 """
 

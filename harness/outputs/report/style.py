@@ -60,8 +60,11 @@ _ARROWS = "\n".join(
 CSS = (
     """
 :root { --pass:#1a7f37; --fail:#cf222e; --error:#bc4c00; --skip:#6e7781; --refuted:#8250df;
-        --changed:#0a6e8a; --line:#d0d7de; }
+        --changed:#0a6e8a; --line:#d0d7de; --bar:0px; }
 * { box-sizing: border-box; }
+/* A link's target stops below the sticky filter bar, not under it (--bar: its height,
+   kept by the page's script; 0 without the script, which also leaves the bar hidden). */
+[id] { scroll-margin-top: calc(var(--bar) + 10px); }
 [hidden] { display:none !important; }
 body { font: 14px/1.45 """
     + SANS

@@ -12,6 +12,7 @@ from pathlib import Path
 from harness.case.record import CaseRecord
 from harness.core.display import block, one_line
 from harness.core.evidence import FrameRecord
+from harness.core.validation import version_tuple
 from harness.scenario import Topology
 from harness.scenario.expect import Comparison
 
@@ -139,8 +140,24 @@ def _sysctl_lines(sysctls: dict[str, dict[str, str]]) -> list[str]:
     return lines
 
 
-def render_case_text(rec: CaseRecord) -> str:
-    """One case for a terminal: claim, topology, probe and outcome, comparison, trace."""
+def comparison_headings(rec: CaseRecord) -> tuple[str, str]:
+    """The headings of a case's two tables, the article's rows then the kernel's: a
+    refuted claim, or the side of a version change this kernel is on."""
+    change = rec.changed_in
+    if change is not None and change.covers(version_tuple(rec.kernel)):
+        older = change.before is not None
+        claim_side = f"{'from' if older else 'before'} {change.version}"
+        kernel_side = f"{'before' if older else 'from'} {change.version}"
+        return (
+            f"what the article claims (what kernels {claim_side} do)",
+            f"what kernels {kernel_side} do, as this one (recorded in the case)",
+        )
+    return "what the article claims (refuted)", "what this kernel does (recorded in the case)"
+
+
+def render_case_text(rec: CaseRecord, run_dir: Path | None = None) -> str:
+    """One case for a terminal: claim, topology, probe and outcome, comparison, trace;
+    with `run_dir`, the pcaps' paths are absolute (copied from anywhere, they work)."""
     lines = [one_line(f"{rec.verdict.upper()} {rec.key}: {rec.title}")]
     source = one_line(source_of(rec))
     lines.append(f"claim{f' ({source})' if source else ''}: {rec.claim}")
@@ -179,11 +196,8 @@ def render_case_text(rec: CaseRecord) -> str:
                 mtus = ", ".join(f"{name} {attrs.mtu}" for name, attrs in links.items())
                 lines.append(one_line(f"  after probe {n}, {host} link MTUs: {mtus}"))
     if rec.article_comparison:
-        lines += [
-            "what the article claims:",
-            comparison_text(rec.article_comparison),
-            "what this kernel does (recorded in the case):",
-        ]
+        claimed, does = comparison_headings(rec)
+        lines += [f"{claimed}:", comparison_text(rec.article_comparison), f"{does}:"]
     if rec.comparison:
         lines.append(comparison_text(rec.comparison))
     if rec.differing:
@@ -205,7 +219,7 @@ def render_case_text(rec: CaseRecord) -> str:
         read = read or "no entry being resolved"
         lines.append(one_line(f"{label}ended on this neighbour read: {read}"))
     lines.extend(one_line(f"note: {n}") for n in rec.notes)
-    pcaps = [Path(p) for p in rec.pcaps]
+    pcaps = [(run_dir.absolute() / p if run_dir is not None else Path(p)) for p in rec.pcaps]
     folders = {p.parent for p in pcaps}
     if len(folders) == 1:
         lines.append(one_line(f"pcaps in {folders.pop()}/: " + " ".join(p.name for p in pcaps)))
