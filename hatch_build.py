@@ -17,7 +17,7 @@ CATALOGUE = {
 }
 
 
-class CatalogueHook(BuildHookInterface):  # type: ignore[misc]
+class CatalogueHook(BuildHookInterface):
     """Adds the catalogue to a standard wheel; an editable one reads the clone's own."""
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
