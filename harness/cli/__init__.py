@@ -18,7 +18,7 @@ from typing import Any
 from harness.case.record import RecordError
 from harness.cli import bench, catalogue, doctor, peer, run, runs, shell
 from harness.core.display import one_line
-from harness.core.env import kernel_release
+from harness.core.env import DISTRIBUTION, kernel_release
 from harness.core.run_folder import RunFolderError
 from harness.guests.cli import add_subcommands as register_kernels
 from harness.importer.cli import register as register_importer
@@ -30,7 +30,7 @@ def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     parts = []
-    for package in ("harness", "pytest", "pytest-xdist", "pyroute2", "scapy", "pydantic"):
+    for package in (DISTRIBUTION, "pytest", "pytest-xdist", "pyroute2", "scapy", "pydantic"):
         try:
             parts.append(f"{package} {version(package)}")
         except PackageNotFoundError:

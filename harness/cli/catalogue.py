@@ -10,7 +10,7 @@ from pathlib import Path
 
 from harness.cli.common import K_HELP, _selector, refuse
 from harness.core.display import one_line
-from harness.core.env import PROJECT_ROOT
+from harness.core.env import given_path, shown
 from harness.scenario import ScenarioError, discover, load_scenario
 from harness.scenario.footprint import over_limits
 
@@ -19,7 +19,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     """Print each scenario's claim, source and cases; name every malformed file at the end."""
     broken: list[str] = []
     selects = _selector(args.k)
-    for path in discover(args.paths or None):
+    for path in discover([given_path(p) for p in args.paths] or None):
         try:
             scenario = load_scenario(path)
         except ScenarioError as exc:
@@ -33,11 +33,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         cases = [c for c in scenario.cases if selects(scenario, c)]
         if not cases:
             continue
-        rel = (
-            scenario.path.relative_to(PROJECT_ROOT)
-            if scenario.path.is_relative_to(PROJECT_ROOT)
-            else scenario.path
-        )
+        rel = shown(scenario.path)
         width = min(shutil.get_terminal_size().columns, 120)
         wrap = functools.partial(textwrap.fill, width=width, break_long_words=False)
         # Every field from the file is one line, its control characters escaped, then wrapped.

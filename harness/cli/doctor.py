@@ -6,7 +6,8 @@ import argparse
 import importlib
 
 from harness.cli.common import _scenarios
-from harness.core.env import ROOT_HINT, is_root, kernel_release
+from harness.core.env import DISTRIBUTION, IN_CLONE, ROOT_HINT, is_root, kernel_release
+from harness.guests.sources import kernels_extra_missing
 from harness.lab import requirements
 from harness.scenario.link_kinds import FEATURES
 
@@ -43,7 +44,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             importlib.import_module(package)
         except ImportError as exc:
             problems += 1
-            print(f"  python package {package}: MISSING ({exc}); run scripts/bootstrap")
+            how = "run scripts/bootstrap" if IN_CLONE else f"reinstall {DISTRIBUTION}"
+            print(f"  python package {package}: MISSING ({exc}); {how}")
+    # Only --kernel and `harness kernels` need it: said, not counted as a problem.
+    print(f"  {kernels_extra_missing() or 'other kernels: the extra kernels is installed'}")
     problems += sum(f.problem is not None for f in findings)
     print("ok" if not problems else f"{problems} problem(s)")
     return 2 if any(f.problem for f in findings) else 1 if problems else 0

@@ -13,7 +13,7 @@ from pathlib import Path
 from harness.case.record import PCAP_POLICIES
 from harness.cli.common import K_HELP, _needs_root, _selector, refuse
 from harness.core import deadlines, run_folder
-from harness.core.env import PROJECT_ROOT, is_root
+from harness.core.env import IN_CLONE, PROJECT_ROOT, SCENARIO_DIR, given_path, is_root, shown
 from harness.lab import requirements
 from harness.outputs.formats import FORMATS
 from harness.scenario import ScenarioError, discover, load_scenario
@@ -60,9 +60,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"harness run: --kernel {label}: {problem}", file=sys.stderr)
             return 2
 
-    # FILE::CASE selects one case, as pytest's node ids do.
+    # FILE::CASE selects one case, as pytest's node ids do.  Installed, a path of the
+    # shipped catalogue (as `harness list` names it) is that file.
+    args.paths = [
+        Path(str(given_path(Path(file))) + sep + case)
+        for file, sep, case in (str(p).partition("::") for p in args.paths)
+    ]
     files = [Path(str(p).partition("::")[0]) for p in args.paths]
-    known = [str(p.relative_to(PROJECT_ROOT)) for p in discover()]
+    known = [shown(p) for p in discover()]
     for path in files:
         if not path.exists() and not path.is_symlink():  # a broken link: discover says why
             close = difflib.get_close_matches(str(path), known, n=3, cutoff=0.3)
@@ -95,11 +100,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     if args.repeat > 1:
         return _repeat(args)
-    paths = [str(p) for p in args.paths] or [str(PROJECT_ROOT / "scenarios")]
+    paths = [str(p) for p in args.paths] or [str(SCENARIO_DIR)]
     # A root that holds every path given, so that a file outside the project still has
     # a node id of its own (pytest names a case of an initial path outside the root
-    # `::CASE`, without its file).
-    rootdir = os.path.commonpath([str(PROJECT_ROOT), *(str(f.resolve()) for f in files)])
+    # `::CASE`, without its file).  Installed, the shipped catalogue's folder stands for
+    # the clone's top, and the folder the command runs in does for files of one's own.
+    given = [f.resolve() for f in files]
+    shipped = all(f.is_relative_to(PROJECT_ROOT) for f in given)
+    top = PROJECT_ROOT if IN_CLONE or shipped else Path.cwd()
+    rootdir = os.path.commonpath([str(top), *map(str, given)])
     streams = [(output.pytest_option, getattr(args, output.dest)) for output in FORMATS]
     to_stdout = any(str(value) == "-" for _, value in streams)
     argv = [
@@ -225,7 +234,10 @@ def _workers(value: str) -> str:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `run`."""
-    run = sub.add_parser("run", help="run scenarios (default: all under scenarios/)")
+    run = sub.add_parser(
+        "run",
+        help="run scenarios (default: the catalogue: the clone's scenarios/, or the shipped one)",
+    )
     run.add_argument("paths", nargs="*", type=Path, help="scenario files or folders, or FILE::CASE")
     run.add_argument("-k", help=K_HELP)
     run.add_argument(
@@ -236,7 +248,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="parallel workers: a number, auto or logical (default: auto)",
     )
     run.add_argument(
-        "--results-dir", type=Path, help="write results here instead of results/<run>/"
+        "--results-dir",
+        type=Path,
+        help="write results here instead of results/<run>/ (the clone's; installed, the "
+        "current folder's)",
     )
     run.add_argument(
         "--pcaps",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.guests.sources import KernelError, fetch
+from harness.guests.sources import KernelError, fetch, kernels_extra_missing
 from harness.guests.sources.cache import cache_dir, cached_kernels
 
 
@@ -30,6 +30,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Show the cached kernels: release, Debian suite, size, path."""
+    if missing := kernels_extra_missing():
+        print(f"harness kernels list: {missing}", file=sys.stderr)
+        return 2
     kernels = cached_kernels()
     if not kernels:
         print(f"no kernels in {cache_dir()}; fetch some with `harness kernels fetch 5.10 6.1 6.12`")

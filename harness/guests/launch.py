@@ -43,11 +43,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from harness.core import run_folder
+from harness.core.env import RESULTS_DIR
 from harness.guests.keeper import VENV_BIN, Keeper
 from harness.guests.sources import Kernel, KernelError, find_kernel
 from harness.guests.sources.cache import cache_dir
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MARKER = b"harness-guest-ready"
 BOOT_TIMEOUT = 120.0  # seconds to the marker; a TCG boot here takes 15-25 s
 KVM_PROBE_TIMEOUT = 10.0  # a KVM boot to the marker takes 2-3 s where KVM works
@@ -364,7 +364,7 @@ def parse(argv: Sequence[str]) -> tuple[str, Options, list[str]]:
         type=Path,
         action="append",
         default=[],
-        help="a host directory the guest may write (repeatable; default: the project's results/)",
+        help="a host directory the guest may write (repeatable; default: harness run's results/)",
     )
     parser.add_argument("--boot-timeout", type=float, default=BOOT_TIMEOUT)
     parser.add_argument("--accel", choices=["kvm", "tcg"], help="skip the KVM probe")
@@ -377,7 +377,7 @@ def parse(argv: Sequence[str]) -> tuple[str, Options, list[str]]:
     parser.add_argument("kernel", metavar="KERNEL", help="5.10, 6.1.0-57-amd64 or an image path")
     parser.add_argument("python_args", nargs=argparse.REMAINDER, help="arguments for python")
     args = parser.parse_args(argv)
-    rwdirs = args.rwdir or [PROJECT_ROOT / "results"]
+    rwdirs = args.rwdir or [RESULTS_DIR]
     options = Options(
         memory=args.memory,
         cpus=args.cpus,

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from harness.core.display import one_line
-from harness.core.env import PROJECT_ROOT, SCENARIO_DIR, TOPOLOGY_DIR
+from harness.core.env import IN_CLONE, NEW_SCENARIO_DIR, PROJECT_ROOT, TOPOLOGY_DIR
 from harness.core.files import UnreadableFile, read_bounded
 from harness.core.validation import NAME_MAX_CHARS, check_name
 from harness.importer.proof import CannotProve, Proof, not_proven_header, prove
@@ -95,13 +95,14 @@ def _places(args: argparse.Namespace, name: str, scenario: Path) -> tuple[Path, 
     that it loads; ValueError saying why it cannot.
 
     In the clone the topology goes to fixtures/topologies and is named by its name;
-    outside it (`--scenario ~/claims/x.yaml`) it goes next to the skeleton, which names
-    it by a path relative to itself (harness/scenario/load.py: topology_file).
+    outside it (`--scenario ~/claims/x.yaml`), and always when installed (the shipped
+    topologies are never written), it goes next to the skeleton, which names it by a
+    path relative to itself (harness/scenario/load.py: topology_file).
     """
     folder = Path(os.path.realpath(scenario.parent))
     if args.topology_dir is not None:
         topology = args.topology_dir / f"{name}.yaml"
-    elif folder.is_relative_to(os.path.realpath(PROJECT_ROOT)):
+    elif IN_CLONE and folder.is_relative_to(os.path.realpath(PROJECT_ROOT)):
         topology = TOPOLOGY_DIR / f"{name}.yaml"
     else:
         topology = scenario.parent / f"{name}.topology.yaml"
@@ -133,9 +134,10 @@ def _write(command: str, path: Path, text: str) -> str | None:
 
 
 def _scenario_path(given: Path | None, name: str, k: int, parts: int) -> Path:
-    """Where a part's skeleton goes: --scenario (PATH-K for part K of several) or the default."""
+    """Where a part's skeleton goes: --scenario (PATH-K for part K of several) or the default
+    (the clone's scenarios/imported/, or, installed, the current folder)."""
     if given is None:
-        return SCENARIO_DIR / "imported" / f"{name}.yaml"
+        return NEW_SCENARIO_DIR / ("imported" if IN_CLONE else "") / f"{name}.yaml"
     return given if parts == 1 else given.with_name(f"{given.stem}-{k}{given.suffix}")
 
 
@@ -269,7 +271,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         problem = _name_problem(target)
         if problem:
             return _fail("new", f"{target[:MAX_NAME]!r}: a scenario name is {problem}")
-        path, name = SCENARIO_DIR / f"{target}.yaml", target
+        path, name = NEW_SCENARIO_DIR / f"{target}.yaml", target
     if os.path.lexists(path):
         return _fail("new", f"{path} exists already; it is not overwritten")
     text = new_scenario_text(name, path)
@@ -301,7 +303,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "outside the clone; below the skeleton's folder, which names it by path)",
     )
     imp.add_argument(
-        "--scenario", type=Path, help="the skeleton's path (default: scenarios/imported/NAME.yaml)"
+        "--scenario",
+        type=Path,
+        help="the skeleton's path (default: scenarios/imported/NAME.yaml in the clone, "
+        "./NAME.yaml installed)",
     )
     imp.add_argument("--stdout", action="store_true", help="print both files instead of writing")
     imp.add_argument(
@@ -311,5 +316,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     imp.set_defaults(func=cmd_import)
     new = sub.add_parser("new", help="a commented scenario skeleton for a claim, from scratch")
-    new.add_argument("name", help="NAME (writes scenarios/NAME.yaml) or a path ending in .yaml")
+    new.add_argument(
+        "name",
+        help="NAME (writes scenarios/NAME.yaml in the clone, ./NAME.yaml installed) or a path "
+        "ending in .yaml",
+    )
     new.set_defaults(func=cmd_new)

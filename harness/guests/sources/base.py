@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
+from harness.core.env import DISTRIBUTION, IN_CLONE
+
 Log = Callable[[str], None]
+
+# What other kernels need beyond the harness (pyproject.toml's extra `kernels`): the
+# import name and the distribution of each.
+KERNELS_EXTRA = (("virtme_ng", "virtme-ng"), ("debian", "python-debian"))
 
 
 class KernelError(Exception):
@@ -39,3 +46,13 @@ class Source:
     name: str
     find: Callable[[str], Kernel | None] | None = None
     fetch: Callable[[list[str], Log], list[Kernel]] | None = None
+
+
+def kernels_extra_missing() -> str | None:
+    """One line naming the extra to install when virtme-ng or python-debian is missing
+    (`--kernel` and `harness kernels` need both), else None."""
+    missing = [dist for module, dist in KERNELS_EXTRA if find_spec(module) is None]
+    if not missing:
+        return None
+    how = "scripts/bootstrap-guests" if IN_CLONE else f"pip install '{DISTRIBUTION}[kernels]'"
+    return f"other kernels need the extra 'kernels' ({', '.join(missing)} not installed): {how}"

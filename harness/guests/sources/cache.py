@@ -28,8 +28,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from debian.debian_support import Version
-
 from harness.guests.sources.base import Kernel, KernelError, Source
 
 METADATA = "harness-kernel.json"
@@ -94,6 +92,9 @@ def cached_kernels(cache: Path | None = None) -> list[CachedKernel]:
             continue  # not ours, or damaged: ignored, and fetch makes it anew
         if kernel.image.is_file():
             found.append(kernel)
+    # python-debian: the extra `kernels` (base.kernels_extra_missing), imported when used.
+    from debian.debian_support import Version
+
     return sorted(found, key=lambda k: (series_key(_series(k.release)), Version(k.version)))
 
 

@@ -22,9 +22,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from debian.deb822 import Deb822, Packages
-from debian.debian_support import Version
-
 from harness.guests.sources.base import Kernel, KernelError, Log, Source
 from harness.guests.sources.cache import (
     METADATA,
@@ -82,6 +79,8 @@ def system_archive(paths: Iterable[Path] = SYSTEM_SOURCES) -> Archive:
 
 def _source_entries(text: str, deb822: bool) -> Iterator[tuple[str, list[str]]]:
     if deb822:
+        from debian.deb822 import Deb822  # the extra `kernels`: imported when used
+
         for stanza in Deb822.iter_paragraphs(text.splitlines()):
             if "deb" not in stanza.get("Types", "").split():
                 continue
@@ -167,6 +166,8 @@ def candidates(index: str, suite: str) -> list[Candidate]:
     # Package is the first field of a stanza: only those of linux-image-* are
     # parsed (an index has 60,000 stanzas; a handful are kernels).
     kernels = "\n".join(m[0] for m in _KERNEL_STANZA.finditer(index))
+    from debian.deb822 import Packages  # the extra `kernels`: imported when used
+
     for stanza in Packages.iter_paragraphs(kernels.splitlines(), use_apt_pkg=False):
         match = _IMAGE_PACKAGE.fullmatch(stanza.get("Package", ""))
         if match:
@@ -197,6 +198,8 @@ def newest(series: str, offered: Iterable[Candidate]) -> Candidate:
             f"Debian's archive has no generic amd64 kernel {series}: it offers "
             f"{', '.join(versions) or 'none'} (in {', '.join(RELEASES)})"
         )
+    from debian.debian_support import Version  # the extra `kernels`: imported when used
+
     return max(matching, key=lambda c: Version(c.version))
 
 
