@@ -125,3 +125,33 @@ def test_a_case_that_skips_here_is_neither_agreement_nor_difference(
     assert status == 0
     assert "1 of 2 mapped checks agree, 0 differ, 1 not compared" in out
     assert "(not compared: the case skips here)" in out and "differs" not in out
+
+
+def test_a_script_that_printed_no_check_compared_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """fib_rule_tests.sh without nettest exits 4 (kselftest's skip) before its first check:
+    nothing was compared, which is neither agreement (exit 0) nor 90 differences."""
+    side = PeerFile(script="s.sh", checks=[CheckCase(test="plain", case="a/plain")])
+    status = _report(
+        side, ScriptRun([], 0.1, 4, ["nettest not found"]), {"a/plain": ("pass", 0.1)}, 0.1
+    )
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "nothing compared: the script printed no check (exit 4)" in out
+    assert "<-- differs" in out  # a check it never printed, while printing none at all
+
+
+def test_a_check_the_script_did_not_print_while_printing_others_is_not_compared(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    side = PeerFile(
+        script="s.sh",
+        checks=[CheckCase(test="plain", case="a/plain"), CheckCase(test="dscp", case="a/d")],
+    )
+    ran = ScriptRun([ScriptCheck("", "plain", "OK", 0.02)], 0.02, 0, [])
+    status = _report(side, ran, {"a/plain": ("pass", 0.1), "a/d": ("pass", 0.1)}, 0.2)
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "(not compared: the script printed no line)" in out
+    assert "the scenarios 5.0 times slower per check" in out
