@@ -11,6 +11,7 @@ makes it quick after the first time), as `pip install` and `pipx install` do for
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,23 @@ from tests.conftest import needs_root
 from tests.unit.test_import_anywhere import CASE, LISTING
 
 pytestmark = [needs_root, pytest.mark.kernel, pytest.mark.slow]
+
+
+def _index_reachable() -> bool:
+    """Whether the package index's name resolves: not so in a namespace without network
+    (scripts/test runs the suite a second time inside `unshare --net`)."""
+    try:
+        socket.getaddrinfo("pypi.org", 443, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _package_index() -> None:
+    if not _index_reachable():
+        pytest.skip("the package index is unreachable here (no network): pip and pipx need it")
+
 
 # A quick claim of the catalogue (3 cases, about 2 s) and its file.
 SHIPPED_CLAIM = "dontroute-next-hop-is-destination"
