@@ -1,7 +1,9 @@
 """`harness bench`: how long cases take, on this kernel or across a kernel matrix.
 
 Without `--kernel`, every case runs `--repeat` times one after another in this
-process: the time of one case, set-up and teardown included.  With `--kernel`,
+process: the time of one case, set-up and teardown included; beside its median,
+the floor (harness/lab/floor.py: the kernel's own work for a two-host case,
+done as directly as Python allows) and the ratio of the two.  With `--kernel`,
 the whole matrix runs `--repeat` times as `harness run --kernel ...` does (a
 fresh command each time, guests booted each time), and the figures come from
 each run's own record of its kernels (`KernelRun`): boot, when the first and
@@ -18,12 +20,16 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.case.record import KernelRun, RecordError
 from harness.cli.common import K_HELP, _needs_root, _scenarios, _selector
 from harness.core.display import one_line
 from harness.core.env import is_root, kernel_release
 from harness.runs.store import read_run
+
+if TYPE_CHECKING:  # imported where it runs: pyroute2 is not for every command
+    from harness.lab.floor import FloorTimes
 
 
 def _spread(values: Sequence[float], unit: str = "s") -> str:
@@ -53,6 +59,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     durations: list[float] = []
     bad: list[str] = []
     selects = _selector(args.k)
+    floors = _floor_runs(FLOOR_RUNS)
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
         for scenario in _scenarios(args.paths):
             for case in scenario.cases:
@@ -81,10 +88,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
         f"per case: median {statistics.median(ms):.1f} ms, p5 {quart[0]:.1f} ms, "
         f"p95 {quart[-1]:.1f} ms, min {ms[0]:.1f} ms, max {ms[-1]:.1f} ms"
     )
+    print(_floor_line(floors, statistics.median(ms)))
     if bad:
         print(one_line(f"{len(bad)} runs failed or errored: " + "; ".join(sorted(set(bad)))))
         return 1
     return 0
+
+
+# Runs of the floor before the cases: about 25 ms each with its teardown.
+FLOOR_RUNS = 20
+
+
+def _floor_runs(runs: int) -> list[FloorTimes]:
+    from harness.lab.floor import floor
+
+    return [floor() for _ in range(runs)]
+
+
+def _floor_line(floors: list[FloorTimes], case_median_ms: float) -> str:
+    """The floor's median and its parts, and the harness's median as a multiple of it."""
+
+    def median_ms(part: str) -> float:
+        return float(statistics.median(getattr(f, part) * 1000 for f in floors))
+
+    total = median_ms("total")
+    parts = ", ".join(
+        f"{part} {median_ms(part):.2f} ms" for part in ("build", "carrier", "capture", "delivery")
+    )
+    return (
+        f"floor (the kernel's own work for a two-host case, harness/lab/floor.py), "
+        f"{len(floors)} runs: median {total:.1f} ms ({parts}; closing its packet sockets "
+        f"{median_ms('teardown'):.1f} ms more, off the case's critical path); "
+        f"the harness's median is {case_median_ms / total:.1f} times the floor"
+    )
 
 
 def _bench_matrix(args: argparse.Namespace) -> int:

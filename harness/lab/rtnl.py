@@ -464,6 +464,11 @@ class Rtnl:
         for _ in self._replies(self._send(kind, NLM_F_REQUEST | NLM_F_ACK | flags, body)):
             pass
 
+    def send_request(self, kind: int, flags: int, body: bytes) -> None:
+        """Send one message whose body is encoded already; wait for its ACK."""
+        for _ in self._replies(self._send(kind, flags, body)):
+            pass
+
     def set_link(self, index: int, up: bool) -> None:
         """`ip link set dev INDEX up|down`."""
         msg = ifinfmsg()
