@@ -202,8 +202,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `bench`."""
     bench = sub.add_parser(
         "bench",
-        help="time cases (median per case), or a kernel matrix (--kernel): boot, first and "
-        "last case per kernel, wall",
+        help="time cases (median per case, beside the floor: the kernel's own work for a "
+        "two-host case), or a kernel matrix (--kernel): boot, first and last case per kernel, wall",
     )
     bench.add_argument(
         "paths", nargs="*", type=Path, help="scenario files or folders (default: scenarios/)"
