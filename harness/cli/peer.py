@@ -145,6 +145,26 @@ _PRIVATE_NETNS = (
 )
 
 
+def private_mounts_refused() -> str | None:
+    """Why the script cannot get a mount namespace whose mounts stay private, or None.
+    In a chroot the root is no mount point, so unshare cannot change its propagation
+    (EINVAL), and a tmpfs on /run/netns could reach the host's mounts."""
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "true"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    if done.returncode == 0:
+        return None
+    said = " ".join(done.stderr.split())[:160] or f"exit {done.returncode}"
+    return (
+        f"a private mount namespace cannot be made here ({said}); the script's `ip netns` "
+        "would reach this machine's /run/netns: run it on a machine or VM, not in a chroot"
+    )
+
+
 def run_script(script: Path, sections: list[str], timeout_s: float) -> ScriptRun:
     """Run a copy of the script (and the lib.sh beside it) from a scratch folder."""
     with tempfile.TemporaryDirectory(prefix="harness-peer-") as scratch:
@@ -220,6 +240,9 @@ def cmd_peer(args: argparse.Namespace) -> int:
     script: Path = args.script
     if not script.is_file():
         return refuse("peer", f"{script}: not a file")
+    why = private_mounts_refused()
+    if why is not None:
+        return refuse("peer", why)
     side_path = _side_file(script, args.checks)
     side = load_peer_file(side_path)
     if shutil.which("ping") is None:

@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from harness.cli.peer import private_mounts_refused
 from tests.conftest import needs_root
 
 # A selftest in the net selftests' manner: a section heading, `ip netns add` of a fixed
@@ -52,6 +55,9 @@ checks:
 
 @needs_root
 def test_peer_runs_the_script_beside_its_cases(tmp_path: Path) -> None:
+    why = private_mounts_refused()
+    if why is not None:  # a chroot (CI's fresh machine): the command refuses, as below
+        pytest.skip(why)
     source = tmp_path / "selftests"
     source.mkdir()
     script = source / "fake_selftest.sh"
