@@ -200,16 +200,23 @@ def _dump_differences(result: ImportResult, ours: Lab) -> list[Difference]:
 
 
 def _ip_reads(ns: NetNS, args: tuple[str, ...]) -> Any:
-    out = subprocess.run(
-        ["nsenter", f"--net={ns.path}", "ip", "-j", *args],
-        stdin=subprocess.DEVNULL,
+    out = _ip_out(ns, ["-j", *args])
+    return json.loads(out) if out.strip() else []
+
+
+def _ip_out(ns: NetNS, args: list[str], commands: str | None = None) -> str:
+    """What our own `ip ARGS` prints in `ns` (`commands` on its standard input, for
+    -batch -); bounded, in a clean environment."""
+    return subprocess.run(
+        ["nsenter", f"--net={ns.path}", "ip", *args],
+        input=commands,
+        stdin=subprocess.DEVNULL if commands is None else None,
         capture_output=True,
         text=True,
         env=ENV,
         timeout=STEP_TIMEOUT_S,
         check=True,
     ).stdout
-    return json.loads(out) if out.strip() else []
 
 
 def _check_can_prove(result: ImportResult, replays: list[Replay]) -> None:
@@ -449,15 +456,7 @@ READS = (
 
 def ip_json(ns: NetNS, family: str) -> dict[str, list[Any]]:
     """iproute2's JSON view of a namespace, for `family` (-4, -6): READS -> its objects."""
-    out = subprocess.run(
-        ["nsenter", f"--net={ns.path}", "ip", "-j", "-d", family, "-batch", "-"],
-        input="\n".join(READS) + "\n",
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=STEP_TIMEOUT_S,
-        check=True,
-    ).stdout
+    out = _ip_out(ns, ["-j", "-d", family, "-batch", "-"], "\n".join(READS) + "\n")
     decoder, at = json.JSONDecoder(), 0
     found: list[Any] = []
     while len(found) < len(READS):
