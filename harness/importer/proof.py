@@ -178,25 +178,31 @@ def prove(result: ImportResult, stages: Sequence[Stage] | None = None) -> Proof:
             if found:
                 break  # the later stages start from a state that differs already
         if result.dump is not None:
-            differences += _dump_differences(result, ours)
+            differences += _dump_differences(result, net)
     seconds = time.monotonic() - started
     return Proof(differences, replayed, seconds, len(result.topology.hosts), failed)
 
 
-def _dump_differences(result: ImportResult, ours: Lab) -> list[Difference]:
+def _dump_differences(result: ImportResult, net: Network) -> list[Difference]:
     """A pasted `ip ... show` is also compared with the built namespace itself: the
-    replay of the commands made from a dump proves the topology, not the reading of it."""
+    replay of the commands made from a dump proves the topology, not the reading of it.
+    Read again only on news from that namespace (IPv6 address routes follow the address,
+    from addrconf's work queue), for at most SETTLE_S."""
     assert result.dump is not None
     host = result.host_names.get(ROOT)
     if host is None:
         return []
-    ns = ours[host]
-    end = time.monotonic() + SETTLE_S  # IPv6 address routes follow the address (addrconf)
+    ns, monitor = net.lab[host], net.monitors[host]
+    waiting = deadlines.Readable([monitor])
+    end = time.monotonic() + SETTLE_S
     while True:
+        deadlines.drain(monitor)
         reads = {key: _ip_reads(ns, args) for key, args in IP_READS.items()}
         found = dump_differences(result.dump, reads)
-        if not found or time.monotonic() > end:
+        left = end - time.monotonic()
+        if not found or left <= 0:
             return [Difference(host, "dump", "", said) for said in found]
+        waiting.wait(left)
 
 
 def _ip_reads(ns: NetNS, args: tuple[str, ...]) -> Any:
