@@ -21,6 +21,7 @@ so that DAD and MLD reports add no work of their own.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import select
@@ -172,18 +173,15 @@ def floor() -> FloorTimes:
 
 def _wait_carrier(rtnl: list[Rtnl], monitors: list[socket.socket]) -> None:
     """Until both veth ends are up with carrier: woken by the link notifications."""
-    deadline = time.monotonic() + deadlines.READY_DEADLINE_S
-    waiting = {0, 1}
-    while True:
-        for side in list(waiting):
-            # What the builder waits for too (network.ready_in): operstate UP.
-            states = {link.index: link.operstate for link in rtnl[side].links()}
-            if states.get(VETH_INDEX[side]) == "UP":
-                waiting.discard(side)
-        if not waiting:
-            return
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise deadlines.WaitTimeout("the floor's veth pair did not get carrier")
-        for sock in select.select([monitors[s] for s in waiting], [], [], left)[0]:
-            deadlines.drain(sock)
+
+    def up(side: int, events: list[bytes]) -> bool:
+        # What the builder waits for too (network.ready_in): operstate UP.
+        del events  # the link table is read again instead
+        states = {link.index: link.operstate for link in rtnl[side].links()}
+        return states.get(VETH_INDEX[side]) == "UP"
+
+    deadlines.wait_each(
+        {monitors[side]: functools.partial(up, side) for side in (0, 1)},
+        deadlines.READY_DEADLINE_S,
+        "the floor's veth pair to get carrier",
+    )
