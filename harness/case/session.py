@@ -43,6 +43,7 @@ from harness.lab.netlink_ip import TopologyError
 from harness.lab.netns import Lab
 from harness.lab.network import Network
 from harness.lab.probes import Listeners, act, default_listeners, payload_for
+from harness.lab.rtnl import neighbour_news
 from harness.scenario import Change, Listener, Probe, Topology
 from harness.scenario.expect import Evidence, Expect
 from harness.scenario.ipsyntax import NUD_STATES
@@ -54,6 +55,55 @@ NUD_NOARP, NUD_PERMANENT = NUD_STATES["noarp"], NUD_STATES["permanent"]
 # The longest a neighbour may hold back a proxied answer: proxy_delay is a random
 # delay below the interface's setting, 0.8 s by default (pneigh_enqueue).
 PROXY_DELAY_MAX_S = 0.8
+
+
+@dataclass(frozen=True)
+class _Resolving:
+    """A neighbour entry a read found INCOMPLETE (dev empty: the read itself failed)."""
+
+    host: str
+    dst: str
+    dev: str
+
+    def __str__(self) -> str:
+        return f"{self.host}: {self.dst} on {self.dev}" if self.dev else f"{self.host}: {self.dst}"
+
+
+class _Resolutions:
+    """The neighbour resolutions an act has seen under way, until the kernel announces
+    that each has ended.
+
+    A dump shows an entry's new state as soon as __neigh_update() sets it, but the
+    frames queued behind the entry are passed on (or, on failure, reported by
+    neigh_invalidate()) after that, and only then is RTM_NEWNEIGH sent
+    (net/core/neighbour.c, neigh_update_notify()).  So an entry whose end a dump
+    shows is still pending until its notification has been read: after it, the
+    frames it released are in the capture sockets.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], _Resolving] = {}
+        self._ended: dict[tuple[str, str], bool] = {}  # (host, dst): the last news was an end
+
+    def read(self, incomplete: list[_Resolving]) -> tuple[list[_Resolving], bool]:
+        """Given a neighbour read's INCOMPLETE entries: every resolution still pending
+        (those plus the ended ones whose notification is not read yet), and whether
+        one has been announced as ended since the last read."""
+        for item in incomplete:
+            if item.dev:  # not a failed read
+                self._seen[item.host, item.dst] = item
+                self._ended.pop((item.host, item.dst), None)
+        still = {(item.host, item.dst) for item in incomplete}
+        ended = [key for key in self._seen if key not in still and self._ended.get(key)]
+        for key in ended:
+            del self._seen[key]
+        unannounced = [item for key, item in self._seen.items() if key not in still]
+        return incomplete + unannounced, bool(ended)
+
+    def news(self, host: str, datagrams: list[bytes]) -> None:
+        """Take in the notifications read off `host`'s neighbour monitor socket."""
+        for deleted, entry in neighbour_news(datagrams):
+            self._ended[host, entry.dst] = deleted or not entry.state & NUD_INCOMPLETE
 
 
 @dataclass
@@ -236,22 +286,22 @@ class CaseSession:
             tables=current.tables,
         )
 
-    def _neighbour_read(self) -> tuple[dict[str, list[str]], list[str]]:
+    def _neighbour_read(self) -> tuple[dict[str, list[str]], list[_Resolving]]:
         """Every host's resolving neighbour entries, as `dst STATE dev`, and those still
-        being resolved (INCOMPLETE: frames may be queued behind them), as `host: dst dev`.
+        being resolved (INCOMPLETE: frames may be queued behind them).
 
         A read that fails (a dump interrupted three times, no answer) names itself as
         pending: it can never count as "none being resolved".
         """
         seen: dict[str, list[str]] = {}
-        pending: list[str] = []
+        pending: list[_Resolving] = []
         for host in self.net.topology.hosts:
             ns = self.net.host(host)
             try:
                 entries = ns.rtnl.neighbours()
             except (NetlinkError, deadlines.WaitTimeout) as exc:
                 seen[host] = [f"(read failed: {exc})"]
-                pending.append(f"{host}: neighbour read failed ({exc})")
+                pending.append(_Resolving(host, f"neighbour read failed ({exc})", ""))
                 continue
             names = ns.interface_names()
             seen[host] = []
@@ -261,23 +311,21 @@ class CaseSession:
                 dev = names.get(entry.ifindex, str(entry.ifindex))
                 seen[host].append(f"{entry.dst} {state_name(entry.state)} {dev}")
                 if entry.state & NUD_INCOMPLETE:
-                    pending.append(f"{host}: {entry.dst} on {dev}")
+                    pending.append(_Resolving(host, str(entry.dst), dev))
         return seen, pending
 
-    def _resolution_bound(self, pending: list[str]) -> float:
+    def _resolution_bound(self, pending: list[_Resolving]) -> float:
         """How long, by the kernel's own timers, the pending resolutions can last: each
         interface's (mcast_solicit + app_solicit) x retrans_time_ms, read from the
         namespace, plus proxy_delay for a reply by proxy (neigh_timer_handler)."""
         longest = 0.0
         for item in pending:
-            host, _, rest = item.partition(": ")
-            dst, _, dev = rest.partition(" on ")
-            if not dev:
+            if not item.dev:
                 continue
-            family = "ipv6" if ":" in dst else "ipv4"
-            conf = f"net/{family}/neigh/{dev}"
+            family = "ipv6" if ":" in item.dst else "ipv4"
+            conf = f"net/{family}/neigh/{item.dev}"
             keys = [f"{conf}/{k}" for k in ("retrans_time_ms", "mcast_solicit", "app_solicit")]
-            values = self.net.host(host).read_sysctls(keys)
+            values = self.net.host(item.host).read_sysctls(keys)
             retrans = int(values.get(keys[0], "1000")) / 1000
             probes = int(values.get(keys[1], "3")) + int(values.get(keys[2], "0"))
             longest = max(longest, retrans * probes + PROXY_DELAY_MAX_S)
@@ -290,31 +338,31 @@ class CaseSession:
         everything the expectation says happens has been seen and no neighbour
         entry is still being resolved (frames may be queued behind one); or
         after deadlines.SETTLE_QUIET_S without a new frame, delivery or neighbour
-        change, with none being resolved.  A resolution that ends between the
-        capture read and the neighbour read is a change too: its reply (and the
-        frames it releases from the entry's arp_queue), or the ICMP error of a
-        FAILED entry, are not read yet.  The act ends at the latest after
+        change, with none being resolved.  A resolution counts as being resolved
+        until the kernel's notification of its end has been read (`_Resolutions`):
+        its reply, the frames it releases from the entry's arp_queue, or the ICMP
+        error of a FAILED entry may not be read before that.  The act ends at the latest after
         deadlines.SETTLE_DEADLINE_S, or after the longest a pending resolution can
         last by the kernel's own timers, whichever is later.
         """
         capture, listeners = self.capture, self.listeners
         index = len(self.acts)
+        events = {sock: host for host, sock in capture.neighbour_events.items()}
         wake: deadlines.Readable[Any] = deadlines.Readable(
-            [*capture.sockets(), *capture.fds(), *listeners.sockets(), *capture.neighbour_events]
+            [*capture.sockets(), *capture.fds(), *listeners.sockets(), *events]
         )
-        events = set(capture.neighbour_events)
         start = last_new = time.monotonic()
         quiet = self.timers.quiet_s
         deadline = start + self.timers.deadline_s
-        pending: list[str] = []
+        resolutions = _Resolutions()
         while True:
             if capture.poll() + listeners.poll():
                 last_new = time.monotonic()
             now = time.monotonic()
-            was_pending = pending
-            self._read, pending = self._neighbour_read()
-            if set(was_pending) - set(pending):
-                last_new = now = time.monotonic()
+            self._read, incomplete = self._neighbour_read()
+            pending, ended = resolutions.read(incomplete)
+            if ended:  # the frames it released are read at the next poll
+                last_new = now
             if pending:
                 deadline = max(deadline, start + self._resolution_bound(pending))
             if not pending:
@@ -341,9 +389,10 @@ class CaseSession:
                         "none being resolved"
                     )
             if now >= deadline:
+                still = ", ".join(map(str, pending)) or "nothing"
                 return (
                     f"deadline reached after {now - start:.2f} s (the kernel's own timers for "
-                    f"what was pending); still resolving: {', '.join(pending) or 'nothing'}"
+                    f"what was pending); still resolving: {still}"
                 )
             if pending:
                 # Only a neighbour change (or a frame) can end the act now: wait for one.
@@ -355,5 +404,5 @@ class CaseSession:
                 if sock in events:
                     # A neighbour changing state is activity too: a FAILED entry drops
                     # its queue and the kernel then reports the failure (ICMP on lo).
-                    deadlines.drain(sock)
+                    resolutions.news(events[sock], deadlines.drain(sock))
                     last_new = time.monotonic()

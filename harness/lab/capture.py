@@ -114,14 +114,15 @@ class Capture:
         self._device_fds = dict(device_fds or {})
         self._sockets: dict[str, socket.socket] = {}
         self._closers: list[threading.Thread] = []
-        self.neighbour_events: list[socket.socket] = []
+        # Per namespace: RTM_NEWNEIGH/RTM_DELNEIGH notifications (harness/case/session.py).
+        self.neighbour_events: dict[str, socket.socket] = {}
         lab.defer(self._release)
         for name, ns in lab.namespaces.items():
             self._sockets[name] = self._open(ns)
             events = lab.socket(name, socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
             events.bind((0, RTMGRP_NEIGH))
             events.setblocking(False)
-            self.neighbour_events.append(events)
+            self.neighbour_events[name] = events
 
     @staticmethod
     def _open(ns: NetNS) -> socket.socket:

@@ -46,6 +46,7 @@ from pyroute2.netlink import (
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import (
     RTM_DELADDR,
+    RTM_DELNEIGH,
     RTM_DELRULE,
     RTM_GETADDR,
     RTM_GETLINK,
@@ -54,6 +55,7 @@ from pyroute2.netlink.rtnl import (
     RTM_GETRULE,
     RTM_NEWADDR,
     RTM_NEWLINK,
+    RTM_NEWNEIGH,
     RTM_NEWROUTE,
     RTM_NEWRULE,
 )
@@ -248,6 +250,17 @@ def _address(data: bytes, start: int, end: int) -> AddressState:
     return AddressState(index, address, prefixlen, flags, scope)
 
 
+def _neighbour(data: bytes, start: int, end: int) -> NeighbourState:
+    _family, ifindex, state, flags, _type = NDMSG.unpack_from(data, start)
+    dst, lladdr = "", ""
+    for kind, payload in _attributes(data, start + NDMSG.size, end):
+        if kind == NDA_DST:
+            dst = str(ipaddress.ip_address(bytes(payload)))
+        elif kind == NDA_LLADDR:
+            lladdr = ":".join(f"{b:02x}" for b in payload)
+    return NeighbourState(ifindex, dst, state, flags, lladdr)
+
+
 def _messages(data: bytes) -> Iterator[tuple[int, int, int, int, int]]:
     """(offset, length, type, flags, sequence) of each netlink message in one datagram."""
     offset = 0
@@ -266,6 +279,17 @@ def new_addresses(datagrams: list[bytes]) -> list[AddressState]:
         for data in datagrams
         for offset, length, kind, _flags, _sequence in _messages(data)
         if kind == RTM_NEWADDR
+    ]
+
+
+def neighbour_news(datagrams: list[bytes]) -> list[tuple[bool, NeighbourState]]:
+    """The neighbour entries announced in notifications read off a monitor socket, in
+    order, each with whether it was deleted (RTM_DELNEIGH) rather than updated."""
+    return [
+        (kind == RTM_DELNEIGH, _neighbour(data, offset + NLMSG_HDR.size, offset + length))
+        for data in datagrams
+        for offset, length, kind, _flags, _sequence in _messages(data)
+        if kind in (RTM_NEWNEIGH, RTM_DELNEIGH)
     ]
 
 
@@ -382,17 +406,8 @@ class Rtnl:
     def neighbours(self, family: int = socket.AF_UNSPEC) -> list[NeighbourState]:
         """Every neighbour entry, NOARP ones (multicast, loopback) included as pyroute2's
         get_neighbours() lists them; proxy entries are not part of this dump."""
-        entries = []
-        for data, start, end in self._dump(RTM_GETNEIGH, NDMSG.pack(family, 0, 0, 0, 0)):
-            _family, ifindex, state, flags, _type = NDMSG.unpack_from(data, start)
-            dst, lladdr = "", ""
-            for kind, payload in _attributes(data, start + NDMSG.size, end):
-                if kind == NDA_DST:
-                    dst = str(ipaddress.ip_address(bytes(payload)))
-                elif kind == NDA_LLADDR:
-                    lladdr = ":".join(f"{b:02x}" for b in payload)
-            entries.append(NeighbourState(ifindex, dst, state, flags, lladdr))
-        return entries
+        body = NDMSG.pack(family, 0, 0, 0, 0)
+        return [_neighbour(data, start, end) for data, start, end in self._dump(RTM_GETNEIGH, body)]
 
     def addresses(self, family: int) -> list[AddressState]:
         """Every address of the namespace (`ip addr show`) with its flags."""

@@ -6,14 +6,15 @@ import socket
 
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import RTMGRP_IPV6_IFADDR
+from pyroute2.netlink.rtnl import RTMGRP_IPV6_IFADDR, RTMGRP_NEIGH
 
 from harness.case.kernel_state import HARDWARE_TYPES
 from harness.core import deadlines
 from harness.lab.builder import build
+from harness.lab.linux import ETH_P_ALL
 from harness.lab.netlink_ip import neigh
 from harness.lab.netns import Lab
-from harness.lab.rtnl import new_addresses
+from harness.lab.rtnl import neighbour_news, new_addresses
 from harness.scenario.ipsyntax import parse_neigh
 from tests.conftest import ip_json, needs_root
 from tests.kernel.test_topology import TWO_HOSTS
@@ -101,3 +102,29 @@ def test_address_announcements_are_read_off_a_monitor(host_untouched: None) -> N
 
         deadlines.wait_each({monitor: announced}, 2.0, "the address announcement")
         assert "2001:db8::5" in seen
+
+
+def test_a_resolutions_end_is_announced_after_the_frames_it_held_are_sent(
+    host_untouched: None,
+) -> None:
+    """What the settle loop relies on (harness/case/session.py, `_Resolutions`): when the
+    kernel's RTM_NEWNEIGH for an entry leaving INCOMPLETE can be read, the datagram that
+    waited in the entry's arp_queue has already passed the sender's packet taps."""
+    with Lab("rtnl") as lab:
+        build(lab, TWO_HOSTS)
+        monitor = lab.socket("a", socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        monitor.bind((0, RTMGRP_NEIGH))
+        tap = lab.socket("a", socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        tap.setblocking(False)
+        sender = lab.socket("a", socket.AF_INET, socket.SOCK_DGRAM)
+        sender.sendto(b"held in the arp_queue", ("192.0.2.2", 9000))
+        news: list[tuple[bool, str, int]] = []
+
+        def ended(events: list[bytes]) -> bool:
+            news.extend((deleted, e.dst, e.state) for deleted, e in neighbour_news(events))
+            return any(dst == "192.0.2.2" and state & 0x02 for _, dst, state in news)
+
+        deadlines.wait_each({monitor: ended}, 2.0, "the end of the resolution")
+        frames = deadlines.drain(tap)  # no wait: they must be there already
+        assert any(b"held in the arp_queue" in frame for frame in frames), news
+        assert (False, "192.0.2.2", 0x02) in news  # NUD_REACHABLE, announced as an update
