@@ -151,12 +151,11 @@ _IPV4_CONF_KEYS = {
 }
 
 
-def _baseline(ns: NetNS, ipv6: bool) -> None:
-    # Read what this namespace inherited, and write only what differs from the
-    # kernel default: reads are cheaper than writes, and usually only one or two
-    # of the 46 keys differ.  Read in every namespace, not once: the host's
-    # values may change during a run (a container engine switching forwarding on).
-    inherited = ns.read_sysctls(list(_IPV4_CONF_KEYS))
+def _baseline(ns: NetNS, ipv6: bool, inherited: dict[str, str]) -> None:
+    """Reset IPv4 conf/all and conf/default to the kernel's defaults where `inherited`
+    (what the namespace started with) differs; IPv6 on or off."""
+    # Write only what differs from the kernel default: reads are cheaper than
+    # writes, and usually only one or two of the 46 keys differ.
     values: dict[str, int] = {
         key: default
         for key, default in _IPV4_CONF_KEYS.items()
@@ -180,11 +179,20 @@ def build(
     timers = NEIGH_TUNING if fast_neighbours else NEIGH_KERNEL_DEFAULTS
     lans = topology.lans()
 
+    inherited: dict[str, str] | None = None
     for name in [*topology.hosts, *lans]:
         ns = lab.namespace(name)
+        if inherited is None:
+            # What a new namespace's conf/all and conf/default start with, read in the
+            # first one only: devinet_init_net() copies them from init_net (or, with
+            # net.core.devconf_inherit_init_net=3, from the creator's namespace, the
+            # root one for every namespace of a lab), so all of a build's namespaces,
+            # made within milliseconds, start alike.  Read for every build: the host's
+            # values may change during a run (a container engine turning forwarding on).
+            inherited = ns.read_sysctls(list(_IPV4_CONF_KEYS))
         # A switch only forwards; with IPv6 of its own, its bridge device would
         # send MLD reports into the LAN.
-        _baseline(ns, ipv6 and name not in lans)
+        _baseline(ns, ipv6 and name not in lans, inherited)
         net.monitors[name] = _monitor(ns, lab, ipv6 and name not in lans)
         ns.rtnl.set_link(1, up=True)  # lo is always ifindex 1
     net.log.append(TUNING_NOTE + ("; IPv6 on, no DAD, MLDv1 forced" if ipv6 else "; IPv6 off"))
