@@ -12,8 +12,6 @@ reaps every process and removes the scratch directory (vng's TMPDIR).
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import fcntl
 import os
 import select
@@ -25,9 +23,10 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
+from harness.lab.linux import LIBC
+
 PR_SET_CHILD_SUBREAPER = 36
 VENV_BIN = Path(sys.executable).parent  # the venv the launcher runs from: vng, virtme-run
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 SCRATCH_PREFIX = "harness-guest-"
 
@@ -98,7 +97,7 @@ class Keeper:
         os.setsid()  # Ctrl-C in the terminal reaches the launcher, not the keeper
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
-        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         # Let go of the execnet pipes: the controller must see the channel
         # close when the launcher dies, whatever the keeper is doing.
         null = os.open(os.devnull, os.O_RDWR)

@@ -34,8 +34,8 @@ from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST
 from pyroute2.netlink.rtnl import RTM_NEWLINK, RTMGRP_LINK
 
 from harness.core import deadlines
-from harness.lab.linux import CLONE_NEWNET, ETH_P_ALL
-from harness.lab.netns import _THREAD_NS, _check, _inside, _libc, _setns
+from harness.lab.linux import CLONE_NEWNET, ETH_P_ALL, LIBC
+from harness.lab.netns import _THREAD_NS, _check, _inside, _setns
 from harness.lab.rtnl import IFINFOMSG, NLA_HDR, Rtnl
 
 IFLA_IFNAME = 3
@@ -89,7 +89,7 @@ def _namespace() -> int:
     """A new anonymous namespace: its fd; this thread is back where it was."""
     here = os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+        _check(LIBC.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
         try:
             return os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
         finally:

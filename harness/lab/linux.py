@@ -9,6 +9,14 @@ has them, os and socket.
 
 from __future__ import annotations
 
+import ctypes
+
+# libc, for the calls Python 3.11's os lacks (unshare, setns, setfsuid, prctl): the
+# process's own symbols, which hold libc's.  ctypes.util.find_library("c") would
+# run ldconfig (or gcc) in a subprocess to find it: 0.1 s on the host and 1.5 s of
+# a guest's start under TCG, for each module that asked.
+LIBC = ctypes.CDLL(None, use_errno=True)
+
 CLONE_NEWNET = 0x40000000  # include/uapi/linux/sched.h
 ETH_P_ALL = 0x0003  # include/uapi/linux/if_ether.h: every protocol, for a packet socket
 # include/uapi/linux/if.h: net_device_flags

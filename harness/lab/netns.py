@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import itertools
 import os
@@ -35,14 +34,13 @@ from typing import Any
 from pyroute2 import IPRoute
 
 from harness.core.validation import sysctl_path
-from harness.lab.linux import CLONE_NEWNET
+from harness.lab.linux import CLONE_NEWNET, LIBC
 from harness.lab.rtnl import Rtnl
 
 SO_NETNS_COOKIE = 71  # Linux >= 5.14 (older: see _cookie_here); not in Python's socket module
 CHOSEN_INDEX_BASE = 1000
 
 # os.unshare/os.setns exist only from Python 3.12; Debian 12 ships 3.11.
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 _THREAD_NS = "/proc/thread-self/ns/net"
 
@@ -63,7 +61,7 @@ def _check(ret: int, what: str) -> None:
 
 
 def _setns(fd: int) -> None:
-    _check(_libc.setns(fd, CLONE_NEWNET), "setns")
+    _check(LIBC.setns(fd, CLONE_NEWNET), "setns")
 
 
 @contextlib.contextmanager
@@ -180,7 +178,7 @@ class NetNS:
         self.name = name
         here = os.open(_THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+            _check(LIBC.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
             try:
                 # Netlink sockets belong to the namespace they are created in.  If
                 # one cannot be made, what was made is closed before the error goes on.

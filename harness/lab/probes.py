@@ -26,6 +26,7 @@ from scapy.layers.l2 import Ether
 from harness.core import deadlines
 from harness.core.evidence import ProbeOutcome, Receipt
 from harness.core.validation import errno_name
+from harness.lab.linux import LIBC
 from harness.lab.netlink_ip import TopologyError
 from harness.lab.netns import NetNS
 from harness.lab.network import Network
@@ -61,8 +62,7 @@ def _sockaddr(ns: NetNS, probe: Probe, port: int) -> tuple[str, int] | tuple[str
     return (probe.address, port, 0, scope)
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True)
-_LIBC.setfsuid.argtypes = [ctypes.c_uint]
+LIBC.setfsuid.argtypes = [ctypes.c_uint]
 NO_UID = 0xFFFFFFFF  # setfsuid(-1) changes nothing and answers the current fsuid
 
 
@@ -77,13 +77,13 @@ def fsuid(uid: int | None) -> Iterator[None]:
     if uid is None:
         yield
         return
-    before = _LIBC.setfsuid(uid)
+    before = LIBC.setfsuid(uid)
     try:
-        if _LIBC.setfsuid(NO_UID) != uid:  # setfsuid reports no errors: read it back
+        if LIBC.setfsuid(NO_UID) != uid:  # setfsuid reports no errors: read it back
             raise OSError(errno.EPERM, f"setfsuid({uid}) did not take")
         yield
     finally:
-        _LIBC.setfsuid(before)
+        LIBC.setfsuid(before)
 
 
 def open_sender(net: Network, probe: Probe) -> socket.socket:

@@ -26,7 +26,6 @@ never imports pyroute2 (about half a second).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -39,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.validation import errno_name
-from harness.lab.linux import CLONE_NEWNET, ETH_P_ALL, IFF_UP
+from harness.lab.linux import CLONE_NEWNET, ETH_P_ALL, IFF_UP, LIBC
 
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
@@ -50,8 +49,6 @@ TUN_DEVICE = "/dev/net/tun"
 PROBE_SYSCTL = "/proc/sys/net/ipv4/conf/all/arp_ignore"
 CAPABILITY_BITS = {"CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_SYS_ADMIN": 21}
 PRIVILEGED = "run the container with --privileged"
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 @dataclass(frozen=True)
@@ -251,7 +248,7 @@ def _scratch_namespace_attempts(answers: dict[str, int]) -> None:
     """On a thread of its own: unshare a namespace, try each need inside it, step back."""
     here = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        if _libc.unshare(CLONE_NEWNET) != 0:
+        if LIBC.unshare(CLONE_NEWNET) != 0:
             answers["namespaces"] = ctypes.get_errno()
             return
         answers["namespaces"] = 0
@@ -259,7 +256,7 @@ def _scratch_namespace_attempts(answers: dict[str, int]) -> None:
         answers["sysctls"] = _failed_with(_rewrite_sysctl)
         answers["packet sockets"] = _failed_with(_packet_socket)
     finally:
-        _libc.setns(here, CLONE_NEWNET)  # the thread ends next, in whichever namespace
+        LIBC.setns(here, CLONE_NEWNET)  # the thread ends next, in whichever namespace
         os.close(here)
 
 
