@@ -291,14 +291,9 @@ def kernel_tables(net: Network, hosts: list[str]) -> dict[str, HostTables]:
         names = ns.interface_names()
         routes, rules = [], []
         for family in families:
-            for entry in ns.rtnl.routes(family):
-                table = entry.get("RTA_TABLE") or entry["table"]
-                dst = str(entry.get("RTA_DST") or "")
-                if table == 255 and entry["proto"] == 2:
-                    continue  # local/broadcast entries the kernel made for addresses
-                if family == socket.AF_INET6 and dst.startswith(("fe80:", "ff00:")):
-                    continue
-                routes.append(_route_text(entry, names))
+            # Without the local/broadcast entries the kernel made for addresses and
+            # IPv6's fe80::/ff00:: routes of every link (left out before decoding).
+            routes += [_route_text(entry, names) for entry in ns.rtnl.routes(family, own=False)]
             # `ip -6 rule` lists IPv6 rules on their own; here both are in one list.
             family_word = "-6 " if family == socket.AF_INET6 else ""
             rules += [family_word + _rule_text(entry) for entry in ns.rtnl.rules(family)]

@@ -31,7 +31,7 @@ import itertools
 import os
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +103,8 @@ IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
 NDMSG = struct.Struct("=BxxxiHBB")  # family, ifindex, state, flags, type
 IFADDRMSG = struct.Struct("=BBBBi")  # family, prefix length, flags, scope, index
 RTGENMSG = struct.Struct("=Bxxx")
+# rtmsg: family, dst and src lengths, tos, table, protocol, scope, type, flags
+RTMSG = struct.Struct("=BBBBBBBBI")
 NLA_HDR = struct.Struct("=HH")
 NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_TXQLEN, IFLA_OPERSTATE, IFLA_LINKINFO = (
@@ -119,6 +121,9 @@ DUMP_ATTEMPTS = 3
 IFLA_BRPORT_STATE = 1
 NDA_DST, NDA_LLADDR = 1, 2
 IFA_ADDRESS, IFA_FLAGS = 1, 8
+RTA_DST, RTA_TABLE = 1, 15
+RT_TABLE_LOCAL, RTPROT_KERNEL = 255, 2
+LINK_MADE = (b"\xfe\x80", b"\xff\x00")  # IPv6 fe80::/64 and ff00::/8, made for every link
 # IF_OPER_* in include/uapi/linux/if.h, named as pyroute2 and iproute2 name them.
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -293,6 +298,19 @@ def neighbour_news(datagrams: list[bytes]) -> list[tuple[bool, NeighbourState]]:
     ]
 
 
+def _not_the_kernels_own(data: bytes, start: int, end: int) -> bool:
+    """Whether a route message is one the harness records: not a local-table entry the
+    kernel made for an address (protocol kernel), not an IPv6 route whose destination
+    starts fe80: or ff00: (link-local and multicast, made for every link)."""
+    family, _dst_len, _src_len, _tos, table, protocol, *_ = RTMSG.unpack_from(data, start)
+    for kind, payload in _attributes(data, start + RTMSG.size, end):
+        if kind == RTA_TABLE:
+            (table,) = struct.unpack_from("=I", payload)
+        elif kind == RTA_DST and family == socket.AF_INET6 and bytes(payload[:2]) in LINK_MADE:
+            return False
+    return not (table == RT_TABLE_LOCAL and protocol == RTPROT_KERNEL)
+
+
 def _bridge_port_state(linkinfo: memoryview) -> int | None:
     """IFLA_BRPORT_STATE, when IFLA_LINKINFO says the link is a bridge's port (attribute 1
     of the port data means something else for a bond's or a VRF's port)."""
@@ -414,17 +432,24 @@ class Rtnl:
         body = IFADDRMSG.pack(family, 0, 0, 0, 0)
         return [_address(data, start, end) for data, start, end in self._dump(RTM_GETADDR, body)]
 
-    def _decoded(self, kind: int, family: int) -> list[Any]:
-        """A route or rule dump, decoded by pyroute2's message classes."""
+    def _decoded(
+        self, kind: int, family: int, keep: Callable[[bytes, int, int], bool] | None = None
+    ) -> list[Any]:
+        """A route or rule dump, decoded by pyroute2's message classes; `keep` (the
+        message's data, start and end of its body) leaves the others undecoded."""
         messages: list[Any] = []
         body = RTGENMSG.pack(family) + bytes(8)  # rtmsg and fib_rule_hdr are both 12 bytes
         for data, start, end in self._dump(kind, body):
-            messages += self._marshal.parse(data[start - NLMSG_HDR.size : end])
+            if keep is None or keep(data, start, end):
+                messages += self._marshal.parse(data[start - NLMSG_HDR.size : end])
         return messages
 
-    def routes(self, family: int) -> list[Any]:
-        """Every route of every table (`ip route show table all`), as pyroute2 `rtmsg`s."""
-        return self._decoded(RTM_GETROUTE, family)
+    def routes(self, family: int, own: bool = True) -> list[Any]:
+        """Every route of every table (`ip route show table all`), as pyroute2 `rtmsg`s;
+        `own=False` leaves out those the kernel makes for addresses and links (local
+        table entries of protocol kernel, IPv6 fe80::/ff00:: prefixes) before they are
+        decoded: decoding is most of a dump's cost, and a case has dozens of those."""
+        return self._decoded(RTM_GETROUTE, family, None if own else _not_the_kernels_own)
 
     def route_get(self, family: int, flags: int, fields: dict[str, Any]) -> Any:
         """`ip route get`: the kernel's answer (an rtmsg) for one flow, asked as iproute2

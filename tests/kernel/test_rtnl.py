@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 import pytest
@@ -12,10 +13,10 @@ from harness.case.kernel_state import HARDWARE_TYPES
 from harness.core import deadlines
 from harness.lab.builder import build
 from harness.lab.linux import ETH_P_ALL
-from harness.lab.netlink_ip import neigh
+from harness.lab.netlink_ip import addr, neigh, route
 from harness.lab.netns import Lab
 from harness.lab.rtnl import neighbour_news, new_addresses
-from harness.scenario.ipsyntax import parse_neigh
+from harness.scenario.ipsyntax import AddrSpec, parse_neigh, parse_route
 from tests.conftest import ip_json, needs_root
 from tests.kernel.test_topology import TWO_HOSTS
 
@@ -76,6 +77,33 @@ def test_route_and_rule_dumps_decode_like_ipr(host_untouched: None) -> None:
             assert [m.get("FRA_PRIORITY") for m in ns.rtnl.rules(family)] == [
                 m.get("FRA_PRIORITY") for m in ns.ipr.get_rules(family=family)
             ]
+
+
+def test_routes_without_the_kernels_own_are_those_it_did_not_make(host_untouched: None) -> None:
+    """`routes(family, own=False)` leaves out, before decoding, exactly the routes the
+    kernel made for addresses and links: local-table entries of protocol kernel and IPv6
+    fe80:/ff00: prefixes; a route the topology adds to the local table stays."""
+    with Lab("rtnl") as lab:
+        build(lab, TWO_HOSTS, ipv6=True)
+        ns = lab["a"]
+        addr(ns, "add", AddrSpec(address=ipaddress.ip_interface("2001:db8::1/64"), dev="eth0"))
+        route(ns, "add", parse_route("local 198.51.100.7 dev eth0 table local"))
+        route(ns, "add", parse_route("203.0.113.0/24 dev eth0 table 100"))
+        for family in (socket.AF_INET, socket.AF_INET6):
+            everything = ns.rtnl.routes(family)
+            expected = [
+                (m.get("RTA_TABLE"), m.get("RTA_DST"), m["dst_len"])
+                for m in everything
+                if not (m.get("RTA_TABLE") == 255 and m["proto"] == 2)
+                and not str(m.get("RTA_DST") or "").startswith(("fe80:", "ff00:"))
+            ]
+            assert len(expected) < len(everything)
+            assert [
+                (m.get("RTA_TABLE"), m.get("RTA_DST"), m["dst_len"])
+                for m in ns.rtnl.routes(family, own=False)
+            ] == expected
+        kept = {m.get("RTA_DST") for m in ns.rtnl.routes(socket.AF_INET, own=False)}
+        assert {"198.51.100.7", "203.0.113.0"} <= kept
 
 
 def test_a_refused_request_raises_the_kernels_errno(host_untouched: None) -> None:
