@@ -40,11 +40,11 @@ ICMP6_ERRORS = (
 )
 
 
-def _dissect(frame: Frame) -> Packet:
-    if frame.hatype in ETHERNET_FRAMED:
-        return Ether(frame.data)
-    version = frame.data[0] >> 4 if frame.data else 4
-    return IPv6(frame.data) if version == 6 else IP(frame.data)
+def _dissect(hatype: int, data: bytes) -> Packet:
+    if hatype in ETHERNET_FRAMED:
+        return Ether(data)
+    version = data[0] >> 4 if data else 4
+    return IPv6(data) if version == 6 else IP(data)
 
 
 def _transport(pkt: Packet, src: str, dst: str) -> tuple[str, dict[str, Any]]:
@@ -124,13 +124,17 @@ def _where(frame: Frame) -> dict[str, Any]:
     }
 
 
-def _packet(frame: Frame, pkt: Packet) -> PacketRecord:
+# A record's own fields before `_where` fills them in from the frame (frame_records).
+_NOWHERE: dict[str, Any] = {"host": "", "ifname": "", "direction": "", "pkttype": ""}
+
+
+def _packet(pkt: Packet) -> PacketRecord:
     ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
     if ip is None:
         eth = pkt.getlayer(Ether)
         kind = f"0x{eth.type:04x}" if eth is not None else "?"
         src, dst = (str(eth.src), str(eth.dst)) if eth else ("", "")
-        return PacketRecord(**_where(frame), proto=kind, src=src, dst=dst, summary=pkt.summary())
+        return PacketRecord(**_NOWHERE, proto=kind, src=src, dst=dst, summary=pkt.summary())
     src, dst = str(ip.src), str(ip.dst)
     header = _ip_header(pkt)
     number = ip.proto if IP in pkt else ip.nh
@@ -148,7 +152,7 @@ def _packet(frame: Frame, pkt: Packet) -> PacketRecord:
         more = " MF" if header["mf"] else ""
         summary += f" frag id {header['ip_id']} offset {header['frag_offset']}{more}"
     return PacketRecord(
-        **_where(frame),
+        **_NOWHERE,
         proto=proto,
         src=src,
         dst=dst,
@@ -183,11 +187,11 @@ def _ip_header(pkt: Packet) -> dict[str, Any]:
     }
 
 
-def _resolution(frame: Frame, pkt: Packet) -> ArpRecord | None:
+def _resolution(pkt: Packet) -> ArpRecord | None:
     if ARP in pkt:
         arp = pkt[ARP]
         return ArpRecord(
-            **_where(frame),
+            **_NOWHERE,
             op=ARP_OPS.get(arp.op, str(arp.op)),
             target=str(arp.pdst),
             sender=str(arp.psrc),
@@ -198,7 +202,7 @@ def _resolution(frame: Frame, pkt: Packet) -> ArpRecord | None:
     for layer, op in ((ICMPv6ND_NS, "who-has"), (ICMPv6ND_NA, "is-at")):
         if layer in pkt:
             return ArpRecord(
-                **_where(frame),
+                **_NOWHERE,
                 op=op,
                 target=str(pkt[layer].tgt),
                 sender=str(pkt[IPv6].src),
@@ -221,8 +225,8 @@ def frame_records(
     packets: list[PacketRecord] = []
     for index, frame in enumerate(frames):
         act = max((i for i, start in enumerate(windows) if start <= index), default=-1)
-        record = _describe(frame).model_copy(
-            update={"t_ms": round((frame.time - t0) * 1000, 3), "act": act}
+        record = _describe(frame.hatype, frame.data).model_copy(
+            update={**_where(frame), "t_ms": round((frame.time - t0) * 1000, 3), "act": act}
         )
         if isinstance(record, ArpRecord):
             arp.append(record)
@@ -234,11 +238,12 @@ def frame_records(
 
 
 @functools.lru_cache(maxsize=8192)
-def _describe(frame: Frame) -> FrameRecord:
-    """A frame's record, without its time and act.
+def _describe(hatype: int, data: bytes) -> FrameRecord:
+    """What a frame's bytes say, without where and when it was seen.
 
-    Cached: a case is observed again at each wake-up while it settles, and
-    dissecting every frame with scapy each time was most of that cost.
+    Cached: a case is observed again at each wake-up while it settles, and one frame
+    is seen on every interface it crosses (a bridged frame on four or five);
+    dissecting it with scapy each time was most of that cost.
     """
-    pkt = _dissect(frame)
-    return _resolution(frame, pkt) or _packet(frame, pkt)
+    pkt = _dissect(hatype, data)
+    return _resolution(pkt) or _packet(pkt)
