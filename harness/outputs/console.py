@@ -207,12 +207,15 @@ class Terminal:
         self.view = RunConsole()
 
     def expect(self, total: int) -> None:
+        """How many case runs the progress line counts to."""
         self.view.expect(total)
 
     def running(self, case: str) -> None:
+        """The case the progress line names."""
         self.view.running(case)
 
     def add(self, record: CaseRecord) -> None:
+        """Count the record; print it now if it is a finding (RunConsole.finished)."""
         self.view.finished(record)
 
     def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:

@@ -99,10 +99,12 @@ class RunOutputs:
         self.progress = [sink for sink in self.sinks if isinstance(sink, Progress)]
 
     def add(self, record: CaseRecord) -> None:
+        """Hand one record to every sink."""
         for sink in self.sinks:
             sink.add(record)
 
     def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
+        """Close every sink with the run and all its records."""
         for sink in self.sinks:
             sink.close(run, records)
 

@@ -155,5 +155,6 @@ class Summary:
         del record
 
     def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
+        """Write summary.md (nothing when no case ran)."""
         if records:
             write_summary(self.run_dir, list(records), run)

@@ -349,5 +349,6 @@ class Report:
         del record
 
     def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
+        """Write report.html (nothing when no case ran)."""
         if records:
             write_report(self.run_dir, records, run)
