@@ -11,8 +11,10 @@ case of each case (harness/outputs/junit.py, `graft`).  Each case's record trave
 report (an attribute pytest and xdist carry from worker to controller), so the
 controller alone keeps the records: it stores each as it arrives
 (records/KERNEL/SCENARIO/CASE.json), gives a case whose worker crashed an
-`error` record, and at the end writes results.json, summary.md and
-report.html, marked interrupted when the run did not get to every case.
+`error` record, and hands each record to the run's outputs (every one a sink,
+opened in one place: harness/outputs/formats.py), which at the end write
+results.json, summary.md, report.html and the formats asked for, marked
+interrupted when the run did not get to every case.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import datetime
 import os
 import shlex
-import shutil
 import sys
 import time
 from collections import Counter
@@ -40,20 +41,11 @@ from harness.guests.matrix import HOST, Gateway, gateways, kernel_run, seen_kern
 from harness.guests.sources import KernelError, find_kernel
 from harness.lab import requirements
 from harness.lab.neighbour_timers import MODE_VARIABLE
-from harness.outputs.console import RunConsole
-from harness.outputs.formats import FORMATS
+from harness.outputs import formats
 from harness.outputs.junit import NODE_PROPERTY, graft, shown
-from harness.outputs.report import write_report
-from harness.outputs.sink import Sink
-from harness.outputs.summary import write_summary
 from harness.runs.compare import kernel_differences
 from harness.runs.stopping import hold_signals, raise_if_signalled, stop_on_signals
-from harness.runs.store import (
-    mark_running,
-    new_run_dir,
-    write_record,
-    write_results,
-)
+from harness.runs.store import mark_running, new_run_dir, write_record
 from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, load_scenario
 from harness.scenario.footprint import over_limits, raise_fd_limit
 
@@ -85,7 +77,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="which cases keep their pcaps in the run folder: findings (fail, error, refuted, "
         "changed; the default), all, or none",
     )
-    for output in FORMATS:  # harness/outputs/formats.py: --json, --tap, --harness-junit
+    for output in formats.FORMATS:  # --json, --tap, --harness-junit
         group.addoption(output.pytest_option, metavar="PATH", help=output.help)
     group.addoption(
         "--harness-console",
@@ -168,7 +160,7 @@ def _check_arguments(config: pytest.Config) -> None:
             Expression.compile(keyword)  # pytest's own parser of -k
     except SyntaxError as exc:
         raise pytest.UsageError(f"-k {keyword!r}: {exc}") from None
-    for option in (output.pytest_option for output in FORMATS):
+    for option in (output.pytest_option for output in formats.FORMATS):
         path = Path(str(config.getoption(option, None) or "-"))
         if str(path) != "-" and (path.is_dir() or not path.parent.is_dir()):
             why = "a folder, not a file" if path.is_dir() else f"no folder {path.parent}"
@@ -363,13 +355,13 @@ class HarnessRun:
         self.ended: dict[str, tuple[float, float]] = {}  # kernel: its first and last case's end
         self.records: dict[tuple[str, str, str], CaseRecord] = {}
         self.by_node: dict[str, list[CaseRecord]] = {}  # for pytest's --junitxml (graft)
-        # Every output format asked for (harness/outputs/formats.py), opened now.
-        self.sinks: list[Sink] = [
-            output.sink(path)
-            for output in FORMATS
-            if (path := config.getoption(output.pytest_option, None))
-        ]
-        self.console = RunConsole() if config.getoption("--harness-console", False) else None
+        # Every output of the run (harness/outputs/formats.py), opened now.
+        self.outputs = formats.open_outputs(
+            run_dir,
+            lambda option: config.getoption(option, None),
+            terminal=config.getoption("--harness-console", False),
+        )
+        self.expected = 0  # case runs to come, once collection tells
         self.gateways = config.stash.get(_GATEWAYS, [])
         self.each = config.getoption("dist", "no") == "each"  # every node runs every case
 
@@ -381,24 +373,24 @@ class HarnessRun:
         self.ended[record.kernel] = (self.ended.get(record.kernel, (now, now))[0], now)
         if not stored:
             write_record(self.run_dir, record)
-        for sink in self.sinks:
-            sink.add(record)
-        if self.console is not None:
-            self.console.finished(record)
+        self.outputs.add(record)
+
+    def _expect(self, total: int) -> None:
+        self.expected = max(self.expected, total)
+        for view in self.outputs.progress:
+            view.expect(self.expected)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if self.console is not None and session.items:
-            self.console.expect(len(session.items))
+        if session.items:
+            self._expect(len(session.items))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        if self.console is not None:
-            seen = self.console.total
-            self.console.expect(seen + len(ids) if self.each else len(ids))
+        self._expect(self.expected + len(ids) if self.each else len(ids))
 
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
-        if self.console is not None:
-            self.console.running(nodeid.rsplit("/", 1)[-1])
+        for view in self.outputs.progress:
+            view.running(nodeid.rsplit("/", 1)[-1])
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         carried = getattr(report, RECORD_ATTRIBUTE, None)
@@ -442,8 +434,7 @@ class HarnessRun:
             or [seen_kernel_run(k, self.ended[k]) for k in sorted(self.ended, key=version_tuple)],
             command=invoked_command(sys.argv, self.config.invocation_params.args),
         )
-        for sink in self.sinks:
-            sink.close(run, records)
+        self.outputs.close(run, records)
         xmlpath = self.config.getoption("xmlpath", None)  # pytest's --junitxml, written now
         if xmlpath and self.by_node:
             junitxml = Path(os.path.expandvars(xmlpath)).expanduser()
@@ -456,20 +447,6 @@ class HarnessRun:
                 self.run_dir.iterdir()
             ):
                 self.run_dir.rmdir()  # a run without scenario cases leaves no empty folder
-            return
-        write_results(self.run_dir, records, run)
-        # results.json holds every record now: the per-case copies kept for a run that
-        # dies half-way would only double the folder's size.
-        shutil.rmtree(self.run_dir / "records", ignore_errors=True)
-        write_summary(self.run_dir, records, run)
-        write_report(self.run_dir, records, run)
-        if self.console is not None:
-            self.console.close(records, interrupted)
-            differing = kernel_differences(records)
-            if differing:
-                self.console.console.print(f"{len(differing)} cases differ between kernels")
-            for name in ("results.json", "report.html", "summary.md"):
-                self.console.console.print(f"{name}: {self.run_dir / name}", soft_wrap=True)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         records = sorted(self.records.values(), key=lambda r: (r.key, r.kernel))
@@ -492,9 +469,8 @@ class HarnessRun:
                 f"{len(differing)} cases differ between kernels: see 'Where kernels differ' "
                 "in the summary"
             )
-        tr.write_line(f"results: {self.run_dir / 'results.json'}")
-        tr.write_line(f"report:  {self.run_dir / 'report.html'}")
-        tr.write_line(f"summary: {self.run_dir / 'summary.md'}")
+        for file in formats.RUN_FILES:  # results: ..., report:  ..., summary: ...
+            tr.write_line(f"{Path(file.name).stem + ':':<8} {self.run_dir / file.name}")
 
 
 def invoked_command(argv: list[str], pytest_args: tuple[str, ...] | list[str]) -> str:

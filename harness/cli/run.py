@@ -15,7 +15,7 @@ from harness.cli.common import K_HELP, _needs_root, _selector, refuse
 from harness.core import deadlines, run_folder
 from harness.core.env import IN_CLONE, PROJECT_ROOT, SCENARIO_DIR, given_path, is_root, shown
 from harness.lab import requirements
-from harness.outputs.formats import FORMATS
+from harness.outputs import formats
 from harness.scenario import ScenarioError, discover, load_scenario
 from harness.scenario.footprint import over_limits, raise_fd_limit
 
@@ -109,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     shipped = all(f.is_relative_to(PROJECT_ROOT) for f in given)
     top = PROJECT_ROOT if IN_CLONE or shipped else Path.cwd()
     rootdir = os.path.commonpath([str(top), *map(str, given)])
-    streams = [(output.pytest_option, getattr(args, output.dest)) for output in FORMATS]
+    streams = [(output.pytest_option, getattr(args, output.dest)) for output in formats.FORMATS]
     to_stdout = any(str(value) == "-" for _, value in streams)
     argv = [
         *paths,
@@ -162,8 +162,8 @@ def _repeat(args: argparse.Namespace) -> int:
     if args.repeat > MAX_REPEATS:
         print(f"harness run: --repeat {args.repeat}: give at most {MAX_REPEATS}", file=sys.stderr)
         return 2
-    if any(getattr(args, output.dest) for output in FORMATS):
-        *most, last = [output.flag for output in FORMATS]
+    if any(getattr(args, output.dest) for output in formats.FORMATS):
+        *most, last = [output.flag for output in formats.FORMATS]
         print(
             "harness run: --repeat writes each repeat's own results; it takes no "
             f"{', '.join(most)} or {last}",
@@ -260,7 +260,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="which cases keep their pcaps: findings (fail, error, refuted, changed; the "
         "default), all, or none",
     )
-    for output in FORMATS:  # harness/outputs/formats.py: --json, --tap, --junit
+    for output in formats.FORMATS:  # --json, --tap, --junit
         run.add_argument(output.flag, metavar="PATH", help=output.help)
     run.add_argument(
         "--kernel",

@@ -23,16 +23,19 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from harness.case.record import CaseRecord
+from harness.case.record import CaseRecord, RunInfo
 from harness.case.verdict import VERDICT_ORDER, VERDICTS
 from harness.core.display import one_line
 from harness.core.validation import version_tuple
 from harness.outputs.headline import headline
+from harness.runs.compare import kernel_differences
 
 # The order findings are listed in at the end: failures first.
 STYLES = {
@@ -191,3 +194,37 @@ class RunConsole:
     def _refresh(self) -> None:
         if self.live is not None:
             self.live.update(self._status())
+
+
+class Terminal:
+    """The terminal view as a sink (harness/outputs/sink.py, and its Progress): the live
+    view of RunConsole while the run goes, then the findings, how many cases differ between
+    kernels, and the path of each of the run folder's `files`, whole, to be copied."""
+
+    def __init__(self, run_dir: Path, files: Sequence[str]) -> None:
+        self.run_dir = run_dir
+        self.files = files
+        self.view = RunConsole()
+
+    def expect(self, total: int) -> None:
+        """How many case runs the progress line counts to."""
+        self.view.expect(total)
+
+    def running(self, case: str) -> None:
+        """The case the progress line names."""
+        self.view.running(case)
+
+    def add(self, record: CaseRecord) -> None:
+        """Count the record; print it now if it is a finding (RunConsole.finished)."""
+        self.view.finished(record)
+
+    def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
+        """Nothing when no case ran (the run folder holds no file to name)."""
+        if not records:
+            return
+        self.view.close(list(records), run.interrupted)
+        differing = kernel_differences(list(records))
+        if differing:
+            self.view.console.print(f"{len(differing)} cases differ between kernels")
+        for name in self.files:
+            self.view.console.print(f"{name}: {self.run_dir / name}", soft_wrap=True)

@@ -1,21 +1,34 @@
-"""Every output format a run can be asked for: one row each.
+"""Every output of a run: one row each, and the one place they are opened.
 
-A row names `harness run`'s flag, the pytest option it becomes (the same unless
-pytest has one of that name), the help both show, and the sink class
-(harness/outputs/sink.py) that writes it.  harness/pytest_plugin.py adds the
-options and opens the sinks from these rows; harness/cli/run.py adds the flags.
+FORMATS: the outputs a run can be asked for.  A row names `harness run`'s flag,
+the pytest option it becomes (the same unless pytest has one of that name), the
+help both show, and the sink class (harness/outputs/sink.py) that writes it.
+harness/pytest_plugin.py adds the options from these rows; harness/cli/run.py
+adds the flags.
+
+RUN_FILES: the files every run writes into its folder (when a case ran), each
+a file name and the sink class that writes it, given the folder.
+
+open_outputs opens every sink of a run from these rows (and the terminal view,
+when asked), and RunOutputs hands each of them the records and the close.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.case.record import CaseRecord, RunInfo
+from harness.outputs.console import Terminal
 from harness.outputs.jsonlines import JsonLines
 from harness.outputs.junit import JUnit
-from harness.outputs.sink import Sink
+from harness.outputs.report import REPORT_NAME, Report
+from harness.outputs.results_json import ResultsJson
+from harness.outputs.sink import Progress, Sink
+from harness.outputs.summary import SUMMARY_NAME, Summary
 from harness.outputs.tap import Tap
+from harness.runs.store import RESULTS_NAME
 
 
 @dataclass(frozen=True)
@@ -57,3 +70,55 @@ FORMATS = (
         option="--harness-junit",
     ),
 )
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """A file every run writes into its folder: its name and the sink that writes it."""
+
+    name: str
+    sink: Callable[[Path], Sink]  # given the run folder
+
+
+# In the order they are written, and named at the end of a run (the terminal view, and
+# pytest's closing section).
+RUN_FILES = (
+    RunFile(RESULTS_NAME, ResultsJson),
+    RunFile(REPORT_NAME, Report),
+    RunFile(SUMMARY_NAME, Summary),
+)
+
+
+class RunOutputs:
+    """Every sink of one run, as one: each record to each sink, then each sink closed, in
+    the order opened (the formats asked for, the run folder's files, the terminal view,
+    which names those files last)."""
+
+    def __init__(self, sinks: Sequence[Sink]) -> None:
+        self.sinks = list(sinks)
+        self.progress = [sink for sink in self.sinks if isinstance(sink, Progress)]
+
+    def add(self, record: CaseRecord) -> None:
+        """Hand one record to every sink."""
+        for sink in self.sinks:
+            sink.add(record)
+
+    def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
+        """Close every sink with the run and all its records."""
+        for sink in self.sinks:
+            sink.close(run, records)
+
+
+def open_outputs(
+    run_dir: Path, asked: Callable[[str], Path | str | None], terminal: bool = False
+) -> RunOutputs:
+    """Every output of a run in `run_dir`, opened now: each format whose pytest option
+    `asked` gives a PATH for, each of RUN_FILES, and the terminal view when `terminal`.
+    OSError when a PATH cannot be opened (a folder, no permission)."""
+    sinks: list[Sink] = [
+        output.sink(path) for output in FORMATS if (path := asked(output.pytest_option))
+    ]
+    sinks += [file.sink(run_dir) for file in RUN_FILES]
+    if terminal:
+        sinks.append(Terminal(run_dir, [file.name for file in RUN_FILES]))
+    return RunOutputs(sinks)

@@ -1,9 +1,12 @@
 """A sink: an output a run streams its case records into, opened at the start.
 
-Each format is one module of harness/outputs/ with one class like JsonLines
-(jsonlines.py), Tap (tap.py) and JUnit (junit.py), and one row of FORMATS
-(harness/outputs/formats.py): the pytest option and `harness run`'s flag come
-from that row.  PATH `-` is standard output.
+Every output of a run is one: the formats asked for by a flag, each one module
+of harness/outputs/ with one class like JsonLines (jsonlines.py), Tap (tap.py)
+and JUnit (junit.py) and one row of FORMATS (harness/outputs/formats.py), from
+which the pytest option and `harness run`'s flag come (PATH `-` is standard
+output); the run folder's files every run writes, one row of RUN_FILES each
+(results.json, report.html, summary.md); and the terminal view (console.py).
+formats.open_outputs opens them all, in one place.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Protocol, runtime_checkable
 
 from harness.case.record import CaseRecord, RunInfo
 
@@ -33,3 +36,15 @@ def open_output(path: Path | str) -> IO[str]:
     if str(path) == "-":
         return sys.stdout
     return Path(path).open("w", encoding="utf-8", buffering=1)
+
+
+@runtime_checkable
+class Progress(Protocol):
+    """A sink that also shows a run's progress (the terminal view): told how many case
+    runs to expect, and which case starts, before any record arrives."""
+
+    def expect(self, total: int) -> None:
+        """The run will make `total` case runs (known once collection is done)."""
+
+    def running(self, case: str) -> None:
+        """`case` has started."""

@@ -11,6 +11,8 @@ from harness.core.display import markdown_cell, one_line
 from harness.core.validation import version_tuple
 from harness.runs.compare import Difference, kernel_differences
 
+SUMMARY_NAME = "summary.md"
+
 
 def difference_lines(found: list[Difference], title: str = "Where kernels differ") -> list[str]:
     """A section with each case whose answer differs between runs, values side by side."""
@@ -139,4 +141,20 @@ def write_summary(run_dir: Path, records: list[CaseRecord], run: RunInfo | None 
         lines += [
             one_line(f"- `{r.key}`: {r.message}") for r in sorted(skipped, key=lambda r: r.key)
         ]
-    return run_folder.write_text(run_dir, "summary.md", "\n".join(lines) + "\n")
+    return run_folder.write_text(run_dir, SUMMARY_NAME, "\n".join(lines) + "\n")
+
+
+class Summary:
+    """RUN/summary.md at the close, when a case ran (a sink: harness/outputs/sink.py)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def add(self, record: CaseRecord) -> None:
+        """Nothing before the close: the table needs every record."""
+        del record
+
+    def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
+        """Write summary.md (nothing when no case ran)."""
+        if records:
+            write_summary(self.run_dir, list(records), run)

@@ -25,6 +25,7 @@ from harness.core.files import UnreadableFile, read_bounded
 
 RUN_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 LATEST = "latest"
+RESULTS_NAME = "results.json"
 
 
 def new_run_dir(base: Path = RESULTS_DIR) -> Path:
@@ -74,6 +75,12 @@ def prune(keep: int, base: Path = RESULTS_DIR) -> list[Path]:
 def record_path(run_dir: Path, record: CaseRecord) -> Path:
     """Where the record of one case on one kernel is kept while the run goes on."""
     return run_dir / "records" / record.kernel / record.scenario / f"{record.case}.json"
+
+
+def drop_record_files(run_dir: Path) -> None:
+    """Remove the per-case record files once results.json holds every record: kept only
+    for a run that dies half-way, they would double the folder's size."""
+    shutil.rmtree(run_dir / "records", ignore_errors=True)
 
 
 def write_record(run_dir: Path, record: CaseRecord) -> Path:
@@ -194,13 +201,13 @@ def write_results(run_dir: Path, records: list[CaseRecord], run: RunInfo) -> Pat
         json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
         + f',\n"records":[\n{body}\n]}}\n'
     )
-    return run_folder.write_text(run_dir, "results.json", text)
+    return run_folder.write_text(run_dir, RESULTS_NAME, text)
 
 
 def read_run(run_dir: Path) -> tuple[RunInfo | None, list[CaseRecord]]:
     """The run and its records: results.json, else (a run still going, or one whose
     controller died) the record files.  RecordError names what does not read."""
-    path = run_dir / "results.json"
+    path = run_dir / RESULTS_NAME
     text = read_stored(path, RESULTS_MAX_BYTES)
     if text is None:
         return None, stored_records(run_dir)

@@ -91,14 +91,18 @@ def test_a_bad_side_file_is_one_line(tmp_path: Path) -> None:
 
 def test_the_catalogue_side_file_names_existing_cases() -> None:
     from harness.cli.peer import CATALOGUE
-    from harness.scenario import load_scenario
+    from harness.scenario import Scenario, load_scenario
 
+    scenarios: dict[Path, Scenario] = {}  # each file loaded once, not once per check
     for side_path in sorted(CATALOGUE.glob("*.peer.yaml")):
         side = load_peer_file(side_path)
         assert side.checks
         for check in side.checks:
             name, case_id = check.case.split("/")
-            load_scenario(side_path.parent / f"{name}.yaml").case(case_id)
+            path = side_path.parent / f"{name}.yaml"
+            if path not in scenarios:
+                scenarios[path] = load_scenario(path)
+            scenarios[path].case(case_id)
             assert check.section in side.sections
 
 

@@ -39,7 +39,7 @@ from harness.runs.store import read_results, read_run, write_results
 from harness.scenario import Act, Topology
 from harness.scenario.expect import Comparison, Expect
 
-# a real run of three scenarios on a real kernel, committed (tests/unit/test_fuzz.py mutates copies)
+# a real run of three scenarios on a real kernel, committed (tests/fuzz/test_fuzz.py mutates copies)
 REAL_RUN = Path(__file__).resolve().parents[1] / "fuzz" / "results.json"
 SENDER_MAC = "02:00:00:00:00:01"
 PEER_MAC = "02:00:00:00:00:02"

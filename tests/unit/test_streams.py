@@ -14,7 +14,6 @@ from tap.parser import Parser as TapParser
 from harness import pytest_plugin
 from harness.case.record import CaseRecord, RunInfo
 from harness.cli import build_parser
-from harness.cli import run as run_cli
 from harness.outputs import formats
 from harness.outputs.formats import Format
 from harness.outputs.jsonlines import JsonLines
@@ -213,9 +212,7 @@ def test_a_new_format_is_one_row(
     """One row of FORMATS gives `harness run` its flag, pytest its option, and the run a
     sink it opens, feeds as cases end and closes with the run (harness/outputs/formats.py)."""
     row = Format("--lines", "one line per case ('-': stdout)", Lines)
-    monkeypatch.setattr(formats, "FORMATS", (*formats.FORMATS, row))
-    monkeypatch.setattr(run_cli, "FORMATS", formats.FORMATS)
-    monkeypatch.setattr(pytest_plugin, "FORMATS", formats.FORMATS)
+    monkeypatch.setattr(formats, "FORMATS", (*formats.FORMATS, row))  # the row alone
     args = build_parser().parse_args(["run", "--lines", "out.txt", "--junit", "j.xml"])
     assert (args.lines, args.junit) == ("out.txt", "j.xml")
     parser = Parser(_ispytest=True)  # what pytest hands pytest_addoption

@@ -223,6 +223,7 @@ def _case_section(view: CaseView, scenario_rec: CaseRecord, page: Page) -> str:
 
 
 def scenario_section(scenario: ScenarioView, page: Page) -> str:
+    """One scenario's section of the page: its claim, source and topology, then its cases."""
     first = scenario.cases[0].first
     source = source_of(first)
     failing = any(c.worst in FAILING for c in scenario.cases)

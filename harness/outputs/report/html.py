@@ -336,3 +336,19 @@ def write_report(
         chosen = list(records)
     page = render_report(chosen, run_dir, run, every_diagram)
     return run_folder.write_text(run_dir, REPORT_NAME, page)
+
+
+class Report:
+    """RUN/report.html at the close, when a case ran (a sink: harness/outputs/sink.py)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def add(self, record: CaseRecord) -> None:
+        """Nothing before the close: the page groups every record."""
+        del record
+
+    def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
+        """Write report.html (nothing when no case ran)."""
+        if records:
+            write_report(self.run_dir, records, run)

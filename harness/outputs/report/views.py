@@ -112,6 +112,7 @@ def group_records(records: Sequence[CaseRecord]) -> tuple[list[str], list[Scenar
 
 
 def badge(verdict: str, text: str = "") -> str:
+    """A verdict as a coloured label (`text`, else the verdict in capitals), escaped."""
     cls = verdict if verdict in VERDICTS else "other"
     return f'<span class="badge {cls}">{escape(text or verdict.upper() or "?")}</span>'
 

@@ -33,7 +33,7 @@ LISTINGS = Path(__file__).parents[1] / "listings"
 # `harness run -n 2 --pcaps none --results-dir DIR scenarios/dontroute/dontroute-lookup-
 # limited-to-link-scope.yaml scenarios/ip-layer/path-mtu-and-fragments.yaml
 # scenarios/policy-routing/tos-selects-rule-and-route-ipv6.yaml`, its paths made relative.
-RESULTS = Path(__file__).parents[1] / "fuzz" / "results.json"
+RESULTS = Path(__file__).parent / "results.json"
 
 
 @functools.cache
