@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from _pytest.mark.expression import Expression
@@ -37,8 +37,6 @@ from harness.core.deadlines import CASE_BUDGET_FLAG, CASE_BUDGET_S, seconds_abov
 from harness.core.env import RESULTS_DIR, ROOT_HINT, is_root, kernel_release
 from harness.core.run_folder import refuse_links
 from harness.core.validation import version_tuple
-from harness.guests.matrix import HOST, Gateway, gateways, kernel_run, seen_kernel_run
-from harness.guests.sources import KernelError, find_kernel
 from harness.lab import requirements
 from harness.lab.neighbour_timers import MODE_VARIABLE
 from harness.outputs import formats
@@ -50,7 +48,11 @@ from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, lo
 from harness.scenario.footprint import over_limits, raise_fd_limit
 
 _RUN_DIR = pytest.StashKey[Path]()
-_GATEWAYS = pytest.StashKey[list[Gateway]]()  # a kernel matrix's kernels
+if TYPE_CHECKING:
+    from harness.guests.matrix import Gateway
+# A kernel matrix's kernels.  harness/guests/ is imported where the controller uses it:
+# a worker (a guest's above all) never does.
+_GATEWAYS: pytest.StashKey[list[Gateway]] = pytest.StashKey()
 RECORD_ATTRIBUTE = "harness_record"  # the record (JSON) a case's call report carries
 VERDICT_ATTRIBUTE = "harness_verdict"  # and its verdict, for pytest_report_teststatus
 # A claim the kernel answers otherwise, in pytest's words: category, letter, word (-v).
@@ -112,7 +114,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_cmdline_main(config: pytest.Config) -> None:
     """A kernel matrix (--kernel ...): one xdist gateway per kernel, every case on each."""
     labels: list[str] = config.getoption("--kernel", [])
-    if hasattr(config, "workerinput") or not labels or labels == [HOST]:
+    if hasattr(config, "workerinput") or not labels:
+        return
+    from harness.guests.matrix import HOST, gateways
+    from harness.guests.sources import KernelError, find_kernel
+
+    if labels == [HOST]:
         return
     if config.getoption("numprocesses", None):
         raise pytest.UsageError("--kernel runs one worker per kernel: leave out -n")
@@ -426,6 +433,8 @@ class HarnessRun:
             for record in stopped_records(self.run_dir, list(self.records.values())):
                 self._keep(record)
         records = list(self.records.values())
+        from harness.guests.matrix import kernel_run, seen_kernel_run
+
         run = RunInfo(
             started=self.started,
             finished=_now(),

@@ -15,20 +15,28 @@ when asked), and RunOutputs hands each of them the records and the close.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.case.record import CaseRecord, RunInfo
-from harness.outputs.console import Terminal
-from harness.outputs.jsonlines import JsonLines
-from harness.outputs.junit import JUnit
-from harness.outputs.report import REPORT_NAME, Report
-from harness.outputs.results_json import ResultsJson
 from harness.outputs.sink import Progress, Sink
-from harness.outputs.summary import SUMMARY_NAME, Summary
-from harness.outputs.tap import Tap
-from harness.runs.store import RESULTS_NAME
+from harness.runs.store import REPORT_NAME, RESULTS_NAME, SUMMARY_NAME
+
+
+def _later(module: str, name: str) -> Callable[..., Any]:
+    """The sink class `module.name`, imported when a run opens it: a worker (a guest's
+    above all, where Python runs some 80 times slower under TCG) adds the options these
+    rows give but never opens a sink, and the report and the terminal view (rich) were
+    a fifth of its imports."""
+
+    def open_sink(*args: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args)
+
+    open_sink.__qualname__ = f"{module}.{name}"
+    return open_sink
 
 
 @dataclass(frozen=True)
@@ -54,19 +62,19 @@ FORMATS = (
     Format(
         "--json",
         "write each case's record as a line of JSON as it finishes ('-': stdout)",
-        JsonLines,
+        _later("harness.outputs.jsonlines", "JsonLines"),
     ),
     Format(
         "--tap",
         "write TAP in the kernel selftests' style as cases finish ('-': stdout)",
-        Tap,
+        _later("harness.outputs.tap", "Tap"),
     ),
     Format(
         "--junit",
         "write JUnit XML at the end: a suite per kernel, classname the scenario, refuted and "
         "changed claims as passed tests named so (REFUTED, CHANGED) with the kernel's answer "
         "in their output, a failure's body the `show` view ('-': stdout)",
-        JUnit,
+        _later("harness.outputs.junit", "JUnit"),
         option="--harness-junit",
     ),
 )
@@ -83,9 +91,9 @@ class RunFile:
 # In the order they are written, and named at the end of a run (the terminal view, and
 # pytest's closing section).
 RUN_FILES = (
-    RunFile(RESULTS_NAME, ResultsJson),
-    RunFile(REPORT_NAME, Report),
-    RunFile(SUMMARY_NAME, Summary),
+    RunFile(RESULTS_NAME, _later("harness.outputs.results_json", "ResultsJson")),
+    RunFile(REPORT_NAME, _later("harness.outputs.report", "Report")),
+    RunFile(SUMMARY_NAME, _later("harness.outputs.summary", "Summary")),
 )
 
 
@@ -120,5 +128,7 @@ def open_outputs(
     ]
     sinks += [file.sink(run_dir) for file in RUN_FILES]
     if terminal:
+        from harness.outputs.console import Terminal  # rich: the controller's only
+
         sinks.append(Terminal(run_dir, [file.name for file in RUN_FILES]))
     return RunOutputs(sinks)

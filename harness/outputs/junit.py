@@ -44,7 +44,6 @@ from pathlib import Path
 from harness.case.record import CaseRecord, RunInfo
 from harness.core.display import block, one_line
 from harness.outputs.headline import headline
-from harness.outputs.report import render_case_text
 
 # The kernel answers otherwise than the claim: in JUnit a passed test that says so.
 CLAIM_FINDINGS = ("refuted", "changed")
@@ -71,6 +70,8 @@ class JUnit:
 
 def shown(record: CaseRecord) -> str:
     """A case as a failure shows it: the line naming what differs, then the `show` view."""
+    from harness.outputs.report import render_case_text  # a failure's only: see _later
+
     return f"{headline(record)}\n{render_case_text(record)}"
 
 
@@ -117,6 +118,8 @@ def case_element(record: CaseRecord, with_kernel: bool = False) -> ET.Element:
     ]
     if record.verdict in CLAIM_FINDINGS:
         out += [one_line(f"{record.verdict.upper()} on kernel {record.kernel}: {line}"), ""]
+        from harness.outputs.report import render_case_text
+
         out.append(block(render_case_text(record)))
     ET.SubElement(case, "system-out").text = "\n".join(out) + "\n"
     return case

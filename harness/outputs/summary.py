@@ -10,8 +10,7 @@ from harness.core import run_folder
 from harness.core.display import markdown_cell, one_line
 from harness.core.validation import version_tuple
 from harness.runs.compare import Difference, kernel_differences
-
-SUMMARY_NAME = "summary.md"
+from harness.runs.store import SUMMARY_NAME
 
 
 def difference_lines(found: list[Difference], title: str = "Where kernels differ") -> list[str]:

@@ -26,6 +26,8 @@ from harness.core.files import UnreadableFile, read_bounded
 RUN_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 LATEST = "latest"
 RESULTS_NAME = "results.json"
+SUMMARY_NAME = "summary.md"  # harness/outputs/summary.py
+REPORT_NAME = "report.html"  # harness/outputs/report/
 
 
 def new_run_dir(base: Path = RESULTS_DIR) -> Path:

@@ -10,13 +10,12 @@ style.py holds the page's CSS and its embedded CJK font (fonts/).
 
 from __future__ import annotations
 
-from harness.outputs.report.html import REPORT_NAME, Report, render_report, write_report
+from harness.outputs.report.html import Report, render_report, write_report
 from harness.outputs.report.svg import MAX_ARROWS, sequence_svg, topology_svg
 from harness.outputs.report.text import render_case_text
 
 __all__ = [
     "MAX_ARROWS",
-    "REPORT_NAME",
     "Report",
     "render_case_text",
     "render_report",

@@ -35,9 +35,8 @@ from harness.outputs.report.views import (
     verdict_rank,
 )
 from harness.runs.compare import Difference, kernel_differences
-from harness.runs.store import read_run
+from harness.runs.store import REPORT_NAME, read_run
 
-REPORT_NAME = "report.html"
 # ---------------------------------------------------------------- the head of the page
 
 
