@@ -92,11 +92,22 @@ def console_path(kernel: Kernel, options: Options) -> Path:
 
 
 def _python_dirs() -> list[str]:
-    """The directories Python imports from: the standard library and this venv."""
+    """The directories Python imports from, and the catalogue: the standard library,
+    this venv, the harness package itself (a clone's, installed editable, lies outside
+    the venv: its modules took 0.45 s each over the uncached root mount under TCG,
+    against 0.05 s for the venv's, half of a guest's imports), the catalogue's
+    scenarios and topologies."""
     import sysconfig
 
+    import harness
+    from harness.core.env import SCENARIO_DIR, TOPOLOGY_DIR
+
     paths = sysconfig.get_paths()
-    found = {paths["stdlib"], paths["platstdlib"], sys.prefix}
+    package = str(Path(harness.__file__).resolve().parent)
+    found = {paths["stdlib"], paths["platstdlib"], sys.prefix, package}
+    # The catalogue too, which every worker reads to collect (it does not change
+    # during a run either); a scenario file given from elsewhere is read uncached.
+    found |= {str(d.resolve()) for d in (SCENARIO_DIR, TOPOLOGY_DIR) if d.is_dir()}
     # Only the outermost of nested directories (a venv inside the stdlib's prefix).
     return sorted(d for d in found if not any(d.startswith(o + "/") for o in found))
 
