@@ -24,6 +24,8 @@ from harness.scenario.ipsyntax import (
     NUD_STATES,
     PROTOCOLS,
     ROUTE_TYPES,
+    SCOPES,
+    TABLES,
     dscp_name,
     protocol_name,
 )
@@ -147,9 +149,11 @@ def _shown(key: str, value: Any) -> str:
     return str(value)
 
 
-_SCOPE_NAMES = {0: "global", 200: "site", 253: "link", 254: "host"}
-_PROTO_NAMES = {2: "kernel", 3: "boot", 4: "static"}
-_TABLE_NAMES = {254: "main", 255: "local", 253: "default"}
+# The words of `ip route` by number, from ipsyntax's tables (the first name of a number
+# wins: scope 0 is "global", as iproute2 names it, not "universe").
+_SCOPE_NAMES = {number: name for name, number in reversed(SCOPES.items())}
+_PROTO_NAMES = {number: name for name, number in PROTOCOLS.items()}
+_TABLE_NAMES = {number: name for name, number in TABLES.items()}
 
 
 def _route_text(entry: Any, names: dict[int, str]) -> str:

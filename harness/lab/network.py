@@ -22,6 +22,7 @@ from harness.lab.netlink_ip import APPLY, TopologyError, guarded
 from harness.lab.netns import Lab, NetNS
 from harness.lab.rtnl import new_addresses
 from harness.scenario import Change, Topology, bridge_port_name
+from harness.scenario.ipsyntax import SCOPES
 from harness.scenario.link_kinds import LINK_KINDS
 
 BRPORT_STATE_FORWARDING = 3
@@ -30,7 +31,7 @@ BRPORT_STATE_FORWARDING = 3
 # row's `link_local` (unless their own IPv6 settings say otherwise, see
 # _gets_link_local).
 IFA_F_TENTATIVE = 0x40
-RT_SCOPE_LINK = 253
+RT_SCOPE_LINK = SCOPES["link"]
 IN6_ADDR_GEN_MODE_NONE = 1
 
 
