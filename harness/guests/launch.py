@@ -92,22 +92,20 @@ def console_path(kernel: Kernel, options: Options) -> Path:
 
 
 def _python_dirs() -> list[str]:
-    """The directories Python imports from, and the catalogue: the standard library,
-    this venv, the harness package itself (a clone's, installed editable, lies outside
-    the venv: its modules took 0.45 s each over the uncached root mount under TCG,
-    against 0.05 s for the venv's, half of a guest's imports), the catalogue's
-    scenarios and topologies."""
+    """The directories Python imports from: the standard library, this venv, and the
+    harness package itself (a clone's, installed editable, lies outside the venv: its
+    modules took 0.45 s each over the uncached root mount under TCG, against 0.05 s
+    for the venv's, half of a guest's imports)."""
     import sysconfig
 
     import harness
-    from harness.core.env import SCENARIO_DIR, TOPOLOGY_DIR
 
     paths = sysconfig.get_paths()
     package = str(Path(harness.__file__).resolve().parent)
+    # No more than these: each mount is three kernel parameters that become init's
+    # environment, and the kernel panics past 32 of them ("Too many boot env vars",
+    # seen with the catalogue's two folders added).
     found = {paths["stdlib"], paths["platstdlib"], sys.prefix, package}
-    # The catalogue too, which every worker reads to collect (it does not change
-    # during a run either); a scenario file given from elsewhere is read uncached.
-    found |= {str(d.resolve()) for d in (SCENARIO_DIR, TOPOLOGY_DIR) if d.is_dir()}
     # Only the outermost of nested directories (a venv inside the stdlib's prefix).
     return sorted(d for d in found if not any(d.startswith(o + "/") for o in found))
 
@@ -213,10 +211,18 @@ def boot(
     from_guest, guest_stdout = os.pipe()
     for fd in (to_guest, from_guest):
         fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
-    script = guest_script(python_args, env)
+    # The script goes in a file beside the console log, which the guest reads through the
+    # host's file system: vng passes --exec on the kernel command line (base64), and
+    # with the mounts' parameters that passed x86's 2048 bytes (COMMAND_LINE_SIZE),
+    # which cut off the rest of the line and left the guest silent after "Probing EDD".
+    script_path = console.with_suffix(".sh")
+    script_fd = os.open(script_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(script_fd, "w", encoding="utf-8") as script_file:
+        script_file.write(guest_script(python_args, env) + "\n")
+    run_script = f"exec /bin/sh {shlex.quote(str(script_path))}"
     started = time.monotonic()
     keeper = Keeper(
-        vng_command(kernel, accel, options, script), guest_stdin, guest_stdout, console_fd
+        vng_command(kernel, accel, options, run_script), guest_stdin, guest_stdout, console_fd
     )
     for fd in (guest_stdin, guest_stdout, console_fd):
         os.close(fd)
