@@ -9,6 +9,11 @@ file beside the scenarios, `SCRIPT.peer.yaml` (`scenarios/selftests/`), maps eac
 by its section and text, to the scenario case that states it; those cases then run here,
 one after another.  The command prints where the two verdicts differ and the seconds per
 check of both.  Exit 0 when they agree on every check, 1 when one differs, 2 on bad input.
+
+`--kernel K` (repeatable) does the same on other kernels: each guest, booted as the matrix
+boots them (harness/guests/launch.py, one at a time), runs `harness peer` itself on a copy
+of the script and hands its comparison back as JSON; then a line per kernel, and each check
+whose verdicts are not the same on every kernel.
 """
 
 from __future__ import annotations
