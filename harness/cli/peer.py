@@ -9,12 +9,18 @@ file beside the scenarios, `SCRIPT.peer.yaml` (`scenarios/selftests/`), maps eac
 by its section and text, to the scenario case that states it; those cases then run here,
 one after another.  The command prints where the two verdicts differ and the seconds per
 check of both.  Exit 0 when they agree on every check, 1 when one differs, 2 on bad input.
+
+`--kernel K` (repeatable) does the same on other kernels: each guest, booted as the matrix
+boots them (harness/guests/launch.py, one at a time), runs `harness peer` itself on a copy
+of the script and hands its comparison back as JSON; then a line per kernel, and each check
+whose verdicts are not the same on every kernel.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -27,13 +33,17 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.cli.common import _needs_root, refuse
 from harness.core.env import is_root, kernel_release
+
+if TYPE_CHECKING:
+    from harness.scenario import Scenario
+    from harness.scenario.case import Case as ScenarioCase
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "scenarios" / "selftests"
 MAX_LINES = 100_000  # lines of the script's output read; the rest is drained, not parsed
@@ -232,27 +242,47 @@ def _side_file(script: Path, given: Path | None) -> Path:
     return path
 
 
-def cmd_peer(args: argparse.Namespace) -> int:
-    """Run the script and its scenarios on this kernel; print where they differ."""
-    if not is_root():
-        print(_needs_root("peer"), file=sys.stderr)
-        return 2
-    script: Path = args.script
-    if not script.is_file():
-        return refuse("peer", f"{script}: not a file")
-    why = private_mounts_refused()
-    if why is not None:
-        return refuse("peer", why)
-    side_path = _side_file(script, args.checks)
-    side = load_peer_file(side_path)
-    if shutil.which("ping") is None:
-        # Not a refusal: a script may not ping; one that does fails its checks, which show.
-        print(
-            "harness peer: iputils-ping is missing and the net selftests ping: "
-            "`apt-get install -y iputils-ping`",
-            file=sys.stderr,
-        )
-    from harness.case.runner import run_case
+class Row(_Strict):
+    """One mapped check on one kernel: the script's verdict and the case's."""
+
+    section: str
+    test: str
+    case: str
+    script: ScriptVerdict | None = Field(description="None: the script printed no line")
+    script_seconds: float | None
+    verdict: str
+    case_seconds: float
+    mark: Literal["", "differs", "not compared"]
+
+
+class Outcome(_Strict):
+    """The comparison on one kernel, as `--json` writes it (a guest's run hands it back so)."""
+
+    kernel: str
+    rows: list[Row] = Field(max_length=MAX_CHECKS)
+    unmapped: int
+    script_checks: int
+    script_seconds: float
+    script_exit: int
+    cases: int
+    harness_seconds: float
+
+    @property
+    def differ(self) -> int:
+        return sum(r.mark == "differs" for r in self.rows)
+
+    @property
+    def uncompared(self) -> int:
+        return sum(r.mark == "not compared" for r in self.rows)
+
+    @property
+    def exit_status(self) -> int:
+        """0 when they agree on every compared check; 1 when one differs or nothing was
+        compared (kselftest's exit 4 is a skip: a tool missing, which is no agreement)."""
+        return 1 if self.differ or not self.script_checks else 0
+
+
+def _cases(side_path: Path, side: PeerFile) -> list[tuple[Scenario, ScenarioCase]]:
     from harness.scenario import load_scenario
 
     wanted: dict[str, list[str]] = {}
@@ -267,9 +297,79 @@ def cmd_peer(args: argparse.Namespace) -> int:
             if case_id not in known:
                 raise ValueError(f"{side_path}: checks: no case {name}/{case_id}")
             cases.append((scenario, known[case_id]))
+    return cases
+
+
+def _kernel_labels(labels: list[str] | None) -> list[tuple[str, str]]:
+    """(label, release) of each `--kernel`, in order, once each; ValueError naming one that
+    cannot be found (before anything runs: a typo must not cost the host's run first)."""
+    from harness.guests.matrix import HOST
+
+    found: list[tuple[str, str]] = []
+    for label in dict.fromkeys(labels or [HOST]):
+        if label == HOST:
+            found.append((label, kernel_release()))
+            continue
+        from harness.guests.sources import KernelError, find_kernel
+
+        try:
+            found.append((label, find_kernel(label).release))
+        except (KernelError, OSError) as exc:
+            raise ValueError(f"--kernel {label}: {exc}") from None
+    return found
+
+
+def cmd_peer(args: argparse.Namespace) -> int:
+    """Run the script and its scenarios on each kernel asked for; print where they differ."""
+    if not is_root():
+        print(_needs_root("peer"), file=sys.stderr)
+        return 2
+    script: Path = args.script
+    if not script.is_file():
+        return refuse("peer", f"{script}: not a file")
+    try:
+        kernels = _kernel_labels(args.kernel)
+    except ValueError as exc:
+        return refuse("peer", str(exc))
+    if args.json is not None and len(kernels) > 1:
+        return refuse("peer", "--json writes one kernel's comparison: give one --kernel with it")
+    on_host = [label for label, _ in kernels if label == "host"]
+    if on_host and (why := private_mounts_refused()) is not None:
+        return refuse("peer", why)
+    side_path = _side_file(script, args.checks).resolve()
+    side = load_peer_file(side_path)
+    cases = _cases(side_path, side)  # every case named exists, before anything runs
+    outcomes: list[tuple[str, Outcome | str]] = []
+    for label, release in kernels:
+        if label == "host":
+            outcome: Outcome | str = _peer_here(script, side, cases, args.timeout)
+        else:
+            outcome = _peer_on_guest(label, release, script, side_path, args.timeout)
+        outcomes.append((label, outcome))
+        if isinstance(outcome, str):
+            print(f"kernel {release} ({label}): no comparison: {outcome}", flush=True)
+    if args.json is not None and isinstance(outcomes[0][1], Outcome):
+        args.json.write_text(outcomes[0][1].model_dump_json(indent=1) + "\n")
+    if len(outcomes) > 1:
+        _across_kernels(outcomes)
+    return max(o.exit_status if isinstance(o, Outcome) else 1 for _, o in outcomes)
+
+
+def _peer_here(
+    script: Path, side: PeerFile, cases: list[tuple[Scenario, ScenarioCase]], timeout: float
+) -> Outcome:
+    """The script and the cases on the kernel this process runs on."""
+    if shutil.which("ping") is None:
+        # Not a refusal: a script may not ping; one that does fails its checks, which show.
+        print(
+            "harness peer: iputils-ping is missing and the net selftests ping: "
+            "`apt-get install -y iputils-ping`",
+            file=sys.stderr,
+        )
+    from harness.case.runner import run_case
 
     print(f"kernel {kernel_release()}: {script.name} from a scratch copy ...", flush=True)
-    ran = run_script(script, side.sections, args.timeout)
+    ran = run_script(script, side.sections, timeout)
     verdicts: dict[str, tuple[str, float]] = {}
     started = time.perf_counter()
     for scenario, case in cases:
@@ -277,16 +377,91 @@ def cmd_peer(args: argparse.Namespace) -> int:
         record = run_case(scenario, case)
         verdicts[f"{scenario.name}/{case.id}"] = (record.verdict, time.perf_counter() - began)
     harness_s = time.perf_counter() - started
-    return _report(side, ran, verdicts, harness_s)
+    outcome = _compare(side, ran, verdicts, harness_s)
+    _print(outcome, ran)
+    return outcome
 
 
-def _report(
+# `harness ARGV` in the guest, ARGV read from stdin: the command line itself travels on the
+# guest kernel's, which is short (harness/guests/launch.py, run_python).
+_IN_GUEST = "import json,sys;from harness.cli import main;sys.exit(main(json.loads(input())))"
+
+# The guest's whole run: its boot, then the script (bounded by --timeout inside) and the
+# cases one after another, which under TCG take about as long again.
+GUEST_RUN_FACTOR = 2.0
+
+
+def _peer_on_guest(
+    label: str, release: str, script: Path, side_path: Path, timeout: float
+) -> Outcome | str:
+    """`harness peer` itself inside a guest of kernel `label`: the guest sees this machine's
+    file system read-only (iproute2, ping, the venv and the catalogue come from it), and a
+    scratch folder it may write (`--rwdir`), which holds the script's copy and hands back the
+    comparison as JSON.  Inside, the script runs as on a host (its own copy in the guest's
+    /tmp, a tmpfs on /run/netns in a mount namespace of its own).  The outcome, or why none."""
+    from harness.guests.launch import BootError, Options, console_path, run_python
+    from harness.guests.sources import KernelError, find_kernel
+    from harness.guests.sources.cache import cache_dir
+
+    # The guest's /tmp is a throw-away overlay on the host's: what it writes there never
+    # comes back.  The scratch folder is a --rwdir, and outside /tmp so that its 9p mount
+    # does not depend on the order of the two mounts.
+    base = cache_dir().parent / "peer"
+    base.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="guest-", dir=base) as scratch_name:
+        scratch = Path(scratch_name)
+        shutil.copy2(script, scratch / script.name)
+        lib = script.parent / "lib.sh"
+        if lib.is_file():
+            shutil.copy2(lib, scratch / "lib.sh")
+        result = scratch / "outcome.json"
+        argv = [
+            "peer", str(scratch / script.name),
+            "--checks", str(side_path), "--timeout", str(timeout), "--json", str(result),
+        ]  # fmt: skip
+        options = Options(rwdirs=[scratch])
+        print(f"kernel {release} ({label}): booting a guest ...", flush=True)
+        try:
+            run = run_python(
+                label,
+                ["-c", _IN_GUEST],
+                options,
+                timeout * GUEST_RUN_FACTOR,
+                _echo,
+                stdin=json.dumps(argv).encode() + b"\n",
+            )
+        except (BootError, KernelError) as exc:
+            return str(exc).splitlines()[0].rstrip(":")
+        console = console_path(find_kernel(label), options)
+        if run.timed_out:
+            return f"the guest's run outlived its bound ({timeout * GUEST_RUN_FACTOR:.0f} s)"
+        try:
+            if result.stat().st_size > MAX_SIDE_BYTES:
+                return f"{result}: over {MAX_SIDE_BYTES} bytes"
+            outcome = Outcome.model_validate_json(result.read_bytes())
+        except OSError:
+            return f"the guest's peer wrote no comparison (its console: {console})"
+        except ValidationError as exc:
+            return f"the guest's comparison does not read: {exc.errors()[0]['msg']}"
+    print(
+        f"kernel {outcome.kernel}: guest ({run.accel}), booted in {run.boot_seconds:.0f} s",
+        flush=True,
+    )
+    return outcome
+
+
+def _echo(chunk: bytes) -> None:
+    """The guest's output, as it comes."""
+    sys.stdout.buffer.write(chunk)
+    sys.stdout.flush()
+
+
+def _compare(
     side: PeerFile, ran: ScriptRun, verdicts: dict[str, tuple[str, float]], harness_s: float
-) -> int:
+) -> Outcome:
     by_key = {(c.section, c.text): c for c in ran.checks}
     mapped = {(c.section, c.test) for c in side.checks}
-    rows: list[tuple[str, str, str, str, str]] = []
-    differ = uncompared = 0
+    rows: list[Row] = []
     for check in side.checks:
         got = by_key.get((check.section, check.test))
         verdict, seconds = verdicts[check.case]
@@ -297,51 +472,112 @@ def _report(
         # Likewise a check the script printed no line for while it printed others (its
         # iproute2 lacks a word, it skipped a section): only the case answered.
         skipped = not same and (verdict == "skip" or (got is None and bool(ran.checks)))
-        uncompared += skipped
-        differ += not same and not skipped
-        why = "the case skips here" if verdict == "skip" else "the script printed no line"
-        mark = "" if same else f"  (not compared: {why})" if skipped else "  <-- differs"
         rows.append(
-            (
-                f"{check.section + ': ' if check.section else ''}{check.test}",
-                f"{got.verdict} {got.seconds:.2f} s" if got else "no line",
-                f"{verdict} {seconds:.3f} s ({check.case})",
-                mark,
-                "",
+            Row(
+                section=check.section,
+                test=check.test,
+                case=check.case,
+                script=got.verdict if got else None,
+                script_seconds=got.seconds if got else None,
+                verdict=verdict,
+                case_seconds=seconds,
+                mark="" if same else "not compared" if skipped else "differs",
             )
         )
-    width = max((len(r[0]) for r in rows), default=10)
-    for label, theirs, ours, mark, _ in rows:
-        print(f"  {label:<{width}}  script {theirs:<14} scenario {ours}{mark}")
-    unmapped = [c for c in ran.checks if (c.section, c.text) not in mapped]
-    for c in unmapped:
-        print(f"  {c.section + ': ' if c.section else ''}{c.text}  script {c.verdict}: no scenario")
+    return Outcome(
+        kernel=kernel_release(),
+        rows=rows,
+        unmapped=sum((c.section, c.text) not in mapped for c in ran.checks),
+        script_checks=len(ran.checks),
+        script_seconds=ran.seconds,
+        script_exit=ran.returncode,
+        cases=len(verdicts),
+        harness_seconds=harness_s,
+    )
+
+
+def _label(section: str, test: str) -> str:
+    return f"{section + ': ' if section else ''}{test}"
+
+
+def _report(
+    side: PeerFile, ran: ScriptRun, verdicts: dict[str, tuple[str, float]], harness_s: float
+) -> int:
+    """Compare, print, and the exit status."""
+    outcome = _compare(side, ran, verdicts, harness_s)
+    _print(outcome, ran)
+    return outcome.exit_status
+
+
+def _print(outcome: Outcome, ran: ScriptRun) -> None:
+    """The comparison on one kernel: a line per mapped check, then the counts."""
+    width = max((len(_label(r.section, r.test)) for r in outcome.rows), default=10)
+    for row in outcome.rows:
+        theirs = f"{row.script} {row.script_seconds:.2f} s" if row.script else "no line"
+        why = "the case skips here" if row.verdict == "skip" else "the script printed no line"
+        mark = {"": "", "differs": "  <-- differs", "not compared": f"  (not compared: {why})"}
+        print(
+            f"  {_label(row.section, row.test):<{width}}  script {theirs:<14} "
+            f"scenario {row.verdict} {row.case_seconds:.3f} s ({row.case}){mark[row.mark]}"
+        )
+    mapped = {(r.section, r.test) for r in outcome.rows}
+    for c in ran.checks:
+        if (c.section, c.text) not in mapped:
+            print(f"  {_label(c.section, c.text)}  script {c.verdict}: no scenario")
     if not ran.checks:
         print(f"  the script printed no check (exit {ran.returncode}); its last lines:")
         for line in ran.tail:
             print(f"    {line}")
-    script_checks = len(ran.checks)
-    cases = len(verdicts)
-    ran_cases = sum(verdict != "skip" for verdict, _ in verdicts.values()) or cases
+    script_checks = outcome.script_checks
+    ran_cases = sum(r.verdict != "skip" for r in {r.case: r for r in outcome.rows}.values())
     per_script = ran.seconds / script_checks if script_checks else float("nan")
-    per_case = harness_s / ran_cases if ran_cases else float("nan")  # skips cost nothing
+    per_case = outcome.harness_seconds / (ran_cases or outcome.cases or 1)  # skips cost nothing
     print(
         f"script: {script_checks} checks in {ran.seconds:.1f} s, {per_script:.2f} s per check "
-        f"(exit {ran.returncode}); scenarios: {cases} cases in {harness_s:.1f} s, "
-        f"{per_case:.3f} s per case run"
+        f"(exit {ran.returncode}); scenarios: {outcome.cases} cases in "
+        f"{outcome.harness_seconds:.1f} s, {per_case:.3f} s per case run"
         + (f"; {_ratio(per_script, per_case)} per check" if script_checks else "")
     )
+    total = len(outcome.rows)
     print(
-        f"{len(side.checks) - differ - uncompared} of {len(side.checks)} mapped checks agree, "
-        f"{differ} differ, {uncompared} not compared (no answer from one side); "
-        f"{len(unmapped)} of the script's checks have no scenario"
+        f"{total - outcome.differ - outcome.uncompared} of {total} mapped checks agree, "
+        f"{outcome.differ} differ, {outcome.uncompared} not compared (no answer from one side); "
+        f"{outcome.unmapped} of the script's checks have no scenario"
     )
     if not ran.checks:
-        # kselftest's exit 4 is a skip (a tool missing: nettest, a newer iproute2): nothing
-        # was compared, which is no agreement.
         print(f"nothing compared: the script printed no check (exit {ran.returncode})")
-        return 1
-    return 1 if differ else 0
+
+
+def _across_kernels(outcomes: list[tuple[str, Outcome | str]]) -> None:
+    """Per kernel the counts; then each check whose verdicts are not the same on every kernel
+    that gave a comparison (the script's, the scenario's, or both)."""
+    print("\nacross kernels:")
+    answered = [(label, o) for label, o in outcomes if isinstance(o, Outcome)]
+    for label, outcome in outcomes:
+        if isinstance(outcome, str):
+            print(f"  {label}: no comparison ({outcome})")
+            continue
+        total = len(outcome.rows)
+        print(
+            f"  {outcome.kernel} ({label}): {total - outcome.differ - outcome.uncompared} of "
+            f"{total} agree, {outcome.differ} differ, {outcome.uncompared} not compared; "
+            f"script {outcome.script_checks} checks in {outcome.script_seconds:.0f} s, "
+            f"scenarios {outcome.cases} cases in {outcome.harness_seconds:.0f} s"
+        )
+    if len(answered) < 2:
+        return
+    seen: dict[tuple[str, str], list[str]] = {}
+    for _, outcome in answered:
+        for row in outcome.rows:
+            seen.setdefault((row.section, row.test), []).append(
+                f"{outcome.kernel} script {row.script or 'no line'} / scenario {row.verdict}"
+            )
+    varying = 0
+    for (section, test), per_kernel in seen.items():
+        if len({v.split(" ", 1)[1] for v in per_kernel}) > 1:
+            varying += 1
+            print(f"  {_label(section, test)}: {'; '.join(per_kernel)}")
+    print(f"  {varying} of {len(seen)} checks answer differently between kernels")
 
 
 def _ratio(script_s: float, case_s: float) -> str:
@@ -369,5 +605,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     peer.add_argument(
         "--timeout", type=float, default=1800.0, help="seconds the script may run (1800)"
+    )
+    peer.add_argument(
+        "--kernel",
+        action="append",
+        metavar="KERNEL",
+        help="run both on this kernel: host (the default), a cached version such as 6.1 "
+        "(`harness kernels fetch`), or a kernel image's path; repeatable, one guest at a time",
+    )
+    peer.add_argument(
+        "--json",
+        type=Path,
+        metavar="PATH",
+        help="also write the comparison here as JSON (one kernel)",
     )
     peer.set_defaults(func=cmd_peer)

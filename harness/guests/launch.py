@@ -37,7 +37,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -293,6 +293,60 @@ def relay(guest: Guest) -> int:
             break
     guest.keeper.stop()
     return 0
+
+
+@dataclass
+class GuestRun:
+    """What a command run in a guest gave: its kernel, how it booted, whether it ended in time."""
+
+    release: str
+    accel: str
+    boot_seconds: float
+    timed_out: bool
+
+
+def run_python(
+    spec: str,
+    python_args: Sequence[str],
+    options: Options,
+    timeout: float,
+    on_output: Callable[[bytes], None],
+    stdin: bytes = b"",
+) -> GuestRun:
+    """Boot the kernel `spec` names, run this project's Python with `python_args` in it (its
+    stdin `stdin`, then EOF), hand its stdout to `on_output` as it comes, and stop the guest
+    when Python ends or `timeout` seconds after the boot, whichever is first (the keeper
+    makes sure no qemu outlives this call).  KernelError or BootError when no guest comes up.
+
+    Keep `python_args` short and say the rest on stdin: they reach the guest on the kernel's
+    command line (virtme-ng's virtme.exec, base64), whose limit is 2048 bytes on x86; 6.1
+    panicked at boot (fortify_panic in start_kernel) when paths made it longer."""
+    kernel = find_kernel(spec)
+    for rwdir in options.rwdirs:
+        rwdir.mkdir(parents=True, exist_ok=True)
+    accel, _ = choose_accel(kernel, options)
+    env = {"HARNESS_GUEST_KERNEL": kernel.release, "HARNESS_GUEST_ACCEL": accel}
+    guest = boot(kernel, python_args, accel, options, options.boot_timeout, env)
+    timed_out = True
+    try:
+        with os.fdopen(guest.to_guest, "wb") as to_guest:  # then its Python reads EOF
+            to_guest.write(stdin)
+        if guest.leftover:
+            on_output(guest.leftover)
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([guest.from_guest], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(guest.from_guest, 65536)
+            if not chunk:  # its stdout closed: Python ended, and with it the guest
+                timed_out = False
+                break
+            on_output(chunk)
+    finally:
+        guest.keeper.stop()
+        os.close(guest.from_guest)
+    return GuestRun(kernel.release, accel, guest.boot_seconds, timed_out)
 
 
 # --- KVM or TCG -------------------------------------------------------------------------
