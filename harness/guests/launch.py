@@ -318,8 +318,8 @@ def run_python(
     when Python ends or `timeout` seconds after the boot, whichever is first (the keeper
     makes sure no qemu outlives this call).  KernelError or BootError when no guest comes up.
 
-    Keep `python_args` short and say the rest on stdin: they reach the guest on the kernel's
-    command line (virtme-ng's virtme.exec, base64), whose limit is 2048 bytes on x86; 6.1
+    `python_args` reach the guest in the script file boot() writes, not on the kernel's
+    command line (virtme-ng's virtme.exec, base64), whose limit is 2048 bytes on x86: 6.1
     panicked at boot (fortify_panic in start_kernel) when paths made it longer."""
     kernel = find_kernel(spec)
     for rwdir in options.rwdirs:
