@@ -33,7 +33,7 @@ def translation_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """`harness import` without its proof, for tests of the translation and of the files it
     writes; the proof, on the kernel, is tests/kernel/test_importer_twin.py's and
     tests/e2e/test_import_proof.py's."""
-    from harness.importer import cli
+    from harness.importer import import_command as cli
     from harness.importer.proof import Proof
 
     monkeypatch.setattr(cli, "prove", lambda result: Proof([], 0, 0.0, len(result.topology.hosts)))

@@ -16,12 +16,12 @@ import sys
 from typing import Any
 
 from harness.case.record import RecordError
-from harness.cli import bench, catalogue, doctor, peer, run, runs, shell
+from harness.cli import bench, catalogue, completion, doctor, peer, run, runs
 from harness.core.display import one_line
 from harness.core.env import DISTRIBUTION, kernel_release
 from harness.core.run_folder import RunFolderError
-from harness.guests.cli import add_subcommands as register_kernels
-from harness.importer.cli import register as register_importer
+from harness.guests.kernels_command import add_subcommands as register_kernels
+from harness.importer.import_command import register as register_importer
 from harness.scenario import ScenarioError
 
 
@@ -62,9 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     for verbs in (run, catalogue, bench, peer, runs, doctor):
         verbs.register(sub)
-    register_kernels(sub)  # `harness kernels fetch|list` (harness/guests/cli.py)
-    register_importer(sub)  # `harness import` and `harness new` (harness/importer/cli.py)
-    shell.register(sub)  # `harness completion` and `harness man`, derived from this parser
+    register_kernels(sub)  # `harness kernels fetch|list` (harness/guests/kernels_command.py)
+    # `harness import` and `harness new` (harness/importer/import_command.py)
+    register_importer(sub)
+    completion.register(sub)  # `harness completion` and `harness man`, derived from this parser
     parser.set_defaults(root_parser=parser)
     return parser
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `harness` console script and `python -m harness`."""
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `harness list | head` ends quietly
     parser = build_parser()
-    shell.autocomplete(parser)  # the shell asking for completions: answered, and exit
+    completion.autocomplete(parser)  # the shell asking for completions: answered, and exit
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

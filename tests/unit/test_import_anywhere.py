@@ -13,7 +13,7 @@ import yaml
 
 from harness.cli import main
 from harness.core.env import TOPOLOGY_DIR
-from harness.importer.cli import MAX_LISTING_BYTES
+from harness.importer.import_command import MAX_LISTING_BYTES
 from harness.scenario import ScenarioError, load_scenario
 from harness.scenario.load import NO_CASE_YET
 

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.importer.cli import MAX_LISTING_BYTES, MAX_NAME
+from harness.importer.import_command import MAX_LISTING_BYTES, MAX_NAME
 from harness.importer.shell import MAX_DEPTH, MAX_LOOP_WORDS
 from harness.importer.shell_words import MAX_EXPANSION_CHARS
 from harness.importer.split import split_words

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import build_parser
-from harness.cli.shell import NO_ARGCOMPLETE, manpage
+from harness.cli.completion import NO_ARGCOMPLETE, manpage
 
 HAS_ARGCOMPLETE = importlib.util.find_spec("argcomplete") is not None
 # `python -c` with argcomplete made unimportable, as where it is not installed.

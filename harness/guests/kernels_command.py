@@ -1,7 +1,7 @@
 """`harness kernels fetch VERSION... | list`: the guest kernels the harness can boot.
 
 `add_subcommands(subparsers)` adds `kernels` to harness's own parser; run alone,
-`python -m harness.guests.cli kernels ...` does the same.
+`python -m harness.guests.kernels_command kernels ...` does the same.
 """
 
 from __future__ import annotations
