@@ -530,10 +530,11 @@ def _print(outcome: Outcome, ran: ScriptRun) -> None:
             print(f"    {line}")
     script_checks = outcome.script_checks
     ran_cases = sum(r.verdict != "skip" for r in {r.case: r for r in outcome.rows}.values())
-    per_script = ran.seconds / script_checks if script_checks else float("nan")
     per_case = outcome.harness_seconds / (ran_cases or outcome.cases or 1)  # skips cost nothing
+    per_script = ran.seconds / script_checks if script_checks else 0.0
+    each = f", {per_script:.2f} s per check" if script_checks else ""
     print(
-        f"script: {script_checks} checks in {ran.seconds:.1f} s, {per_script:.2f} s per check "
+        f"script: {script_checks} checks in {ran.seconds:.1f} s{each} "
         f"(exit {ran.returncode}); scenarios: {outcome.cases} cases in "
         f"{outcome.harness_seconds:.1f} s, {per_case:.3f} s per case run"
         + (f"; {_ratio(per_script, per_case)} per check" if script_checks else "")
