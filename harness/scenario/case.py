@@ -217,8 +217,13 @@ class ChangedIn(Strict):
     """The kernel's behaviour changed at a version: what kernels before it (or from it on) do.
 
     The side not described does what the claim says.  A kernel on the described
-    side that does what is written there gets the verdict `changed`.
+    side that does what is written there gets the verdict `changed`.  With `from`, the
+    described side is a window, [from, version): a behaviour one version brought and a
+    later one took away again.
     """
+
+    # `from` in YAML; records store the field by its name, read back the same way.
+    model_config = ConfigDict(**Strict.model_config, populate_by_name=True)
 
     version: str = Field(
         pattern=r"^\d+\.\d+(\.\d+)?$", description="the first version with the new behaviour"
@@ -231,6 +236,14 @@ class ChangedIn(Strict):
     since: list[ActAnswer] | None = Field(
         default=None, description="per act: what kernels from `version` on do"
     )
+    first: str | None = Field(
+        default=None,
+        alias="from",
+        pattern=r"^\d+\.\d+(\.\d+)?$",
+        description="with `before`: the first version that does what `before` says; older "
+        "kernels do what the claim says (a behaviour that came in one version and went in a "
+        "later one)",
+    )
 
     @model_validator(mode="after")
     def _one_side(self) -> ChangedIn:
@@ -239,6 +252,11 @@ class ChangedIn(Strict):
                 "say what kernels 'before' the version do, or what they do 'since' it "
                 "(the other side does what the claim says)"
             )
+        if self.first is not None:
+            if self.before is None:
+                raise ValueError("'from' bounds 'before' from below; with 'since', leave it out")
+            if version_tuple(self.first) >= version_tuple(self.version):
+                raise ValueError(f"'from' ({self.first}) must come before {self.version}")
         return self
 
     @property
@@ -249,12 +267,15 @@ class ChangedIn(Strict):
     def covers(self, version: tuple[int, ...]) -> bool:
         """The kernel of `version` is on the side this change describes."""
         boundary = version_tuple(self.version)
-        return version < boundary if self.before is not None else version >= boundary
+        if self.before is None:
+            return version >= boundary
+        return version < boundary and (self.first is None or version >= version_tuple(self.first))
 
     def summary(self) -> str:
-        """`changed in 6.2: WHY (COMMIT)`."""
+        """`changed in 6.2: WHY (COMMIT)`, or `changed in 6.12 and again in 6.15: ...`."""
         commit = f" ({self.commit})" if self.commit else ""
-        return f"changed in {self.version}: {self.why}{commit}"
+        when = f"{self.first} and again in {self.version}" if self.first else self.version
+        return f"changed in {when}: {self.why}{commit}"
 
 
 class Case(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from scapy.layers.inet import IP, UDP, fragment
 from scapy.layers.l2 import ARP, Ether
 
@@ -248,6 +249,49 @@ def test_a_claim_that_changed_at_a_version_is_judged_by_the_kernel_s_side() -> N
     assert not all(row.ok for row in old.article_comparison)  # the claim itself does not hold
     assert judge(case, obs, "6.12.57+deb13-amd64").verdict == "fail"  # the claim applies there
     assert judge(case, obs, "6.2").verdict == "fail"  # 6.2 is the first new one
+
+
+def test_a_behaviour_one_version_brought_and_a_later_one_took_away() -> None:
+    """`from` bounds a `before` side from below: only kernels in [from, version) are on it
+    (fib_rule_tests.sh's `dscp 0x0f/0x0f`: 6.12 to 6.14 drop the mask); older ones and
+    newer ones answer as the claim says."""
+    from harness.case.verdict import judge
+    from harness.scenario import Case
+
+    case = Case.model_validate(
+        {
+            "id": "peer",
+            "title": "the peer is reached",
+            "probe": {"host": "sender", "dst": "192.0.2.193"},
+            "expect": {"errno": "ENETUNREACH"},
+            "changed_in": {
+                "version": "6.15",
+                "from": "6.12",
+                "why": "a made-up change for this test",
+                "before": [{"expect": {"errno": "ok", "received": ["peer"]}}],
+            },
+        }
+    )
+    obs = observe(FRAMES, OK, [RECEIPT])  # errno ok, peer got it
+    middle = judge(case, obs, "6.12.57+deb13-amd64")
+    assert middle.verdict == "changed" and "older than 6.15" in middle.message
+    assert "changed in 6.12 and again in 6.15" in middle.message
+    for release in ("6.1.0-41-amd64", "6.11", "6.15", "6.18.44"):
+        assert judge(case, obs, release).verdict == "fail"  # the claim applies there
+
+
+def test_from_without_before_or_not_before_the_version_is_refused() -> None:
+    from harness.scenario import Case
+
+    base = {"id": "c", "title": "t", "probe": {"host": "a", "dst": "192.0.2.1"}}
+    for change, words in (
+        ({"version": "6.15", "from": "6.15", "before": [{}]}, r"'from' \(6.15\) must come before"),
+        ({"version": "6.15", "from": "6.12", "since": [{}]}, "with 'since', leave it out"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            Case.model_validate(
+                {**base, "expect": {"errno": "ok"}, "changed_in": {"why": "w", **change}}
+            )
 
 
 def _fragments(payload: int, mtu: int, ifname: str = "eth0") -> list[Frame]:
