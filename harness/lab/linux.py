@@ -23,6 +23,5 @@ CLONE_NEWNET = 0x40000000  # include/uapi/linux/sched.h
 ETH_P_ALL = 0x0003  # include/uapi/linux/if_ether.h: every protocol, for a packet socket
 # include/uapi/linux/if.h: net_device_flags, from the one table of them (named as
 # `ip link` prints them, harness/scenario/expect/patterns.py).
-IFF_UP = dict(LINK_FLAGS)["UP"]
-IFF_MULTICAST = dict(LINK_FLAGS)["MULTICAST"]
-IFF_LOWER_UP = dict(LINK_FLAGS)["LOWER_UP"]
+_IFF = dict(LINK_FLAGS)
+IFF_UP, IFF_MULTICAST, IFF_LOWER_UP = _IFF["UP"], _IFF["MULTICAST"], _IFF["LOWER_UP"]

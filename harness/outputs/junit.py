@@ -44,6 +44,7 @@ from pathlib import Path
 from harness.case.record import CaseRecord, RunInfo
 from harness.core.display import block, one_line
 from harness.outputs.headline import headline
+from harness.outputs.sink import WrittenAtClose
 
 # The kernel answers otherwise than the claim: in JUnit a passed test that says so.
 CLAIM_FINDINGS = ("refuted", "changed")
@@ -51,21 +52,13 @@ CLAIM_FINDINGS = ("refuted", "changed")
 NODE_PROPERTY = "harness-node"
 
 
-class JUnit:
-    """The sink (harness/outputs/sink.py): nothing until the end, then the whole file
-    (no file for a run in which no case ran)."""
+class JUnit(WrittenAtClose):
+    """The whole file at the close: a suite's counts come first in it (no file for a run in
+    which no case ran)."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = path
-
-    def add(self, record: CaseRecord) -> None:
-        """Nothing yet: a suite's counts come first in the file."""
-        del record
-
-    def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
-        """Write the file, if any case ran."""
-        if records:
-            write_junit(self.path, records, run)
+    def write(self, records: list[CaseRecord], run: RunInfo) -> None:
+        """Write the JUnit XML."""
+        write_junit(self.path, records, run)
 
 
 def shown(record: CaseRecord) -> str:

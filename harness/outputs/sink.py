@@ -31,6 +31,27 @@ class Sink(Protocol):
         case's last record, none when no case ran)."""
 
 
+class WrittenAtClose:
+    """A sink that writes its file once, at the close, from every record, and nothing when
+    no case ran: `write` says how (report.html, summary.md, results.json, JUnit)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = path  # the run folder for the run's own files
+
+    def add(self, record: CaseRecord) -> None:
+        """Nothing before the close: the file needs every record."""
+        del record
+
+    def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
+        """Write the file, if any case ran."""
+        if records:
+            self.write(list(records), run)
+
+    def write(self, records: list[CaseRecord], run: RunInfo) -> None:
+        """Write the file from every record of the run."""
+        raise NotImplementedError
+
+
 def open_output(path: Path | str) -> IO[str]:
     """The file at `path` for writing, line-buffered; `-` is standard output."""
     if str(path) == "-":

@@ -9,6 +9,7 @@ from harness.case.record import CaseRecord, RunInfo
 from harness.core import run_folder
 from harness.core.display import markdown_cell, one_line
 from harness.core.validation import version_tuple
+from harness.outputs.sink import WrittenAtClose
 from harness.runs.compare import Difference, kernel_differences
 from harness.runs.store import SUMMARY_NAME
 
@@ -143,17 +144,9 @@ def write_summary(run_dir: Path, records: list[CaseRecord], run: RunInfo | None 
     return run_folder.write_text(run_dir, SUMMARY_NAME, "\n".join(lines) + "\n")
 
 
-class Summary:
-    """RUN/summary.md at the close, when a case ran (a sink: harness/outputs/sink.py)."""
+class Summary(WrittenAtClose):
+    """RUN/summary.md at the close, when a case ran."""
 
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-
-    def add(self, record: CaseRecord) -> None:
-        """Nothing before the close: the table needs every record."""
-        del record
-
-    def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
-        """Write summary.md (nothing when no case ran)."""
-        if records:
-            write_summary(self.run_dir, list(records), run)
+    def write(self, records: list[CaseRecord], run: RunInfo) -> None:
+        """Write summary.md."""
+        write_summary(Path(self.path), records, run)

@@ -53,11 +53,9 @@ checks:
 """
 
 
-@needs_root
-def test_peer_runs_the_script_beside_its_cases(tmp_path: Path) -> None:
-    why = private_mounts_refused()
-    if why is not None:  # a chroot (CI's fresh machine): the command refuses, as below
-        pytest.skip(why)
+def fake_selftest(tmp_path: Path) -> tuple[Path, Path]:
+    """The fake script with a lib.sh beside it (selftests/), and its case and side file
+    (claims/): the script's path and the side file's."""
     source = tmp_path / "selftests"
     source.mkdir()
     script = source / "fake_selftest.sh"
@@ -68,6 +66,16 @@ def test_peer_runs_the_script_beside_its_cases(tmp_path: Path) -> None:
     (catalogue / "fake.yaml").write_text(SCENARIO)
     side = catalogue / "fake_selftest.sh.peer.yaml"
     side.write_text(SIDE)
+    return script, side
+
+
+@needs_root
+def test_peer_runs_the_script_beside_its_cases(tmp_path: Path) -> None:
+    why = private_mounts_refused()
+    if why is not None:  # a chroot (CI's fresh machine): the command refuses, as below
+        pytest.skip(why)
+    script, side = fake_selftest(tmp_path)
+    source = script.parent
     host_had = os.path.exists("/run/netns/harness-peer-fake")
     done = subprocess.run(
         [sys.executable, "-m", "harness", "peer", str(script), "--checks", str(side)],

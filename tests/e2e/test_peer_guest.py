@@ -15,7 +15,7 @@ from harness.cli.peer import private_mounts_refused
 from harness.core.env import kernel_release
 from tests.conftest import needs_root
 from tests.e2e.test_guests import _cached_kernel_or_skip
-from tests.e2e.test_peer import FAKE, SCENARIO, SIDE
+from tests.e2e.test_peer import fake_selftest
 
 
 @needs_root
@@ -24,16 +24,8 @@ def test_peer_runs_the_script_and_its_case_in_a_guest_beside_the_host(tmp_path: 
     why = private_mounts_refused()
     if why is not None:  # a chroot: the host's half refuses (tests/e2e/test_peer.py)
         pytest.skip(why)
-    source = tmp_path / "selftests"
-    source.mkdir()
-    script = source / "fake_selftest.sh"
-    script.write_text(FAKE)
-    (source / "lib.sh").write_text("# copied along\n")
-    catalogue = tmp_path / "claims"
-    catalogue.mkdir()
-    (catalogue / "fake.yaml").write_text(SCENARIO)
-    side = catalogue / "fake_selftest.sh.peer.yaml"
-    side.write_text(SIDE)
+    script, side = fake_selftest(tmp_path)
+    source = script.parent
     host_had = os.path.exists("/run/netns/harness-peer-fake")
     kernels = ["--kernel", release, "--kernel", "host"]
     done = subprocess.run(

@@ -10,6 +10,7 @@ from harness.case.observe import frame_records
 from harness.case.verdict import passed
 from harness.core.evidence import ActFacts, LinkAttrs, Observation, ProbeOutcome, Receipt
 from harness.lab.capture import ARPHRD_ETHER, Frame
+from harness.scenario import Case
 from harness.scenario.expect import Comparison, Evidence, Expect
 
 T0 = 1000.0
@@ -226,23 +227,29 @@ def test_a_refused_change_is_a_row_whether_or_not_the_claim_expects_it() -> None
     ]
 
 
-def test_a_claim_that_changed_at_a_version_is_judged_by_the_kernel_s_side() -> None:
-    from harness.case.verdict import judge
-    from harness.scenario import Case
-
-    case = Case.model_validate(
+def _changed_case(version: dict[str, str]) -> Case:
+    """A claim that the peer is unreachable, which kernels on the recorded side of a
+    made-up change (`version`: its version, and `from` for a window) do not hold: they
+    deliver."""
+    return Case.model_validate(
         {
             "id": "peer",
             "title": "the peer is reached",
             "probe": {"host": "sender", "dst": "192.0.2.193"},
             "expect": {"errno": "ENETUNREACH"},
             "changed_in": {
-                "version": "6.2",
+                **version,
                 "why": "a made-up change for this test",
                 "before": [{"expect": {"errno": "ok", "received": ["peer"]}}],
             },
         }
     )
+
+
+def test_a_claim_that_changed_at_a_version_is_judged_by_the_kernel_s_side() -> None:
+    from harness.case.verdict import judge
+
+    case = _changed_case({"version": "6.2"})
     obs = observe(FRAMES, OK, [RECEIPT])  # errno ok, peer got it
     old = judge(case, obs, "6.1.0-41-amd64")
     assert old.verdict == "changed" and "older than 6.2" in old.message
@@ -256,22 +263,8 @@ def test_a_behaviour_one_version_brought_and_a_later_one_took_away() -> None:
     (fib_rule_tests.sh's `dscp 0x0f/0x0f`: 6.12 to 6.14 drop the mask); older ones and
     newer ones answer as the claim says."""
     from harness.case.verdict import judge
-    from harness.scenario import Case
 
-    case = Case.model_validate(
-        {
-            "id": "peer",
-            "title": "the peer is reached",
-            "probe": {"host": "sender", "dst": "192.0.2.193"},
-            "expect": {"errno": "ENETUNREACH"},
-            "changed_in": {
-                "version": "6.15",
-                "from": "6.12",
-                "why": "a made-up change for this test",
-                "before": [{"expect": {"errno": "ok", "received": ["peer"]}}],
-            },
-        }
-    )
+    case = _changed_case({"version": "6.15", "from": "6.12"})
     obs = observe(FRAMES, OK, [RECEIPT])  # errno ok, peer got it
     middle = judge(case, obs, "6.12.57+deb13-amd64")
     assert middle.verdict == "changed" and "older than 6.15" in middle.message

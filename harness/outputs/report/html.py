@@ -34,6 +34,7 @@ from harness.outputs.report.views import (
     kernel_verdicts,
     verdict_rank,
 )
+from harness.outputs.sink import WrittenAtClose
 from harness.runs.compare import Difference, kernel_differences
 from harness.runs.store import REPORT_NAME, read_run
 
@@ -337,17 +338,9 @@ def write_report(
     return run_folder.write_text(run_dir, REPORT_NAME, page)
 
 
-class Report:
-    """RUN/report.html at the close, when a case ran (a sink: harness/outputs/sink.py)."""
+class Report(WrittenAtClose):
+    """RUN/report.html at the close, when a case ran."""
 
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-
-    def add(self, record: CaseRecord) -> None:
-        """Nothing before the close: the page groups every record."""
-        del record
-
-    def close(self, run: RunInfo, records: Sequence[CaseRecord]) -> None:
-        """Write report.html (nothing when no case ran)."""
-        if records:
-            write_report(self.run_dir, records, run)
+    def write(self, records: list[CaseRecord], run: RunInfo) -> None:
+        """Write report.html."""
+        write_report(Path(self.path), records, run)
