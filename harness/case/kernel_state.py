@@ -90,6 +90,14 @@ def route_get(net: Network, probe: Probe) -> RouteLookup:
     bind = probe.bind_address()
     if bind and bind[0]:
         query["src"] = bind[0]
+    if probe.iif is not None:
+        # `ip route get DST from SRC iif DEV`: the input lookup (inet_rtm_getroute ->
+        # ip_route_input_rcu; inet6_rtm_getroute -> ip6_route_input_lookup) for a packet
+        # built from these keys (its mark, tos, protocol and ports) arriving on DEV.
+        query["src"] = str(probe.src)
+        query["iif"] = ns.link_index(probe.iif)
+        if probe.flowlabel is not None:
+            query["flowlabel"] = probe.flowlabel
     # The keys fib rules select on beyond the addresses (udp_sendmsg, tcp_v4_connect,
     # ping_v4_sendmsg fill flowi4_proto, the ports and sk_uid; ip6 the same).
     if probe.uid is not None:
@@ -108,14 +116,14 @@ def route_get(net: Network, probe: Probe) -> RouteLookup:
         query["sport"] = probe.sport
     if probe.proto in ("udp", "tcp", "raw"):
         query["dport"] = probe.port
-    asked = " ".join(f"{k} {_shown(k, v)}" for k, v in query.items() if k != "family")
+    names = ns.interface_names()
+    asked = " ".join(f"{k} {_shown(k, v, names)}" for k, v in query.items() if k != "family")
     try:
         answer = ns.rtnl.route_get(
             probe.family, flags, {k: v for k, v in query.items() if k != "family"}
         )
     except NetlinkError as exc:
         return RouteLookup(query=asked, error=f"{errno_name(exc.code)}: {exc.args[1]}")
-    names = ns.interface_names()
     oif = answer.get("RTA_OIF")
     cache = answer.get("RTA_CACHEINFO")
     expires = cache["rta_expires"] if cache is not None else 0
@@ -140,10 +148,12 @@ def route_get(net: Network, probe: Probe) -> RouteLookup:
     )
 
 
-def _shown(key: str, value: Any) -> str:
+def _shown(key: str, value: Any, names: dict[int, str]) -> str:
     """A lookup key as `ip route get` takes it."""
-    if key == "tos":
+    if key in ("tos", "flowlabel"):
         return hex(value)
+    if key == "iif":
+        return names.get(value, str(value))
     if key == "ipproto":
         return protocol_name(value)
     return str(value)

@@ -133,8 +133,8 @@ RTM_NEWNEXTHOP, RTM_DELNEXTHOP = 104, 105
 
 
 class rtmsg_nh(rtmsg_base, nlmsg):  # type: ignore[misc]  # pyroute2 is untyped
-    """pyroute2's route message with the attributes after RTA_EXPIRES, up to RTA_NH_ID (30):
-    a route that uses a nexthop object names it in RTA_NH_ID.
+    """pyroute2's route message with the attributes after RTA_EXPIRES, up to RTA_FLOWLABEL
+    (31): a route that uses a nexthop object names it in RTA_NH_ID.
 
     A sibling of pyroute2's `rtmsg`, not a subclass: pyroute2 compiles a message's
     attribute table once per class and a subclass would inherit the parent's flag
@@ -150,6 +150,7 @@ class rtmsg_nh(rtmsg_base, nlmsg):  # type: ignore[misc]  # pyroute2 is untyped
         ("RTA_SPORT", "be16"),
         ("RTA_DPORT", "be16"),
         ("RTA_NH_ID", "uint32"),
+        ("RTA_FLOWLABEL", "be32"),  # an IPv6 `ip route get ... flowlabel` (RTA_FLOWLABEL)
     )
 
 
@@ -455,8 +456,9 @@ class Rtnl:
         """`ip route get`: the kernel's answer (an rtmsg) for one flow, asked as iproute2
         asks (iproute.c iproute_get): the addresses at full length, tos in the header, and
         the flow's mark, uid, protocol and ports as attributes; NetlinkError if it has none.
-        `fields`: dst, src, oif, mark, uid, ipproto, sport, dport, tos (pyroute2 0.9's own
-        `route("get")` sends no uid, protocol or ports, which rules can select on)."""
+        `fields`: dst, src, iif, oif, mark, uid, ipproto, sport, dport, flowlabel, tos
+        (pyroute2 0.9's own `route("get")` sends no uid, protocol or ports, which rules can
+        select on); with iif the kernel answers its input lookup, as `ip route get ... iif`."""
         msg = rtmsg_nh()
         msg["family"] = family
         msg["flags"] = flags
@@ -469,12 +471,14 @@ class Rtnl:
             for key, attr in (
                 ("dst", "RTA_DST"),
                 ("src", "RTA_SRC"),
+                ("iif", "RTA_IIF"),
                 ("oif", "RTA_OIF"),
                 ("mark", "RTA_MARK"),
                 ("uid", "RTA_UID"),
                 ("ipproto", "RTA_IP_PROTO"),
                 ("sport", "RTA_SPORT"),
                 ("dport", "RTA_DPORT"),
+                ("flowlabel", "RTA_FLOWLABEL"),
             )
             if key in fields
         ]

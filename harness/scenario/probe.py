@@ -114,7 +114,27 @@ class ProbeBase(Strict):
     )
     iface: str | None = Field(default=None, description="raw: the interface to inject on")
     eth_dst: str | None = Field(default=None, description="raw: destination MAC of the frame")
-    src: IPAddress | None = Field(default=None, description="raw: source IP of the frame")
+    src: IPAddress | None = Field(
+        default=None,
+        description="raw: source IP of the frame; with `iif`: the arriving packet's source "
+        "(`ip route get ... from SRC iif DEV`)",
+    )
+    iif: str | None = Field(
+        default=None,
+        description="the act's recorded lookup (`route:`) becomes the kernel's input lookup "
+        "for a packet from `src` arriving on this interface of the host, as `ip route get "
+        "DST from SRC iif DEV` asks it (RTA_IIF), with the probe's tos, mark, protocol and "
+        "ports; the socket still sends as written",
+        examples=["eth0"],
+    )
+    flowlabel: int | None = Field(
+        default=None,
+        ge=0,
+        le=0xFFFFF,
+        description="with `iif`, IPv6: the arriving packet's flow label (`ip route get ... "
+        "flowlabel`, RTA_FLOWLABEL), which `ip -6 rule ... flowlabel` selects on",
+        examples=[0xFFFFF],
+    )
 
     @field_validator("dst")
     @classmethod
@@ -160,8 +180,9 @@ class ProbeBase(Strict):
         if self.proto == "raw":
             if self.iface is None or self.eth_dst is None:
                 raise ValueError("a raw probe needs 'iface' and 'eth_dst'")
-        elif self.iface or self.eth_dst or self.src:
-            raise ValueError("'iface', 'eth_dst' and 'src' belong to raw probes only")
+        elif self.iface or self.eth_dst:
+            raise ValueError("'iface' and 'eth_dst' belong to raw probes only")
+        self._fits_input_lookup()
         if self.sport is not None and self.bind is not None and parse_bind(self.bind)[1]:
             raise FieldError(("sport",), "the port is given twice: in 'bind' and in 'sport'")
         if self.uid is not None and self.proto == "raw":
@@ -197,6 +218,60 @@ class ProbeBase(Strict):
                     f"send flags apply to {' and '.join(sorted(SEND_FLAGS[flag].protos))} probes"
                 )
         return self
+
+    def _fits_input_lookup(self) -> None:
+        """`iif` asks what iproute2's `ip route get DST from SRC iif DEV` asks: the fields
+        that make no sense for a packet that arrives are refused, each by name."""
+        if self.iif is None:
+            if self.src is not None and self.proto != "raw":
+                raise FieldError(
+                    ("src",),
+                    "'src' is a raw probe's frame source, or with 'iif' the source of the "
+                    "packet the input lookup is for",
+                )
+            if self.flowlabel is not None:
+                raise FieldError(
+                    ("flowlabel",),
+                    "'flowlabel' is the arriving packet's flow label of an input lookup: "
+                    "give 'iif' and 'src' too (the probe's socket sends no flow label)",
+                )
+            return
+        if self.proto == "raw":
+            raise FieldError(("iif",), "'iif' is for udp, tcp and icmp probes (not raw)")
+        # inet_rtm_getroute: an input lookup from 0.0.0.0 is a martian (EINVAL), and
+        # iproute2 asks for `from` with `iif`.
+        if self.src is None:
+            raise FieldError(
+                ("iif",),
+                "an input lookup needs the arriving packet's source: add 'src' "
+                "(`ip route get DST from SRC iif DEV`)",
+            )
+        if self.src.version != self.dst.version:
+            raise FieldError(
+                ("src",), f"src {self.src} and dst {self.dst} are not of one IP family"
+            )
+        if self.flowlabel is not None and self.dst.version != 6:
+            raise FieldError(("flowlabel",), "'flowlabel' is an IPv6 header field")
+        if self.bind is not None and parse_bind(self.bind)[0]:
+            raise FieldError(
+                ("bind",), "with 'iif' the lookup's source is 'src'; 'bind' may give a port only"
+            )
+        # ip_route_input_slow takes no socket owner (flowi4_uid is the netns's), and an
+        # arriving packet has no output interface: these keys would not be the kernel's.
+        if self.uid is not None:
+            raise FieldError(
+                ("uid",), "an arriving packet has no socket owner: drop 'uid' or 'iif'"
+            )
+        for option, _ in self.options():
+            if option.route_get == "oif":
+                raise FieldError(
+                    (option.field,),
+                    f"an input lookup ('iif') has no output interface: drop '{option.field}'",
+                )
+        if self.scope_steers:
+            raise FieldError(
+                ("dst",), "an input lookup ('iif') has no output interface: write dst without %IF"
+            )
 
     def options(self) -> Iterator[tuple[SocketOption, Any]]:
         """(option, value) of each socket option this probe sets, in table order."""
@@ -266,6 +341,8 @@ class ProbeBase(Strict):
                 yield option.field, str(value)
         if self.iface is not None:
             yield "iface", self.iface
+        if self.iif is not None:
+            yield "iif", self.iif
 
     def describe(self) -> str:
         """One line, like the command an article would run."""
@@ -280,6 +357,10 @@ class ProbeBase(Strict):
             opts.append(f"uid {self.uid}")
         if self.socket:
             opts.append(f"socket {self.socket}")
+        if self.iif is not None:
+            opts.append(f"lookup from {self.src} iif {self.iif}")
+        if self.flowlabel is not None:
+            opts.append(f"flowlabel {self.flowlabel:#x}")
         if self.payload_size != 64:
             opts.append(f"{self.payload_size} bytes")
         extra = f" [{', '.join(opts)}]" if opts else " [no options]"
