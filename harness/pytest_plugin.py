@@ -48,11 +48,15 @@ from harness.scenario import Case, Scenario, ScenarioError, is_scenario_file, lo
 from harness.scenario.footprint import over_limits, raise_fd_limit
 
 _RUN_DIR = pytest.StashKey[Path]()
+_BUNDLE = pytest.StashKey[bytes]()  # the controller's: what it hands each worker
+BUNDLE_INPUT = "harness_scenarios"  # the bundle's key in xdist's workerinput
 if TYPE_CHECKING:
     from harness.guests.matrix import Gateway
+    from harness.scenario.bundle import Bundle
 # A kernel matrix's kernels.  harness/guests/ is imported where the controller uses it:
 # a worker (a guest's above all) never does.
 _GATEWAYS: pytest.StashKey[list[Gateway]] = pytest.StashKey()
+_LOADED: pytest.StashKey[Bundle] = pytest.StashKey()  # a worker's: its controller's scenarios
 RECORD_ATTRIBUTE = "harness_record"  # the record (JSON) a case's call report carries
 VERDICT_ATTRIBUTE = "harness_verdict"  # and its verdict, for pytest_report_teststatus
 # A claim the kernel answers otherwise, in pytest's words: category, letter, word (-v).
@@ -185,6 +189,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is not None:
         if workerinput.get("harness_run_dir"):
             config.stash[_RUN_DIR] = Path(workerinput["harness_run_dir"])
+        if isinstance(data := workerinput.get(BUNDLE_INPUT), bytes):
+            from harness.scenario.bundle import Bundle
+
+            config.stash[_LOADED] = Bundle(data)
         return
     _check_arguments(config)
     # Root whose environment cannot make or use namespaces (a container without
@@ -203,10 +211,40 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist: every worker writes its pcaps into the controller's run folder."""
-    run_dir = node.config.stash.get(_RUN_DIR, None)
+    """xdist: every worker writes its pcaps into the controller's run folder, and takes
+    the scenarios the controller loaded once (harness/scenario/bundle.py)."""
+    config = node.config
+    run_dir = config.stash.get(_RUN_DIR, None)
     if run_dir is not None:
         node.workerinput["harness_run_dir"] = str(run_dir)
+    if _BUNDLE not in config.stash:
+        from harness.scenario import bundle
+
+        # The paths pytest collects from (the command line's, else testpaths), as pytest
+        # names them: absolute, FILE::CASE's file.
+        given = [config.invocation_params.dir / str(arg).partition("::")[0] for arg in config.args]
+        config.stash[_BUNDLE] = bundle.make(Path(os.path.abspath(p)) for p in given)
+    node.workerinput[BUNDLE_INPUT] = config.stash[_BUNDLE]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config: pytest.Config, specs: list[Any]) -> None:
+    """A kernel matrix: every guest boots at once, not one after the other."""
+    if _GATEWAYS in config.stash:
+        from harness.guests.matrix import make_gateways_at_once
+
+        make_gateways_at_once(config.pluginmanager.getplugin("dsession"), specs)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """A kernel matrix: each kernel's worker starts its cases as soon as it has collected
+    them, not once every guest has booted and collected (harness/guests/matrix.py)."""
+    if _GATEWAYS not in config.stash:
+        return None  # xdist's own for --dist
+    from harness.guests.matrix import EachAsCollected
+
+    return EachAsCollected(config, log)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -240,8 +278,10 @@ class ScenarioFile(pytest.File):
     """A scenario YAML file; a malformed one is a collection error naming file and field."""
 
     def collect(self) -> Iterator[CaseItem]:
+        loaded = self.config.stash.get(_LOADED, None)
+        scenario = loaded.get(self.path) if loaded is not None else None
         try:
-            scenario = load_scenario(self.path)
+            scenario = scenario or load_scenario(self.path)
         except ScenarioError as exc:
             raise self.CollectError(str(exc)) from None
         too_big = over_limits(scenario)

@@ -1,0 +1,86 @@
+"""Scenarios loaded once, by the process that starts the workers, for all of them.
+
+Every xdist worker collects the cases it is given by reading and checking the scenario
+files itself; in a guest kernel under TCG that took 15 s of CPU for the catalogue before
+its first case (the host: 0.5 s), three guests at once on two cores.  The controller
+loads them once instead and hands each worker the checked `Scenario` objects with its
+start-up data (xdist's workerinput, over the worker's own channel).  The worker still
+walks the paths with pytest's own collection (node ids, -k, FILE::CASE are pytest's), and
+takes a file's `Scenario` from the bundle only while the file (and its topology file) is
+the one the controller read: same size and modification time, else it loads it itself.
+
+The bundle is pickled: it goes from the controller's memory to its own worker's, over
+the channel through which execnet already sends the worker the code it runs, and is
+never written to or read from a file.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterable
+from pathlib import Path
+
+from harness.scenario.case import Scenario
+from harness.scenario.load import ScenarioError, discover, load_scenario
+
+# What a file was when it was loaded: its real path, size and modification time (ns).
+Stamp = tuple[str, int, int]
+
+
+def _stamp(path: Path) -> Stamp | None:
+    try:
+        real = os.path.realpath(path)
+        status = os.stat(real)
+    except OSError:
+        return None
+    return real, status.st_size, status.st_mtime_ns
+
+
+def _stamps(scenario: Scenario) -> tuple[Stamp | None, ...]:
+    files = [scenario.path, *([scenario.topology_file] if scenario.topology_file else [])]
+    return tuple(_stamp(f) for f in files)
+
+
+def make(paths: Iterable[Path]) -> bytes:
+    """The scenario files under `paths` (absolute, as pytest names what it collects) that
+    load, with what each file was, pickled.  A file that does not load is left out: its
+    worker loads it and reports the error as it always does."""
+    loaded: dict[str, tuple[tuple[Stamp | None, ...], Scenario]] = {}
+    for root in paths:
+        try:
+            files = discover([root])
+        except (OSError, ScenarioError):
+            continue
+        for path in files:
+            before = _stamp(path)  # taken before reading: a change during the load shows
+            try:
+                scenario = load_scenario(path)
+            except (OSError, ScenarioError):
+                continue
+            if before is not None:
+                stamps = (before, *_stamps(scenario)[1:])
+                loaded[before[0]] = (stamps, scenario)
+    return pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class Bundle:
+    """The scenarios a controller loaded, looked up by file."""
+
+    def __init__(self, data: bytes) -> None:
+        # From this process's own controller (see the module's docstring).
+        self._loaded: dict[str, tuple[tuple[Stamp | None, ...], Scenario]] = pickle.loads(data)
+
+    def __len__(self) -> int:
+        return len(self._loaded)
+
+    def get(self, path: Path) -> Scenario | None:
+        """The file's scenario as the controller loaded it, or None when it did not or the
+        file (or its topology file) has changed since."""
+        stamp = _stamp(path)
+        if stamp is None or stamp[0] not in self._loaded:
+            return None
+        stamps, scenario = self._loaded[stamp[0]]
+        if scenario.path != path or (stamp, *_stamps(scenario)[1:]) != stamps:
+            return None  # another name for it (the records name the file) or changed
+        return scenario
