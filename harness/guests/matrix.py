@@ -191,4 +191,4 @@ def make_gateways_at_once(dsession: Any, specs: Sequence[Any]) -> None:
         future = made.pop(getattr(spec, "id", None) or "", None)
         return future.result() if future is not None else own(spec)
 
-    group.makegateway = makegateway
+    setattr(group, "makegateway", makegateway)  # noqa: B010 (group may be None to mypy)
