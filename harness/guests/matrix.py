@@ -179,10 +179,9 @@ def make_gateways_at_once(dsession: Any, specs: Sequence[Any]) -> None:
     NodeManager already made.  With another xdist (no `nodemanager.group`) nothing changes.
     """
     group = getattr(getattr(dsession, "nodemanager", None), "group", None)
-    found: Callable[[Any], Any] | None = getattr(group, "makegateway", None)
-    if found is None:
+    if group is None or not callable(getattr(group, "makegateway", None)):
         return
-    own = found
+    own: Callable[[Any], Any] = group.makegateway
     pool = ThreadPoolExecutor(max_workers=max(1, len(specs)), thread_name_prefix="gateway")
     made: dict[str, Future[Any]] = {spec.id: pool.submit(own, spec) for spec in specs}
     pool.shutdown(wait=False)
@@ -191,4 +190,4 @@ def make_gateways_at_once(dsession: Any, specs: Sequence[Any]) -> None:
         future = made.pop(getattr(spec, "id", None) or "", None)
         return future.result() if future is not None else own(spec)
 
-    setattr(group, "makegateway", makegateway)  # noqa: B010 (group may be None to mypy)
+    group.makegateway = makegateway
