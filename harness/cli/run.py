@@ -121,6 +121,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         # keeps its cache (--lf, --sw).
         "-p",
         "no:cacheprovider",
+        # No assertion rewriting of the harness's own modules (pytest rewrites a plugin's
+        # package at each import when no rewritten .pyc can be kept, a guest's read-only
+        # mount included): a case's failure is its record, not an assert's introspection.
+        "--assert=plain",
         "--pcaps",
         args.pcaps,
     ]

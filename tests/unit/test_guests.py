@@ -254,3 +254,21 @@ def test_a_kernel_no_kernel_option_asked_for_is_this_machine_or_another() -> Non
     there = seen_kernel_run("6.1.0-99-amd64", (1.5, 3.0))
     assert there.label == "6.1.0-99-amd64" and there.machine.startswith("another machine")
     assert (there.first_case_seconds, there.last_case_seconds) == (1.5, 3.0)
+
+
+def test_the_package_a_guest_imports_has_its_bytecode_built_on_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guest's mount is read-only: what it cannot find compiled it compiles at every
+    import.  The launcher compiles it first, even where this process writes no bytecode."""
+    import importlib.util
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    sources = [package / "__init__.py", package / "sub" / "module.py"]
+    for source in sources:
+        source.write_text("VALUE = 1\n")
+    launch.prebuild_bytecode(package)
+    for source in sources:
+        assert Path(importlib.util.cache_from_source(str(source))).is_file(), source
