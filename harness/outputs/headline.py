@@ -32,7 +32,9 @@ def _headline(record: CaseRecord) -> str:
     if record.verdict == "refuted":
         return record.refuted
     if record.verdict == "changed" and record.changed_in is not None:
-        return f"{record.changed_in.summary()} ({record.message})"
+        # The verdict's message already says it: which side of the change this kernel is
+        # on, then the change itself.
+        return first or record.changed_in.summary()
     if record.verdict in ("error", "skip"):
         return first or record.verdict
     return "holds"

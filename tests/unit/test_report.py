@@ -26,6 +26,7 @@ from harness.core.evidence import (
     ProbeOutcome,
     Receipt,
 )
+from harness.outputs.headline import headline
 from harness.outputs.report import (
     MAX_ARROWS,
     render_case_text,
@@ -36,7 +37,7 @@ from harness.outputs.report import (
 from harness.outputs.report.style import CJK_CHARACTER, cjk_covered
 from harness.outputs.report.svg import receipt_text
 from harness.runs.store import read_results, read_run, write_results
-from harness.scenario import Act, Topology
+from harness.scenario import Act, ChangedIn, Topology
 from harness.scenario.expect import Comparison, Expect
 
 # a real run of three scenarios on a real kernel, committed (tests/fuzz/test_fuzz.py mutates copies)
@@ -764,3 +765,12 @@ def test_arrow_labels_overlap_nothing_of_another_row() -> None:
                 overlap = box[0] < other[2] and other[0] < box[2]
                 overlap = overlap and box[1] < other[3] and other[1] < box[3]
                 assert not overlap, (row, box, other_row, kind, other)
+
+
+def test_a_changed_case_says_its_change_once() -> None:
+    change = ChangedIn.model_validate(
+        {"version": "6.12", "why": "rules learnt DSCP", "before": [{"expect": {"errno": "ok"}}]}
+    )
+    message = f"this kernel (6.1.0-test) is older than 6.12: {change.summary()}"
+    line = headline(record("changed", changed_in=change, message=message))
+    assert line == message and line.count("rules learnt DSCP") == 1
