@@ -31,6 +31,7 @@ from pathlib import Path
 # One path component, as the kernel's NAME_MAX limits it.
 _NAME_MAX_BYTES = 255
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_TOP_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC  # the run folder: as named
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -61,19 +62,34 @@ def _parts(run_dir: Path, relative: str | Path) -> list[str]:
     return parts
 
 
+def _enter(name: str | Path, dir_fd: int | None, make: bool) -> int:
+    """An fd of the folder `name` (relative to dir_fd), entered without following a link;
+    made first (0755) where it is missing and `make` says so.  Opened before it is made:
+    under a guest's run folder (9p) each call is a round trip to the host, and the folder
+    is there for every write but the first."""
+    try:
+        return os.open(name, _DIR_FLAGS if dir_fd is not None else _TOP_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        if not make:
+            raise
+    with contextlib.suppress(FileExistsError):
+        if dir_fd is None:
+            Path(name).mkdir(parents=True, exist_ok=True)
+        else:
+            os.mkdir(name, 0o755, dir_fd=dir_fd)
+    return os.open(name, _DIR_FLAGS if dir_fd is not None else _TOP_FLAGS, dir_fd=dir_fd)
+
+
 @contextlib.contextmanager
 def _folder_fd(run_dir: Path, parts: list[str]) -> Iterator[int]:
     """An fd of run_dir/parts..., each folder made (0755) or entered without following links."""
-    run_dir.mkdir(parents=True, exist_ok=True)  # the run folder itself: as the user named it
-    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fd = _enter(run_dir, None, make=True)  # the run folder itself: as the user named it
     try:
         where = run_dir
         for part in parts:
             where = where / part
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(part, 0o755, dir_fd=fd)
             try:
-                inner = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                inner = _enter(part, fd, make=True)
             except OSError as exc:
                 raise _refusal(where, exc) from None
             os.close(fd)
@@ -99,12 +115,10 @@ def make_folder(run_dir: Path, relative: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def replacing(run_dir: Path, relative: str | Path) -> Iterator[Path]:
-    """Yield a new temporary file's path beside run_dir/relative; when the block ends
-    without an error, it becomes run_dir/relative (atomically), else it is removed.
-
-    For writers that take a file name (scapy's pcap writers): the temporary name is
-    created here, exclusively, before they open it."""
+def _new_file(run_dir: Path, relative: str | Path) -> Iterator[tuple[int, str]]:
+    """A new temporary file beside run_dir/relative, as (its folder's fd, its name); when
+    the block ends without an error it becomes run_dir/relative (atomically), else it is
+    removed."""
     parts = _parts(run_dir, relative)
     *folders, name = parts
     final = run_dir.joinpath(*parts)
@@ -117,14 +131,15 @@ def replacing(run_dir: Path, relative: str | Path) -> Iterator[Path]:
             what = "a symbolic link" if stat.S_ISLNK(before.st_mode) else "not a regular file"
             raise RunFolderError(f"{final} is {what}: the harness does not write over it")
         tmp_name = f".{name[:200]}.tmp{os.getpid()}"
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name, dir_fd=fd)  # left by a killed writer of this pid
         try:
-            os.close(os.open(tmp_name, _NEW_FILE_FLAGS, 0o644, dir_fd=fd))
+            new = os.open(tmp_name, _NEW_FILE_FLAGS, 0o644, dir_fd=fd)
+        except FileExistsError:
+            os.unlink(tmp_name, dir_fd=fd)  # left by a killed writer of this pid
+            new = os.open(tmp_name, _NEW_FILE_FLAGS, 0o644, dir_fd=fd)
         except OSError as exc:
             raise _refusal(final.with_name(tmp_name), exc) from None
         try:
-            yield final.with_name(tmp_name)
+            yield new, tmp_name
             os.replace(tmp_name, name, src_dir_fd=fd, dst_dir_fd=fd)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -132,14 +147,23 @@ def replacing(run_dir: Path, relative: str | Path) -> Iterator[Path]:
             raise
 
 
+@contextlib.contextmanager
+def replacing(run_dir: Path, relative: str | Path) -> Iterator[Path]:
+    """Yield a new temporary file's path beside run_dir/relative; when the block ends
+    without an error, it becomes run_dir/relative (atomically), else it is removed.
+
+    For writers that take a file name (scapy's pcap writers): the temporary name is
+    created here, exclusively, before they open it."""
+    with _new_file(run_dir, relative) as (fd, tmp_name):
+        os.close(fd)
+        yield run_dir.joinpath(relative).with_name(tmp_name)
+
+
 def write_bytes(run_dir: Path, relative: str | Path, data: bytes) -> Path:
     """Write run_dir/relative whole (see the module docstring); its path."""
-    with replacing(run_dir, relative) as tmp:
-        # The name was just made with O_EXCL | O_NOFOLLOW in a folder entered without
-        # following links; O_NOFOLLOW again in case it was swapped since.
-        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
+    # Written through the fd the exclusive create gave: the name was never reopened.
+    with _new_file(run_dir, relative) as (fd, _), os.fdopen(fd, "wb") as out:
+        out.write(data)
     return run_dir / relative
 
 
