@@ -61,7 +61,20 @@ def make(paths: Iterable[Path]) -> bytes:
             if before is not None:
                 stamps = (before, *_stamps(scenario)[1:])
                 loaded[before[0]] = (stamps, scenario)
-    return pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        return pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        # Each scenario alone, leaving out any that cannot travel (its worker loads it).
+        kept = {key: entry for key, entry in loaded.items() if _travels(entry)}
+        return pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _travels(entry: object) -> bool:
+    try:
+        pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return False
+    return True
 
 
 class Bundle:

@@ -197,3 +197,20 @@ def test_every_gateway_is_made_at_once_and_xdist_takes_the_one_made_for_its_spec
         "gateway of kernel2",
     ]
     make_gateways_at_once(object(), specs)  # another xdist: nothing to hook, no error
+
+
+def test_a_scenario_that_cannot_travel_is_left_to_its_worker(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pickling one scenario fails: the others still travel, and that one is loaded by
+    its worker (no error in the controller, which would stop the whole run)."""
+    def loading(path: Path) -> Any:
+        scenario = load_scenario(path)
+        if path.name == "inline.yaml":
+            object.__setattr__(scenario, "__dict__", {**scenario.__dict__, "x": lambda: 0})
+        return scenario
+
+    monkeypatch.setattr("harness.scenario.bundle.load_scenario", loading)
+    loaded = Bundle(make([folder]))
+    assert loaded.get(folder / "inline.yaml") is None
+    assert loaded.get(folder / "named.yaml") == load_scenario(folder / "named.yaml")
