@@ -204,6 +204,7 @@ def test_a_scenario_that_cannot_travel_is_left_to_its_worker(
 ) -> None:
     """Pickling one scenario fails: the others still travel, and that one is loaded by
     its worker (no error in the controller, which would stop the whole run)."""
+
     def loading(path: Path) -> Any:
         scenario = load_scenario(path)
         if path.name == "inline.yaml":
