@@ -81,8 +81,16 @@ class Bundle:
     """The scenarios a controller loaded, looked up by file."""
 
     def __init__(self, data: bytes) -> None:
-        # From this process's own controller (see the module's docstring).
-        self._loaded: dict[str, tuple[tuple[Stamp | None, ...], Scenario]] = pickle.loads(data)
+        # From this process's own controller (see the module's docstring).  One that does
+        # not unpickle here (another version of the harness beside it) is no bundle: the
+        # worker loads every file itself, as without one.
+        try:
+            loaded = pickle.loads(data)
+        except (pickle.UnpicklingError, AttributeError, ImportError, EOFError, TypeError):
+            loaded = {}
+        self._loaded: dict[str, tuple[tuple[Stamp | None, ...], Scenario]] = (
+            loaded if isinstance(loaded, dict) else {}
+        )
 
     def __len__(self) -> int:
         return len(self._loaded)

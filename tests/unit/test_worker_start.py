@@ -215,3 +215,8 @@ def test_a_scenario_that_cannot_travel_is_left_to_its_worker(
     loaded = Bundle(make([folder]))
     assert loaded.get(folder / "inline.yaml") is None
     assert loaded.get(folder / "named.yaml") == load_scenario(folder / "named.yaml")
+
+
+def test_a_bundle_that_does_not_unpickle_is_no_bundle(folder: Path) -> None:
+    assert len(Bundle(make([folder])[:-20])) == 0
+    assert Bundle(b"not a pickle").get(folder / "inline.yaml") is None
