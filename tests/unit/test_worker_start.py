@@ -4,6 +4,7 @@ each worker as soon as it has collected (harness/guests/matrix.py)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 import sys
@@ -220,3 +221,25 @@ def test_a_scenario_that_cannot_travel_is_left_to_its_worker(
 def test_a_bundle_that_does_not_unpickle_is_no_bundle(folder: Path) -> None:
     assert len(Bundle(make([folder])[:-20])) == 0
     assert Bundle(b"not a pickle").get(folder / "inline.yaml") is None
+
+
+def test_a_scenario_that_pickle_would_change_is_left_to_its_worker(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.11.2 (Debian 12) pickles an IPv6Address by its integer and loses the
+    scope: `fe80::2%eth0` would reach the worker as `fe80::2`.  Such a scenario stays
+    out of the bundle; the others travel."""
+    scoped = (CLAIM % "./two-hosts.topology.yaml").replace("dst: 192.0.2.2", "dst: fe80::2%eth0")
+    (folder / "scoped.yaml").write_text(scoped)
+    monkeypatch.setattr(ipaddress.IPv6Address, "__reduce__", lambda self: (type(self), (self._ip,)))
+    loaded = Bundle(make([folder]))
+    assert loaded.get(folder / "scoped.yaml") is None
+    assert loaded.get(folder / "named.yaml") == load_scenario(folder / "named.yaml")
+
+
+def test_a_bundle_from_another_python_is_no_bundle(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = make([folder])
+    monkeypatch.setattr(sys, "version", "3.0.0 (elsewhere)")
+    assert len(Bundle(data)) == 0
