@@ -12,7 +12,7 @@ the one the controller read: same size and modification time, else it loads it i
 The bundle is pickled: it goes from the controller's memory to its own worker's, over
 the channel through which execnet already sends the worker the code it runs, and is
 never written to or read from a file.  Only scenarios that come out of pickle equal to
-what went in travel (`_travels`), and only to a worker running the same Python.
+what went in travel (`_travelling`), and only to a worker running the same Python.
 """
 
 from __future__ import annotations
@@ -44,11 +44,16 @@ def _stamps(scenario: Scenario) -> tuple[Stamp | None, ...]:
     return tuple(_stamp(f) for f in files)
 
 
+# A scenario as it travels: what its files were, and the scenario pickled on its own (a
+# worker unpickles only the files it collects).
+Entry = tuple[tuple[Stamp | None, ...], bytes]
+
+
 def make(paths: Iterable[Path]) -> bytes:
     """The scenario files under `paths` (absolute, as pytest names what it collects) that
     load, with what each file was, pickled.  A file that does not load is left out: its
     worker loads it and reports the error as it always does."""
-    loaded: dict[str, tuple[tuple[Stamp | None, ...], Scenario]] = {}
+    kept: dict[str, Entry] = {}
     for root in paths:
         try:
             files = discover([root])
@@ -60,24 +65,25 @@ def make(paths: Iterable[Path]) -> bytes:
                 scenario = load_scenario(path)
             except (OSError, ScenarioError):
                 continue
-            if before is not None:
-                stamps = (before, *_stamps(scenario)[1:])
-                loaded[before[0]] = (stamps, scenario)
-    kept = {key: entry for key, entry in loaded.items() if _travels(entry)}
+            blob = _travelling(scenario)
+            if before is not None and blob is not None:
+                kept[before[0]] = ((before, *_stamps(scenario)[1:]), blob)
     return pickle.dumps({"python": sys.version, "scenarios": kept}, pickle.HIGHEST_PROTOCOL)
 
 
-def _travels(entry: tuple[tuple[Stamp | None, ...], Scenario]) -> bool:
-    """Whether the scenario comes out of pickle as it went in, field for field and in its
-    JSON form.  Not a given: Debian 12's Python 3.11.2 pickles an IPv6Address by its
-    integer, and `fe80::c%eth1` arrived in the worker as `fe80::c`, sent by another link
-    (seen in CI: two cases failed).  One that does not is left to its worker to load."""
-    scenario = entry[1]
+def _travelling(scenario: Scenario) -> bytes | None:
+    """The scenario pickled, when it comes out of pickle as it went in, field for field and
+    in its JSON form; else None.  Not a given: Debian 12's Python 3.11.2 pickles an
+    IPv6Address by its integer, and `fe80::c%eth1` arrived in the worker as `fe80::c`,
+    sent by another link (seen in CI: two cases failed).  One that does not travel is left
+    to its worker to load."""
     try:
-        back = pickle.loads(pickle.dumps(entry, pickle.HIGHEST_PROTOCOL))[1]
-        return bool(back == scenario) and back.model_dump_json() == scenario.model_dump_json()
+        blob = pickle.dumps(scenario, pickle.HIGHEST_PROTOCOL)
+        back = pickle.loads(blob)
+        same = back == scenario and back.model_dump_json() == scenario.model_dump_json()
     except (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError):
-        return False
+        return None
+    return blob if same else None
 
 
 class Bundle:
@@ -92,9 +98,7 @@ class Bundle:
         except (pickle.UnpicklingError, AttributeError, ImportError, EOFError, TypeError):
             bundle = {}
         same = isinstance(bundle, dict) and bundle.get("python") == sys.version
-        self._loaded: dict[str, tuple[tuple[Stamp | None, ...], Scenario]] = (
-            bundle.get("scenarios", {}) if same else {}
-        )
+        self._loaded: dict[str, Entry] = bundle.get("scenarios", {}) if same else {}
 
     def __len__(self) -> int:
         return len(self._loaded)
@@ -105,7 +109,10 @@ class Bundle:
         stamp = _stamp(path)
         if stamp is None or stamp[0] not in self._loaded:
             return None
-        stamps, scenario = self._loaded[stamp[0]]
-        if scenario.path != path or (stamp, *_stamps(scenario)[1:]) != stamps:
-            return None  # another name for it (the records name the file) or changed
+        stamps, blob = self._loaded[stamp[0]]
+        if stamp != stamps[0]:
+            return None  # changed since
+        scenario: Scenario = pickle.loads(blob)
+        if scenario.path != path or _stamps(scenario)[1:] != stamps[1:]:
+            return None  # another name for it (the records name the file), or its topology changed
         return scenario
